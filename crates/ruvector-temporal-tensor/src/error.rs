@@ -1,0 +1,288 @@
+//! The crate's single error type.
+//!
+//! Every variant has a stable string [`Error::code`] (what the Node and WASM bindings expose as
+//! `TemporalTensorError.code`) and a stable negative [`Error::status`] (what the `ttc_*` C ABI
+//! returns). Both are part of the public contract: they never change meaning between releases.
+
+use core::fmt;
+
+/// Which field of a segment failed validation (see [`Error::CorruptSegment`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SegmentField {
+    /// `bits` is outside `1..=8`.
+    Bits,
+    /// `group_len` is zero.
+    GroupLen,
+    /// `tensor_len` is zero.
+    TensorLen,
+    /// `frame_count` is zero.
+    FrameCount,
+    /// `scale_count` differs from `ceil(tensor_len / group_len)`.
+    ScaleCount,
+    /// `data_len` differs from `ceil(tensor_len * frame_count * bits / 8)`.
+    DataLen,
+    /// A scale is negative, NaN or infinite.
+    Scale,
+}
+
+impl SegmentField {
+    /// The field's name as written in the format description (`bits`, `group_len`, ...).
+    pub const fn name(self) -> &'static str {
+        match self {
+            SegmentField::Bits => "bits",
+            SegmentField::GroupLen => "group_len",
+            SegmentField::TensorLen => "tensor_len",
+            SegmentField::FrameCount => "frame_count",
+            SegmentField::ScaleCount => "scale_count",
+            SegmentField::DataLen => "data_len",
+            SegmentField::Scale => "scales",
+        }
+    }
+}
+
+/// Every way an operation of this crate can fail.
+///
+/// An operation that returns an `Error` has changed nothing: compressors keep their state and no
+/// finished segment is dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Error {
+    /// A frame's length differs from the compressor's tensor length, or an FFI length argument
+    /// disagrees with the data it describes.
+    LengthMismatch {
+        /// The length that was required.
+        expected: usize,
+        /// The length that was given.
+        actual: usize,
+    },
+    /// A frame holds NaN or ±Inf at `index`; only finite values can be compressed.
+    NonFinite {
+        /// Position of the first non-finite value in the frame.
+        index: usize,
+    },
+    /// A configuration value is out of its documented range (see [`crate::TierPolicy::validate`]).
+    InvalidConfig {
+        /// Which option (the Rust field name).
+        field: &'static str,
+    },
+    /// A documented maximum ([`crate::limits`]) would be exceeded.
+    LimitExceeded {
+        /// Which limit.
+        what: &'static str,
+        /// The maximum allowed.
+        max: u64,
+        /// The value asked for (saturated to `u64::MAX`).
+        requested: u64,
+    },
+    /// The bytes end before the segment does.
+    Truncated {
+        /// Bytes the segment needs.
+        needed: u64,
+        /// Bytes available.
+        available: u64,
+    },
+    /// The first four bytes are not the `TQTC` magic.
+    BadMagic,
+    /// The segment's version is not one this decoder knows (1 and 2).
+    UnsupportedVersion {
+        /// The version byte that was found.
+        version: u8,
+    },
+    /// A header field is inconsistent or out of range.
+    CorruptSegment {
+        /// The offending field.
+        field: SegmentField,
+    },
+    /// A frame index past the end of the segment.
+    FrameOutOfRange {
+        /// The index asked for.
+        index: u64,
+        /// Frames in the segment.
+        frame_count: u32,
+    },
+    /// An output buffer cannot hold the result; retry with at least `needed` units (bytes for
+    /// segments, `f32` elements for decoded values). Nothing was consumed.
+    BufferTooSmall {
+        /// Capacity required.
+        needed: u64,
+        /// Capacity given.
+        available: u64,
+    },
+    /// A null pointer was passed where data or an out-parameter was required (FFI only).
+    NullPointer,
+    /// A pointer is not aligned for its element type (FFI only).
+    Misaligned,
+    /// The handle does not name a live compressor (never created, or already freed) (FFI only).
+    InvalidHandle,
+    /// A pointer/size pair given to `ttc_dealloc` was not returned by `ttc_alloc` (FFI only).
+    UnknownAllocation,
+    /// Memory could not be allocated (FFI `ttc_alloc` only; elsewhere allocation failure aborts
+    /// as in all Rust code).
+    OutOfMemory,
+    /// A bug in this crate was caught at the FFI boundary instead of unwinding into the caller.
+    Internal,
+}
+
+impl Error {
+    /// Stable, machine-readable name of the variant (`"LENGTH_MISMATCH"`, ...).
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Error::LengthMismatch { .. } => "LENGTH_MISMATCH",
+            Error::NonFinite { .. } => "NON_FINITE",
+            Error::InvalidConfig { .. } => "INVALID_CONFIG",
+            Error::LimitExceeded { .. } => "LIMIT_EXCEEDED",
+            Error::Truncated { .. } => "TRUNCATED",
+            Error::BadMagic => "BAD_MAGIC",
+            Error::UnsupportedVersion { .. } => "UNSUPPORTED_VERSION",
+            Error::CorruptSegment { .. } => "CORRUPT_SEGMENT",
+            Error::FrameOutOfRange { .. } => "FRAME_OUT_OF_RANGE",
+            Error::BufferTooSmall { .. } => "BUFFER_TOO_SMALL",
+            Error::NullPointer => "NULL_POINTER",
+            Error::Misaligned => "MISALIGNED",
+            Error::InvalidHandle => "INVALID_HANDLE",
+            Error::UnknownAllocation => "UNKNOWN_ALLOCATION",
+            Error::OutOfMemory => "OUT_OF_MEMORY",
+            Error::Internal => "INTERNAL",
+        }
+    }
+
+    /// Stable negative status code returned by the `ttc_*` C ABI (0 means success).
+    pub const fn status(&self) -> i32 {
+        match self {
+            Error::LengthMismatch { .. } => -1,
+            Error::NonFinite { .. } => -2,
+            Error::InvalidConfig { .. } => -3,
+            Error::LimitExceeded { .. } => -4,
+            Error::Truncated { .. } => -5,
+            Error::BadMagic => -6,
+            Error::UnsupportedVersion { .. } => -7,
+            Error::CorruptSegment { .. } => -8,
+            Error::FrameOutOfRange { .. } => -9,
+            Error::BufferTooSmall { .. } => -10,
+            Error::NullPointer => -11,
+            Error::Misaligned => -12,
+            Error::InvalidHandle => -13,
+            Error::UnknownAllocation => -14,
+            Error::OutOfMemory => -15,
+            Error::Internal => -16,
+        }
+    }
+
+    /// Every `(status, code)` pair, in status order: the table bindings use to name statuses.
+    pub const CODES: [(i32, &'static str); 16] = [
+        (-1, "LENGTH_MISMATCH"),
+        (-2, "NON_FINITE"),
+        (-3, "INVALID_CONFIG"),
+        (-4, "LIMIT_EXCEEDED"),
+        (-5, "TRUNCATED"),
+        (-6, "BAD_MAGIC"),
+        (-7, "UNSUPPORTED_VERSION"),
+        (-8, "CORRUPT_SEGMENT"),
+        (-9, "FRAME_OUT_OF_RANGE"),
+        (-10, "BUFFER_TOO_SMALL"),
+        (-11, "NULL_POINTER"),
+        (-12, "MISALIGNED"),
+        (-13, "INVALID_HANDLE"),
+        (-14, "UNKNOWN_ALLOCATION"),
+        (-15, "OUT_OF_MEMORY"),
+        (-16, "INTERNAL"),
+    ];
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Error::LengthMismatch { expected, actual } => {
+                write!(f, "length mismatch: expected {expected}, got {actual}")
+            }
+            Error::NonFinite { index } => {
+                write!(f, "frame value at index {index} is NaN or infinite")
+            }
+            Error::InvalidConfig { field } => write!(f, "invalid configuration value for `{field}`"),
+            Error::LimitExceeded {
+                what,
+                max,
+                requested,
+            } => write!(f, "{what} {requested} exceeds the maximum {max}"),
+            Error::Truncated { needed, available } => write!(
+                f,
+                "truncated segment: needs {needed} bytes, {available} available"
+            ),
+            Error::BadMagic => f.write_str("not a TQTC segment (bad magic)"),
+            Error::UnsupportedVersion { version } => {
+                write!(f, "unsupported segment version {version}")
+            }
+            Error::CorruptSegment { field } => {
+                write!(f, "corrupt segment: invalid `{}`", field.name())
+            }
+            Error::FrameOutOfRange { index, frame_count } => write!(
+                f,
+                "frame index {index} out of range for a segment of {frame_count} frames"
+            ),
+            Error::BufferTooSmall { needed, available } => write!(
+                f,
+                "output buffer too small: needs {needed}, capacity {available}"
+            ),
+            Error::NullPointer => f.write_str("null pointer argument"),
+            Error::Misaligned => f.write_str("pointer is not aligned for its element type"),
+            Error::InvalidHandle => f.write_str("unknown or freed compressor handle"),
+            Error::UnknownAllocation => {
+                f.write_str("pointer and size were not returned by ttc_alloc")
+            }
+            Error::OutOfMemory => f.write_str("out of memory"),
+            Error::Internal => f.write_str("internal error (please report)"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_table_matches_variants() {
+        let samples = [
+            Error::LengthMismatch {
+                expected: 1,
+                actual: 2,
+            },
+            Error::NonFinite { index: 0 },
+            Error::InvalidConfig { field: "x" },
+            Error::LimitExceeded {
+                what: "x",
+                max: 1,
+                requested: 2,
+            },
+            Error::Truncated {
+                needed: 1,
+                available: 0,
+            },
+            Error::BadMagic,
+            Error::UnsupportedVersion { version: 9 },
+            Error::CorruptSegment {
+                field: SegmentField::Bits,
+            },
+            Error::FrameOutOfRange {
+                index: 1,
+                frame_count: 1,
+            },
+            Error::BufferTooSmall {
+                needed: 2,
+                available: 1,
+            },
+            Error::NullPointer,
+            Error::Misaligned,
+            Error::InvalidHandle,
+            Error::UnknownAllocation,
+            Error::OutOfMemory,
+            Error::Internal,
+        ];
+        assert_eq!(samples.len(), Error::CODES.len());
+        for (e, (status, code)) in samples.iter().zip(Error::CODES) {
+            assert_eq!(e.status(), status);
+            assert_eq!(e.code(), code);
+        }
+    }
+}

@@ -1,0 +1,382 @@
+//! Groupwise symmetric quantization (ADR-017 §4.2) with measured error.
+//!
+//! A frame of `tensor_len` values is split into groups of `group_len` consecutive values (the
+//! last group may be shorter). Each group has one scale `s` (the value of one code step). A value
+//! `v` becomes the signed code `q = round_ties_even(clamp(v / s, -qmax, qmax))` with
+//! `qmax = 2^(bits-1) - 1`, stored unsigned as `q + qmax`. Decoding is `q as f32 * s` with exactly
+//! the stored scale.
+//!
+//! `v / s` is computed as `v * (1 / s)` when both `s` and `1 / s` are normal `f32` numbers, and as
+//! a true division otherwise (subnormal or huge scales), so that tiny and huge magnitudes keep
+//! their precision. Every kernel, scalar or SIMD, follows this rule, so they agree bit for bit.
+
+use crate::bitpack::{BitReader, BitWriter};
+use crate::f16::{f16_bits_at_least, f16_bits_to_f32, F16_MIN_POSITIVE};
+
+/// Largest code magnitude for a width: `2^(bits-1) - 1` (127 for 8 bits, 3 for 3 bits).
+pub const fn qmax(bits: u32) -> u32 {
+    (1u32 << (bits - 1)) - 1
+}
+
+/// ADR-017 §8.2's bound on `max|v - v'| / max|v|` per frame for a supported width, or `None` for
+/// widths the compressor does not produce.
+pub const fn error_bound(bits: u32) -> Option<f32> {
+    match bits {
+        8 => Some(0.008),
+        7 => Some(0.016),
+        5 => Some(0.065),
+        3 => Some(0.30),
+        _ => None,
+    }
+}
+
+/// The error the compressor actually allows per frame: 1 % under [`error_bound`], leaving room
+/// for the rounding of whoever measures it.
+pub fn error_target(bits: u32) -> f32 {
+    error_bound(bits).map_or(0.0, |bound| bound * 0.99)
+}
+
+/// The largest calibration headroom (scale multiplier) for which a freshly calibrated frame
+/// still meets [`error_target`]: rounding error is `headroom / (2 * qmax)` of the group maximum,
+/// with a margin for the f16 rounding up of scales.
+pub fn max_headroom(bits: u32) -> f32 {
+    let h = 2.0 * qmax(bits) as f32 * error_target(bits) / (1.0 + 1.0 / 256.0);
+    if h < 1.0 {
+        1.0
+    } else {
+        h
+    }
+}
+
+/// The largest scale whose extreme code `qmax * scale` is still finite.
+fn max_scale(bits: u32) -> f32 {
+    let q = qmax(bits) as f32;
+    let mut s = f32::MAX / q;
+    while (s * q).is_infinite() {
+        s = f32::from_bits(s.to_bits() - 1);
+    }
+    s
+}
+
+/// How a group's values are divided by its scale (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Divisor {
+    /// Scale zero: every value maps to code 0.
+    Zero,
+    /// Multiply by this reciprocal.
+    Reciprocal(f32),
+    /// Divide by the scale itself.
+    Divide(f32),
+}
+
+impl Divisor {
+    /// The divisor rule for a stored scale (finite, non-negative).
+    pub(crate) fn for_scale(scale: f32) -> Divisor {
+        if scale == 0.0 {
+            return Divisor::Zero;
+        }
+        let inv = 1.0 / scale;
+        if scale.is_normal() && inv.is_normal() {
+            Divisor::Reciprocal(inv)
+        } else {
+            Divisor::Divide(scale)
+        }
+    }
+
+    #[inline(always)]
+    fn apply(self, v: f32) -> f32 {
+        match self {
+            Divisor::Zero => 0.0,
+            Divisor::Reciprocal(inv) => v * inv,
+            Divisor::Divide(s) => v / s,
+        }
+    }
+}
+
+/// Round to nearest, ties to even, for `|x| <= 2^22` (codes are far smaller).
+#[inline(always)]
+pub(crate) fn round_ties_even(x: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23
+    (x + MAGIC) - MAGIC
+}
+
+/// Where scales are stored in a segment: f16 (format version 1) or f32 (version 2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScaleFormat {
+    /// Every scale is zero or an f16 normal number: stored as f16 (version 1).
+    F16,
+    /// Some scale is outside f16's normal range: all stored as f32 (version 2).
+    F32,
+}
+
+/// What quantizing one frame measured.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FrameStats {
+    /// `max |v|` over the frame.
+    pub max_abs: f32,
+    /// `max |v - decode(encode(v))|` over the frame, exactly as a decoder will reproduce it.
+    pub max_err: f32,
+    /// Some value lay outside the representable range `±(qmax + ½)·s` of its group.
+    pub clamped: bool,
+    /// Every value was finite.
+    pub finite: bool,
+}
+
+impl FrameStats {
+    /// True when the frame is within `target` relative error (`max_err <= target * max_abs`).
+    pub fn within(&self, target: f32) -> bool {
+        self.finite && self.max_err <= target * self.max_abs
+    }
+}
+
+/// Writes `max |v|` of each group of `frame` into `out` (`out.len()` = number of groups).
+pub fn group_max_abs(frame: &[f32], group_len: usize, out: &mut [f32]) {
+    for (chunk, slot) in frame.chunks(group_len).zip(out.iter_mut()) {
+        let mut m = 0.0f32;
+        for &v in chunk {
+            let a = v.abs();
+            if a > m {
+                m = a;
+            }
+        }
+        *slot = m;
+    }
+}
+
+/// Turns group maxima into stored scales at `bits`, in place, and returns their storage format.
+///
+/// On entry `values[g]` is `max |v|` of group `g`; on return it is the group's scale: the exact
+/// stored value (f16-rounded-up for [`ScaleFormat::F16`]), at least `max * headroom / qmax` and
+/// never so large that `qmax * scale` overflows. A group may therefore grow by `headroom` before
+/// its values would be clamped.
+pub fn scales_from_max_abs(values: &mut [f32], bits: u32, headroom: f32) -> ScaleFormat {
+    let q = qmax(bits) as f32;
+    let factor = headroom / q;
+    let cap = max_scale(bits);
+    let mut format = ScaleFormat::F16;
+    for slot in values.iter_mut() {
+        let m = *slot;
+        let mut s = (m * factor).min(cap);
+        if m > 0.0 && s * q < m {
+            // Rounding (or a headroom of 1) left the extreme value outside the range: widen by
+            // the smallest step that brings it back (or to the cap).
+            s = (m / q).min(cap);
+            if s * q < m && s < cap {
+                s = f32::from_bits(s.to_bits() + 1);
+            }
+        }
+        if m > 0.0 && s == 0.0 {
+            s = f32::from_bits(1);
+        }
+        *slot = s;
+        let f16_normal = s >= F16_MIN_POSITIVE && f16_bits_at_least(s).is_some();
+        if s != 0.0 && !f16_normal {
+            format = ScaleFormat::F32;
+        }
+    }
+    if format == ScaleFormat::F16 {
+        for slot in values.iter_mut() {
+            if *slot != 0.0 {
+                // Checked above: representable as an f16 normal.
+                *slot = f16_bits_to_f32(f16_bits_at_least(*slot).unwrap_or(0));
+            }
+        }
+    }
+    format
+}
+
+/// Quantizes `frame` with the stored `scales` into `writer`, measuring the exact error.
+///
+/// `divisors[g]` must be `Divisor::for_scale(scales[g])`. Non-finite values are coded as 0 and
+/// reported through [`FrameStats::finite`]; the caller must discard the output then.
+pub(crate) fn quantize_frame(
+    frame: &[f32],
+    scales: &[f32],
+    divisors: &[Divisor],
+    group_len: usize,
+    bits: u32,
+    writer: &mut BitWriter<'_>,
+) -> FrameStats {
+    let q = qmax(bits) as f32;
+    let limit = q + 0.5;
+    let mut max_abs = 0.0f32;
+    let mut max_err = 0.0f32;
+    let mut clamped = false;
+    // Stays 0 for finite input; becomes NaN once any value is NaN or infinite.
+    let mut probe = 0.0f32;
+    for ((chunk, &scale), &divisor) in frame.chunks(group_len).zip(scales).zip(divisors) {
+        for &v in chunk {
+            probe += v - v;
+            let x = divisor.apply(v);
+            clamped |= x.abs() > limit;
+            let code = round_ties_even(x.clamp(-q, q));
+            let code = if code == code { code } else { 0.0 };
+            writer.put((code as i32 + q as i32) as u32);
+            let err = (v - code * scale).abs();
+            if err > max_err {
+                max_err = err;
+            }
+            let a = v.abs();
+            if a > max_abs {
+                max_abs = a;
+            }
+        }
+    }
+    FrameStats {
+        max_abs,
+        max_err,
+        clamped,
+        finite: probe == 0.0,
+    }
+}
+
+/// Decodes `out.len()` values from `reader` with per-group `scales`: `(code - qmax) * scale`.
+///
+/// `out` starts at a group boundary; `scale_of(g)` returns the scale of group `g` of the frame.
+pub(crate) fn dequantize_frame(
+    reader: &mut BitReader<'_>,
+    bits: u32,
+    group_len: usize,
+    scale_of: impl Fn(usize) -> f32,
+    out: &mut [f32],
+) {
+    let q = qmax(bits) as i32;
+    for (g, chunk) in out.chunks_mut(group_len).enumerate() {
+        let scale = scale_of(g);
+        for slot in chunk {
+            *slot = (reader.get() as i32 - q) as f32 * scale;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bitpack::packed_len;
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    fn round_trip(frame: &[f32], group_len: usize, bits: u32, headroom: f32) -> (Vec<f32>, FrameStats) {
+        let groups = frame.len().div_ceil(group_len);
+        let mut scales = vec![0.0; groups];
+        group_max_abs(frame, group_len, &mut scales);
+        scales_from_max_abs(&mut scales, bits, headroom);
+        let divisors: Vec<Divisor> = scales.iter().map(|&s| Divisor::for_scale(s)).collect();
+        let mut data = vec![0u8; packed_len(frame.len() as u64, bits).unwrap() as usize];
+        let mut writer = BitWriter::new(&mut data, 0, bits);
+        let stats = quantize_frame(frame, &scales, &divisors, group_len, bits, &mut writer);
+        writer.finish();
+        let mut out = vec![0.0; frame.len()];
+        let mut reader = BitReader::new(&data, 0, bits);
+        dequantize_frame(&mut reader, bits, group_len, |g| scales[g], &mut out);
+        (out, stats)
+    }
+
+    #[test]
+    fn qmax_and_bounds() {
+        assert_eq!(qmax(8), 127);
+        assert_eq!(qmax(7), 63);
+        assert_eq!(qmax(5), 15);
+        assert_eq!(qmax(3), 3);
+        assert_eq!(error_bound(4), None);
+        for bits in [3, 5, 7, 8] {
+            let h = max_headroom(bits);
+            assert!(h > 1.5, "bits={bits} h={h}");
+            // Calibration error at the cap stays inside the target.
+            assert!(h / (2.0 * qmax(bits) as f32) * (1.0 + 1.0 / 1024.0) <= error_target(bits));
+        }
+    }
+
+    #[test]
+    fn measured_error_is_the_decoded_error() {
+        let frame: Vec<f32> = (0..300).map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.013).collect();
+        for bits in [3u32, 5, 7, 8] {
+            let (out, stats) = round_trip(&frame, 64, bits, 1.1);
+            let err = frame
+                .iter()
+                .zip(&out)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert_eq!(err, stats.max_err);
+            assert!(stats.finite && !stats.clamped);
+            assert!(stats.within(error_target(bits)), "bits={bits}");
+        }
+    }
+
+    #[test]
+    fn all_zero_groups_are_exact() {
+        let frame = vec![0.0f32; 130];
+        let (out, stats) = round_trip(&frame, 64, 3, 1.1);
+        assert_eq!(out, frame);
+        assert_eq!(stats.max_err, 0.0);
+        assert!(stats.within(0.0));
+    }
+
+    #[test]
+    fn extreme_magnitudes_stay_finite_and_bounded() {
+        for bits in [3u32, 5, 7, 8] {
+            for m in [f32::MAX, 3e38, 1e-38, 1e-42, f32::from_bits(1), f32::from_bits(200)] {
+                let frame = [m, -m, m * 0.5, 0.0, -m * 0.25];
+                let (out, stats) = round_trip(&frame, 2, bits, max_headroom(bits));
+                assert!(out.iter().all(|v| v.is_finite()), "bits={bits} m={m:e}");
+                assert!(stats.within(error_target(bits)) || {
+                    // Retry at headroom 1, as the compressor does.
+                    round_trip(&frame, 2, bits, 1.0).1.within(error_target(bits))
+                });
+            }
+        }
+    }
+
+    #[test]
+    fn every_subnormal_magnitude_calibrates_within_bound() {
+        for bits in [3u32, 5, 7, 8] {
+            for units in 1u32..4096 {
+                let m = f32::from_bits(units);
+                let frame: Vec<f32> = (0..units.min(300))
+                    .map(|j| f32::from_bits(units - j))
+                    .collect();
+                let target = error_target(bits);
+                let ok = round_trip(&frame, 64, bits, max_headroom(bits)).1.within(target)
+                    || round_trip(&frame, 64, bits, 1.0).1.within(target);
+                assert!(ok, "bits={bits} m={m:e}");
+            }
+        }
+    }
+
+    #[test]
+    fn non_finite_is_reported() {
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let frame = [1.0, bad, 2.0];
+            let (_, stats) = round_trip(&[1.0, 2.0, 3.0], 4, 8, 1.0);
+            assert!(stats.finite);
+            let scales = [0.1f32];
+            let divisors = [Divisor::for_scale(0.1)];
+            let mut data = vec![0u8; 3];
+            let mut writer = BitWriter::new(&mut data, 0, 8);
+            let stats = quantize_frame(&frame, &scales, &divisors, 4, 8, &mut writer);
+            assert!(!stats.finite);
+        }
+    }
+
+    #[test]
+    fn f16_scales_round_up_and_f32_when_needed() {
+        let mut scales = [1.0f32, 0.0, 100.0];
+        assert_eq!(scales_from_max_abs(&mut scales, 8, 1.0), ScaleFormat::F16);
+        assert!(scales[0] * 127.0 >= 1.0 && scales[2] * 127.0 >= 100.0);
+        assert_eq!(scales[1], 0.0);
+        // Tiny group: scale below f16's normal range.
+        assert_eq!(scales_from_max_abs(&mut [1.0, 1e-4], 8, 1.0), ScaleFormat::F32);
+        // Huge group: scale above f16's range.
+        assert_eq!(scales_from_max_abs(&mut [1e8], 3, 1.0), ScaleFormat::F32);
+    }
+
+    #[test]
+    fn rounding_is_ties_to_even() {
+        assert_eq!(round_ties_even(0.5), 0.0);
+        assert_eq!(round_ties_even(1.5), 2.0);
+        assert_eq!(round_ties_even(2.5), 2.0);
+        assert_eq!(round_ties_even(-2.5), -2.0);
+        assert_eq!(round_ties_even(-0.4), 0.0);
+        assert_eq!(round_ties_even(126.6), 127.0);
+    }
+}

@@ -1,0 +1,405 @@
+//! The TQTC segment byte format (versions 1 and 2): writing, validating, decoding.
+//!
+//! All integers are little-endian. Version 1 stores scales as f16, version 2 as f32:
+//!
+//! | offset | size | field |
+//! | --- | --- | --- |
+//! | 0 | 4 | magic `0x43545154` (`"TQTC"`) |
+//! | 4 | 1 | version (1 or 2) |
+//! | 5 | 1 | bits per code (1..=8) |
+//! | 6 | 4 | group_len (≥ 1) |
+//! | 10 | 4 | tensor_len (≥ 1) |
+//! | 14 | 4 | frame_count (≥ 1) |
+//! | 18 | 4 | scale_count = ceil(tensor_len / group_len) |
+//! | 22 | W·S | scales (W = 2 for v1, 4 for v2): finite, ≥ 0 |
+//! | 22 + W·S | 4 | data_len = ceil(tensor_len · frame_count · bits / 8) |
+//! | 26 + W·S | D | codes, frame after frame, no padding ([`crate::bitpack`]) |
+//!
+//! A segment's length is `26 + W·S + D`; bytes after it are not part of it.
+
+use crate::bitpack::{packed_len, BitReader};
+use crate::error::{Error, SegmentField};
+use crate::f16::{f16_bits_to_f32, f32_to_f16_bits};
+use crate::quantizer::{dequantize_frame, ScaleFormat};
+use alloc::vec::Vec;
+
+/// The segment magic, `"TQTC"` read as a little-endian `u32`.
+pub const MAGIC: u32 = 0x4354_5154;
+/// Format version with f16 scales.
+pub const VERSION_F16_SCALES: u8 = 1;
+/// Format version with f32 scales.
+pub const VERSION_F32_SCALES: u8 = 2;
+/// Bytes of a segment that are not scales or codes.
+pub const FIXED_HEADER_LEN: usize = 26;
+
+/// A validated segment header. Every field has been checked against the bytes it came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentHeader {
+    /// 1 (f16 scales) or 2 (f32 scales).
+    pub version: u8,
+    /// Bits per code, 1..=8.
+    pub bits: u8,
+    /// Values per quantization group, ≥ 1.
+    pub group_len: u32,
+    /// Values per frame, ≥ 1.
+    pub tensor_len: u32,
+    /// Frames in the segment, ≥ 1.
+    pub frame_count: u32,
+    /// Number of scales, `ceil(tensor_len / group_len)`.
+    pub scale_count: u32,
+    /// Bytes of packed codes.
+    pub data_len: u32,
+    /// The whole segment's length in bytes (header, scales and codes).
+    pub byte_len: usize,
+}
+
+impl SegmentHeader {
+    /// Parses and validates the segment at the start of `bytes` (trailing bytes are ignored).
+    ///
+    /// Checks, in order: length of the fixed header, magic, version, bits, group_len,
+    /// tensor_len, frame_count, scale_count, length of the scales, data_len, length of the
+    /// codes, and that every scale is finite and non-negative. Nothing is allocated.
+    pub fn parse(bytes: &[u8]) -> Result<SegmentHeader, Error> {
+        let available = bytes.len() as u64;
+        if bytes.len() < 22 {
+            return Err(truncated(FIXED_HEADER_LEN as u64, available));
+        }
+        if read_u32(bytes, 0) != MAGIC {
+            return Err(Error::BadMagic);
+        }
+        let version = bytes[4];
+        let scale_width: u64 = match version {
+            VERSION_F16_SCALES => 2,
+            VERSION_F32_SCALES => 4,
+            _ => return Err(Error::UnsupportedVersion { version }),
+        };
+        let bits = bytes[5];
+        let group_len = read_u32(bytes, 6);
+        let tensor_len = read_u32(bytes, 10);
+        let frame_count = read_u32(bytes, 14);
+        let scale_count = read_u32(bytes, 18);
+        let corrupt = |field| Err(Error::CorruptSegment { field });
+        if !(1..=8).contains(&bits) {
+            return corrupt(SegmentField::Bits);
+        }
+        if group_len == 0 {
+            return corrupt(SegmentField::GroupLen);
+        }
+        if tensor_len == 0 {
+            return corrupt(SegmentField::TensorLen);
+        }
+        if frame_count == 0 {
+            return corrupt(SegmentField::FrameCount);
+        }
+        if scale_count != tensor_len.div_ceil(group_len) {
+            return corrupt(SegmentField::ScaleCount);
+        }
+        let scales_end = 22 + scale_width * scale_count as u64;
+        if available < scales_end + 4 {
+            return Err(truncated(scales_end + 4, available));
+        }
+        let data_len = read_u32(bytes, scales_end as usize);
+        let expected_data = packed_len(tensor_len as u64 * frame_count as u64, bits as u32);
+        if expected_data != Some(data_len as u64) {
+            return corrupt(SegmentField::DataLen);
+        }
+        let byte_len = scales_end + 4 + data_len as u64;
+        if available < byte_len {
+            return Err(truncated(byte_len, available));
+        }
+        let header = SegmentHeader {
+            version,
+            bits,
+            group_len,
+            tensor_len,
+            frame_count,
+            scale_count,
+            data_len,
+            byte_len: byte_len as usize,
+        };
+        let scales = ScaleTable::new(bytes, &header);
+        if (0..scale_count as usize).any(|g| {
+            let s = scales.get(g);
+            !(s.is_finite() && s.is_sign_positive())
+        }) {
+            return corrupt(SegmentField::Scale);
+        }
+        Ok(header)
+    }
+
+    /// Width in bytes of one stored scale (2 for version 1, 4 for version 2).
+    pub fn scale_width(&self) -> usize {
+        if self.version == VERSION_F16_SCALES {
+            2
+        } else {
+            4
+        }
+    }
+
+    /// Number of decoded `f32` values, `tensor_len * frame_count`.
+    pub fn value_count(&self) -> u64 {
+        self.tensor_len as u64 * self.frame_count as u64
+    }
+
+    /// Bytes the frames would take as raw `f32`, `4 * tensor_len * frame_count`.
+    pub fn raw_bytes(&self) -> u64 {
+        4 * self.value_count()
+    }
+
+    /// Compression ratio against raw `f32`: `raw_bytes / byte_len`.
+    pub fn compression_ratio(&self) -> f64 {
+        self.raw_bytes() as f64 / self.byte_len as f64
+    }
+
+    fn data_offset(&self) -> usize {
+        FIXED_HEADER_LEN + self.scale_width() * self.scale_count as usize
+    }
+}
+
+fn truncated(needed: u64, available: u64) -> Error {
+    Error::Truncated { needed, available }
+}
+
+fn read_u32(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+}
+
+/// Reads scales straight from a validated segment's bytes.
+struct ScaleTable<'a> {
+    bytes: &'a [u8],
+    f16: bool,
+}
+
+impl<'a> ScaleTable<'a> {
+    fn new(bytes: &'a [u8], header: &SegmentHeader) -> Self {
+        ScaleTable {
+            bytes: &bytes[22..header.data_offset() - 4],
+            f16: header.version == VERSION_F16_SCALES,
+        }
+    }
+
+    #[inline]
+    fn get(&self, g: usize) -> f32 {
+        if self.f16 {
+            f16_bits_to_f32(u16::from_le_bytes([self.bytes[2 * g], self.bytes[2 * g + 1]]))
+        } else {
+            f32::from_le_bytes([
+                self.bytes[4 * g],
+                self.bytes[4 * g + 1],
+                self.bytes[4 * g + 2],
+                self.bytes[4 * g + 3],
+            ])
+        }
+    }
+}
+
+/// Length in bytes of a segment with these parameters, or `None` if it would not fit the format
+/// (`data_len` beyond `u32`).
+pub fn encoded_len(
+    format: ScaleFormat,
+    tensor_len: u32,
+    group_len: u32,
+    frame_count: u32,
+    bits: u32,
+) -> Option<usize> {
+    let width = match format {
+        ScaleFormat::F16 => 2,
+        ScaleFormat::F32 => 4,
+    };
+    let data = packed_len(tensor_len as u64 * frame_count as u64, bits)?;
+    if data > u32::MAX as u64 {
+        return None;
+    }
+    let total = FIXED_HEADER_LEN as u64 + width * tensor_len.div_ceil(group_len) as u64 + data;
+    usize::try_from(total).ok()
+}
+
+/// The parts of a segment, borrowed, ready to be written.
+#[derive(Clone, Copy, Debug)]
+pub struct SegmentParts<'a> {
+    /// How scales are stored.
+    pub format: ScaleFormat,
+    /// Bits per code.
+    pub bits: u32,
+    /// Values per group.
+    pub group_len: u32,
+    /// Values per frame.
+    pub tensor_len: u32,
+    /// Frames in `data`.
+    pub frame_count: u32,
+    /// Stored scale values (exactly representable in `format`).
+    pub scales: &'a [f32],
+    /// Packed codes, `ceil(tensor_len * frame_count * bits / 8)` bytes.
+    pub data: &'a [u8],
+}
+
+impl SegmentParts<'_> {
+    /// The segment's length in bytes.
+    pub fn encoded_len(&self) -> usize {
+        let width = match self.format {
+            ScaleFormat::F16 => 2,
+            ScaleFormat::F32 => 4,
+        };
+        FIXED_HEADER_LEN + width * self.scales.len() + self.data.len()
+    }
+
+    /// Writes the segment into `out[..self.encoded_len()]`.
+    ///
+    /// # Panics
+    /// If `out` is shorter than [`Self::encoded_len`].
+    pub fn write(&self, out: &mut [u8]) {
+        let out = &mut out[..self.encoded_len()];
+        out[0..4].copy_from_slice(&MAGIC.to_le_bytes());
+        out[4] = match self.format {
+            ScaleFormat::F16 => VERSION_F16_SCALES,
+            ScaleFormat::F32 => VERSION_F32_SCALES,
+        };
+        out[5] = self.bits as u8;
+        out[6..10].copy_from_slice(&self.group_len.to_le_bytes());
+        out[10..14].copy_from_slice(&self.tensor_len.to_le_bytes());
+        out[14..18].copy_from_slice(&self.frame_count.to_le_bytes());
+        out[18..22].copy_from_slice(&(self.scales.len() as u32).to_le_bytes());
+        let mut at = 22;
+        for &s in self.scales {
+            match self.format {
+                ScaleFormat::F16 => {
+                    out[at..at + 2].copy_from_slice(&f32_to_f16_bits(s).to_le_bytes());
+                    at += 2;
+                }
+                ScaleFormat::F32 => {
+                    out[at..at + 4].copy_from_slice(&s.to_le_bytes());
+                    at += 4;
+                }
+            }
+        }
+        out[at..at + 4].copy_from_slice(&(self.data.len() as u32).to_le_bytes());
+        out[at + 4..].copy_from_slice(self.data);
+    }
+
+    /// Appends the segment to `out`.
+    pub fn append_to(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        out.resize(start + self.encoded_len(), 0);
+        self.write(&mut out[start..]);
+    }
+}
+
+/// Decodes every frame of the segment at the start of `bytes` into `out`, frame after frame.
+///
+/// Returns the header and the number of values written (`tensor_len * frame_count`). If `out` is
+/// too short, returns [`Error::BufferTooSmall`] with the number of values needed and writes
+/// nothing.
+pub fn decode_into(bytes: &[u8], out: &mut [f32]) -> Result<(SegmentHeader, usize), Error> {
+    let header = SegmentHeader::parse(bytes)?;
+    let values = header.value_count();
+    if (out.len() as u64) < values {
+        return Err(Error::BufferTooSmall {
+            needed: values,
+            available: out.len() as u64,
+        });
+    }
+    let values = values as usize;
+    decode_range(bytes, &header, 0, &mut out[..values]);
+    Ok((header, values))
+}
+
+/// Decodes every frame of the segment at the start of `bytes`, appending to `out`.
+///
+/// The amount allocated is bounded by the segment's actual byte length (at most 32 output bytes
+/// per input byte), never by a header claim alone.
+pub fn decode(bytes: &[u8], out: &mut Vec<f32>) -> Result<SegmentHeader, Error> {
+    let header = SegmentHeader::parse(bytes)?;
+    let start = out.len();
+    out.resize(start + header.value_count() as usize, 0.0);
+    decode_range(bytes, &header, 0, &mut out[start..]);
+    Ok(header)
+}
+
+/// Decodes frame `index` alone (random access) into `out[..tensor_len]`.
+///
+/// Errors: anything [`SegmentHeader::parse`] reports, [`Error::FrameOutOfRange`], or
+/// [`Error::BufferTooSmall`] (in values) if `out` is shorter than `tensor_len`.
+pub fn decode_frame_into(bytes: &[u8], index: u64, out: &mut [f32]) -> Result<SegmentHeader, Error> {
+    let header = SegmentHeader::parse(bytes)?;
+    if index >= header.frame_count as u64 {
+        return Err(Error::FrameOutOfRange {
+            index,
+            frame_count: header.frame_count,
+        });
+    }
+    let n = header.tensor_len as usize;
+    if out.len() < n {
+        return Err(Error::BufferTooSmall {
+            needed: n as u64,
+            available: out.len() as u64,
+        });
+    }
+    decode_range(bytes, &header, index, &mut out[..n]);
+    Ok(header)
+}
+
+/// Decodes frame `index` alone into a new vector of `tensor_len` values.
+pub fn decode_frame(bytes: &[u8], index: u64) -> Result<Vec<f32>, Error> {
+    let header = SegmentHeader::parse(bytes)?;
+    let mut out = alloc::vec![0.0; header.tensor_len as usize];
+    decode_frame_into(bytes, index, &mut out)?;
+    Ok(out)
+}
+
+/// Decodes whole frames starting at `first_frame` into `out` (a multiple of `tensor_len`).
+fn decode_range(bytes: &[u8], header: &SegmentHeader, first_frame: u64, out: &mut [f32]) {
+    let data_start = header.data_offset();
+    let data = &bytes[data_start..data_start + header.data_len as usize];
+    let n = header.tensor_len as usize;
+    let bits = header.bits as u32;
+    let scales = ScaleTable::new(bytes, header);
+    let bit_offset = first_frame * n as u64 * bits as u64;
+    let mut reader = BitReader::new(data, bit_offset, bits);
+    for frame in out.chunks_mut(n) {
+        dequantize_frame(
+            &mut reader,
+            bits,
+            header.group_len as usize,
+            |g| scales.get(g),
+            frame,
+        );
+    }
+}
+
+/// Iterates over segments stored back to back (as in a `.tqtc` file).
+///
+/// Yields each segment's bytes; stops after the first error (which it yields).
+pub fn split_segments(bytes: &[u8]) -> SegmentIter<'_> {
+    SegmentIter {
+        rest: bytes,
+        failed: false,
+    }
+}
+
+/// Iterator returned by [`split_segments`].
+#[derive(Debug)]
+pub struct SegmentIter<'a> {
+    rest: &'a [u8],
+    failed: bool,
+}
+
+impl<'a> Iterator for SegmentIter<'a> {
+    type Item = Result<(SegmentHeader, &'a [u8]), Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() || self.failed {
+            return None;
+        }
+        match SegmentHeader::parse(self.rest) {
+            Ok(header) => {
+                let (segment, rest) = self.rest.split_at(header.byte_len);
+                self.rest = rest;
+                Some(Ok((header, segment)))
+            }
+            Err(e) => {
+                self.failed = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
