@@ -24,7 +24,7 @@ use alloc::vec::Vec;
 ///
 /// Every operation is all-or-nothing: an `Err` leaves the compressor exactly as it was, and a
 /// finished segment is only dropped from the compressor once it has been written out.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TemporalTensorCompressor {
     policy: TierPolicy,
     tensor_len: u32,
@@ -34,7 +34,7 @@ pub struct TemporalTensorCompressor {
 }
 
 /// The segment being filled.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 struct ActiveSegment {
     bits: u8,
     format: ScaleFormat,

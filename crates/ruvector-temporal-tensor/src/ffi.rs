@@ -1,0 +1,703 @@
+//! The `ttc_*` C ABI (feature `ffi`), shared by C callers and the WASM build.
+//!
+//! Conventions:
+//! - Every function returns an `i32` status: `0` on success, otherwise a negative
+//!   [`Error::status`] (the table is [`Error::CODES`]). `ttc_last_error` describes the last
+//!   failure on the calling thread.
+//! - Compressors live behind `u32` handles. A handle encodes a slot and a generation: freed
+//!   slots are reused, and a freed (stale) or never-issued handle is rejected with
+//!   `INVALID_HANDLE`. At most [`MAX_LIVE_HANDLES`] compressors live at once.
+//! - Lengths and capacities are `usize` (`size_t`): bytes for `u8` buffers, elements for `f32`
+//!   buffers. On success `*out_written` receives what was written; on `BUFFER_TOO_SMALL` it
+//!   receives the capacity needed, and nothing else changed, so the same call with a larger
+//!   buffer succeeds.
+//! - Null pointers give `NULL_POINTER`, misaligned `f32` pointers `MISALIGNED`. An empty input
+//!   may pass a null pointer with length 0.
+//! - No function unwinds into the caller: under `std`, a panic (a bug) becomes `INTERNAL`.
+//!
+//! # Safety
+//! Non-null pointers must be valid for the stated lengths (reads for inputs, writes for
+//! outputs), as in any C API; everything else is checked.
+
+use crate::compressor::TemporalTensorCompressor;
+use crate::error::Error;
+use crate::segment::{self, SegmentHeader};
+use crate::tier_policy::TierPolicy;
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+/// Most compressors alive at once through this ABI.
+pub const MAX_LIVE_HANDLES: usize = (1 << SLOT_BITS) - 1;
+
+const SLOT_BITS: u32 = 20;
+const SLOT_MASK: u32 = (1 << SLOT_BITS) - 1;
+const GENERATION_LIMIT: u32 = 1 << (32 - SLOT_BITS);
+
+/// Header fields of a segment, as filled in by [`ttc_segment_info`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TtcSegmentInfo {
+    /// Format version (1 or 2).
+    pub version: u32,
+    /// Bits per code.
+    pub bits: u32,
+    /// Values per group.
+    pub group_len: u32,
+    /// Values per frame.
+    pub tensor_len: u32,
+    /// Frames in the segment.
+    pub frame_count: u32,
+    /// Number of scales.
+    pub scale_count: u32,
+    /// The segment's length in bytes.
+    pub byte_length: u32,
+}
+
+/// A compressor's state, as filled in by [`ttc_compressor_info`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TtcCompressorInfo {
+    /// Values per frame.
+    pub tensor_len: u32,
+    /// Bits of the open segment, 0 when none is open.
+    pub active_bits: u32,
+    /// Frames in the open segment.
+    pub active_frames: u32,
+    /// Bytes the open segment would take if finished now: an output capacity that is always
+    /// enough for the next push or flush.
+    pub pending_len: u32,
+    /// Accesses recorded.
+    pub access_count: u32,
+    /// Timestamp of the last access.
+    pub last_access_ts: u32,
+}
+
+/// A minimal lock: sound on native threads, free on single-threaded WASM.
+struct Lock<T> {
+    busy: AtomicBool,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: access to `value` is serialized by `busy` (acquire/release).
+unsafe impl<T: Send> Sync for Lock<T> {}
+
+struct Guard<'a, T>(&'a Lock<T>);
+
+impl<T> Lock<T> {
+    const fn new(value: T) -> Self {
+        Lock {
+            busy: AtomicBool::new(false),
+            value: UnsafeCell::new(value),
+        }
+    }
+
+    fn lock(&self) -> Guard<'_, T> {
+        while self
+            .busy
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            core::hint::spin_loop();
+        }
+        Guard(self)
+    }
+}
+
+impl<T> core::ops::Deref for Guard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard holds the lock.
+        unsafe { &*self.0.value.get() }
+    }
+}
+
+impl<T> core::ops::DerefMut for Guard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard holds the lock exclusively.
+        unsafe { &mut *self.0.value.get() }
+    }
+}
+
+impl<T> Drop for Guard<'_, T> {
+    fn drop(&mut self) {
+        self.0.busy.store(false, Ordering::Release);
+    }
+}
+
+struct Slot {
+    generation: u32,
+    compressor: Option<TemporalTensorCompressor>,
+}
+
+struct Store {
+    slots: Vec<Slot>,
+    allocations: BTreeMap<usize, usize>,
+}
+
+static STORE: Lock<Store> = Lock::new(Store {
+    slots: Vec::new(),
+    allocations: BTreeMap::new(),
+});
+
+impl Store {
+    fn insert(&mut self, compressor: TemporalTensorCompressor) -> Result<u32, Error> {
+        let index = match self.slots.iter().position(|s| s.compressor.is_none()) {
+            Some(i) => i,
+            None if self.slots.len() < MAX_LIVE_HANDLES => {
+                self.slots.push(Slot {
+                    generation: 1,
+                    compressor: None,
+                });
+                self.slots.len() - 1
+            }
+            None => {
+                return Err(Error::LimitExceeded {
+                    what: "live handles",
+                    max: MAX_LIVE_HANDLES as u64,
+                    requested: MAX_LIVE_HANDLES as u64 + 1,
+                })
+            }
+        };
+        let slot = &mut self.slots[index];
+        slot.compressor = Some(compressor);
+        Ok((slot.generation << SLOT_BITS) | index as u32)
+    }
+
+    fn get(&mut self, handle: u32) -> Result<&mut TemporalTensorCompressor, Error> {
+        let slot = self
+            .slots
+            .get_mut((handle & SLOT_MASK) as usize)
+            .ok_or(Error::InvalidHandle)?;
+        if slot.generation != handle >> SLOT_BITS {
+            return Err(Error::InvalidHandle);
+        }
+        slot.compressor.as_mut().ok_or(Error::InvalidHandle)
+    }
+
+    fn remove(&mut self, handle: u32) -> Result<(), Error> {
+        self.get(handle)?;
+        let slot = &mut self.slots[(handle & SLOT_MASK) as usize];
+        slot.compressor = None;
+        // Generations run 1..GENERATION_LIMIT, so no handle is ever 0.
+        slot.generation = slot.generation % (GENERATION_LIMIT - 1) + 1;
+        Ok(())
+    }
+}
+
+#[cfg(feature = "std")]
+std::thread_local! {
+    static LAST_ERROR: core::cell::Cell<Option<Error>> = const { core::cell::Cell::new(None) };
+}
+
+#[cfg(feature = "std")]
+fn set_last_error(error: Option<Error>) {
+    LAST_ERROR.with(|cell| cell.set(error));
+}
+
+#[cfg(feature = "std")]
+fn last_error() -> Option<Error> {
+    LAST_ERROR.with(|cell| cell.get())
+}
+
+#[cfg(not(feature = "std"))]
+static LAST_ERROR: Lock<Option<Error>> = Lock::new(None);
+
+#[cfg(not(feature = "std"))]
+fn set_last_error(error: Option<Error>) {
+    *LAST_ERROR.lock() = error;
+}
+
+#[cfg(not(feature = "std"))]
+fn last_error() -> Option<Error> {
+    *LAST_ERROR.lock()
+}
+
+/// Runs `body`, records its error as the thread's last error, and turns it into a status.
+fn run(body: impl FnOnce() -> Result<(), Error>) -> i32 {
+    #[cfg(feature = "std")]
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body))
+        .unwrap_or(Err(Error::Internal));
+    #[cfg(not(feature = "std"))]
+    let result = body();
+    match result {
+        Ok(()) => 0,
+        Err(error) => {
+            set_last_error(Some(error));
+            error.status()
+        }
+    }
+}
+
+/// `*out = value` for a checked out-pointer.
+///
+/// # Safety
+/// `out` must be null or valid for a write of `T`.
+unsafe fn put<T>(out: *mut T, value: T) -> Result<(), Error> {
+    if out.is_null() {
+        return Err(Error::NullPointer);
+    }
+    // SAFETY: non-null, valid per the caller; unaligned writes allowed.
+    unsafe { out.write_unaligned(value) };
+    Ok(())
+}
+
+/// Reports `needed` through `out_written` when a buffer was too small, then passes the error on.
+///
+/// # Safety
+/// `out_written` must be null or valid for a write.
+unsafe fn report_needed(error: Error, out_written: *mut usize) -> Error {
+    if let Error::BufferTooSmall { needed, .. } = error {
+        if !out_written.is_null() {
+            // SAFETY: non-null and valid per the caller.
+            unsafe { out_written.write_unaligned(needed as usize) };
+        }
+    }
+    error
+}
+
+/// A slice over caller memory; null is accepted only for length 0.
+///
+/// # Safety
+/// A non-null `ptr` must be valid for reads of `len` elements.
+unsafe fn input<'a, T>(ptr: *const T, len: usize) -> Result<&'a [T], Error> {
+    if ptr.is_null() {
+        return if len == 0 {
+            Ok(&[])
+        } else {
+            Err(Error::NullPointer)
+        };
+    }
+    if (ptr as usize) % core::mem::align_of::<T>() != 0 {
+        return Err(Error::Misaligned);
+    }
+    // SAFETY: non-null, aligned, valid for `len` reads per the caller.
+    Ok(unsafe { core::slice::from_raw_parts(ptr, len) })
+}
+
+/// A mutable slice over caller memory; null is accepted only for capacity 0.
+///
+/// # Safety
+/// A non-null `ptr` must be valid for writes of `cap` elements and not alias other arguments.
+unsafe fn output<'a, T>(ptr: *mut T, cap: usize) -> Result<&'a mut [T], Error> {
+    if ptr.is_null() {
+        return if cap == 0 {
+            Ok(&mut [])
+        } else {
+            Err(Error::NullPointer)
+        };
+    }
+    if (ptr as usize) % core::mem::align_of::<T>() != 0 {
+        return Err(Error::Misaligned);
+    }
+    // SAFETY: non-null, aligned, valid for `cap` writes per the caller.
+    Ok(unsafe { core::slice::from_raw_parts_mut(ptr, cap) })
+}
+
+/// Creates a compressor with the default policy for frames of `len` values; writes its handle.
+///
+/// # Safety
+/// `out_handle` must be null or valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn ttc_create(len: u32, now_ts: u32, out_handle: *mut u32) -> i32 {
+    // SAFETY: forwarded caller contract.
+    unsafe { ttc_create_with_policy(len, now_ts, 512, 64, 7, 26, 64, 128, out_handle) }
+}
+
+/// Creates a compressor with an explicit policy (the fields of [`TierPolicy`], in order).
+///
+/// Errors: `INVALID_CONFIG`, `LIMIT_EXCEEDED` (tensor length or live handles), `NULL_POINTER`.
+///
+/// # Safety
+/// `out_handle` must be null or valid for a write.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn ttc_create_with_policy(
+    len: u32,
+    now_ts: u32,
+    hot_min_score: u32,
+    warm_min_score: u32,
+    warm_bits: u32,
+    drift_pct_q8: u32,
+    group_len: u32,
+    max_segment_frames: u32,
+    out_handle: *mut u32,
+) -> i32 {
+    run(|| {
+        if out_handle.is_null() {
+            return Err(Error::NullPointer);
+        }
+        let policy = TierPolicy {
+            hot_min_score,
+            warm_min_score,
+            warm_bits: u8::try_from(warm_bits).unwrap_or(0),
+            drift_pct_q8,
+            group_len,
+            max_segment_frames,
+        };
+        let compressor = TemporalTensorCompressor::new(policy, len, now_ts)?;
+        let handle = STORE.lock().insert(compressor)?;
+        // SAFETY: checked non-null above; valid per the caller.
+        unsafe { put(out_handle, handle) }
+    })
+}
+
+/// Frees a compressor; its open segment (if any) is discarded, so flush first to keep it.
+///
+/// Errors: `INVALID_HANDLE`.
+#[no_mangle]
+pub extern "C" fn ttc_free(handle: u32) -> i32 {
+    run(|| STORE.lock().remove(handle))
+}
+
+/// Records one access at `now_ts`.
+///
+/// Errors: `INVALID_HANDLE`.
+#[no_mangle]
+pub extern "C" fn ttc_touch(handle: u32, now_ts: u32) -> i32 {
+    run(|| {
+        STORE.lock().get(handle)?.touch(now_ts);
+        Ok(())
+    })
+}
+
+/// Replaces a compressor's access statistics.
+///
+/// Errors: `INVALID_HANDLE`.
+#[no_mangle]
+pub extern "C" fn ttc_set_access(handle: u32, access_count: u32, last_access_ts: u32) -> i32 {
+    run(|| {
+        STORE
+            .lock()
+            .get(handle)?
+            .set_access(access_count, last_access_ts);
+        Ok(())
+    })
+}
+
+/// Compresses one frame of `len` values. When this finishes a segment, writes it to `out_ptr`
+/// and its length to `*out_written`; otherwise `*out_written = 0`.
+///
+/// Errors (nothing consumed): `INVALID_HANDLE`, `NULL_POINTER`, `MISALIGNED`,
+/// `LENGTH_MISMATCH`, `NON_FINITE`, `BUFFER_TOO_SMALL` (needed bytes in `*out_written`).
+///
+/// # Safety
+/// See the module docs: `in_ptr` readable for `len` floats, `out_ptr` writable for `out_cap`
+/// bytes, `out_written` writable.
+#[no_mangle]
+pub unsafe extern "C" fn ttc_push_frame(
+    handle: u32,
+    now_ts: u32,
+    in_ptr: *const f32,
+    len: usize,
+    out_ptr: *mut u8,
+    out_cap: usize,
+    out_written: *mut usize,
+) -> i32 {
+    run(|| {
+        if out_written.is_null() {
+            return Err(Error::NullPointer);
+        }
+        // SAFETY: caller contract (module docs).
+        let frame = unsafe { input(in_ptr, len)? };
+        // SAFETY: caller contract (module docs).
+        let out = unsafe { output(out_ptr, out_cap)? };
+        let mut store = STORE.lock();
+        let written = store
+            .get(handle)?
+            .push_frame_into(frame, now_ts, out)
+            // SAFETY: checked non-null above.
+            .map_err(|e| unsafe { report_needed(e, out_written) })?;
+        // SAFETY: checked non-null above.
+        unsafe { put(out_written, written) }
+    })
+}
+
+/// Finishes the open segment, writing it to `out_ptr` and its length to `*out_written` (0 when
+/// no segment was open).
+///
+/// Errors: `INVALID_HANDLE`, `NULL_POINTER`, `BUFFER_TOO_SMALL` (needed bytes in
+/// `*out_written`; the segment stays open).
+///
+/// # Safety
+/// `out_ptr` writable for `out_cap` bytes, `out_written` writable.
+#[no_mangle]
+pub unsafe extern "C" fn ttc_flush(
+    handle: u32,
+    out_ptr: *mut u8,
+    out_cap: usize,
+    out_written: *mut usize,
+) -> i32 {
+    run(|| {
+        if out_written.is_null() {
+            return Err(Error::NullPointer);
+        }
+        // SAFETY: caller contract.
+        let out = unsafe { output(out_ptr, out_cap)? };
+        let mut store = STORE.lock();
+        let written = store
+            .get(handle)?
+            .flush_into(out)
+            // SAFETY: checked non-null above.
+            .map_err(|e| unsafe { report_needed(e, out_written) })?;
+        // SAFETY: checked non-null above.
+        unsafe { put(out_written, written) }
+    })
+}
+
+/// Fills `*out_info` with a compressor's state.
+///
+/// Errors: `INVALID_HANDLE`, `NULL_POINTER`.
+///
+/// # Safety
+/// `out_info` must be null or writable.
+#[no_mangle]
+pub unsafe extern "C" fn ttc_compressor_info(handle: u32, out_info: *mut TtcCompressorInfo) -> i32 {
+    run(|| {
+        if out_info.is_null() {
+            return Err(Error::NullPointer);
+        }
+        let mut store = STORE.lock();
+        let c = store.get(handle)?;
+        let info = TtcCompressorInfo {
+            tensor_len: c.tensor_len(),
+            active_bits: c.active_bits().unwrap_or(0) as u32,
+            active_frames: c.active_frames(),
+            pending_len: u32::try_from(c.pending_segment_len()).unwrap_or(u32::MAX),
+            access_count: c.access_count(),
+            last_access_ts: c.last_access_ts(),
+        };
+        // SAFETY: checked non-null; writable per the caller.
+        unsafe { put(out_info, info) }
+    })
+}
+
+/// Decodes every frame of the segment at `seg_ptr` into `out_ptr` (`out_cap` floats); writes the
+/// number of floats to `*out_written`.
+///
+/// Errors: the segment errors (`TRUNCATED`, `BAD_MAGIC`, `UNSUPPORTED_VERSION`,
+/// `CORRUPT_SEGMENT`), `NULL_POINTER`, `MISALIGNED`, `BUFFER_TOO_SMALL` (needed floats in
+/// `*out_written`).
+///
+/// # Safety
+/// `seg_ptr` readable for `seg_len` bytes, `out_ptr` writable for `out_cap` floats.
+#[no_mangle]
+pub unsafe extern "C" fn ttc_decode_segment(
+    seg_ptr: *const u8,
+    seg_len: usize,
+    out_ptr: *mut f32,
+    out_cap: usize,
+    out_written: *mut usize,
+) -> i32 {
+    run(|| {
+        if out_written.is_null() {
+            return Err(Error::NullPointer);
+        }
+        // SAFETY: caller contract.
+        let bytes = unsafe { input(seg_ptr, seg_len)? };
+        // SAFETY: caller contract.
+        let out = unsafe { output(out_ptr, out_cap)? };
+        let (_, written) = segment::decode_into(bytes, out)
+            // SAFETY: checked non-null above.
+            .map_err(|e| unsafe { report_needed(e, out_written) })?;
+        // SAFETY: checked non-null above.
+        unsafe { put(out_written, written) }
+    })
+}
+
+/// Decodes frame `index` of the segment alone into `out_ptr`; writes `tensor_len` to
+/// `*out_written`.
+///
+/// Errors: as [`ttc_decode_segment`], plus `FRAME_OUT_OF_RANGE`.
+///
+/// # Safety
+/// `seg_ptr` readable for `seg_len` bytes, `out_ptr` writable for `out_cap` floats.
+#[no_mangle]
+pub unsafe extern "C" fn ttc_decode_frame(
+    seg_ptr: *const u8,
+    seg_len: usize,
+    index: u32,
+    out_ptr: *mut f32,
+    out_cap: usize,
+    out_written: *mut usize,
+) -> i32 {
+    run(|| {
+        if out_written.is_null() {
+            return Err(Error::NullPointer);
+        }
+        // SAFETY: caller contract.
+        let bytes = unsafe { input(seg_ptr, seg_len)? };
+        // SAFETY: caller contract.
+        let out = unsafe { output(out_ptr, out_cap)? };
+        let header = segment::decode_frame_into(bytes, index as u64, out)
+            // SAFETY: checked non-null above.
+            .map_err(|e| unsafe { report_needed(e, out_written) })?;
+        // SAFETY: checked non-null above.
+        unsafe { put(out_written, header.tensor_len as usize) }
+    })
+}
+
+/// Validates the segment at `seg_ptr` and fills `*out_info` with its header.
+///
+/// Errors: the segment errors, `NULL_POINTER`.
+///
+/// # Safety
+/// `seg_ptr` readable for `seg_len` bytes, `out_info` writable.
+#[no_mangle]
+pub unsafe extern "C" fn ttc_segment_info(
+    seg_ptr: *const u8,
+    seg_len: usize,
+    out_info: *mut TtcSegmentInfo,
+) -> i32 {
+    run(|| {
+        if out_info.is_null() {
+            return Err(Error::NullPointer);
+        }
+        // SAFETY: caller contract.
+        let bytes = unsafe { input(seg_ptr, seg_len)? };
+        let h: SegmentHeader = SegmentHeader::parse(bytes)?;
+        let info = TtcSegmentInfo {
+            version: h.version as u32,
+            bits: h.bits as u32,
+            group_len: h.group_len,
+            tensor_len: h.tensor_len,
+            frame_count: h.frame_count,
+            scale_count: h.scale_count,
+            byte_length: u32::try_from(h.byte_len).unwrap_or(u32::MAX),
+        };
+        // SAFETY: checked non-null; writable per the caller.
+        unsafe { put(out_info, info) }
+    })
+}
+
+const ALLOC_ALIGN: usize = 16;
+
+/// Allocates `size` bytes (16-byte aligned, zeroed) and writes the pointer to `*out_ptr`. Free
+/// with `ttc_dealloc(ptr, size)`.
+///
+/// Errors: `NULL_POINTER`, `LIMIT_EXCEEDED` (size beyond `isize::MAX`), `OUT_OF_MEMORY`.
+///
+/// # Safety
+/// `out_ptr` must be null or writable.
+#[no_mangle]
+pub unsafe extern "C" fn ttc_alloc(size: usize, out_ptr: *mut *mut u8) -> i32 {
+    run(|| {
+        if out_ptr.is_null() {
+            return Err(Error::NullPointer);
+        }
+        let layout = core::alloc::Layout::from_size_align(size.max(1), ALLOC_ALIGN).map_err(
+            |_| Error::LimitExceeded {
+                what: "allocation size",
+                max: isize::MAX as u64,
+                requested: size as u64,
+            },
+        )?;
+        // SAFETY: the layout has a non-zero size.
+        let ptr = unsafe { alloc::alloc::alloc_zeroed(layout) };
+        if ptr.is_null() {
+            return Err(Error::OutOfMemory);
+        }
+        STORE.lock().allocations.insert(ptr as usize, size);
+        // SAFETY: checked non-null; writable per the caller.
+        unsafe { put(out_ptr, ptr) }
+    })
+}
+
+/// Frees memory from [`ttc_alloc`]; `cap` must be the size it was allocated with.
+///
+/// Errors: `UNKNOWN_ALLOCATION` for any other pointer or size (nothing is freed).
+#[no_mangle]
+pub extern "C" fn ttc_dealloc(ptr: *mut u8, cap: usize) -> i32 {
+    run(|| {
+        let mut store = STORE.lock();
+        if store.allocations.get(&(ptr as usize)) != Some(&cap) {
+            return Err(Error::UnknownAllocation);
+        }
+        store.allocations.remove(&(ptr as usize));
+        let layout = core::alloc::Layout::from_size_align(cap.max(1), ALLOC_ALIGN)
+            .map_err(|_| Error::Internal)?;
+        // SAFETY: `ptr` came from `alloc_zeroed` with this layout (the registry says so).
+        unsafe { alloc::alloc::dealloc(ptr, layout) };
+        Ok(())
+    })
+}
+
+/// Writes the calling thread's last error message (UTF-8, no terminator) to `out_ptr` and its
+/// length to `*out_written`, and returns that error's status (0 and an empty message when no
+/// call has failed). The last error is not cleared.
+///
+/// Errors: `NULL_POINTER`; when the message does not fit, `BUFFER_TOO_SMALL` with the needed
+/// length in `*out_written`.
+///
+/// # Safety
+/// `out_ptr` writable for `out_cap` bytes, `out_written` writable.
+#[no_mangle]
+pub unsafe extern "C" fn ttc_last_error(
+    out_ptr: *mut u8,
+    out_cap: usize,
+    out_written: *mut usize,
+) -> i32 {
+    let Some(error) = last_error() else {
+        if !out_written.is_null() {
+            // SAFETY: non-null, writable per the caller.
+            unsafe { out_written.write_unaligned(0) };
+        }
+        return 0;
+    };
+    let mut message = MessageBuf::new();
+    let _ = core::fmt::write(&mut message, format_args!("{error}"));
+    let bytes = message.as_bytes();
+    if out_written.is_null() {
+        return Error::NullPointer.status();
+    }
+    // SAFETY: caller contract.
+    let out = match unsafe { output(out_ptr, out_cap) } {
+        Ok(out) => out,
+        Err(e) => return e.status(),
+    };
+    // SAFETY: checked non-null above.
+    unsafe { out_written.write_unaligned(bytes.len()) };
+    if out.len() < bytes.len() {
+        return Error::BufferTooSmall {
+            needed: bytes.len() as u64,
+            available: out.len() as u64,
+        }
+        .status();
+    }
+    out[..bytes.len()].copy_from_slice(bytes);
+    error.status()
+}
+
+/// A fixed buffer for formatting messages without allocating.
+struct MessageBuf {
+    bytes: [u8; 256],
+    len: usize,
+}
+
+impl MessageBuf {
+    fn new() -> Self {
+        MessageBuf {
+            bytes: [0; 256],
+            len: 0,
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+impl core::fmt::Write for MessageBuf {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let room = self.bytes.len() - self.len;
+        // Messages are ASCII; truncate on a char boundary regardless.
+        let mut take = s.len().min(room);
+        while !s.is_char_boundary(take) {
+            take -= 1;
+        }
+        self.bytes[self.len..self.len + take].copy_from_slice(&s.as_bytes()[..take]);
+        self.len += take;
+        Ok(())
+    }
+}
