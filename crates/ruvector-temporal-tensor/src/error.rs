@@ -21,7 +21,7 @@ pub enum SegmentField {
     ScaleCount,
     /// `data_len` differs from `ceil(tensor_len * frame_count * bits / 8)`.
     DataLen,
-    /// A scale is negative, NaN or infinite.
+    /// A scale is negative, NaN, infinite, or so large that a code would decode to infinity.
     Scale,
 }
 

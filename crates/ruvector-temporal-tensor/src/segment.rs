@@ -11,7 +11,7 @@
 //! | 10 | 4 | tensor_len (≥ 1) |
 //! | 14 | 4 | frame_count (≥ 1) |
 //! | 18 | 4 | scale_count = ceil(tensor_len / group_len) |
-//! | 22 | W·S | scales (W = 2 for v1, 4 for v2): finite, ≥ 0 |
+//! | 22 | W·S | scales (W = 2 for v1, 4 for v2): ≥ 0, `qmax · scale` finite |
 //! | 22 + W·S | 4 | data_len = ceil(tensor_len · frame_count · bits / 8) |
 //! | 26 + W·S | D | codes, frame after frame, no padding ([`crate::bitpack`]) |
 //!
@@ -20,7 +20,7 @@
 use crate::bitpack::{packed_len, BitReader};
 use crate::error::{Error, SegmentField};
 use crate::f16::{f16_bits_to_f32, f32_to_f16_bits};
-use crate::quantizer::{dequantize_frame, ScaleFormat};
+use crate::quantizer::{dequantize_frame, qmax, ScaleFormat};
 use alloc::vec::Vec;
 
 /// The segment magic, `"TQTC"` read as a little-endian `u32`.
@@ -58,7 +58,8 @@ impl SegmentHeader {
     ///
     /// Checks, in order: length of the fixed header, magic, version, bits, group_len,
     /// tensor_len, frame_count, scale_count, length of the scales, data_len, length of the
-    /// codes, and that every scale is finite and non-negative. Nothing is allocated.
+    /// codes, and that every scale is finite, non-negative and small enough that every code
+    /// decodes to a finite value. Nothing is allocated.
     pub fn parse(bytes: &[u8]) -> Result<SegmentHeader, Error> {
         let available = bytes.len() as u64;
         if bytes.len() < 22 {
@@ -118,9 +119,11 @@ impl SegmentHeader {
             byte_len: byte_len as usize,
         };
         let scales = ScaleTable::new(bytes, &header);
+        let q = qmax(bits as u32) as f32;
         if (0..scale_count as usize).any(|g| {
             let s = scales.get(g);
-            !(s.is_finite() && s.is_sign_positive())
+            // Also rejects scales whose extreme code would decode to ±Inf.
+            !(s.is_sign_positive() && (s * q).is_finite() && s.is_finite())
         }) {
             return corrupt(SegmentField::Scale);
         }
