@@ -191,7 +191,11 @@ mod tests {
                 let needed = packed_len(len as u64, bits).unwrap() as usize;
                 let mut packed = vec![0u8; needed];
                 pack_into(&mut packed, 0, &codes, bits);
-                assert_eq!(packed, pack_reference(&codes, bits, 0), "bits={bits} len={len}");
+                assert_eq!(
+                    packed,
+                    pack_reference(&codes, bits, 0),
+                    "bits={bits} len={len}"
+                );
                 let mut back = vec![0u8; len];
                 unpack_into(&packed, 0, bits, &mut back);
                 assert_eq!(back, codes, "bits={bits} len={len}");

@@ -197,7 +197,9 @@ impl fmt::Display for Error {
             Error::NonFinite { index } => {
                 write!(f, "frame value at index {index} is NaN or infinite")
             }
-            Error::InvalidConfig { field } => write!(f, "invalid configuration value for `{field}`"),
+            Error::InvalidConfig { field } => {
+                write!(f, "invalid configuration value for `{field}`")
+            }
             Error::LimitExceeded {
                 what,
                 max,

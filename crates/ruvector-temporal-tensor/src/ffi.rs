@@ -586,13 +586,14 @@ pub unsafe extern "C" fn ttc_alloc(size: usize, out_ptr: *mut *mut u8) -> i32 {
         if out_ptr.is_null() {
             return Err(Error::NullPointer);
         }
-        let layout = core::alloc::Layout::from_size_align(size.max(1), ALLOC_ALIGN).map_err(
-            |_| Error::LimitExceeded {
-                what: "allocation size",
-                max: isize::MAX as u64,
-                requested: size as u64,
-            },
-        )?;
+        let layout =
+            core::alloc::Layout::from_size_align(size.max(1), ALLOC_ALIGN).map_err(|_| {
+                Error::LimitExceeded {
+                    what: "allocation size",
+                    max: isize::MAX as u64,
+                    requested: size as u64,
+                }
+            })?;
         // SAFETY: the layout has a non-zero size.
         let ptr = unsafe { alloc::alloc::alloc_zeroed(layout) };
         if ptr.is_null() {
@@ -607,8 +608,11 @@ pub unsafe extern "C" fn ttc_alloc(size: usize, out_ptr: *mut *mut u8) -> i32 {
 /// Frees memory from [`ttc_alloc`]; `cap` must be the size it was allocated with.
 ///
 /// Errors: `UNKNOWN_ALLOCATION` for any other pointer or size (nothing is freed).
+///
+/// # Safety
+/// No other reference to the allocation may be used afterwards.
 #[no_mangle]
-pub extern "C" fn ttc_dealloc(ptr: *mut u8, cap: usize) -> i32 {
+pub unsafe extern "C" fn ttc_dealloc(ptr: *mut u8, cap: usize) -> i32 {
     run(|| {
         let mut store = STORE.lock();
         if store.allocations.get(&(ptr as usize)) != Some(&cap) {

@@ -202,21 +202,21 @@ pub(crate) fn quantize_frame(
     let mut max_abs = 0.0f32;
     let mut max_err = 0.0f32;
     let mut clamped = false;
-    // Stays 0 for finite input; becomes NaN once any value is NaN or infinite.
-    let mut probe = 0.0f32;
+    let mut finite = true;
     for ((chunk, &scale), &divisor) in frame.chunks(group_len).zip(scales).zip(divisors) {
         for &v in chunk {
-            probe += v - v;
+            let a = v.abs();
+            // False for NaN and ±Inf.
+            finite &= a <= f32::MAX;
             let x = divisor.apply(v);
             clamped |= x.abs() > limit;
             let code = round_ties_even(x.clamp(-q, q));
-            let code = if code == code { code } else { 0.0 };
+            let code = if code.is_nan() { 0.0 } else { code };
             writer.put((code as i32 + q as i32) as u32);
             let err = (v - code * scale).abs();
             if err > max_err {
                 max_err = err;
             }
-            let a = v.abs();
             if a > max_abs {
                 max_abs = a;
             }
@@ -226,7 +226,7 @@ pub(crate) fn quantize_frame(
         max_abs,
         max_err,
         clamped,
-        finite: probe == 0.0,
+        finite,
     }
 }
 
@@ -256,7 +256,12 @@ mod tests {
     use alloc::vec;
     use alloc::vec::Vec;
 
-    fn round_trip(frame: &[f32], group_len: usize, bits: u32, headroom: f32) -> (Vec<f32>, FrameStats) {
+    fn round_trip(
+        frame: &[f32],
+        group_len: usize,
+        bits: u32,
+        headroom: f32,
+    ) -> (Vec<f32>, FrameStats) {
         let groups = frame.len().div_ceil(group_len);
         let mut scales = vec![0.0; groups];
         group_max_abs(frame, group_len, &mut scales);
@@ -289,7 +294,9 @@ mod tests {
 
     #[test]
     fn measured_error_is_the_decoded_error() {
-        let frame: Vec<f32> = (0..300).map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.013).collect();
+        let frame: Vec<f32> = (0..300)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.013)
+            .collect();
         for bits in [3u32, 5, 7, 8] {
             let (out, stats) = round_trip(&frame, 64, bits, 1.1);
             let err = frame
@@ -315,14 +322,25 @@ mod tests {
     #[test]
     fn extreme_magnitudes_stay_finite_and_bounded() {
         for bits in [3u32, 5, 7, 8] {
-            for m in [f32::MAX, 3e38, 1e-38, 1e-42, f32::from_bits(1), f32::from_bits(200)] {
+            for m in [
+                f32::MAX,
+                3e38,
+                1e-38,
+                1e-42,
+                f32::from_bits(1),
+                f32::from_bits(200),
+            ] {
                 let frame = [m, -m, m * 0.5, 0.0, -m * 0.25];
                 let (out, stats) = round_trip(&frame, 2, bits, max_headroom(bits));
                 assert!(out.iter().all(|v| v.is_finite()), "bits={bits} m={m:e}");
-                assert!(stats.within(error_target(bits)) || {
-                    // Retry at headroom 1, as the compressor does.
-                    round_trip(&frame, 2, bits, 1.0).1.within(error_target(bits))
-                });
+                assert!(
+                    stats.within(error_target(bits)) || {
+                        // Retry at headroom 1, as the compressor does.
+                        round_trip(&frame, 2, bits, 1.0)
+                            .1
+                            .within(error_target(bits))
+                    }
+                );
             }
         }
     }
@@ -336,7 +354,9 @@ mod tests {
                     .map(|j| f32::from_bits(units - j))
                     .collect();
                 let target = error_target(bits);
-                let ok = round_trip(&frame, 64, bits, max_headroom(bits)).1.within(target)
+                let ok = round_trip(&frame, 64, bits, max_headroom(bits))
+                    .1
+                    .within(target)
                     || round_trip(&frame, 64, bits, 1.0).1.within(target);
                 assert!(ok, "bits={bits} m={m:e}");
             }
@@ -365,7 +385,10 @@ mod tests {
         assert!(scales[0] * 127.0 >= 1.0 && scales[2] * 127.0 >= 100.0);
         assert_eq!(scales[1], 0.0);
         // Tiny group: scale below f16's normal range.
-        assert_eq!(scales_from_max_abs(&mut [1.0, 1e-4], 8, 1.0), ScaleFormat::F32);
+        assert_eq!(
+            scales_from_max_abs(&mut [1.0, 1e-4], 8, 1.0),
+            ScaleFormat::F32
+        );
         // Huge group: scale above f16's range.
         assert_eq!(scales_from_max_abs(&mut [1e8], 3, 1.0), ScaleFormat::F32);
     }

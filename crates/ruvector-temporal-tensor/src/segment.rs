@@ -184,7 +184,10 @@ impl<'a> ScaleTable<'a> {
     #[inline]
     fn get(&self, g: usize) -> f32 {
         if self.f16 {
-            f16_bits_to_f32(u16::from_le_bytes([self.bytes[2 * g], self.bytes[2 * g + 1]]))
+            f16_bits_to_f32(u16::from_le_bytes([
+                self.bytes[2 * g],
+                self.bytes[2 * g + 1],
+            ]))
         } else {
             f32::from_le_bytes([
                 self.bytes[4 * g],
@@ -322,7 +325,11 @@ pub fn decode(bytes: &[u8], out: &mut Vec<f32>) -> Result<SegmentHeader, Error> 
 ///
 /// Errors: anything [`SegmentHeader::parse`] reports, [`Error::FrameOutOfRange`], or
 /// [`Error::BufferTooSmall`] (in values) if `out` is shorter than `tensor_len`.
-pub fn decode_frame_into(bytes: &[u8], index: u64, out: &mut [f32]) -> Result<SegmentHeader, Error> {
+pub fn decode_frame_into(
+    bytes: &[u8],
+    index: u64,
+    out: &mut [f32],
+) -> Result<SegmentHeader, Error> {
     let header = SegmentHeader::parse(bytes)?;
     if index >= header.frame_count as u64 {
         return Err(Error::FrameOutOfRange {

@@ -184,10 +184,7 @@ mod tests {
         assert_eq!(p.tier(1, 0, 1), Tier::Hot); // 1024 / 2 = 512
         assert_eq!(p.tier(1, 0, 15), Tier::Warm); // 1024 / 16 = 64
         assert_eq!(p.tier(1, 0, 16), Tier::Cold); // 1024 / 17 = 60
-        let five = TierPolicy {
-            warm_bits: 5,
-            ..p
-        };
+        let five = TierPolicy { warm_bits: 5, ..p };
         assert_eq!(five.select_bits(1, 0, 15), 5);
         assert_eq!(five.tier_of_bits(5), Some(Tier::Warm));
         assert_eq!(five.tier_of_bits(7), None);
@@ -199,10 +196,28 @@ mod tests {
         assert_eq!(ok.validate(), Ok(()));
         let cases = [
             (TierPolicy { warm_bits: 6, ..ok }, "warm_bits"),
-            (TierPolicy { warm_min_score: 600, ..ok }, "warm_min_score"),
-            (TierPolicy { drift_pct_q8: 257, ..ok }, "drift_pct_q8"),
+            (
+                TierPolicy {
+                    warm_min_score: 600,
+                    ..ok
+                },
+                "warm_min_score",
+            ),
+            (
+                TierPolicy {
+                    drift_pct_q8: 257,
+                    ..ok
+                },
+                "drift_pct_q8",
+            ),
             (TierPolicy { group_len: 0, ..ok }, "group_len"),
-            (TierPolicy { max_segment_frames: 0, ..ok }, "max_segment_frames"),
+            (
+                TierPolicy {
+                    max_segment_frames: 0,
+                    ..ok
+                },
+                "max_segment_frames",
+            ),
         ];
         for (policy, field) in cases {
             assert_eq!(policy.validate(), Err(Error::InvalidConfig { field }));
@@ -214,7 +229,10 @@ mod tests {
         let p = TierPolicy::default();
         assert!((p.drift_factor() - 1.101_562_5).abs() < 1e-7);
         assert_eq!(p.headroom(8), p.drift_factor());
-        let wide = TierPolicy { drift_pct_q8: 256, ..p };
+        let wide = TierPolicy {
+            drift_pct_q8: 256,
+            ..p
+        };
         assert!(wide.headroom(3) < 2.0);
         assert!(wide.headroom(3) > 1.5);
     }

@@ -10,7 +10,9 @@ const N: usize = 512;
 type Stream = (&'static str, Vec<Vec<f32>>);
 
 fn frames(count: usize, n: usize, mut f: impl FnMut(usize, usize) -> f32) -> Vec<Vec<f32>> {
-    (0..count).map(|t| (0..n).map(|i| f(t, i)).collect()).collect()
+    (0..count)
+        .map(|t| (0..n).map(|i| f(t, i)).collect())
+        .collect()
 }
 
 fn streams() -> Vec<Stream> {
@@ -47,10 +49,22 @@ fn streams() -> Vec<Stream> {
     let mut group_rng = Rng::new(23);
     vec![
         ("random walk", random_walk),
-        ("growth x1.05/frame", frames(200, N, |t, i| base[i] * 1.05f32.powi(t as i32))),
-        ("shrink x0.95/frame", frames(300, N, |t, i| base[i] * 0.95f32.powi(t as i32))),
-        ("sudden 100x growth", frames(60, N, |t, i| base[i] * if t >= 30 { 100.0 } else { 1.0 })),
-        ("sudden 1000x shrink", frames(60, N, |t, i| base[i] * if t >= 30 { 1e-3 } else { 1.0 })),
+        (
+            "growth x1.05/frame",
+            frames(200, N, |t, i| base[i] * 1.05f32.powi(t as i32)),
+        ),
+        (
+            "shrink x0.95/frame",
+            frames(300, N, |t, i| base[i] * 0.95f32.powi(t as i32)),
+        ),
+        (
+            "sudden 100x growth",
+            frames(60, N, |t, i| base[i] * if t >= 30 { 100.0 } else { 1.0 }),
+        ),
+        (
+            "sudden 1000x shrink",
+            frames(60, N, |t, i| base[i] * if t >= 30 { 1e-3 } else { 1.0 }),
+        ),
         ("isolated spikes", spikes),
         (
             "groups 1e-4..1e4",
@@ -58,17 +72,48 @@ fn streams() -> Vec<Stream> {
                 10f32.powi((i / 64) as i32 - 4) * (1.0 + 0.01 * group_rng.signed())
             }),
         ),
-        ("magnitude 1e-7", frames(100, N, |t, i| 1e-7 * base[i] * (1.0 + 0.01 * t as f32))),
-        ("magnitude 3e6", frames(100, N, |t, i| 3e6 * base[i] * (1.0 - 0.002 * t as f32))),
+        (
+            "magnitude 1e-7",
+            frames(100, N, |t, i| 1e-7 * base[i] * (1.0 + 0.01 * t as f32)),
+        ),
+        (
+            "magnitude 3e6",
+            frames(100, N, |t, i| 3e6 * base[i] * (1.0 - 0.002 * t as f32)),
+        ),
         ("all zeros", frames(50, N, |_, _| 0.0)),
-        ("zeros alternating", frames(60, N, |t, i| if t % 2 == 0 { 0.0 } else { base[i] })),
-        ("sign flips", frames(60, N, |t, i| if t % 2 == 0 { base[i] } else { -base[i] })),
-        ("subnormals", frames(50, N, |t, i| f32::from_bits(1 + ((i * 7919 + t) % 5000) as u32))),
-        ("near f32::MAX", frames(30, N, |t, i| 3.0e38 * base[i].clamp(-1.0, 1.0) * (1.0 - 0.01 * t as f32))),
-        ("one value", frames(40, N, |t, i| if i == (t * 13) % N { 5.0 } else { 0.0 })),
-        ("1 then 1e-3 oscillating", frames(60, N, |t, i| base[i] * if t % 3 == 1 { 1e-3 } else { 1.0 })),
+        (
+            "zeros alternating",
+            frames(60, N, |t, i| if t % 2 == 0 { 0.0 } else { base[i] }),
+        ),
+        (
+            "sign flips",
+            frames(60, N, |t, i| if t % 2 == 0 { base[i] } else { -base[i] }),
+        ),
+        (
+            "subnormals",
+            frames(50, N, |t, i| {
+                f32::from_bits(1 + ((i * 7919 + t) % 5000) as u32)
+            }),
+        ),
+        (
+            "near f32::MAX",
+            frames(30, N, |t, i| {
+                3.0e38 * base[i].clamp(-1.0, 1.0) * (1.0 - 0.01 * t as f32)
+            }),
+        ),
+        (
+            "one value",
+            frames(40, N, |t, i| if i == (t * 13) % N { 5.0 } else { 0.0 }),
+        ),
+        (
+            "1 then 1e-3 oscillating",
+            frames(60, N, |t, i| base[i] * if t % 3 == 1 { 1e-3 } else { 1.0 }),
+        ),
         ("per-frame scale 1e-10..1e10", random_scale),
-        ("constant with jitter", frames(300, N, |_, i| base[i] + 1e-3 * jitter.signed())),
+        (
+            "constant with jitter",
+            frames(300, N, |_, i| base[i] + 1e-3 * jitter.signed()),
+        ),
     ]
 }
 
@@ -87,16 +132,30 @@ fn every_frame_of_every_adversarial_stream_is_within_bound() {
         }
     }
     for (bits, worst) in WIDTHS.iter().zip(worst_per_width) {
-        println!("WORST {bits}-bit over all adversarial streams: {:.4}%", worst * 100.0);
+        println!(
+            "WORST {bits}-bit over all adversarial streams: {:.4}%",
+            worst * 100.0
+        );
     }
 }
 
 #[test]
 fn odd_lengths_and_group_sizes_are_within_bound() {
     let mut rng = Rng::new(99);
-    for &(n, group) in &[(1usize, 64u32), (7, 3), (100, 64), (513, 64), (64, 1), (300, 1000)] {
+    for &(n, group) in &[
+        (1usize, 64u32),
+        (7, 3),
+        (100, 64),
+        (513, 64),
+        (64, 1),
+        (300, 1000),
+    ] {
         let stream: Vec<Vec<f32>> = (0..40)
-            .map(|t| (0..n).map(|_| rng.normal() * (1.0 + t as f32 * 0.1)).collect())
+            .map(|t| {
+                (0..n)
+                    .map(|_| rng.normal() * (1.0 + t as f32 * 0.1))
+                    .collect()
+            })
             .collect();
         for bits in WIDTHS {
             check_round_trip(&stream, bits, group);
@@ -119,7 +178,13 @@ fn seeded_random_streams_are_within_bound() {
                     scale *= 10f32.powf(rng.signed() * 2.0);
                 }
                 (0..n)
-                    .map(|_| if rng.below(10) == 0 { 0.0 } else { scale * rng.normal() })
+                    .map(|_| {
+                        if rng.below(10) == 0 {
+                            0.0
+                        } else {
+                            scale * rng.normal()
+                        }
+                    })
                     .collect()
             })
             .collect();

@@ -41,7 +41,11 @@ fn stable_frames_share_one_segment_until_the_cap() {
             emitted.push(t);
         }
     }
-    assert_eq!(emitted, vec![10, 20], "a full segment is finished by the next frame");
+    assert_eq!(
+        emitted,
+        vec![10, 20],
+        "a full segment is finished by the next frame"
+    );
     c.flush(&mut out);
     let (headers, values) = decode_all(&out);
     let counts: Vec<u32> = headers.iter().map(|h| h.frame_count).collect();
@@ -75,9 +79,16 @@ fn drift_beyond_the_headroom_starts_a_new_segment_and_within_it_does_not() {
         let mut out = Vec::new();
         c.push_frame(&frame, 0, &mut out).unwrap();
         // 5% growth stays inside the default 10.2% headroom.
-        assert_eq!(c.push_frame(&scaled(&frame, 1.05), 0, &mut out), Ok(0), "bits={bits}");
+        assert_eq!(
+            c.push_frame(&scaled(&frame, 1.05), 0, &mut out),
+            Ok(0),
+            "bits={bits}"
+        );
         // 30% growth is drift.
-        assert!(c.push_frame(&scaled(&frame, 1.3), 0, &mut out).unwrap() > 0, "bits={bits}");
+        assert!(
+            c.push_frame(&scaled(&frame, 1.3), 0, &mut out).unwrap() > 0,
+            "bits={bits}"
+        );
         assert_eq!(SegmentHeader::parse(&out).unwrap().frame_count, 2);
     }
 }
@@ -120,7 +131,11 @@ fn wrong_length_and_non_finite_frames_change_nothing() {
         // With no open segment, with an open one, and where the frame would also drift.
         for step in 0..3 {
             let before = c.clone();
-            let mut poisoned = if step == 2 { scaled(&frame, 50.0) } else { frame.clone() };
+            let mut poisoned = if step == 2 {
+                scaled(&frame, 50.0)
+            } else {
+                frame.clone()
+            };
             poisoned[7] = bad;
             assert_eq!(
                 c.push_frame(&poisoned, 0, &mut out),
@@ -238,7 +253,12 @@ fn random_access_matches_full_decode() {
 #[test]
 fn compression_ratios_meet_adr_8_1() {
     // (bits, single-frame target, 100-frame target)
-    let targets = [(8u8, 3.7, 3.99), (7, 4.2, 4.56), (5, 5.8, 6.38), (3, 9.0, 10.6)];
+    let targets = [
+        (8u8, 3.7, 3.99),
+        (7, 4.2, 4.56),
+        (5, 5.8, 6.38),
+        (3, 9.0, 10.6),
+    ];
     for (bits, single_target, hundred_target) in targets {
         // 100 frames of a 512-dim stream in one segment.
         let frame = base(512, 11);
@@ -275,8 +295,7 @@ fn segment_size_follows_the_adr_formula() {
             let frame = base(n, 13);
             let mut c = compressor(bits, n as u32, 64);
             let bytes = compress(&mut c, &vec![frame; frames]);
-            let expected =
-                26 + 2 * n.div_ceil(64) + (n * frames * bits as usize).div_ceil(8);
+            let expected = 26 + 2 * n.div_ceil(64) + (n * frames * bits as usize).div_ceil(8);
             assert_eq!(bytes.len(), expected, "bits={bits} n={n} frames={frames}");
         }
     }

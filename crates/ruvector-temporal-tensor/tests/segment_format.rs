@@ -36,13 +36,21 @@ fn header_layout_is_little_endian_at_fixed_offsets() {
     assert_eq!(&bytes[14..18], &3u32.to_le_bytes(), "frame_count");
     assert_eq!(&bytes[18..22], &3u32.to_le_bytes(), "scale_count");
     let data_len = (20 * 3 * 5usize).div_ceil(8) as u32;
-    assert_eq!(&bytes[28..32], &data_len.to_le_bytes(), "data_len after 3 f16 scales");
+    assert_eq!(
+        &bytes[28..32],
+        &data_len.to_le_bytes(),
+        "data_len after 3 f16 scales"
+    );
     assert_eq!(bytes.len(), 32 + data_len as usize);
 
     let v2 = sample_v2();
     let h = SegmentHeader::parse(&v2).unwrap();
     assert_eq!((h.version, h.scale_count), (2, 3));
-    assert_eq!(&v2[34..38], &((20 * 8u32) / 8).to_le_bytes(), "data_len after 3 f32 scales");
+    assert_eq!(
+        &v2[34..38],
+        &((20 * 8u32) / 8).to_le_bytes(),
+        "data_len after 3 f32 scales"
+    );
 }
 
 #[test]
@@ -72,21 +80,54 @@ fn each_bad_field_is_named() {
     let corrupt = |field| Err(Error::CorruptSegment { field });
     let cases: Vec<(Vec<u8>, Result<SegmentHeader, Error>)> = vec![
         (with(good.clone(), 0, b"TQTD"), Err(Error::BadMagic)),
-        (with(good.clone(), 4, &[0]), Err(Error::UnsupportedVersion { version: 0 })),
-        (with(good.clone(), 4, &[3]), Err(Error::UnsupportedVersion { version: 3 })),
+        (
+            with(good.clone(), 4, &[0]),
+            Err(Error::UnsupportedVersion { version: 0 }),
+        ),
+        (
+            with(good.clone(), 4, &[3]),
+            Err(Error::UnsupportedVersion { version: 3 }),
+        ),
         (with(good.clone(), 5, &[0]), corrupt(SegmentField::Bits)),
         (with(good.clone(), 5, &[9]), corrupt(SegmentField::Bits)),
-        (with(good.clone(), 6, &0u32.to_le_bytes()), corrupt(SegmentField::GroupLen)),
-        (with(good.clone(), 10, &0u32.to_le_bytes()), corrupt(SegmentField::TensorLen)),
-        (with(good.clone(), 14, &0u32.to_le_bytes()), corrupt(SegmentField::FrameCount)),
-        (with(good.clone(), 18, &4u32.to_le_bytes()), corrupt(SegmentField::ScaleCount)),
-        (with(good.clone(), 28, &999u32.to_le_bytes()), corrupt(SegmentField::DataLen)),
+        (
+            with(good.clone(), 6, &0u32.to_le_bytes()),
+            corrupt(SegmentField::GroupLen),
+        ),
+        (
+            with(good.clone(), 10, &0u32.to_le_bytes()),
+            corrupt(SegmentField::TensorLen),
+        ),
+        (
+            with(good.clone(), 14, &0u32.to_le_bytes()),
+            corrupt(SegmentField::FrameCount),
+        ),
+        (
+            with(good.clone(), 18, &4u32.to_le_bytes()),
+            corrupt(SegmentField::ScaleCount),
+        ),
+        (
+            with(good.clone(), 28, &999u32.to_le_bytes()),
+            corrupt(SegmentField::DataLen),
+        ),
         // f16 NaN, +Inf and a negative scale.
-        (with(good.clone(), 22, &0x7e00u16.to_le_bytes()), corrupt(SegmentField::Scale)),
-        (with(good.clone(), 24, &0x7c00u16.to_le_bytes()), corrupt(SegmentField::Scale)),
-        (with(good.clone(), 26, &0xbc00u16.to_le_bytes()), corrupt(SegmentField::Scale)),
+        (
+            with(good.clone(), 22, &0x7e00u16.to_le_bytes()),
+            corrupt(SegmentField::Scale),
+        ),
+        (
+            with(good.clone(), 24, &0x7c00u16.to_le_bytes()),
+            corrupt(SegmentField::Scale),
+        ),
+        (
+            with(good.clone(), 26, &0xbc00u16.to_le_bytes()),
+            corrupt(SegmentField::Scale),
+        ),
         // Another width's data length: frame_count changed.
-        (with(good.clone(), 14, &4u32.to_le_bytes()), corrupt(SegmentField::DataLen)),
+        (
+            with(good.clone(), 14, &4u32.to_le_bytes()),
+            corrupt(SegmentField::DataLen),
+        ),
     ];
     for (i, (bytes, expected)) in cases.into_iter().enumerate() {
         assert_eq!(SegmentHeader::parse(&bytes), expected, "case {i}");
@@ -184,7 +225,12 @@ fn decode_into_reports_the_needed_capacity() {
 
 #[test]
 fn random_corruption_never_panics() {
-    let seeds = [sample_segment(3), sample_segment(5), sample_segment(8), sample_v2()];
+    let seeds = [
+        sample_segment(3),
+        sample_segment(5),
+        sample_segment(8),
+        sample_v2(),
+    ];
     let mut rng = Rng::new(2024);
     for round in 0..200_000 {
         let mut bytes = seeds[round % seeds.len()].clone();

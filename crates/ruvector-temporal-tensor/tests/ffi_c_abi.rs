@@ -1,0 +1,464 @@
+//! The `ttc_*` C ABI, called through its `extern "C"` symbols, every error path included.
+
+mod common;
+use common::*;
+use ruvector_temporal_tensor::ffi::*;
+use ruvector_temporal_tensor::segment;
+use ruvector_temporal_tensor::Error;
+use std::ptr::{null, null_mut};
+
+fn unsafe_dealloc(ptr: *mut u8, cap: usize) -> i32 {
+    // SAFETY: the tests never touch memory after a successful dealloc.
+    unsafe { ttc_dealloc(ptr, cap) }
+}
+
+fn status(e: Error) -> i32 {
+    e.status()
+}
+
+fn last_error_message() -> (i32, String) {
+    let mut buf = [0u8; 256];
+    let mut written = 0usize;
+    // SAFETY: valid buffer and out-pointer.
+    let code = unsafe { ttc_last_error(buf.as_mut_ptr(), buf.len(), &mut written) };
+    (code, String::from_utf8(buf[..written].to_vec()).unwrap())
+}
+
+fn create(len: u32) -> u32 {
+    let mut handle = 0u32;
+    // SAFETY: valid out-pointer.
+    assert_eq!(unsafe { ttc_create(len, 0, &mut handle) }, 0);
+    assert_ne!(handle, 0);
+    handle
+}
+
+#[test]
+fn push_flush_decode_round_trip_matches_the_rust_api() {
+    let mut rng = Rng::new(1);
+    let frames: Vec<Vec<f32>> = (0..30)
+        .map(|t| {
+            (0..64)
+                .map(|_| rng.normal() * (1.0 + (t / 10) as f32))
+                .collect()
+        })
+        .collect();
+    let h = create(64);
+    assert_eq!(ttc_set_access(h, 100, 0), 0);
+    let mut rust =
+        ruvector_temporal_tensor::TemporalTensorCompressor::new(Default::default(), 64, 0).unwrap();
+    rust.set_access(100, 0);
+    let mut expected = Vec::new();
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    for frame in &frames {
+        let mut written = usize::MAX;
+        // SAFETY: valid pointers and lengths.
+        let rc = unsafe {
+            ttc_push_frame(
+                h,
+                1,
+                frame.as_ptr(),
+                frame.len(),
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut written,
+            )
+        };
+        assert_eq!(rc, 0);
+        got.extend_from_slice(&buf[..written]);
+        rust.push_frame(frame, 1, &mut expected).unwrap();
+    }
+    let mut info = TtcCompressorInfo::default();
+    // SAFETY: valid out-pointer.
+    assert_eq!(unsafe { ttc_compressor_info(h, &mut info) }, 0);
+    assert_eq!(info.tensor_len, 64);
+    assert_eq!(info.active_bits, 8);
+    assert_eq!(info.access_count, 100);
+    assert_eq!(info.pending_len as usize, rust.pending_segment_len());
+    let mut written = 0usize;
+    // SAFETY: valid pointers.
+    assert_eq!(
+        unsafe { ttc_flush(h, buf.as_mut_ptr(), buf.len(), &mut written) },
+        0
+    );
+    got.extend_from_slice(&buf[..written]);
+    rust.flush(&mut expected);
+    assert_eq!(got, expected);
+
+    // Decode through the ABI.
+    let (first, _) = segment::split_segments(&got).next().unwrap().unwrap();
+    let seg = &got[..first.byte_len];
+    let mut seg_info = TtcSegmentInfo::default();
+    // SAFETY: valid pointers.
+    assert_eq!(
+        unsafe { ttc_segment_info(seg.as_ptr(), seg.len(), &mut seg_info) },
+        0
+    );
+    assert_eq!(seg_info.bits, 8);
+    assert_eq!(seg_info.byte_length as usize, seg.len());
+    let values = first.value_count() as usize;
+    let mut out = vec![0f32; values];
+    let mut n = 0usize;
+    // SAFETY: valid pointers.
+    assert_eq!(
+        unsafe { ttc_decode_segment(seg.as_ptr(), seg.len(), out.as_mut_ptr(), out.len(), &mut n) },
+        0
+    );
+    assert_eq!(n, values);
+    let mut reference = Vec::new();
+    segment::decode(seg, &mut reference).unwrap();
+    assert_eq!(out, reference);
+    let mut frame = vec![0f32; 64];
+    // SAFETY: valid pointers.
+    assert_eq!(
+        unsafe { ttc_decode_frame(seg.as_ptr(), seg.len(), 1, frame.as_mut_ptr(), 64, &mut n) },
+        0
+    );
+    assert_eq!((n, &frame[..]), (64, &reference[64..128]));
+    assert_eq!(ttc_free(h), 0);
+}
+
+#[test]
+fn handles_are_reused_and_stale_ones_rejected() {
+    let a = create(8);
+    let b = create(8);
+    assert_ne!(a, b);
+    assert_eq!(ttc_free(a), 0);
+    assert_eq!(ttc_free(a), status(Error::InvalidHandle), "double free");
+    assert_eq!(
+        ttc_touch(a, 1),
+        status(Error::InvalidHandle),
+        "use after free"
+    );
+    let c = create(8);
+    assert_eq!(c & 0xfffff, a & 0xfffff, "the freed slot is reused");
+    assert_ne!(c, a, "with a new generation");
+    assert_eq!(
+        ttc_touch(a, 1),
+        status(Error::InvalidHandle),
+        "the stale handle stays dead"
+    );
+    assert_eq!(ttc_touch(c, 1), 0);
+    assert_eq!(ttc_touch(0, 1), status(Error::InvalidHandle));
+    assert_eq!(ttc_touch(0xdead_beef, 1), status(Error::InvalidHandle));
+    let (code, message) = last_error_message();
+    assert_eq!(code, status(Error::InvalidHandle));
+    assert!(message.contains("handle"), "{message}");
+    assert_eq!(ttc_free(b), 0);
+    assert_eq!(ttc_free(c), 0);
+}
+
+#[test]
+fn null_pointers_and_bad_arguments_return_codes() {
+    let h = create(4);
+    let frame = [1.0f32, 2.0, 3.0, 4.0];
+    let mut buf = [0u8; 256];
+    let mut written = 0usize;
+    // SAFETY: every pointer is valid or null, as each case intends.
+    unsafe {
+        assert_eq!(ttc_create(4, 0, null_mut()), status(Error::NullPointer));
+        assert_eq!(
+            ttc_create(0, 0, &mut 0),
+            status(Error::InvalidConfig { field: "" })
+        );
+        assert_eq!(
+            ttc_create_with_policy(4, 0, 512, 64, 6, 26, 64, 128, &mut 0),
+            status(Error::InvalidConfig { field: "" })
+        );
+        assert_eq!(
+            ttc_create(u32::MAX, 0, &mut 0),
+            status(Error::LimitExceeded {
+                what: "",
+                max: 0,
+                requested: 0
+            })
+        );
+        assert_eq!(
+            ttc_push_frame(h, 0, null(), 4, buf.as_mut_ptr(), 256, &mut written),
+            status(Error::NullPointer)
+        );
+        assert_eq!(
+            ttc_push_frame(h, 0, frame.as_ptr(), 4, null_mut(), 256, &mut written),
+            status(Error::NullPointer)
+        );
+        assert_eq!(
+            ttc_push_frame(h, 0, frame.as_ptr(), 4, buf.as_mut_ptr(), 256, null_mut()),
+            status(Error::NullPointer)
+        );
+        assert_eq!(
+            ttc_push_frame(h, 0, frame.as_ptr(), 3, buf.as_mut_ptr(), 256, &mut written),
+            status(Error::LengthMismatch {
+                expected: 0,
+                actual: 0
+            })
+        );
+        let misaligned = (frame.as_ptr() as *const u8).add(1) as *const f32;
+        assert_eq!(
+            ttc_push_frame(h, 0, misaligned, 3, buf.as_mut_ptr(), 256, &mut written),
+            status(Error::Misaligned)
+        );
+        let nan = [1.0f32, f32::NAN, 0.0, 0.0];
+        assert_eq!(
+            ttc_push_frame(h, 0, nan.as_ptr(), 4, buf.as_mut_ptr(), 256, &mut written),
+            status(Error::NonFinite { index: 0 })
+        );
+        let (_, message) = last_error_message();
+        assert!(message.contains("index 1"), "{message}");
+        assert_eq!(
+            ttc_push_frame(
+                h + 1,
+                0,
+                frame.as_ptr(),
+                4,
+                buf.as_mut_ptr(),
+                256,
+                &mut written
+            ),
+            status(Error::InvalidHandle)
+        );
+        assert_eq!(
+            ttc_flush(h, buf.as_mut_ptr(), 256, null_mut()),
+            status(Error::NullPointer)
+        );
+        assert_eq!(
+            ttc_compressor_info(h, null_mut()),
+            status(Error::NullPointer)
+        );
+        // Nothing was pushed by any failing call.
+        let mut info = TtcCompressorInfo::default();
+        assert_eq!(ttc_compressor_info(h, &mut info), 0);
+        assert_eq!(info.active_frames, 0);
+        // Zero-length output with a null pointer is fine when nothing is emitted.
+        assert_eq!(
+            ttc_push_frame(h, 0, frame.as_ptr(), 4, null_mut(), 0, &mut written),
+            0
+        );
+        assert_eq!(written, 0);
+        // Decoding: null, truncated, garbage, too-small output.
+        let mut out = [0f32; 8];
+        let mut n = 0usize;
+        assert_eq!(
+            ttc_decode_segment(null(), 10, out.as_mut_ptr(), 8, &mut n),
+            status(Error::NullPointer)
+        );
+        assert_eq!(
+            ttc_decode_segment(b"TQT".as_ptr(), 3, out.as_mut_ptr(), 8, &mut n),
+            status(Error::Truncated {
+                needed: 0,
+                available: 0
+            })
+        );
+        let junk = [0u8; 40];
+        assert_eq!(
+            ttc_decode_segment(junk.as_ptr(), 40, out.as_mut_ptr(), 8, &mut n),
+            status(Error::BadMagic)
+        );
+        assert_eq!(
+            ttc_segment_info(junk.as_ptr(), 40, null_mut()),
+            status(Error::NullPointer)
+        );
+        assert_eq!(ttc_flush(h, buf.as_mut_ptr(), 256, &mut written), 0);
+        let seg = &buf[..written];
+        assert_eq!(
+            ttc_decode_segment(seg.as_ptr(), seg.len(), out.as_mut_ptr(), 3, &mut n),
+            status(Error::BufferTooSmall {
+                needed: 0,
+                available: 0
+            })
+        );
+        assert_eq!(n, 4, "needed floats reported");
+        assert_eq!(
+            ttc_decode_frame(seg.as_ptr(), seg.len(), 1, out.as_mut_ptr(), 8, &mut n),
+            status(Error::FrameOutOfRange {
+                index: 0,
+                frame_count: 0
+            })
+        );
+        let mut short = [0u8; 2];
+        let mut need = 0usize;
+        assert_eq!(
+            ttc_last_error(short.as_mut_ptr(), 2, &mut need),
+            status(Error::BufferTooSmall {
+                needed: 0,
+                available: 0
+            })
+        );
+        assert!(need > 2);
+    }
+    assert_eq!(ttc_free(h), 0);
+}
+
+#[test]
+fn a_too_small_output_buffer_reports_the_size_and_loses_nothing() {
+    let h = create(64);
+    assert_eq!(ttc_set_access(h, u32::MAX, 0), 0);
+    let frame: Vec<f32> = (0..64).map(|i| (i as f32).cos()).collect();
+    let grown: Vec<f32> = frame.iter().map(|v| v * 5.0).collect();
+    let mut written = 0usize;
+    let mut small = [0u8; 8];
+    let mut big = vec![0u8; 4096];
+    // SAFETY: valid pointers and lengths throughout.
+    unsafe {
+        assert_eq!(
+            ttc_push_frame(
+                h,
+                0,
+                frame.as_ptr(),
+                64,
+                small.as_mut_ptr(),
+                8,
+                &mut written
+            ),
+            0
+        );
+        assert_eq!(
+            ttc_push_frame(
+                h,
+                0,
+                frame.as_ptr(),
+                64,
+                small.as_mut_ptr(),
+                8,
+                &mut written
+            ),
+            0
+        );
+        let rc = ttc_push_frame(
+            h,
+            0,
+            grown.as_ptr(),
+            64,
+            small.as_mut_ptr(),
+            8,
+            &mut written,
+        );
+        assert_eq!(
+            rc,
+            status(Error::BufferTooSmall {
+                needed: 0,
+                available: 0
+            })
+        );
+        let needed = written;
+        assert_eq!(needed, 26 + 2 + 128);
+        let mut info = TtcCompressorInfo::default();
+        ttc_compressor_info(h, &mut info);
+        assert_eq!((info.active_frames, info.pending_len as usize), (2, needed));
+        assert_eq!(
+            ttc_push_frame(
+                h,
+                0,
+                grown.as_ptr(),
+                64,
+                big.as_mut_ptr(),
+                needed,
+                &mut written
+            ),
+            0
+        );
+        assert_eq!(written, needed);
+        let mut values = Vec::new();
+        let header = segment::decode(&big[..written], &mut values).unwrap();
+        assert_eq!(
+            header.frame_count, 2,
+            "both earlier frames are in the segment"
+        );
+        // Flush with a small buffer keeps the open segment.
+        assert_eq!(
+            ttc_flush(h, small.as_mut_ptr(), 8, &mut written),
+            status(Error::BufferTooSmall {
+                needed: 0,
+                available: 0
+            })
+        );
+        assert_eq!(ttc_flush(h, big.as_mut_ptr(), big.len(), &mut written), 0);
+        assert_eq!(
+            segment::SegmentHeader::parse(&big[..written])
+                .unwrap()
+                .frame_count,
+            1
+        );
+    }
+    assert_eq!(ttc_free(h), 0);
+}
+
+#[test]
+fn alloc_and_dealloc_are_checked() {
+    let mut ptr = null_mut();
+    // SAFETY: valid out-pointer.
+    assert_eq!(unsafe { ttc_alloc(100, &mut ptr) }, 0);
+    assert!(!ptr.is_null());
+    assert_eq!(ptr as usize % 16, 0);
+    // SAFETY: ttc_alloc returned 100 zeroed bytes.
+    let bytes = unsafe { std::slice::from_raw_parts_mut(ptr, 100) };
+    assert!(bytes.iter().all(|&b| b == 0));
+    bytes[99] = 7;
+    assert_eq!(
+        unsafe_dealloc(ptr, 99),
+        status(Error::UnknownAllocation),
+        "wrong size"
+    );
+    // SAFETY: an unrelated pointer.
+    assert_eq!(
+        unsafe_dealloc(unsafe { ptr.add(1) }, 100),
+        status(Error::UnknownAllocation)
+    );
+    assert_eq!(unsafe_dealloc(ptr, 100), 0);
+    assert_eq!(
+        unsafe_dealloc(ptr, 100),
+        status(Error::UnknownAllocation),
+        "double free"
+    );
+    // SAFETY: null out-pointer is the case under test.
+    assert_eq!(
+        unsafe { ttc_alloc(8, null_mut()) },
+        status(Error::NullPointer)
+    );
+    let mut zero = null_mut();
+    // SAFETY: valid out-pointer.
+    assert_eq!(unsafe { ttc_alloc(0, &mut zero) }, 0);
+    assert_eq!(unsafe_dealloc(zero, 0), 0);
+    let mut huge = null_mut();
+    // SAFETY: valid out-pointer.
+    assert_eq!(
+        unsafe { ttc_alloc(usize::MAX, &mut huge) },
+        status(Error::LimitExceeded {
+            what: "",
+            max: 0,
+            requested: 0
+        })
+    );
+}
+
+#[test]
+fn handles_work_from_several_threads() {
+    let threads: Vec<_> = (0..4)
+        .map(|k| {
+            std::thread::spawn(move || {
+                let h = create(32);
+                let frame: Vec<f32> = (0..32).map(|i| (i * (k + 1)) as f32).collect();
+                let mut buf = vec![0u8; 4096];
+                let mut written = 0;
+                for _ in 0..200 {
+                    // SAFETY: valid pointers.
+                    let rc = unsafe {
+                        ttc_push_frame(
+                            h,
+                            0,
+                            frame.as_ptr(),
+                            32,
+                            buf.as_mut_ptr(),
+                            4096,
+                            &mut written,
+                        )
+                    };
+                    assert_eq!(rc, 0);
+                }
+                assert_eq!(ttc_free(h), 0);
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}

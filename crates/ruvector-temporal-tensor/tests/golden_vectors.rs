@@ -1,0 +1,204 @@
+//! Golden vectors pin the TQTC bytes for every backend.
+//!
+//! `tests/vectors/manifest.json` lists cases; each has raw little-endian `f32` input frames, the
+//! segments the compressor must produce from them (byte for byte), and the decoded values (bit
+//! for bit). The Node and WASM suites read the same files. To regenerate after an intended
+//! format change: `TTC_BLESS=1 cargo test --test golden_vectors`.
+
+mod common;
+use common::*;
+use ruvector_temporal_tensor::segment::{self, SegmentHeader};
+use ruvector_temporal_tensor::{TemporalTensorCompressor, TierPolicy};
+use std::fs;
+use std::path::PathBuf;
+
+struct Case {
+    name: &'static str,
+    bits: u8,
+    tensor_len: usize,
+    group_len: u32,
+    frames: Vec<Vec<f32>>,
+}
+
+fn cases() -> Vec<Case> {
+    let mut rng = Rng::new(42);
+    let mut normal = |n: usize, k: f32| -> Vec<f32> { (0..n).map(|_| k * rng.normal()).collect() };
+    let base = normal(20, 1.0);
+    let stable: Vec<Vec<f32>> = (0..4)
+        .map(|t| base.iter().map(|v| v * (1.0 + 0.01 * t as f32)).collect())
+        .collect();
+    let tiny: Vec<Vec<f32>> = (0..3).map(|_| normal(20, 1e-9)).collect();
+    let drifting = vec![
+        base.clone(),
+        base.iter().map(|v| v * 4.0).collect(),
+        base.clone(),
+    ];
+    let mut cases = Vec::new();
+    for bits in [8u8, 7, 5, 3] {
+        let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+        cases.push(Case {
+            name: leak(format!("v1-{bits}bit")),
+            bits,
+            tensor_len: 20,
+            group_len: 8,
+            frames: stable.clone(),
+        });
+        cases.push(Case {
+            name: leak(format!("v2-{bits}bit")),
+            bits,
+            tensor_len: 20,
+            group_len: 8,
+            frames: tiny.clone(),
+        });
+    }
+    cases.push(Case {
+        name: "drift-8bit",
+        bits: 8,
+        tensor_len: 20,
+        group_len: 8,
+        frames: drifting,
+    });
+    cases.push(Case {
+        name: "zeros-3bit",
+        bits: 3,
+        tensor_len: 5,
+        group_len: 64,
+        frames: vec![vec![0.0; 5]; 2],
+    });
+    cases
+}
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
+}
+
+fn f32_bytes(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+fn f32_from(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+fn manifest_entry(case: &Case, policy: &TierPolicy, access: u32, segments: usize) -> String {
+    format!(
+        concat!(
+            "    {{\"name\": \"{}\", \"bits\": {}, \"tensorLen\": {}, \"frames\": {}, ",
+            "\"segments\": {}, \"policy\": {{\"hotMinScore\": {}, \"warmMinScore\": {}, ",
+            "\"warmBits\": {}, \"driftPctQ8\": {}, \"groupLen\": {}, \"maxSegmentFrames\": {}}}, ",
+            "\"accessCount\": {}, \"lastAccessTs\": 0, \"nowTs\": 0, ",
+            "\"input\": \"{}.input.f32\", \"tqtc\": \"{}.tqtc\", \"decoded\": \"{}.decoded.f32\"}}"
+        ),
+        case.name,
+        case.bits,
+        case.tensor_len,
+        case.frames.len(),
+        segments,
+        policy.hot_min_score,
+        policy.warm_min_score,
+        policy.warm_bits,
+        policy.drift_pct_q8,
+        policy.group_len,
+        policy.max_segment_frames,
+        access,
+        case.name,
+        case.name,
+        case.name,
+    )
+}
+
+#[test]
+fn golden_vectors_encode_and_decode_byte_for_byte() {
+    let bless = std::env::var_os("TTC_BLESS").is_some();
+    let mut entries = Vec::new();
+    let mut versions_seen = std::collections::BTreeSet::new();
+    for case in cases() {
+        let (policy, access) = pinned(case.bits, case.group_len);
+        let input: Vec<f32> = if bless {
+            case.frames.concat()
+        } else {
+            f32_from(&fs::read(dir().join(format!("{}.input.f32", case.name))).unwrap())
+        };
+        let mut c = TemporalTensorCompressor::new(policy, case.tensor_len as u32, 0).unwrap();
+        c.set_access(access, 0);
+        let frames: Vec<Vec<f32>> = input.chunks(case.tensor_len).map(|f| f.to_vec()).collect();
+        let encoded = compress(&mut c, &frames);
+        let (headers, decoded) = decode_all(&encoded);
+        for h in &headers {
+            versions_seen.insert(h.version);
+        }
+        for (t, frame) in frames.iter().enumerate() {
+            let n = case.tensor_len;
+            let err = relative_error(frame, &decoded[t * n..(t + 1) * n]);
+            assert!(
+                err < ruvector_temporal_tensor::quantizer::error_bound(case.bits as u32).unwrap()
+                    as f64
+            );
+        }
+        if bless {
+            fs::create_dir_all(dir()).unwrap();
+            fs::write(
+                dir().join(format!("{}.input.f32", case.name)),
+                f32_bytes(&input),
+            )
+            .unwrap();
+            fs::write(dir().join(format!("{}.tqtc", case.name)), &encoded).unwrap();
+            fs::write(
+                dir().join(format!("{}.decoded.f32", case.name)),
+                f32_bytes(&decoded),
+            )
+            .unwrap();
+        } else {
+            let golden = fs::read(dir().join(format!("{}.tqtc", case.name))).unwrap();
+            assert_eq!(encoded, golden, "{}: encoder output changed", case.name);
+            let golden_decoded =
+                f32_from(&fs::read(dir().join(format!("{}.decoded.f32", case.name))).unwrap());
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&decoded),
+                bits(&golden_decoded),
+                "{}: decoder output changed",
+                case.name
+            );
+            for part in segment::split_segments(&golden) {
+                let (h, seg) = part.unwrap();
+                assert_eq!(SegmentHeader::parse(seg).unwrap(), h);
+            }
+        }
+        entries.push(manifest_entry(&case, &policy, access, headers.len()));
+    }
+    assert_eq!(
+        versions_seen.into_iter().collect::<Vec<_>>(),
+        vec![1, 2],
+        "both versions covered"
+    );
+    let manifest = format!("{{\n  \"cases\": [\n{}\n  ]\n}}\n", entries.join(",\n"));
+    let path = dir().join("manifest.json");
+    if bless {
+        fs::write(path, manifest).unwrap();
+    } else {
+        assert_eq!(
+            fs::read_to_string(path).unwrap(),
+            manifest,
+            "manifest out of date"
+        );
+    }
+}
+
+/// The error-code table the bindings use, pinned as a file they can read.
+#[test]
+fn error_codes_file_matches_the_enum() {
+    let body: Vec<String> = ruvector_temporal_tensor::Error::CODES
+        .iter()
+        .map(|(status, code)| format!("  \"{code}\": {status}"))
+        .collect();
+    let expected = format!("{{\n{}\n}}\n", body.join(",\n"));
+    let path = dir().join("error_codes.json");
+    if std::env::var_os("TTC_BLESS").is_some() {
+        fs::write(&path, &expected).unwrap();
+    }
+    assert_eq!(fs::read_to_string(path).unwrap(), expected);
+}
