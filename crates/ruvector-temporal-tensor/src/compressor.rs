@@ -304,6 +304,75 @@ impl TemporalTensorCompressor {
         self.push(frame, now_ts, &mut Output::Fixed(out))
     }
 
+    /// Compresses a batch of frames (`frames.len()` a multiple of `tensor_len`, frame after
+    /// frame, all at `now_ts`), appending every segment it finishes to `out` back to back.
+    ///
+    /// All or nothing: the whole batch is validated before any frame is compressed.
+    /// Errors: [`Error::LengthMismatch`] when the length is not a multiple of `tensor_len`;
+    /// [`Error::NonFinite`] with the index into `frames` of the first NaN or ±Inf.
+    pub fn push_frames(
+        &mut self,
+        frames: &[f32],
+        now_ts: u32,
+        out: &mut Vec<u8>,
+    ) -> Result<usize, Error> {
+        self.check_batch(frames)?;
+        let start = out.len();
+        for frame in frames.chunks_exact(self.tensor_len as usize) {
+            self.push(frame, now_ts, &mut Output::Grow(out))?;
+        }
+        Ok(out.len() - start)
+    }
+
+    /// Like [`push_frames`](Self::push_frames), writing into `out`, which must hold at least
+    /// [`max_batch_output_len`](Self::max_batch_output_len) bytes for the batch (checked first:
+    /// [`Error::BufferTooSmall`] with that size, nothing consumed).
+    pub fn push_frames_into(
+        &mut self,
+        frames: &[f32],
+        now_ts: u32,
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
+        self.check_batch(frames)?;
+        let count = frames.len() / self.tensor_len as usize;
+        let needed = self.max_batch_output_len(count);
+        if out.len() < needed {
+            return Err(Error::BufferTooSmall {
+                needed: needed as u64,
+                available: out.len() as u64,
+            });
+        }
+        let mut written = 0;
+        for frame in frames.chunks_exact(self.tensor_len as usize) {
+            written += self.push(frame, now_ts, &mut Output::Fixed(&mut out[written..]))?;
+        }
+        Ok(written)
+    }
+
+    /// An upper bound on the bytes a batch of `frame_count` frames can emit: the open segment
+    /// plus, per frame, its codes at 8 bits and one header with f32 scales.
+    pub fn max_batch_output_len(&self, frame_count: usize) -> usize {
+        let n = self.tensor_len as usize;
+        let scales = n.div_ceil(self.policy.group_len as usize);
+        let per_frame = crate::segment::FIXED_HEADER_LEN + 4 * scales + n + 1;
+        self.pending_segment_len()
+            .saturating_add(frame_count.saturating_mul(per_frame))
+    }
+
+    fn check_batch(&self, frames: &[f32]) -> Result<(), Error> {
+        let n = self.tensor_len as usize;
+        if frames.len() % n != 0 {
+            return Err(Error::LengthMismatch {
+                expected: (frames.len() / n + 1) * n,
+                actual: frames.len(),
+            });
+        }
+        if let Some(index) = frames.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFinite { index });
+        }
+        Ok(())
+    }
+
     fn push(&mut self, frame: &[f32], now_ts: u32, out: &mut Output<'_>) -> Result<usize, Error> {
         if frame.len() != self.tensor_len as usize {
             return Err(Error::LengthMismatch {

@@ -120,6 +120,10 @@ pub enum Error {
     OutOfMemory,
     /// A bug in this crate was caught at the FFI boundary instead of unwinding into the caller.
     Internal,
+    /// An argument has the wrong type or is out of range (raised by the language bindings,
+    /// e.g. a timestamp that is not a `u32`, or a method called on a freed compressor's wrapper
+    /// is reported as [`Error::InvalidHandle`]).
+    InvalidArgument,
 }
 
 impl Error {
@@ -142,6 +146,7 @@ impl Error {
             Error::UnknownAllocation => "UNKNOWN_ALLOCATION",
             Error::OutOfMemory => "OUT_OF_MEMORY",
             Error::Internal => "INTERNAL",
+            Error::InvalidArgument => "INVALID_ARGUMENT",
         }
     }
 
@@ -164,11 +169,12 @@ impl Error {
             Error::UnknownAllocation => -14,
             Error::OutOfMemory => -15,
             Error::Internal => -16,
+            Error::InvalidArgument => -17,
         }
     }
 
     /// Every `(status, code)` pair, in status order: the table bindings use to name statuses.
-    pub const CODES: [(i32, &'static str); 16] = [
+    pub const CODES: [(i32, &'static str); 17] = [
         (-1, "LENGTH_MISMATCH"),
         (-2, "NON_FINITE"),
         (-3, "INVALID_CONFIG"),
@@ -185,6 +191,7 @@ impl Error {
         (-14, "UNKNOWN_ALLOCATION"),
         (-15, "OUT_OF_MEMORY"),
         (-16, "INTERNAL"),
+        (-17, "INVALID_ARGUMENT"),
     ];
 }
 
@@ -232,6 +239,7 @@ impl fmt::Display for Error {
             }
             Error::OutOfMemory => f.write_str("out of memory"),
             Error::Internal => f.write_str("internal error (please report)"),
+            Error::InvalidArgument => f.write_str("invalid argument"),
         }
     }
 }
@@ -280,6 +288,7 @@ mod tests {
             Error::UnknownAllocation,
             Error::OutOfMemory,
             Error::Internal,
+            Error::InvalidArgument,
         ];
         assert_eq!(samples.len(), Error::CODES.len());
         for (e, (status, code)) in samples.iter().zip(Error::CODES) {

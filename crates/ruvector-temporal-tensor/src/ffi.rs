@@ -414,6 +414,45 @@ pub unsafe extern "C" fn ttc_push_frame(
     })
 }
 
+/// Compresses `len / tensor_len` frames stored back to back, all at `now_ts`; writes every
+/// segment this finishes to `out_ptr`, back to back, and their total length to `*out_written`.
+///
+/// All or nothing. `out_cap` must be at least the bound the call reports: with a smaller
+/// buffer the call returns `BUFFER_TOO_SMALL` with that bound in `*out_written` before
+/// compressing anything. Other errors as [`ttc_push_frame`] (`NON_FINITE` is checked for the
+/// whole batch first; `LENGTH_MISMATCH` when `len` is not a multiple of the tensor length).
+///
+/// # Safety
+/// As [`ttc_push_frame`].
+#[no_mangle]
+pub unsafe extern "C" fn ttc_push_frames(
+    handle: u32,
+    now_ts: u32,
+    in_ptr: *const f32,
+    len: usize,
+    out_ptr: *mut u8,
+    out_cap: usize,
+    out_written: *mut usize,
+) -> i32 {
+    run(|| {
+        if out_written.is_null() {
+            return Err(Error::NullPointer);
+        }
+        // SAFETY: caller contract (module docs).
+        let frames = unsafe { input(in_ptr, len)? };
+        // SAFETY: caller contract (module docs).
+        let out = unsafe { output(out_ptr, out_cap)? };
+        let mut store = STORE.lock();
+        let written = store
+            .get(handle)?
+            .push_frames_into(frames, now_ts, out)
+            // SAFETY: checked non-null above.
+            .map_err(|e| unsafe { report_needed(e, out_written) })?;
+        // SAFETY: checked non-null above.
+        unsafe { put(out_written, written) }
+    })
+}
+
 /// Finishes the open segment, writing it to `out_ptr` and its length to `*out_written` (0 when
 /// no segment was open).
 ///

@@ -300,3 +300,55 @@ fn segment_size_follows_the_adr_formula() {
         }
     }
 }
+
+#[test]
+fn batches_match_single_pushes_and_are_all_or_nothing() {
+    let mut rng = Rng::new(21);
+    let frames: Vec<f32> = (0..40 * 32)
+        .map(|i| rng.normal() * (1.0 + (i / 320) as f32 * 3.0))
+        .collect();
+    for bits in [8u8, 3] {
+        let mut single = compressor(bits, 32, 8);
+        let mut expected = Vec::new();
+        for frame in frames.chunks(32) {
+            single.push_frame(frame, 0, &mut expected).unwrap();
+        }
+        let mut batch = compressor(bits, 32, 8);
+        let mut got = Vec::new();
+        assert_eq!(batch.push_frames(&frames, 0, &mut got), Ok(expected.len()));
+        assert_eq!(got, expected);
+        assert_eq!(batch, single);
+
+        let mut fixed = compressor(bits, 32, 8);
+        let bound = fixed.max_batch_output_len(40);
+        let mut buf = vec![0u8; bound];
+        assert_eq!(
+            fixed.push_frames_into(&frames, 0, &mut buf[..bound - 1]),
+            Err(Error::BufferTooSmall {
+                needed: bound as u64,
+                available: bound as u64 - 1
+            })
+        );
+        assert_eq!(fixed.active_frames(), 0, "nothing consumed");
+        let n = fixed.push_frames_into(&frames, 0, &mut buf).unwrap();
+        assert_eq!(&buf[..n], &expected[..]);
+    }
+    let mut c = compressor(8, 32, 8);
+    c.push_frames(&frames[..64], 0, &mut Vec::new()).unwrap();
+    let before = c.clone();
+    let mut poisoned = frames.clone();
+    poisoned[100] = f32::NAN;
+    let mut out = Vec::new();
+    assert_eq!(
+        c.push_frames(&poisoned, 0, &mut out),
+        Err(Error::NonFinite { index: 100 })
+    );
+    assert_eq!(
+        c.push_frames(&frames[..33], 0, &mut out),
+        Err(Error::LengthMismatch {
+            expected: 64,
+            actual: 33
+        })
+    );
+    assert_eq!((c == before, out.len()), (true, 0));
+}

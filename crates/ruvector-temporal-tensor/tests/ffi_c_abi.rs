@@ -462,3 +462,71 @@ fn handles_work_from_several_threads() {
         t.join().unwrap();
     }
 }
+
+#[test]
+fn batch_push_checks_its_bound_first() {
+    let h = create(16);
+    let frames: Vec<f32> = (0..16 * 10)
+        .map(|i| (i as f32 * 0.3).sin() * (1 + i / 48) as f32)
+        .collect();
+    let mut written = 0usize;
+    let mut small = vec![0u8; 64];
+    // SAFETY: valid pointers and lengths.
+    unsafe {
+        let rc = ttc_push_frames(
+            h,
+            0,
+            frames.as_ptr(),
+            frames.len(),
+            small.as_mut_ptr(),
+            64,
+            &mut written,
+        );
+        assert_eq!(
+            rc,
+            status(Error::BufferTooSmall {
+                needed: 0,
+                available: 0
+            })
+        );
+        let bound = written;
+        let mut info = TtcCompressorInfo::default();
+        ttc_compressor_info(h, &mut info);
+        assert_eq!(info.active_frames, 0, "nothing consumed");
+        let mut buf = vec![0u8; bound];
+        assert_eq!(
+            ttc_push_frames(
+                h,
+                0,
+                frames.as_ptr(),
+                frames.len(),
+                buf.as_mut_ptr(),
+                bound,
+                &mut written
+            ),
+            0
+        );
+        let mut rust =
+            ruvector_temporal_tensor::TemporalTensorCompressor::new(Default::default(), 16, 0)
+                .unwrap();
+        let mut expected = Vec::new();
+        rust.push_frames(&frames, 0, &mut expected).unwrap();
+        assert_eq!(&buf[..written], &expected[..]);
+        assert_eq!(
+            ttc_push_frames(
+                h,
+                0,
+                frames.as_ptr(),
+                17,
+                buf.as_mut_ptr(),
+                bound,
+                &mut written
+            ),
+            status(Error::LengthMismatch {
+                expected: 0,
+                actual: 0
+            })
+        );
+    }
+    assert_eq!(ttc_free(h), 0);
+}
