@@ -1,0 +1,154 @@
+//! N-API bindings for `ruvector-temporal-tensor`: a thin layer that moves typed arrays in and out
+//! and turns the core's [`Error`] into a JS `Error` whose `code` is [`Error::code`].
+//!
+//! The typed public API lives in the npm package's TypeScript facade (`src-ts/`); this module
+//! only mirrors the core. Argument ranges (u32 timestamps, counts) are checked by the facade.
+#![deny(missing_docs)]
+
+use napi::bindgen_prelude::{Float32Array, Uint8Array};
+use napi_derive::napi;
+use ruvector_temporal_tensor::segment::{self, SegmentHeader};
+use ruvector_temporal_tensor::{Error, TemporalTensorCompressor, TierPolicy};
+
+/// The JS error code: the core's stable code string.
+pub struct Code(&'static str);
+
+impl AsRef<str> for Code {
+    fn as_ref(&self) -> &str {
+        self.0
+    }
+}
+
+type Result<T> = napi::Result<T, Code>;
+
+fn js_error(error: Error) -> napi::Error<Code> {
+    napi::Error::new(Code(error.code()), error.to_string())
+}
+
+/// A compressor for one stream of frames (mirrors `TemporalTensorCompressor`).
+#[napi]
+pub struct NativeCompressor {
+    inner: TemporalTensorCompressor,
+}
+
+#[napi]
+impl NativeCompressor {
+    /// Creates a compressor; the policy fields are `TierPolicy`'s, in order.
+    #[napi(constructor)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        tensor_len: u32,
+        now_ts: u32,
+        hot_min_score: u32,
+        warm_min_score: u32,
+        warm_bits: u32,
+        drift_pct_q8: u32,
+        group_len: u32,
+        max_segment_frames: u32,
+    ) -> Result<Self> {
+        let policy = TierPolicy {
+            hot_min_score,
+            warm_min_score,
+            warm_bits: u8::try_from(warm_bits).unwrap_or(0),
+            drift_pct_q8,
+            group_len,
+            max_segment_frames,
+        };
+        TemporalTensorCompressor::new(policy, tensor_len, now_ts)
+            .map(|inner| NativeCompressor { inner })
+            .map_err(js_error)
+    }
+
+    /// Compresses one frame; returns the segment it finished, if any.
+    #[napi]
+    pub fn push(&mut self, frame: &[f32], now_ts: u32) -> Result<Option<Uint8Array>> {
+        let mut out = Vec::new();
+        self.inner
+            .push_frame(frame, now_ts, &mut out)
+            .map_err(js_error)?;
+        Ok((!out.is_empty()).then(|| Uint8Array::new(out)))
+    }
+
+    /// Compresses frames stored back to back; returns the segments finished, in order.
+    #[napi]
+    pub fn push_many(&mut self, frames: &[f32], now_ts: u32) -> Result<Vec<Uint8Array>> {
+        let mut out = Vec::new();
+        self.inner
+            .push_frames(frames, now_ts, &mut out)
+            .map_err(js_error)?;
+        Ok(split(&out))
+    }
+
+    /// Finishes the open segment; returns it, or `null` when none was open.
+    #[napi]
+    pub fn flush(&mut self) -> Option<Uint8Array> {
+        let mut out = Vec::new();
+        self.inner.flush(&mut out);
+        (!out.is_empty()).then(|| Uint8Array::new(out))
+    }
+
+    /// Records one access.
+    #[napi]
+    pub fn touch(&mut self, now_ts: u32) {
+        self.inner.touch(now_ts);
+    }
+
+    /// Replaces the access statistics.
+    #[napi]
+    pub fn set_access(&mut self, access_count: u32, last_access_ts: u32) {
+        self.inner.set_access(access_count, last_access_ts);
+    }
+
+    /// `[tensorLen, activeBits (0 = none), activeFrames, pendingLen, accessCount, lastAccessTs]`.
+    #[napi]
+    pub fn info(&self) -> Vec<u32> {
+        let c = &self.inner;
+        vec![
+            c.tensor_len(),
+            c.active_bits().unwrap_or(0) as u32,
+            c.active_frames(),
+            u32::try_from(c.pending_segment_len()).unwrap_or(u32::MAX),
+            c.access_count(),
+            c.last_access_ts(),
+        ]
+    }
+}
+
+/// Splits back-to-back segments produced by this crate into one array each.
+fn split(bytes: &[u8]) -> Vec<Uint8Array> {
+    segment::split_segments(bytes)
+        .filter_map(|part| part.ok())
+        .map(|(_, seg)| Uint8Array::new(seg.to_vec()))
+        .collect()
+}
+
+/// Decodes every frame of a segment.
+#[napi]
+pub fn decode_segment(segment_bytes: &[u8]) -> Result<Float32Array> {
+    let mut out = Vec::new();
+    segment::decode(segment_bytes, &mut out).map_err(js_error)?;
+    Ok(Float32Array::new(out))
+}
+
+/// Decodes frame `index` of a segment alone.
+#[napi]
+pub fn decode_frame(segment_bytes: &[u8], index: u32) -> Result<Float32Array> {
+    segment::decode_frame(segment_bytes, index as u64)
+        .map(Float32Array::new)
+        .map_err(js_error)
+}
+
+/// `[version, bits, groupLen, tensorLen, frameCount, scaleCount, byteLength]` of a segment.
+#[napi]
+pub fn segment_info(segment_bytes: &[u8]) -> Result<Vec<u32>> {
+    let h: SegmentHeader = SegmentHeader::parse(segment_bytes).map_err(js_error)?;
+    Ok(vec![
+        h.version as u32,
+        h.bits as u32,
+        h.group_len,
+        h.tensor_len,
+        h.frame_count,
+        h.scale_count,
+        u32::try_from(h.byte_len).unwrap_or(u32::MAX),
+    ])
+}

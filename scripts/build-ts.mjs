@@ -1,0 +1,33 @@
+// Bundles the TypeScript facade (src-ts/) into dist/: ESM and CJS for Node, ESM for browsers,
+// .d.ts declarations, and a copy of the WebAssembly module.
+import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { root, run, step } from './lib.mjs'
+
+export function buildTs() {
+  step('Bundling the TypeScript facade')
+  const dist = join(root, 'dist')
+  rmSync(dist, { recursive: true, force: true })
+  mkdirSync(dist, { recursive: true })
+  const esbuild = join(root, 'node_modules', '.bin', 'esbuild')
+  const common = ['--bundle', '--target=es2022', '--log-level=warning', '--legal-comments=none']
+  run(esbuild, ['src-ts/index.ts', ...common, '--platform=node', '--format=esm', '--outfile=dist/index.mjs'])
+  // CommonJS: import.meta.url comes from a shim that derives it from __filename.
+  const shim = join(dist, '.cjs-shim.js')
+  writeFileSync(shim, "export const importMetaUrl = require('node:url').pathToFileURL(__filename).href\n")
+  run(esbuild, [
+    'src-ts/index.ts', ...common, '--platform=node', '--format=cjs', '--outfile=dist/index.cjs',
+    `--inject:${shim}`, '--define:import.meta.url=importMetaUrl',
+  ])
+  rmSync(shim)
+  run(esbuild, ['src-ts/browser.ts', ...common, '--platform=browser', '--format=esm', '--outfile=dist/browser.mjs'])
+  run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json', '--emitDeclarationOnly'])
+  const wasm = join(root, 'wasm', 'temporal_tensor.wasm')
+  if (!existsSync(wasm)) {
+    console.error('wasm/temporal_tensor.wasm is missing: run `npm run build:wasm` first')
+    process.exit(1)
+  }
+  copyFileSync(wasm, join(dist, 'temporal_tensor.wasm'))
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) buildTs()

@@ -1,0 +1,68 @@
+// Installs and builds whatever this checkout lacks, and nothing more: npm dependencies, the
+// Debian packages of the WebAssembly toolchain (rustc-web, cargo-web, rust-web-src, binaryen)
+// and Chromium for the browser test, then the native addon, the .wasm and the TypeScript
+// bundle when their sources changed. Quick when everything is present.
+import { existsSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { buildTs } from './build-ts.mjs'
+import { buildWasm } from './build-wasm.mjs'
+import { probe, root, run, stale, step } from './lib.mjs'
+
+function ensureNodeModules() {
+  const marker = join(root, 'node_modules', '.package-lock.json')
+  const lock = join(root, 'package-lock.json')
+  if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return
+  step('Installing npm dependencies')
+  run('npm', ['ci', '--no-audit', '--no-fund'])
+}
+
+function ensureRust() {
+  if (probe('cargo', ['--version']) === null) {
+    console.error('cargo was not found: install Rust with rustup (https://rustup.rs) and retry.')
+    process.exit(1)
+  }
+}
+
+/** Debian packages, each with a file that shows it is installed. */
+const DEBIAN = [
+  ['rustc-web', '/usr/bin/rustc'],
+  ['cargo-web', '/usr/bin/cargo'],
+  ['rust-web-src', '/usr/lib/rustlib/src/rust/library'],
+  ['binaryen', '/usr/bin/wasm-opt'],
+  ['chromium', '/usr/bin/chromium'],
+]
+
+export function ensureDebianPackages(names = DEBIAN.map(([n]) => n)) {
+  const missing = DEBIAN.filter(([name, file]) => names.includes(name) && !existsSync(file)).map(([n]) => n)
+  if (missing.length === 0) return
+  step(`Installing Debian packages: ${missing.join(' ')}`)
+  if (probe('apt-get', ['--version']) === null) {
+    console.error(`apt-get is not available; install ${missing.join(', ')} by other means.`)
+    process.exit(1)
+  }
+  const sudo = process.getuid?.() === 0 ? [] : ['sudo']
+  const apt = (args) => (sudo.length ? run('sudo', ['apt-get', ...args]) : run('apt-get', args))
+  apt(['update', '-q'])
+  apt(['install', '-y', '-q', '--no-install-recommends', ...missing])
+}
+
+export function setup({ browser = true } = {}) {
+  ensureNodeModules()
+  ensureRust()
+  ensureDebianPackages(browser ? undefined : ['rustc-web', 'cargo-web', 'rust-web-src', 'binaryen'])
+  const suffix = 'linux-x64-gnu'
+  if (process.platform === 'linux' && process.arch === 'x64') {
+    if (stale(`native/temporal-tensor.${suffix}.node`, ['crates', 'Cargo.toml', 'Cargo.lock'])) {
+      step('Building the native addon')
+      run('npm', ['run', '--silent', 'build:native'])
+    }
+  }
+  if (stale('wasm/temporal_tensor.wasm', ['crates/ruvector-temporal-tensor', 'crates/ruvector-temporal-tensor-wasm', 'Cargo.toml'])) {
+    buildWasm()
+  }
+  if (stale('dist/index.mjs', ['src-ts', 'wasm/temporal_tensor.wasm', 'scripts/build-ts.mjs', 'tsconfig.json'])) {
+    buildTs()
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) setup()

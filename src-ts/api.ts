@@ -1,0 +1,214 @@
+/**
+ * The public API, written once over whichever backend is active (see `index.ts` for Node and
+ * `browser.ts` for browsers).
+ */
+import type { Backend, BackendCompressor, ResolvedPolicy, SegmentInfo } from './backend.js'
+import { TemporalTensorError, checkBytes, checkFloat32Array, checkU32 } from './errors.js'
+
+export type { SegmentInfo } from './backend.js'
+
+/** Tier policy (ADR-017 §3.4); every field optional, defaults shown. */
+export interface TierPolicyOptions {
+  /** Minimum access score for the hot tier (8-bit). Default 512. */
+  hotMinScore?: number
+  /** Minimum access score for the warm tier; at most `hotMinScore`. Default 64. */
+  warmMinScore?: number
+  /** Bits of the warm tier: 7 (default) or 5. */
+  warmBits?: 5 | 7
+  /** Drift tolerance in 1/256ths, 0..=256. Default 26 (≈ 10 %). */
+  driftPctQ8?: number
+  /** Values per quantization group, ≥ 1. Default 64. */
+  groupLen?: number
+  /** A segment holds at most this many frames, 1..=65536. Default 128. */
+  maxSegmentFrames?: number
+}
+
+/** Options of `new TemporalTensorCompressor(...)`. */
+export interface CompressorOptions {
+  /** Values per frame, 1..=2^24. */
+  tensorLen: number
+  /** Timestamp (u32 ticks) at creation; the access age starts here. Default 0. */
+  nowTs?: number
+  /** Tier policy overrides. */
+  policy?: TierPolicyOptions
+}
+
+/** The defaults of ADR-017 §3.4 (plus the frame cap). */
+export const DEFAULT_POLICY: Readonly<Required<TierPolicyOptions>> = Object.freeze({
+  hotMinScore: 512,
+  warmMinScore: 64,
+  warmBits: 7,
+  driftPctQ8: 26,
+  groupLen: 64,
+  maxSegmentFrames: 128,
+})
+
+let active: Backend | null = null
+let notReady = 'the backend is not loaded'
+
+/** Installs the backend every function below uses. Internal. */
+export function setBackend(backend: Backend): void {
+  active = backend
+}
+
+/** Sets the message used before a backend is installed. Internal. */
+export function setNotReadyMessage(message: string): void {
+  notReady = message
+}
+
+/** The active backend, or `NOT_INITIALIZED`. Internal. */
+export function currentBackend(): Backend {
+  if (active === null) throw new TemporalTensorError('NOT_INITIALIZED', notReady)
+  return active
+}
+
+function resolvePolicy(options: TierPolicyOptions | undefined): ResolvedPolicy {
+  if (options !== undefined && (typeof options !== 'object' || options === null)) {
+    throw new TemporalTensorError('INVALID_ARGUMENT', 'policy must be an object')
+  }
+  for (const key of Object.keys(options ?? {})) {
+    if (!(key in DEFAULT_POLICY)) {
+      throw new TemporalTensorError('INVALID_ARGUMENT', `unknown policy option "${key}"`)
+    }
+  }
+  const merged = { ...DEFAULT_POLICY, ...options }
+  for (const key of Object.keys(DEFAULT_POLICY) as (keyof TierPolicyOptions)[]) {
+    if (merged[key] === undefined) merged[key] = DEFAULT_POLICY[key] as never
+    checkU32(merged[key], `policy.${key}`)
+  }
+  return merged as ResolvedPolicy
+}
+
+/**
+ * Compresses a stream of equal-length `Float32Array` frames into TQTC segments.
+ *
+ * Each frame is stored at the width of its tensor's tier (hot 8 bits, warm 7 or 5, cold 3, from
+ * the access statistics) and decodes within that width's error bound (max|v − v'| / max|v| below
+ * 0.8 %, 1.6 %, 6.5 %, 30 %). A call that throws changes nothing.
+ *
+ * ```ts
+ * const c = new TemporalTensorCompressor({ tensorLen: 512 })
+ * c.setAccess(100, 0)
+ * const segments = c.pushMany(frames, 1)   // frames: Float32Array(n * 512)
+ * const last = c.flush()
+ * ```
+ */
+export class TemporalTensorCompressor {
+  #impl: BackendCompressor | null
+  readonly #tensorLen: number
+
+  constructor(options: CompressorOptions) {
+    if (typeof options !== 'object' || options === null) {
+      throw new TemporalTensorError('INVALID_ARGUMENT', 'options must be an object with tensorLen')
+    }
+    this.#tensorLen = checkU32(options.tensorLen, 'tensorLen')
+    const nowTs = checkU32(options.nowTs ?? 0, 'nowTs')
+    this.#impl = currentBackend().createCompressor(this.#tensorLen, nowTs, resolvePolicy(options.policy))
+  }
+
+  #live(): BackendCompressor {
+    if (this.#impl === null) {
+      throw new TemporalTensorError('INVALID_HANDLE', 'this compressor was freed')
+    }
+    return this.#impl
+  }
+
+  /**
+   * Compresses one frame (`tensorLen` values) taken at `nowTs`. Returns the segment this
+   * finished (when the frame starts a new one), else `null`. Throws `LENGTH_MISMATCH`,
+   * `NON_FINITE`, `INVALID_ARGUMENT`, `INVALID_HANDLE`.
+   */
+  push(frame: Float32Array, nowTs: number): Uint8Array | null {
+    const impl = this.#live()
+    return impl.push(checkFloat32Array(frame, 'frame'), checkU32(nowTs, 'nowTs'))
+  }
+
+  /**
+   * Compresses frames stored back to back (`frames.length` a multiple of `tensorLen`), all at
+   * `nowTs`, in one call; returns the segments finished, in order. All or nothing: a NaN
+   * anywhere throws `NON_FINITE` before any frame is compressed.
+   */
+  pushMany(frames: Float32Array, nowTs: number): Uint8Array[] {
+    const impl = this.#live()
+    return impl.pushMany(checkFloat32Array(frames, 'frames'), checkU32(nowTs, 'nowTs'))
+  }
+
+  /** Finishes the open segment and returns it (`null` when none is open). */
+  flush(): Uint8Array | null {
+    return this.#live().flush()
+  }
+
+  /** Records one access at `nowTs`. */
+  touch(nowTs: number): void {
+    this.#live().touch(checkU32(nowTs, 'nowTs'))
+  }
+
+  /** Replaces the access statistics that choose the tier. */
+  setAccess(accessCount: number, lastAccessTs: number): void {
+    this.#live().setAccess(checkU32(accessCount, 'accessCount'), checkU32(lastAccessTs, 'lastAccessTs'))
+  }
+
+  /** Bits of the open segment (8, 7, 5 or 3), or `null` when none is open. */
+  get activeBits(): number | null {
+    const bits = this.#live().state().activeBits
+    return bits === 0 ? null : bits
+  }
+
+  /** Frames in the open segment. */
+  get activeFrames(): number {
+    return this.#live().state().activeFrames
+  }
+
+  /** Bytes the open segment would take if flushed now. */
+  get pendingBytes(): number {
+    return this.#live().state().pendingBytes
+  }
+
+  /** Values per frame. */
+  get tensorLen(): number {
+    return this.#tensorLen
+  }
+
+  /** True once `free()` was called. */
+  get freed(): boolean {
+    return this.#impl === null
+  }
+
+  /**
+   * Releases the compressor; its open segment is discarded (flush first to keep it). Calling
+   * it again does nothing; any other method afterwards throws `INVALID_HANDLE`.
+   */
+  free(): void {
+    const impl = this.#impl
+    this.#impl = null
+    impl?.free()
+  }
+}
+
+/** Decodes every frame of a segment: `Float32Array(frameCount * tensorLen)`, frame after frame. */
+export function decodeSegment(segment: Uint8Array): Float32Array {
+  return currentBackend().decodeSegment(checkBytes(segment, 'segment'))
+}
+
+/** Decodes frame `index` of a segment alone (random access): `Float32Array(tensorLen)`. */
+export function decodeFrame(segment: Uint8Array, index: number): Float32Array {
+  return currentBackend().decodeFrame(checkBytes(segment, 'segment'), checkU32(index, 'index'))
+}
+
+/** Validates a segment and returns its header fields. */
+export function segmentInfo(segment: Uint8Array): SegmentInfo {
+  return currentBackend().segmentInfo(checkBytes(segment, 'segment'))
+}
+
+/** Splits bytes holding segments back to back (a `.tqtc` file) into one array per segment. */
+export function splitSegments(bytes: Uint8Array): Uint8Array[] {
+  checkBytes(bytes, 'bytes')
+  const out: Uint8Array[] = []
+  for (let at = 0; at < bytes.byteLength; ) {
+    const rest = bytes.subarray(at)
+    const { byteLength } = segmentInfo(rest)
+    out.push(rest.subarray(0, byteLength))
+    at += byteLength
+  }
+  return out
+}

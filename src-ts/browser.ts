@@ -1,0 +1,79 @@
+/**
+ * `@ruvector/temporal-tensor` for browsers (and any runtime without Node's `fs`): the
+ * WebAssembly build only. Call `await init()` once before anything else.
+ *
+ * ```ts
+ * import { init, TemporalTensorCompressor } from '@ruvector/temporal-tensor'
+ * await init() // fetches temporal_tensor.wasm next to this module
+ * ```
+ *
+ * Bundlers: the default `init()` resolves the file with
+ * `new URL('./temporal_tensor.wasm', import.meta.url)`, which Vite, webpack 5, Rollup and esbuild
+ * (with the file loader) understand. Or pass the URL, a `Response`, the bytes, or a compiled
+ * `WebAssembly.Module` to `init(...)` yourself.
+ *
+ * @packageDocumentation
+ */
+import { setBackend, setNotReadyMessage } from './api.js'
+import { TemporalTensorError } from './errors.js'
+import { wasmBackend } from './wasm.js'
+
+setNotReadyMessage('call `await init()` before using @ruvector/temporal-tensor in the browser')
+
+/** Always `'wasm'` in this entry. */
+export const backend = 'wasm' as const
+
+/** What `init` accepts: where the `.wasm` is, its bytes, or a compiled module. */
+export type InitInput = string | URL | Response | BufferSource | WebAssembly.Module
+
+let ready: Promise<void> | null = null
+
+async function instantiate(input: InitInput): Promise<WebAssembly.Instance> {
+  if (input instanceof WebAssembly.Module) return WebAssembly.instantiate(input, {})
+  if (typeof input === 'string' || input instanceof URL) input = await fetch(input)
+  if (typeof Response !== 'undefined' && input instanceof Response) {
+    if (!input.ok) throw new Error(`fetching temporal_tensor.wasm failed: HTTP ${input.status}`)
+    if (typeof WebAssembly.instantiateStreaming === 'function') {
+      try {
+        return (await WebAssembly.instantiateStreaming(input.clone(), {})).instance
+      } catch {
+        // Wrong MIME type (not application/wasm): fall back to the bytes.
+      }
+    }
+    input = await input.arrayBuffer()
+  }
+  return (await WebAssembly.instantiate(input as BufferSource, {})).instance
+}
+
+/**
+ * Loads the WebAssembly module (once; later calls return the same promise). With no argument it
+ * fetches `temporal_tensor.wasm` beside this module. Rejects with `BACKEND_UNAVAILABLE`.
+ */
+export function init(input?: InitInput): Promise<void> {
+  ready ??= (async () => {
+    try {
+      const instance = await instantiate(input ?? new URL('./temporal_tensor.wasm', import.meta.url))
+      setBackend(wasmBackend(instance))
+    } catch (e) {
+      ready = null
+      throw e instanceof TemporalTensorError
+        ? e
+        : new TemporalTensorError('BACKEND_UNAVAILABLE', `could not load temporal_tensor.wasm: ${String(e)}`, {
+            cause: e,
+          })
+    }
+  })()
+  return ready
+}
+
+export {
+  DEFAULT_POLICY,
+  TemporalTensorCompressor,
+  decodeFrame,
+  decodeSegment,
+  segmentInfo,
+  splitSegments,
+} from './api.js'
+export type { CompressorOptions, SegmentInfo, TierPolicyOptions } from './api.js'
+export { ERROR_CODES, TemporalTensorError } from './errors.js'
+export type { CoreErrorCode, ErrorCode } from './errors.js'

@@ -1,0 +1,93 @@
+/**
+ * Errors thrown by every function of this package, from either backend.
+ *
+ * `code` is stable and matches the Rust core's `Error::code()` (see `ERROR_CODES`), plus two
+ * codes of the JS loader itself: `BACKEND_UNAVAILABLE` and `NOT_INITIALIZED`.
+ */
+
+/** Core error codes with the status the `ttc_*` ABI returns for each (pinned by a test). */
+export const ERROR_CODES = {
+  LENGTH_MISMATCH: -1,
+  NON_FINITE: -2,
+  INVALID_CONFIG: -3,
+  LIMIT_EXCEEDED: -4,
+  TRUNCATED: -5,
+  BAD_MAGIC: -6,
+  UNSUPPORTED_VERSION: -7,
+  CORRUPT_SEGMENT: -8,
+  FRAME_OUT_OF_RANGE: -9,
+  BUFFER_TOO_SMALL: -10,
+  NULL_POINTER: -11,
+  MISALIGNED: -12,
+  INVALID_HANDLE: -13,
+  UNKNOWN_ALLOCATION: -14,
+  OUT_OF_MEMORY: -15,
+  INTERNAL: -16,
+  INVALID_ARGUMENT: -17,
+} as const
+
+/** A core error code. */
+export type CoreErrorCode = keyof typeof ERROR_CODES
+
+/**
+ * Every `code` a `TemporalTensorError` can carry: the core's, plus `BACKEND_UNAVAILABLE` (a
+ * forced or required backend could not load) and `NOT_INITIALIZED` (browser entry used before
+ * `await init()`).
+ */
+export type ErrorCode = CoreErrorCode | 'BACKEND_UNAVAILABLE' | 'NOT_INITIALIZED'
+
+const BY_STATUS = new Map<number, CoreErrorCode>(
+  Object.entries(ERROR_CODES).map(([code, status]) => [status, code as CoreErrorCode]),
+)
+
+/** The core error code for a negative `ttc_*` status (`INTERNAL` for an unknown one). */
+export function codeForStatus(status: number): CoreErrorCode {
+  return BY_STATUS.get(status) ?? 'INTERNAL'
+}
+
+/** True when `value` is one of the codes above. */
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return (
+    typeof value === 'string' &&
+    (value in ERROR_CODES || value === 'BACKEND_UNAVAILABLE' || value === 'NOT_INITIALIZED')
+  )
+}
+
+/** The one error class of this package. Check `err.code`, never the message. */
+export class TemporalTensorError extends Error {
+  /** Stable machine-readable code. */
+  readonly code: ErrorCode
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'TemporalTensorError'
+    this.code = code
+  }
+}
+
+/** Throws `INVALID_ARGUMENT` unless `value` is an integer in `[0, 2^32)`. */
+export function checkU32(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+    throw new TemporalTensorError(
+      'INVALID_ARGUMENT',
+      `${name} must be an integer from 0 to 4294967295, got ${String(value)}`,
+    )
+  }
+  return value
+}
+
+/** Throws `INVALID_ARGUMENT` unless `value` is a `Float32Array`. */
+export function checkFloat32Array(value: unknown, name: string): Float32Array {
+  if (!(value instanceof Float32Array)) {
+    throw new TemporalTensorError('INVALID_ARGUMENT', `${name} must be a Float32Array`)
+  }
+  return value
+}
+
+/** Throws `INVALID_ARGUMENT` unless `value` is a `Uint8Array` (a Node `Buffer` is one). */
+export function checkBytes(value: unknown, name: string): Uint8Array {
+  if (!(value instanceof Uint8Array)) {
+    throw new TemporalTensorError('INVALID_ARGUMENT', `${name} must be a Uint8Array`)
+  }
+  return value
+}

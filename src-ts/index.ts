@@ -1,0 +1,35 @@
+/**
+ * `@ruvector/temporal-tensor` for Node: compress streams of `Float32Array` frames with bounded
+ * error. Loads the native addon for this platform, or falls back to the bundled WebAssembly
+ * build (`backend` tells which).
+ *
+ * @packageDocumentation
+ */
+import { setBackend } from './api.js'
+import { chooseBackend } from './load-node.js'
+import type { TemporalTensorError } from './errors.js'
+
+const choice = chooseBackend()
+setBackend(choice.backend)
+
+/** The backend in use: `'native'` (napi-rs addon) or `'wasm'`. */
+export const backend: 'native' | 'wasm' = choice.backend.name
+
+/**
+ * Why the native addon is not in use, with every load attempt in its `cause` chain
+ * (`undefined` when it is in use, or when `TEMPORAL_TENSOR_BACKEND=wasm`).
+ */
+export const nativeLoadError: TemporalTensorError | undefined = choice.nativeError
+
+export {
+  DEFAULT_POLICY,
+  TemporalTensorCompressor,
+  decodeFrame,
+  decodeSegment,
+  segmentInfo,
+  splitSegments,
+} from './api.js'
+export type { CompressorOptions, SegmentInfo, TierPolicyOptions } from './api.js'
+export { ERROR_CODES, TemporalTensorError } from './errors.js'
+export type { CoreErrorCode, ErrorCode } from './errors.js'
+export { platformSuffix } from './load-node.js'

@@ -1,0 +1,110 @@
+/**
+ * Node loader: the native addon when one matches this platform, else the bundled WebAssembly
+ * build. `TEMPORAL_TENSOR_BACKEND=native|wasm` forces one. Internal.
+ */
+import { existsSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { Backend } from './backend.js'
+import { TemporalTensorError } from './errors.js'
+import { type NativeBinding, nativeBackend } from './native.js'
+import { wasmBackend } from './wasm.js'
+
+/** The package's `dist/` folder (where this bundle and the `.wasm` live). */
+const distDir = dirname(fileURLToPath(import.meta.url))
+const packageRoot = dirname(distDir)
+const require = createRequire(import.meta.url)
+
+/** True on musl-based Linux (Alpine). `process.report` first, then the loader's fallbacks. */
+export function isMusl(): boolean {
+  try {
+    const report = process.report?.getReport() as
+      | { header?: { glibcVersionRuntime?: string }; sharedObjects?: string[] }
+      | undefined
+    if (report?.header?.glibcVersionRuntime) return false
+    if (report?.sharedObjects?.some((f) => f.includes('libc.musl-') || f.includes('ld-musl-'))) return true
+  } catch {
+    // fall through to the file check
+  }
+  try {
+    return readFileSync('/usr/bin/ldd', 'utf8').includes('musl')
+  } catch {
+    return false
+  }
+}
+
+/** The napi-rs platform suffix of this process (`linux-x64-gnu`, `darwin-arm64`, ...). */
+export function platformSuffix(): string {
+  const { platform, arch } = process
+  if (platform === 'linux') return `linux-${arch}-${isMusl() ? 'musl' : 'gnu'}`
+  if (platform === 'win32') return `win32-${arch}-msvc`
+  return `${platform}-${arch}`
+}
+
+/** Tries every place a native binary may be; returns it, or throws with each failure as cause. */
+export function loadNative(): NativeBinding {
+  const suffix = platformSuffix()
+  const candidates = [
+    join(packageRoot, 'native', `temporal-tensor.${suffix}.node`),
+    `@ruvector/temporal-tensor-${suffix}`,
+  ]
+  const errors: Error[] = []
+  for (const candidate of candidates) {
+    if (candidate.endsWith('.node') && !existsSync(candidate)) {
+      errors.push(new Error(`no local build at ${candidate}`))
+      continue
+    }
+    try {
+      return require(candidate) as NativeBinding
+    } catch (e) {
+      errors.push(e instanceof Error ? e : new Error(String(e)))
+    }
+  }
+  throw new TemporalTensorError(
+    'BACKEND_UNAVAILABLE',
+    `no native binary loaded for ${suffix}: ${errors.map((e) => e.message.split('\n')[0]).join('; ')}`,
+    { cause: new AggregateError(errors, `native load attempts for ${suffix}`) },
+  )
+}
+
+/** Instantiates the bundled `temporal_tensor.wasm` synchronously. */
+export function loadWasm(): Backend {
+  const path = join(distDir, 'temporal_tensor.wasm')
+  const module = new WebAssembly.Module(readFileSync(path))
+  return wasmBackend(new WebAssembly.Instance(module, {}))
+}
+
+/** What `chooseBackend` settled on, with the native failure (if any) kept for inspection. */
+export interface BackendChoice {
+  backend: Backend
+  /** Why the native backend is not in use (`undefined` when it is, or when WASM was forced). */
+  nativeError?: TemporalTensorError
+}
+
+/** Picks the backend per `TEMPORAL_TENSOR_BACKEND` (or `native` then `wasm`). */
+export function chooseBackend(): BackendChoice {
+  const forced = process.env.TEMPORAL_TENSOR_BACKEND?.trim().toLowerCase() || undefined
+  if (forced !== undefined && forced !== 'native' && forced !== 'wasm') {
+    throw new TemporalTensorError(
+      'INVALID_ARGUMENT',
+      `TEMPORAL_TENSOR_BACKEND must be "native" or "wasm", got "${forced}"`,
+    )
+  }
+  let nativeError: TemporalTensorError | undefined
+  if (forced !== 'wasm') {
+    try {
+      return { backend: nativeBackend(loadNative()) }
+    } catch (e) {
+      nativeError = e as TemporalTensorError
+      if (forced === 'native') throw nativeError
+    }
+  }
+  try {
+    return { backend: loadWasm(), nativeError }
+  } catch (e) {
+    throw new TemporalTensorError('BACKEND_UNAVAILABLE', `no backend could be loaded: ${String(e)}`, {
+      cause: new AggregateError(nativeError ? [nativeError, e] : [e], 'backend load attempts'),
+    })
+  }
+}

@@ -1,0 +1,55 @@
+/** The native (napi-rs) backend: a thin adapter over the addon's exports. Internal. */
+import { policyArgs, segmentInfoFrom, stateFrom } from './backend.js'
+import type { Backend, BackendCompressor, ResolvedPolicy } from './backend.js'
+import { TemporalTensorError, isErrorCode } from './errors.js'
+
+/** What the addon exports (`crates/ruvector-temporal-tensor-node`). */
+export interface NativeBinding {
+  NativeCompressor: new (tensorLen: number, nowTs: number, ...policy: number[]) => NativeCompressor
+  decodeSegment(segment: Uint8Array): Float32Array
+  decodeFrame(segment: Uint8Array, index: number): Float32Array
+  segmentInfo(segment: Uint8Array): number[]
+}
+
+interface NativeCompressor {
+  push(frame: Float32Array, nowTs: number): Uint8Array | null
+  pushMany(frames: Float32Array, nowTs: number): Uint8Array[]
+  flush(): Uint8Array | null
+  touch(nowTs: number): void
+  setAccess(accessCount: number, lastAccessTs: number): void
+  info(): number[]
+}
+
+/** Runs `f`, re-throwing the addon's errors as `TemporalTensorError` with the same code. */
+function call<T>(f: () => T): T {
+  try {
+    return f()
+  } catch (e) {
+    if (e instanceof TemporalTensorError) throw e
+    const err = e as { code?: unknown; message?: string }
+    const code = isErrorCode(err.code) ? err.code : 'INVALID_ARGUMENT'
+    throw new TemporalTensorError(code, String(err.message ?? e), { cause: e })
+  }
+}
+
+/** Wraps a loaded addon as a `Backend`. */
+export function nativeBackend(binding: NativeBinding): Backend {
+  return {
+    name: 'native',
+    createCompressor(tensorLen: number, nowTs: number, policy: ResolvedPolicy): BackendCompressor {
+      const inner = call(() => new binding.NativeCompressor(tensorLen, nowTs, ...policyArgs(policy)))
+      return {
+        push: (frame, ts) => call(() => inner.push(frame, ts)),
+        pushMany: (frames, ts) => call(() => inner.pushMany(frames, ts)),
+        flush: () => call(() => inner.flush()),
+        touch: (ts) => inner.touch(ts),
+        setAccess: (count, last) => inner.setAccess(count, last),
+        state: () => stateFrom(inner.info()),
+        free: () => {},
+      }
+    },
+    decodeSegment: (segment) => call(() => binding.decodeSegment(segment)),
+    decodeFrame: (segment, index) => call(() => binding.decodeFrame(segment, index)),
+    segmentInfo: (segment) => segmentInfoFrom(call(() => binding.segmentInfo(segment))),
+  }
+}
