@@ -1,0 +1,252 @@
+// The public facade, run once per backend (see vitest.config.ts) with identical expectations.
+import { describe, expect, it } from 'vitest'
+import {
+  TemporalTensorCompressor,
+  backend,
+  decodeFrame,
+  decodeSegment,
+  segmentInfo,
+  splitSegments,
+} from '../../dist/index.mjs'
+import {
+  BOUNDS,
+  expectCode,
+  goldenCases,
+  hex,
+  readBytes,
+  readFloats,
+  relativeError,
+  stream,
+} from '../helpers.js'
+
+const N = 64
+
+/** A compressor pinned to a width (as the Rust tests do). */
+function pinned(bits: 8 | 7 | 5 | 3, tensorLen = N): TemporalTensorCompressor {
+  const warm = bits === 7 || bits === 5
+  const c = new TemporalTensorCompressor({
+    tensorLen,
+    policy: warm ? { hotMinScore: 0xffffffff, warmMinScore: 0, warmBits: bits } : {},
+  })
+  c.setAccess(bits === 8 ? 0xffffffff : 0, 0)
+  return c
+}
+
+function compressAll(c: TemporalTensorCompressor, frames: Float32Array, n: number): Uint8Array[] {
+  const out: Uint8Array[] = []
+  for (let t = 0; t < frames.length / n; t++) {
+    const seg = c.push(frames.subarray(t * n, (t + 1) * n), 0)
+    if (seg) out.push(seg)
+  }
+  const last = c.flush()
+  if (last) out.push(last)
+  return out
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((s, p) => s + p.byteLength, 0))
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.byteLength
+  }
+  return out
+}
+
+describe(`facade on the ${process.env.TEMPORAL_TENSOR_BACKEND} backend`, () => {
+  it('loaded the backend it was asked for', () => {
+    expect(backend).toBe(process.env.TEMPORAL_TENSOR_BACKEND)
+  })
+
+  describe('golden vectors of the Rust core', () => {
+    for (const g of goldenCases()) {
+      it(`${g.name}: same bytes, same decoded values`, () => {
+        const c = new TemporalTensorCompressor({ tensorLen: g.tensorLen, nowTs: 0, policy: g.policy })
+        c.setAccess(g.accessCount, g.lastAccessTs)
+        const parts = compressAll(c, readFloats(g.input), g.tensorLen)
+        expect(parts).toHaveLength(g.segments)
+        const golden = readBytes(g.tqtc)
+        expect(hex(concat(parts))).toBe(hex(golden))
+        const decoded = concat(splitSegments(golden).map((s) => new Uint8Array(decodeSegment(s).buffer)))
+        expect(hex(decoded)).toBe(hex(readBytes(g.decoded)))
+        for (const seg of parts) {
+          const info = segmentInfo(seg)
+          expect(info.bits).toBe(g.bits)
+          expect(info.byteLength).toBe(seg.byteLength)
+          expect(info.tensorLen).toBe(g.tensorLen)
+        }
+      })
+    }
+  })
+
+  describe('round trips', () => {
+    for (const bits of [8, 7, 5, 3] as const) {
+      it(`${bits}-bit: every frame within the ADR-017 bound, random access agrees`, () => {
+        const frames = stream(N, 120, bits)
+        const segments = compressAll(pinned(bits), frames, N)
+        let t = 0
+        for (const seg of segments) {
+          const info = segmentInfo(seg)
+          expect(info.bits).toBe(bits)
+          const all = decodeSegment(seg)
+          expect(all).toHaveLength(info.frameCount * N)
+          for (let i = 0; i < info.frameCount; i++, t++) {
+            const frame = decodeFrame(seg, i)
+            expect(frame).toEqual(all.subarray(i * N, (i + 1) * N))
+            expect(relativeError(frames.subarray(t * N, (t + 1) * N), frame)).toBeLessThan(BOUNDS[bits])
+          }
+        }
+        expect(t).toBe(120)
+      })
+    }
+
+    it('pushMany gives the same segments as pushing frame by frame', () => {
+      const frames = stream(N, 90, 5)
+      const one = compressAll(pinned(8), frames, N)
+      const c = pinned(8)
+      const batch = [...c.pushMany(frames, 0), c.flush()!]
+      expect(batch.map(hex)).toEqual(one.map(hex))
+    })
+
+    it('reports tier, frames and pending bytes', () => {
+      const c = new TemporalTensorCompressor({ tensorLen: N })
+      expect(c.activeBits).toBeNull()
+      expect(c.activeFrames).toBe(0)
+      expect(c.tensorLen).toBe(N)
+      c.push(stream(N, 1), 0)
+      expect(c.activeBits).toBe(3) // no accesses: cold
+      c.touch(1)
+      c.setAccess(100, 0)
+      c.push(stream(N, 1), 1)
+      expect(c.activeBits).toBe(8)
+      expect(c.activeFrames).toBe(1)
+      expect(c.pendingBytes).toBe(26 + 2 + N)
+    })
+
+    it('decodes Buffers and views with an offset', () => {
+      const c = pinned(5)
+      c.pushMany(stream(N, 3), 0)
+      const bytes = c.flush()!
+      const padded = new Uint8Array(bytes.byteLength + 7)
+      padded.set(bytes, 3)
+      const view = padded.subarray(3, 3 + bytes.byteLength)
+      expect(decodeSegment(view)).toEqual(decodeSegment(bytes))
+      expect(decodeSegment(Buffer.from(bytes))).toEqual(decodeSegment(bytes))
+      expect(decodeSegment(bytes)).toHaveLength(3 * N)
+    })
+  })
+
+  describe('errors: coded, and nothing changes', () => {
+    it('wrong frame length and non-finite values leave the compressor as it was', () => {
+      const frames = stream(N, 10, 9)
+      const reference = pinned(8)
+      const c = pinned(8)
+      const expected: string[] = []
+      const got: string[] = []
+      for (let t = 0; t < 10; t++) {
+        const frame = frames.subarray(t * N, (t + 1) * N)
+        const before = [c.activeFrames, c.pendingBytes]
+        expectCode(() => c.push(frame.subarray(1), 0), 'LENGTH_MISMATCH')
+        for (const bad of [NaN, Infinity, -Infinity]) {
+          const poisoned = frame.slice()
+          poisoned[t] = bad
+          expectCode(() => c.push(poisoned, 0), 'NON_FINITE')
+        }
+        expect([c.activeFrames, c.pendingBytes]).toEqual(before)
+        const a = c.push(frame, 0)
+        const b = reference.push(frame, 0)
+        if (a) got.push(hex(a))
+        if (b) expected.push(hex(b))
+      }
+      expect(got).toEqual(expected)
+      expect(hex(c.flush()!)).toBe(hex(reference.flush()!))
+    })
+
+    it('pushMany is all or nothing', () => {
+      const c = pinned(3)
+      c.push(stream(N, 1), 0)
+      const frames = stream(N, 5, 2)
+      frames[3 * N + 7] = NaN
+      expectCode(() => c.pushMany(frames, 0), 'NON_FINITE')
+      expectCode(() => c.pushMany(frames.subarray(0, N + 1), 0), 'LENGTH_MISMATCH')
+      expect(c.activeFrames).toBe(1)
+    })
+
+    it('arguments of the wrong type or range', () => {
+      const c = new TemporalTensorCompressor({ tensorLen: 4 })
+      expectCode(() => c.push([1, 2, 3, 4] as unknown as Float32Array, 0), 'INVALID_ARGUMENT')
+      expectCode(() => c.push(new Float64Array(4) as unknown as Float32Array, 0), 'INVALID_ARGUMENT')
+      for (const ts of [-1, 1.5, 2 ** 32, NaN, '3']) {
+        expectCode(() => c.push(new Float32Array(4), ts as number), 'INVALID_ARGUMENT')
+      }
+      expectCode(() => c.setAccess(-1, 0), 'INVALID_ARGUMENT')
+      expectCode(() => decodeSegment('TQTC' as unknown as Uint8Array), 'INVALID_ARGUMENT')
+      expectCode(() => decodeFrame(new Uint8Array(40), -1), 'INVALID_ARGUMENT')
+      expectCode(() => new TemporalTensorCompressor(undefined as never), 'INVALID_ARGUMENT')
+      expectCode(() => new TemporalTensorCompressor({ tensorLen: 4, policy: { warmbits: 5 } as never }), 'INVALID_ARGUMENT')
+      expect(c.activeFrames).toBe(0)
+    })
+
+    it('invalid configuration', () => {
+      expectCode(() => new TemporalTensorCompressor({ tensorLen: 0 }), 'INVALID_CONFIG')
+      expectCode(() => new TemporalTensorCompressor({ tensorLen: 2 ** 24 + 1 }), 'LIMIT_EXCEEDED')
+      expectCode(() => new TemporalTensorCompressor({ tensorLen: 8, policy: { warmBits: 6 as 5 } }), 'INVALID_CONFIG')
+      expectCode(() => new TemporalTensorCompressor({ tensorLen: 8, policy: { groupLen: 0 } }), 'INVALID_CONFIG')
+      expectCode(() => new TemporalTensorCompressor({ tensorLen: 8, policy: { warmMinScore: 1000 } }), 'INVALID_CONFIG')
+    })
+
+    it('truncated, corrupt and unknown-version segments', () => {
+      const c = pinned(7)
+      c.pushMany(stream(N, 4), 0)
+      const seg = c.flush()!
+      for (let len = 0; len < seg.byteLength; len += 7) {
+        expectCode(() => decodeSegment(seg.subarray(0, len)), 'TRUNCATED')
+        expectCode(() => segmentInfo(seg.subarray(0, len)), 'TRUNCATED')
+      }
+      const bad = (at: number, value: number): Uint8Array => {
+        const copy = seg.slice()
+        copy[at] = value
+        return copy
+      }
+      expectCode(() => decodeSegment(bad(0, 0)), 'BAD_MAGIC')
+      expectCode(() => decodeSegment(bad(4, 9)), 'UNSUPPORTED_VERSION')
+      expectCode(() => decodeSegment(bad(5, 0)), 'CORRUPT_SEGMENT')
+      expectCode(() => decodeFrame(bad(14, 99), 0), 'CORRUPT_SEGMENT')
+      expectCode(() => decodeFrame(seg, 4), 'FRAME_OUT_OF_RANGE')
+      expect(decodeFrame(seg, 3)).toHaveLength(N)
+    })
+
+    it('any bytes given to decode give a result or a coded error', () => {
+      let seed = 7
+      const next = () => (seed = (seed * 1103515245 + 12345) >>> 0)
+      const c = pinned(5)
+      c.pushMany(stream(N, 3), 0)
+      const seg = c.flush()!
+      for (let round = 0; round < 2000; round++) {
+        const bytes = seg.slice(0, next() % (seg.byteLength + 1))
+        for (let k = next() % 4; k >= 0 && bytes.length > 0; k--) bytes[next() % bytes.length] = next() & 0xff
+        try {
+          const out = decodeSegment(bytes)
+          expect(out.every(Number.isFinite)).toBe(true)
+        } catch (e) {
+          expect((e as Error).name).toBe('TemporalTensorError')
+        }
+      }
+    })
+
+    it('use after free is INVALID_HANDLE; free is idempotent', () => {
+      const c = new TemporalTensorCompressor({ tensorLen: 4 })
+      c.push(new Float32Array([1, 2, 3, 4]), 0)
+      c.free()
+      c.free()
+      expect(c.freed).toBe(true)
+      expectCode(() => c.push(new Float32Array(4), 0), 'INVALID_HANDLE')
+      expectCode(() => c.flush(), 'INVALID_HANDLE')
+      expectCode(() => c.activeBits, 'INVALID_HANDLE')
+      // Other compressors are unaffected.
+      const d = new TemporalTensorCompressor({ tensorLen: 4 })
+      d.push(new Float32Array([1, 2, 3, 4]), 0)
+      expect(d.activeFrames).toBe(1)
+    })
+  })
+})

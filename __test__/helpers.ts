@@ -1,0 +1,98 @@
+// Shared test helpers: golden vectors of the Rust core, seeded streams, error assertions.
+import { readFileSync } from 'node:fs'
+import { expect } from 'vitest'
+
+export const vectorsDir = new URL('../crates/ruvector-temporal-tensor/tests/vectors/', import.meta.url)
+
+export interface GoldenCase {
+  name: string
+  bits: number
+  tensorLen: number
+  frames: number
+  segments: number
+  policy: {
+    hotMinScore: number
+    warmMinScore: number
+    warmBits: 5 | 7
+    driftPctQ8: number
+    groupLen: number
+    maxSegmentFrames: number
+  }
+  accessCount: number
+  lastAccessTs: number
+  nowTs: number
+  input: string
+  tqtc: string
+  decoded: string
+}
+
+export function goldenCases(): GoldenCase[] {
+  return JSON.parse(readFileSync(new URL('manifest.json', vectorsDir), 'utf8')).cases
+}
+
+export function readBytes(name: string): Uint8Array {
+  return new Uint8Array(readFileSync(new URL(name, vectorsDir)))
+}
+
+export function readFloats(name: string): Float32Array {
+  const bytes = readBytes(name)
+  return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)
+}
+
+/** Deterministic pseudo-random numbers (mulberry32). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** `count` frames of `n` values: a random walk with occasional jumps in magnitude. */
+export function stream(n: number, count: number, seed = 1): Float32Array {
+  const next = rng(seed)
+  const out = new Float32Array(n * count)
+  const state = Float32Array.from({ length: n }, () => next() * 2 - 1)
+  let scale = 1
+  for (let t = 0; t < count; t++) {
+    if (t % 17 === 16) scale *= next() < 0.5 ? 0.1 : 10
+    for (let i = 0; i < n; i++) {
+      state[i] += (next() - 0.5) * 0.1
+      out[t * n + i] = state[i] * scale
+    }
+  }
+  return out
+}
+
+/** ADR-017 §8.2: max|v - v'| / max|v| of one frame. */
+export function relativeError(original: Float32Array, decoded: Float32Array): number {
+  let maxAbs = 0
+  let maxErr = 0
+  for (let i = 0; i < original.length; i++) {
+    maxAbs = Math.max(maxAbs, Math.abs(original[i]))
+    maxErr = Math.max(maxErr, Math.abs(original[i] - decoded[i]))
+  }
+  return maxAbs === 0 ? (maxErr === 0 ? 0 : Infinity) : maxErr / maxAbs
+}
+
+export const BOUNDS: Record<number, number> = { 8: 0.008, 7: 0.016, 5: 0.065, 3: 0.3 }
+
+/** Asserts `f` throws a TemporalTensorError with `code`. */
+export function expectCode(f: () => unknown, code: string): void {
+  let thrown: unknown
+  try {
+    f()
+  } catch (e) {
+    thrown = e
+  }
+  expect(thrown, `expected ${code}`).toBeInstanceOf(Error)
+  expect((thrown as Error).name).toBe('TemporalTensorError')
+  expect((thrown as { code?: string }).code).toBe(code)
+}
+
+export function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
+}
