@@ -66,14 +66,4 @@ export function init(input?: InitInput): Promise<void> {
   return ready
 }
 
-export {
-  DEFAULT_POLICY,
-  TemporalTensorCompressor,
-  decodeFrame,
-  decodeSegment,
-  segmentInfo,
-  splitSegments,
-} from './api.js'
-export type { CompressorOptions, SegmentInfo, TierPolicyOptions } from './api.js'
-export { ERROR_CODES, TemporalTensorError } from './errors.js'
-export type { CoreErrorCode, ErrorCode } from './errors.js'
+export * from './public.js'

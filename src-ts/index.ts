@@ -21,15 +21,5 @@ export const backend: 'native' | 'wasm' = choice.backend.name
  */
 export const nativeLoadError: TemporalTensorError | undefined = choice.nativeError
 
-export {
-  DEFAULT_POLICY,
-  TemporalTensorCompressor,
-  decodeFrame,
-  decodeSegment,
-  segmentInfo,
-  splitSegments,
-} from './api.js'
-export type { CompressorOptions, SegmentInfo, TierPolicyOptions } from './api.js'
-export { ERROR_CODES, TemporalTensorError } from './errors.js'
-export type { CoreErrorCode, ErrorCode } from './errors.js'
+export * from './public.js'
 export { platformSuffix } from './load-node.js'

@@ -46,14 +46,14 @@ impl NativeCompressor {
         group_len: u32,
         max_segment_frames: u32,
     ) -> Result<Self> {
-        let policy = TierPolicy {
+        let policy = TierPolicy::from_fields(
             hot_min_score,
             warm_min_score,
-            warm_bits: u8::try_from(warm_bits).unwrap_or(0),
+            warm_bits,
             drift_pct_q8,
             group_len,
             max_segment_frames,
-        };
+        );
         TemporalTensorCompressor::new(policy, tensor_len, now_ts)
             .map(|inner| NativeCompressor { inner })
             .map_err(js_error)

@@ -295,6 +295,36 @@ unsafe fn output<'a, T>(ptr: *mut T, cap: usize) -> Result<&'a mut [T], Error> {
     Ok(unsafe { core::slice::from_raw_parts_mut(ptr, cap) })
 }
 
+/// The shape shared by every call that reads an input buffer and fills an output buffer:
+/// checks the pointers, runs `op`, and writes `*out_written` (the count written, or on
+/// `BUFFER_TOO_SMALL` the capacity needed).
+///
+/// # Safety
+/// As the module docs: `in_ptr` readable for `in_len`, `out_ptr` writable for `out_cap`
+/// elements, `out_written` writable.
+unsafe fn with_buffers<I, O>(
+    in_ptr: *const I,
+    in_len: usize,
+    out_ptr: *mut O,
+    out_cap: usize,
+    out_written: *mut usize,
+    op: impl FnOnce(&[I], &mut [O]) -> Result<usize, Error>,
+) -> i32 {
+    run(|| {
+        if out_written.is_null() {
+            return Err(Error::NullPointer);
+        }
+        // SAFETY: caller contract.
+        let input = unsafe { input(in_ptr, in_len)? };
+        // SAFETY: caller contract.
+        let output = unsafe { output(out_ptr, out_cap)? };
+        // SAFETY: checked non-null above.
+        let written = op(input, output).map_err(|e| unsafe { report_needed(e, out_written) })?;
+        // SAFETY: checked non-null above.
+        unsafe { put(out_written, written) }
+    })
+}
+
 /// Creates a compressor with the default policy for frames of `len` values; writes its handle.
 ///
 /// # Safety
@@ -328,14 +358,14 @@ pub unsafe extern "C" fn ttc_create_with_policy(
         if out_handle.is_null() {
             return Err(Error::NullPointer);
         }
-        let policy = TierPolicy {
+        let policy = TierPolicy::from_fields(
             hot_min_score,
             warm_min_score,
-            warm_bits: u8::try_from(warm_bits).unwrap_or(0),
+            warm_bits,
             drift_pct_q8,
             group_len,
             max_segment_frames,
-        };
+        );
         let compressor = TemporalTensorCompressor::new(policy, len, now_ts)?;
         let handle = STORE.lock().insert(compressor)?;
         // SAFETY: checked non-null above; valid per the caller.
@@ -395,23 +425,15 @@ pub unsafe extern "C" fn ttc_push_frame(
     out_cap: usize,
     out_written: *mut usize,
 ) -> i32 {
-    run(|| {
-        if out_written.is_null() {
-            return Err(Error::NullPointer);
-        }
-        // SAFETY: caller contract (module docs).
-        let frame = unsafe { input(in_ptr, len)? };
-        // SAFETY: caller contract (module docs).
-        let out = unsafe { output(out_ptr, out_cap)? };
-        let mut store = STORE.lock();
-        let written = store
-            .get(handle)?
-            .push_frame_into(frame, now_ts, out)
-            // SAFETY: checked non-null above.
-            .map_err(|e| unsafe { report_needed(e, out_written) })?;
-        // SAFETY: checked non-null above.
-        unsafe { put(out_written, written) }
-    })
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        with_buffers(in_ptr, len, out_ptr, out_cap, out_written, |frame, out| {
+            STORE
+                .lock()
+                .get(handle)?
+                .push_frame_into(frame, now_ts, out)
+        })
+    }
 }
 
 /// Compresses `len / tensor_len` frames stored back to back, all at `now_ts`; writes every
@@ -434,23 +456,15 @@ pub unsafe extern "C" fn ttc_push_frames(
     out_cap: usize,
     out_written: *mut usize,
 ) -> i32 {
-    run(|| {
-        if out_written.is_null() {
-            return Err(Error::NullPointer);
-        }
-        // SAFETY: caller contract (module docs).
-        let frames = unsafe { input(in_ptr, len)? };
-        // SAFETY: caller contract (module docs).
-        let out = unsafe { output(out_ptr, out_cap)? };
-        let mut store = STORE.lock();
-        let written = store
-            .get(handle)?
-            .push_frames_into(frames, now_ts, out)
-            // SAFETY: checked non-null above.
-            .map_err(|e| unsafe { report_needed(e, out_written) })?;
-        // SAFETY: checked non-null above.
-        unsafe { put(out_written, written) }
-    })
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        with_buffers(in_ptr, len, out_ptr, out_cap, out_written, |frames, out| {
+            STORE
+                .lock()
+                .get(handle)?
+                .push_frames_into(frames, now_ts, out)
+        })
+    }
 }
 
 /// Finishes the open segment, writing it to `out_ptr` and its length to `*out_written` (0 when
@@ -468,21 +482,17 @@ pub unsafe extern "C" fn ttc_flush(
     out_cap: usize,
     out_written: *mut usize,
 ) -> i32 {
-    run(|| {
-        if out_written.is_null() {
-            return Err(Error::NullPointer);
-        }
-        // SAFETY: caller contract.
-        let out = unsafe { output(out_ptr, out_cap)? };
-        let mut store = STORE.lock();
-        let written = store
-            .get(handle)?
-            .flush_into(out)
-            // SAFETY: checked non-null above.
-            .map_err(|e| unsafe { report_needed(e, out_written) })?;
-        // SAFETY: checked non-null above.
-        unsafe { put(out_written, written) }
-    })
+    // SAFETY: forwarded caller contract; the input is empty.
+    unsafe {
+        with_buffers(
+            core::ptr::null::<u8>(),
+            0,
+            out_ptr,
+            out_cap,
+            out_written,
+            |_, out| STORE.lock().get(handle)?.flush_into(out),
+        )
+    }
 }
 
 /// Fills `*out_info` with a compressor's state.
@@ -529,20 +539,17 @@ pub unsafe extern "C" fn ttc_decode_segment(
     out_cap: usize,
     out_written: *mut usize,
 ) -> i32 {
-    run(|| {
-        if out_written.is_null() {
-            return Err(Error::NullPointer);
-        }
-        // SAFETY: caller contract.
-        let bytes = unsafe { input(seg_ptr, seg_len)? };
-        // SAFETY: caller contract.
-        let out = unsafe { output(out_ptr, out_cap)? };
-        let (_, written) = segment::decode_into(bytes, out)
-            // SAFETY: checked non-null above.
-            .map_err(|e| unsafe { report_needed(e, out_written) })?;
-        // SAFETY: checked non-null above.
-        unsafe { put(out_written, written) }
-    })
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        with_buffers(
+            seg_ptr,
+            seg_len,
+            out_ptr,
+            out_cap,
+            out_written,
+            |bytes, out| segment::decode_into(bytes, out).map(|(_, written)| written),
+        )
+    }
 }
 
 /// Decodes frame `index` of the segment alone into `out_ptr`; writes `tensor_len` to
@@ -561,20 +568,19 @@ pub unsafe extern "C" fn ttc_decode_frame(
     out_cap: usize,
     out_written: *mut usize,
 ) -> i32 {
-    run(|| {
-        if out_written.is_null() {
-            return Err(Error::NullPointer);
-        }
-        // SAFETY: caller contract.
-        let bytes = unsafe { input(seg_ptr, seg_len)? };
-        // SAFETY: caller contract.
-        let out = unsafe { output(out_ptr, out_cap)? };
-        let header = segment::decode_frame_into(bytes, index as u64, out)
-            // SAFETY: checked non-null above.
-            .map_err(|e| unsafe { report_needed(e, out_written) })?;
-        // SAFETY: checked non-null above.
-        unsafe { put(out_written, header.tensor_len as usize) }
-    })
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        with_buffers(
+            seg_ptr,
+            seg_len,
+            out_ptr,
+            out_cap,
+            out_written,
+            |bytes, out| {
+                segment::decode_frame_into(bytes, index as u64, out).map(|h| h.tensor_len as usize)
+            },
+        )
+    }
 }
 
 /// Validates the segment at `seg_ptr` and fills `*out_info` with its header.

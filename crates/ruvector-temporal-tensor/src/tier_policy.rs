@@ -71,6 +71,26 @@ impl Default for TierPolicy {
 }
 
 impl TierPolicy {
+    /// A policy from its fields in declaration order, as the `ttc_*` ABI and the bindings pass
+    /// them (`warm_bits` as a `u32`; a value beyond `u8` becomes 0, which `validate` rejects).
+    pub fn from_fields(
+        hot_min_score: u32,
+        warm_min_score: u32,
+        warm_bits: u32,
+        drift_pct_q8: u32,
+        group_len: u32,
+        max_segment_frames: u32,
+    ) -> Self {
+        TierPolicy {
+            hot_min_score,
+            warm_min_score,
+            warm_bits: u8::try_from(warm_bits).unwrap_or(0),
+            drift_pct_q8,
+            group_len,
+            max_segment_frames,
+        }
+    }
+
     /// Checks every field against its documented range.
     ///
     /// Errors: [`Error::InvalidConfig`] naming the first field out of range.

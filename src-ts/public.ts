@@ -1,0 +1,12 @@
+/** The API both entries (Node `index.ts`, browser `browser.ts`) export unchanged. */
+export {
+  DEFAULT_POLICY,
+  TemporalTensorCompressor,
+  decodeFrame,
+  decodeSegment,
+  segmentInfo,
+  splitSegments,
+} from './api.js'
+export type { CompressorOptions, SegmentInfo, TierPolicyOptions } from './api.js'
+export { ERROR_CODES, TemporalTensorError } from './errors.js'
+export type { CoreErrorCode, ErrorCode } from './errors.js'
