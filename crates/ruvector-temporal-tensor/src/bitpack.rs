@@ -61,6 +61,33 @@ impl<'a> BitWriter<'a> {
         }
     }
 
+    /// Appends many codes (each `< 2^bits`). When the stream is at a byte boundary, whole groups
+    /// of 8 codes go through `pack` (a kernel writing `bits` bytes per 8 codes); the rest, and
+    /// everything at other alignments, one code at a time.
+    pub fn put_codes(&mut self, codes: &[u8], pack: fn(&[u8], u32, &mut [u8])) {
+        while self.acc_bits >= 8 {
+            self.out[self.next_byte] = self.acc as u8;
+            self.next_byte += 1;
+            self.acc >>= 8;
+            self.acc_bits -= 8;
+        }
+        let mut rest = codes;
+        if self.acc_bits == 0 {
+            let whole = codes.len() / 8 * 8;
+            let bytes = whole / 8 * self.bits as usize;
+            pack(
+                &codes[..whole],
+                self.bits,
+                &mut self.out[self.next_byte..self.next_byte + bytes],
+            );
+            self.next_byte += bytes;
+            rest = &codes[whole..];
+        }
+        for &code in rest {
+            self.put(code as u32);
+        }
+    }
+
     /// Writes the pending partial bytes.
     pub fn finish(self) {
         let bytes = self.acc_bits.div_ceil(8) as usize;
@@ -115,6 +142,29 @@ impl<'a> BitReader<'a> {
             self.acc |= (byte as u64) << self.acc_bits;
             self.next_byte += 1;
             self.acc_bits += 8;
+        }
+    }
+
+    /// Reads `codes.len()` codes. When the stream is at a byte boundary, whole groups of 8
+    /// codes come from `unpack` (a kernel reading `bits` bytes per 8 codes); the rest one at a
+    /// time.
+    pub fn get_codes(&mut self, codes: &mut [u8], unpack: fn(&[u8], u32, &mut [u8])) {
+        let mut start = 0;
+        if self.acc_bits % 8 == 0 {
+            let whole = codes.len() / 8 * 8;
+            let bytes = whole / 8 * self.bits as usize;
+            // Hand back the whole bytes still in the accumulator.
+            let at = self.next_byte - (self.acc_bits / 8) as usize;
+            if let Some(src) = self.data.get(at..at + bytes) {
+                unpack(src, self.bits, &mut codes[..whole]);
+                self.next_byte = at + bytes;
+                self.acc = 0;
+                self.acc_bits = 0;
+                start = whole;
+            }
+        }
+        for code in &mut codes[start..] {
+            *code = self.get() as u8;
         }
     }
 

@@ -47,6 +47,7 @@ pub mod error;
 pub mod f16;
 #[cfg(feature = "ffi")]
 pub mod ffi;
+pub mod kernels;
 pub mod limits;
 pub mod quantizer;
 pub mod segment;

@@ -109,7 +109,7 @@ pub enum ScaleFormat {
     F32,
 }
 
-/// What quantizing one frame measured.
+/// What quantizing one frame (or part of one) measured.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FrameStats {
     /// `max |v|` over the frame.
@@ -120,6 +120,18 @@ pub struct FrameStats {
     pub clamped: bool,
     /// Every value was finite.
     pub finite: bool,
+}
+
+impl Default for FrameStats {
+    /// Nothing seen yet: zero maxima, not clamped, finite.
+    fn default() -> Self {
+        FrameStats {
+            max_abs: 0.0,
+            max_err: 0.0,
+            clamped: false,
+            finite: true,
+        }
+    }
 }
 
 impl FrameStats {
@@ -185,10 +197,14 @@ pub fn scales_from_max_abs(values: &mut [f32], bits: u32, headroom: f32) -> Scal
     format
 }
 
+/// Values quantized (or decoded) per pass; the codes of one pass live on the stack.
+const CHUNK: usize = 512;
+
 /// Quantizes `frame` with the stored `scales` into `writer`, measuring the exact error.
 ///
-/// `divisors[g]` must be `Divisor::for_scale(scales[g])`. Non-finite values are coded as 0 and
-/// reported through [`FrameStats::finite`]; the caller must discard the output then.
+/// `divisors[g]` must be `Divisor::for_scale(scales[g])`. Non-finite values are reported through
+/// [`FrameStats::finite`]; the caller must discard the output then. Uses the kernels of
+/// [`crate::kernels::active`].
 pub(crate) fn quantize_frame(
     frame: &[f32],
     scales: &[f32],
@@ -197,42 +213,76 @@ pub(crate) fn quantize_frame(
     bits: u32,
     writer: &mut BitWriter<'_>,
 ) -> FrameStats {
+    let kernels = crate::kernels::active();
     let q = qmax(bits) as f32;
-    let limit = q + 0.5;
-    let mut max_abs = 0.0f32;
-    let mut max_err = 0.0f32;
-    let mut clamped = false;
-    let mut finite = true;
-    for ((chunk, &scale), &divisor) in frame.chunks(group_len).zip(scales).zip(divisors) {
-        for &v in chunk {
-            let a = v.abs();
-            // False for NaN and ±Inf.
-            finite &= a <= f32::MAX;
-            let x = divisor.apply(v);
-            clamped |= x.abs() > limit;
-            let code = round_ties_even(x.clamp(-q, q));
-            let code = if code.is_nan() { 0.0 } else { code };
-            writer.put((code as i32 + q as i32) as u32);
-            let err = (v - code * scale).abs();
-            if err > max_err {
-                max_err = err;
+    let mut stats = FrameStats::default();
+    let mut codes = [0u8; CHUNK];
+    for (c, chunk) in frame.chunks(CHUNK).enumerate() {
+        let base = c * CHUNK;
+        for_each_group_piece(base, chunk.len(), group_len, |g, range| {
+            let values = &chunk[range.clone()];
+            let out = &mut codes[range];
+            match divisors[g] {
+                Divisor::Reciprocal(inv) => {
+                    (kernels.quantize)(values, inv, scales[g], q, out, &mut stats)
+                }
+                other => quantize_by_rule(values, other, scales[g], q, out, &mut stats),
             }
-            if a > max_abs {
-                max_abs = a;
-            }
-        }
+        });
+        writer.put_codes(&codes[..chunk.len()], kernels.pack);
     }
-    FrameStats {
-        max_abs,
-        max_err,
-        clamped,
-        finite,
+    stats
+}
+
+/// Calls `f(group, range)` for each run of a chunk (`base..base + len` of the frame) that lies
+/// in one group; `range` is relative to the chunk.
+#[inline(always)]
+fn for_each_group_piece(
+    base: usize,
+    len: usize,
+    group_len: usize,
+    mut f: impl FnMut(usize, core::ops::Range<usize>),
+) {
+    let mut pos = 0;
+    while pos < len {
+        let g = (base + pos) / group_len;
+        let end = ((g + 1) * group_len - base).min(len);
+        f(g, pos..end);
+        pos = end;
     }
 }
 
-/// Decodes `out.len()` values from `reader` with per-group `scales`: `(code - qmax) * scale`.
-///
-/// `out` starts at a group boundary; `scale_of(g)` returns the scale of group `g` of the frame.
+/// The scalar formula for the rare divisors (zero, subnormal or huge scales).
+fn quantize_by_rule(
+    values: &[f32],
+    divisor: Divisor,
+    scale: f32,
+    q: f32,
+    codes: &mut [u8],
+    stats: &mut FrameStats,
+) {
+    let limit = q + 0.5;
+    for (&v, code) in values.iter().zip(codes.iter_mut()) {
+        let a = v.abs();
+        // False for NaN and ±Inf.
+        stats.finite &= a <= f32::MAX;
+        let x = divisor.apply(v);
+        stats.clamped |= x.abs() > limit;
+        let c = round_ties_even(x.clamp(-q, q));
+        let c = if c.is_nan() { 0.0 } else { c };
+        *code = (c as i32 + q as i32) as u8;
+        let err = (v - c * scale).abs();
+        if err > stats.max_err {
+            stats.max_err = err;
+        }
+        if a > stats.max_abs {
+            stats.max_abs = a;
+        }
+    }
+}
+
+/// Decodes `out.len()` values (one frame) from `reader` with per-group scales:
+/// `(code - qmax) * scale`. `scale_of(g)` returns the scale of group `g` of the frame.
 pub(crate) fn dequantize_frame(
     reader: &mut BitReader<'_>,
     bits: u32,
@@ -240,12 +290,15 @@ pub(crate) fn dequantize_frame(
     scale_of: impl Fn(usize) -> f32,
     out: &mut [f32],
 ) {
+    let kernels = crate::kernels::active();
     let q = qmax(bits) as i32;
-    for (g, chunk) in out.chunks_mut(group_len).enumerate() {
-        let scale = scale_of(g);
-        for slot in chunk {
-            *slot = (reader.get() as i32 - q) as f32 * scale;
-        }
+    let mut codes = [0u8; CHUNK];
+    for (c, chunk) in out.chunks_mut(CHUNK).enumerate() {
+        let codes = &mut codes[..chunk.len()];
+        reader.get_codes(codes, kernels.unpack);
+        for_each_group_piece(c * CHUNK, chunk.len(), group_len, |g, range| {
+            (kernels.dequantize)(&codes[range.clone()], scale_of(g), q, &mut chunk[range]);
+        });
     }
 }
 

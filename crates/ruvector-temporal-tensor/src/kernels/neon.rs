@@ -1,0 +1,110 @@
+//! aarch64 kernels: NEON quantize/dequantize (4 lanes; NEON is part of the base architecture).
+//! Bit packing uses the scalar kernels.
+
+use super::{scalar, GroupStats, Kernels};
+use core::arch::aarch64::*;
+
+/// The aarch64 set.
+pub const KERNELS: Kernels = Kernels {
+    name: "neon",
+    quantize,
+    dequantize,
+    pack: scalar::pack,
+    unpack: scalar::unpack,
+};
+
+fn quantize(
+    values: &[f32],
+    inv: f32,
+    scale: f32,
+    qmax: f32,
+    codes: &mut [u8],
+    stats: &mut GroupStats,
+) {
+    let n = values.len().min(codes.len());
+    let whole = n / 4 * 4;
+    // SAFETY: NEON is always present on aarch64; loads stay below `whole <= values.len()`.
+    unsafe {
+        let vinv = vdupq_n_f32(inv);
+        let vscale = vdupq_n_f32(scale);
+        let vq = vdupq_n_f32(qmax);
+        let vnq = vdupq_n_f32(-qmax);
+        let vlimit = vdupq_n_f32(qmax + 0.5);
+        let vmax = vdupq_n_f32(f32::MAX);
+        let bias = vdupq_n_s32(qmax as i32);
+        let mut max_abs = vdupq_n_f32(0.0);
+        let mut max_err = vdupq_n_f32(0.0);
+        let mut clamped = vdupq_n_u32(0);
+        let mut finite = vdupq_n_u32(u32::MAX);
+        let mut i = 0;
+        while i < whole {
+            let v = vld1q_f32(values.as_ptr().add(i));
+            let a = vabsq_f32(v);
+            finite = vandq_u32(finite, vcleq_f32(a, vmax));
+            max_abs = vmaxnmq_f32(max_abs, a);
+            let x = vmulq_f32(v, vinv);
+            clamped = vorrq_u32(clamped, vcgtq_f32(vabsq_f32(x), vlimit));
+            let c = vminnmq_f32(vmaxnmq_f32(x, vnq), vq);
+            let q = vcvtnq_s32_f32(c); // round to nearest, ties to even
+            let deq = vmulq_f32(vcvtq_f32_s32(q), vscale);
+            max_err = vmaxnmq_f32(max_err, vabsq_f32(vsubq_f32(v, deq)));
+            let u = vreinterpretq_u32_s32(vaddq_s32(q, bias));
+            let narrow = vmovn_u16(vcombine_u16(vmovn_u32(u), vdup_n_u16(0)));
+            let word = vget_lane_u32::<0>(vreinterpret_u32_u8(narrow));
+            codes[i..i + 4].copy_from_slice(&word.to_le_bytes());
+            i += 4;
+        }
+        let ma = vmaxnmvq_f32(max_abs);
+        let me = vmaxnmvq_f32(max_err);
+        if ma > stats.max_abs {
+            stats.max_abs = ma;
+        }
+        if me > stats.max_err {
+            stats.max_err = me;
+        }
+        stats.clamped |= vmaxvq_u32(clamped) != 0;
+        stats.finite &= vminvq_u32(finite) == u32::MAX;
+    }
+    scalar::quantize(
+        &values[whole..n],
+        inv,
+        scale,
+        qmax,
+        &mut codes[whole..n],
+        stats,
+    );
+}
+
+fn dequantize(codes: &[u8], scale: f32, qmax: i32, out: &mut [f32]) {
+    let n = codes.len().min(out.len());
+    let whole = n / 8 * 8;
+    // SAFETY: NEON is always present on aarch64; 8 bytes read and 8 floats written below `whole`.
+    unsafe {
+        let vscale = vdupq_n_f32(scale);
+        let bias = vdupq_n_s32(qmax);
+        let mut i = 0;
+        while i < whole {
+            let wide = vmovl_u8(vld1_u8(codes.as_ptr().add(i)));
+            let lo = vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(wide)));
+            let hi = vreinterpretq_s32_u32(vmovl_u16(vget_high_u16(wide)));
+            vst1q_f32(
+                out.as_mut_ptr().add(i),
+                vmulq_f32(vcvtq_f32_s32(vsubq_s32(lo, bias)), vscale),
+            );
+            vst1q_f32(
+                out.as_mut_ptr().add(i + 4),
+                vmulq_f32(vcvtq_f32_s32(vsubq_s32(hi, bias)), vscale),
+            );
+            i += 8;
+        }
+    }
+    scalar::dequantize(&codes[whole..n], scale, qmax, &mut out[whole..n]);
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn neon_matches_scalar() {
+        super::super::tests::check_against_scalar(super::KERNELS);
+    }
+}
