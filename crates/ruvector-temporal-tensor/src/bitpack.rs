@@ -75,17 +75,37 @@ impl<'a> BitWriter<'a> {
         if self.acc_bits == 0 {
             let whole = codes.len() / 8 * 8;
             let bytes = whole / 8 * self.bits as usize;
-            pack(
-                &codes[..whole],
-                self.bits,
-                &mut self.out[self.next_byte..self.next_byte + bytes],
-            );
+            // The kernel may zero bytes past `bytes`: they are after the stream's end, which the
+            // writer's contract requires to be zero already.
+            pack(&codes[..whole], self.bits, &mut self.out[self.next_byte..]);
             self.next_byte += bytes;
             rest = &codes[whole..];
         }
         for &code in rest {
             self.put(code as u32);
         }
+    }
+
+    /// When the stream is at a byte boundary, the rest of the output from there (for kernels
+    /// that write whole bytes; follow with [`skip_bytes`](Self::skip_bytes)). `None` otherwise.
+    pub fn aligned_tail(&mut self) -> Option<&mut [u8]> {
+        while self.acc_bits >= 8 {
+            self.out[self.next_byte] = self.acc as u8;
+            self.next_byte += 1;
+            self.acc >>= 8;
+            self.acc_bits -= 8;
+        }
+        if self.acc_bits == 0 {
+            Some(&mut self.out[self.next_byte..])
+        } else {
+            None
+        }
+    }
+
+    /// Moves past `n` whole bytes written through [`aligned_tail`](Self::aligned_tail).
+    pub fn skip_bytes(&mut self, n: usize) {
+        debug_assert_eq!(self.acc_bits, 0);
+        self.next_byte += n;
     }
 
     /// Writes the pending partial bytes.
@@ -155,8 +175,8 @@ impl<'a> BitReader<'a> {
             let bytes = whole / 8 * self.bits as usize;
             // Hand back the whole bytes still in the accumulator.
             let at = self.next_byte - (self.acc_bits / 8) as usize;
-            if let Some(src) = self.data.get(at..at + bytes) {
-                unpack(src, self.bits, &mut codes[..whole]);
+            if at + bytes <= self.data.len() {
+                unpack(&self.data[at..], self.bits, &mut codes[..whole]);
                 self.next_byte = at + bytes;
                 self.acc = 0;
                 self.acc_bits = 0;
@@ -166,6 +186,26 @@ impl<'a> BitReader<'a> {
         for code in &mut codes[start..] {
             *code = self.get() as u8;
         }
+    }
+
+    /// When the stream is at a byte boundary, the rest of the data from there (for kernels that
+    /// read whole bytes; follow with [`skip_bytes`](Self::skip_bytes)). `None` otherwise.
+    pub fn aligned_tail(&mut self) -> Option<&'a [u8]> {
+        if self.acc_bits % 8 != 0 {
+            return None;
+        }
+        let at = self.next_byte - (self.acc_bits / 8) as usize;
+        let data = self.data.get(at..)?;
+        self.next_byte = at;
+        self.acc = 0;
+        self.acc_bits = 0;
+        Some(data)
+    }
+
+    /// Moves past `n` whole bytes read through [`aligned_tail`](Self::aligned_tail).
+    pub fn skip_bytes(&mut self, n: usize) {
+        debug_assert_eq!(self.acc_bits, 0);
+        self.next_byte += n;
     }
 
     /// Returns the next code.

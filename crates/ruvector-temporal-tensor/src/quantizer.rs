@@ -197,14 +197,15 @@ pub fn scales_from_max_abs(values: &mut [f32], bits: u32, headroom: f32) -> Scal
     format
 }
 
-/// Values quantized (or decoded) per pass; the codes of one pass live on the stack.
-const CHUNK: usize = 512;
+/// Codes handled per pass on the unaligned (slow) path; they live on the stack.
+const CHUNK: usize = 64;
 
 /// Quantizes `frame` with the stored `scales` into `writer`, measuring the exact error.
 ///
 /// `divisors[g]` must be `Divisor::for_scale(scales[g])`. Non-finite values are reported through
 /// [`FrameStats::finite`]; the caller must discard the output then. Uses the kernels of
-/// [`crate::kernels::active`].
+/// [`crate::kernels::active`]: fused quantize+pack while the stream is byte-aligned (the usual
+/// case: group lengths and tensor lengths that are multiples of 8), codes one by one otherwise.
 pub(crate) fn quantize_frame(
     frame: &[f32],
     scales: &[f32],
@@ -217,39 +218,30 @@ pub(crate) fn quantize_frame(
     let q = qmax(bits) as f32;
     let mut stats = FrameStats::default();
     let mut codes = [0u8; CHUNK];
-    for (c, chunk) in frame.chunks(CHUNK).enumerate() {
-        let base = c * CHUNK;
-        for_each_group_piece(base, chunk.len(), group_len, |g, range| {
-            let values = &chunk[range.clone()];
-            let out = &mut codes[range];
-            match divisors[g] {
-                Divisor::Reciprocal(inv) => {
-                    (kernels.quantize)(values, inv, scales[g], q, out, &mut stats)
+    for ((values, &scale), &divisor) in frame.chunks(group_len).zip(scales).zip(divisors) {
+        let mut rest = values;
+        if let Divisor::Reciprocal(inv) = divisor {
+            let whole = values.len() / 8 * 8;
+            if whole > 0 {
+                if let Some(out) = writer.aligned_tail() {
+                    (kernels.quantize_pack)(&values[..whole], inv, scale, q, bits, out, &mut stats);
+                    writer.skip_bytes(whole / 8 * bits as usize);
+                    rest = &values[whole..];
                 }
-                other => quantize_by_rule(values, other, scales[g], q, out, &mut stats),
             }
-        });
-        writer.put_codes(&codes[..chunk.len()], kernels.pack);
+        }
+        for chunk in rest.chunks(CHUNK) {
+            let out = &mut codes[..chunk.len()];
+            match divisor {
+                Divisor::Reciprocal(inv) => {
+                    (kernels.quantize)(chunk, inv, scale, q, out, &mut stats)
+                }
+                other => quantize_by_rule(chunk, other, scale, q, out, &mut stats),
+            }
+            writer.put_codes(out, kernels.pack);
+        }
     }
     stats
-}
-
-/// Calls `f(group, range)` for each run of a chunk (`base..base + len` of the frame) that lies
-/// in one group; `range` is relative to the chunk.
-#[inline(always)]
-fn for_each_group_piece(
-    base: usize,
-    len: usize,
-    group_len: usize,
-    mut f: impl FnMut(usize, core::ops::Range<usize>),
-) {
-    let mut pos = 0;
-    while pos < len {
-        let g = (base + pos) / group_len;
-        let end = ((g + 1) * group_len - base).min(len);
-        f(g, pos..end);
-        pos = end;
-    }
 }
 
 /// The scalar formula for the rare divisors (zero, subnormal or huge scales).
@@ -281,24 +273,34 @@ fn quantize_by_rule(
     }
 }
 
-/// Decodes `out.len()` values (one frame) from `reader` with per-group scales:
-/// `(code - qmax) * scale`. `scale_of(g)` returns the scale of group `g` of the frame.
+/// Decodes `out.len()` values (one frame) from `reader` with per-group `scales`:
+/// `(code - qmax) * scale`. Fused unpack+dequantize while the stream is byte-aligned.
 pub(crate) fn dequantize_frame(
     reader: &mut BitReader<'_>,
     bits: u32,
     group_len: usize,
-    scale_of: impl Fn(usize) -> f32,
+    scales: &[f32],
     out: &mut [f32],
 ) {
     let kernels = crate::kernels::active();
     let q = qmax(bits) as i32;
     let mut codes = [0u8; CHUNK];
-    for (c, chunk) in out.chunks_mut(CHUNK).enumerate() {
-        let codes = &mut codes[..chunk.len()];
-        reader.get_codes(codes, kernels.unpack);
-        for_each_group_piece(c * CHUNK, chunk.len(), group_len, |g, range| {
-            (kernels.dequantize)(&codes[range.clone()], scale_of(g), q, &mut chunk[range]);
-        });
+    for (group, &scale) in out.chunks_mut(group_len).zip(scales) {
+        let whole = group.len() / 8 * 8;
+        let mut done = 0;
+        if whole > 0 {
+            let bytes = whole / 8 * bits as usize;
+            if let Some(data) = reader.aligned_tail().filter(|d| d.len() >= bytes) {
+                (kernels.unpack_dequantize)(data, bits, scale, q, &mut group[..whole]);
+                reader.skip_bytes(bytes);
+                done = whole;
+            }
+        }
+        for chunk in group[done..].chunks_mut(CHUNK) {
+            let codes = &mut codes[..chunk.len()];
+            reader.get_codes(codes, kernels.unpack);
+            (kernels.dequantize)(codes, scale, q, chunk);
+        }
     }
 }
 
@@ -326,7 +328,7 @@ mod tests {
         writer.finish();
         let mut out = vec![0.0; frame.len()];
         let mut reader = BitReader::new(&data, 0, bits);
-        dequantize_frame(&mut reader, bits, group_len, |g| scales[g], &mut out);
+        dequantize_frame(&mut reader, bits, group_len, &scales, &mut out);
         (out, stats)
     }
 

@@ -362,17 +362,14 @@ fn decode_range(bytes: &[u8], header: &SegmentHeader, first_frame: u64, out: &mu
     let data = &bytes[data_start..data_start + header.data_len as usize];
     let n = header.tensor_len as usize;
     let bits = header.bits as u32;
-    let scales = ScaleTable::new(bytes, header);
+    let table = ScaleTable::new(bytes, header);
+    let scales: Vec<f32> = (0..header.scale_count as usize)
+        .map(|g| table.get(g))
+        .collect();
     let bit_offset = first_frame * n as u64 * bits as u64;
     let mut reader = BitReader::new(data, bit_offset, bits);
     for frame in out.chunks_mut(n) {
-        dequantize_frame(
-            &mut reader,
-            bits,
-            header.group_len as usize,
-            |g| scales.get(g),
-            frame,
-        );
+        dequantize_frame(&mut reader, bits, header.group_len as usize, &scales, frame);
     }
 }
 

@@ -5,6 +5,7 @@
 //! | quantize + measure error | ✓ | AVX2 | NEON | simd128 |
 //! | dequantize | ✓ | AVX2 | NEON | simd128 |
 //! | pack / unpack 8 codes | ✓ (shift/or) | BMI2 `pext`/`pdep` | scalar | scalar |
+//! | fused quantize+pack, unpack+dequantize | ✓ | AVX2 + BMI2 | NEON | simd128 |
 //!
 //! The set is chosen once, on first use, and cached: on x86-64 by runtime detection (needs the
 //! `std` feature; without it the scalar set is used), on aarch64 NEON always (it is part of the
@@ -42,6 +43,10 @@ pub struct Kernels {
     pub pack: fn(&[u8], u32, &mut [u8]),
     /// See [`scalar::unpack`].
     pub unpack: fn(&[u8], u32, &mut [u8]),
+    /// See [`scalar::quantize_pack`].
+    pub quantize_pack: fn(&[f32], f32, f32, f32, u32, &mut [u8], &mut GroupStats),
+    /// See [`scalar::unpack_dequantize`].
+    pub unpack_dequantize: fn(&[u8], u32, f32, i32, &mut [f32]),
 }
 
 /// The scalar reference set.
@@ -51,7 +56,46 @@ pub const SCALAR: Kernels = Kernels {
     dequantize: scalar::dequantize,
     pack: scalar::pack,
     unpack: scalar::unpack,
+    quantize_pack: scalar::quantize_pack,
+    unpack_dequantize: scalar::unpack_dequantize,
 };
+
+/// Fused quantize + pack built from a quantize kernel and the scalar packer, 64 codes at a time.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn quantize_pack_with(
+    quantize: fn(&[f32], f32, f32, f32, &mut [u8], &mut GroupStats),
+    values: &[f32],
+    inv: f32,
+    scale: f32,
+    qmax: f32,
+    bits: u32,
+    out: &mut [u8],
+    stats: &mut GroupStats,
+) {
+    let mut codes = [0u8; 64];
+    for (i, chunk) in values.chunks(64).enumerate() {
+        let codes = &mut codes[..chunk.len()];
+        quantize(chunk, inv, scale, qmax, codes, stats);
+        scalar::pack(codes, bits, &mut out[i * 8 * bits as usize..]);
+    }
+}
+
+/// Fused unpack + dequantize built from the scalar unpacker and a dequantize kernel.
+pub(crate) fn unpack_dequantize_with(
+    dequantize: fn(&[u8], f32, i32, &mut [f32]),
+    data: &[u8],
+    bits: u32,
+    scale: f32,
+    qmax: i32,
+    out: &mut [f32],
+) {
+    let mut codes = [0u8; 64];
+    for (i, chunk) in out.chunks_mut(64).enumerate() {
+        let codes = &mut codes[..chunk.len()];
+        scalar::unpack(&data[i * 8 * bits as usize..], bits, codes);
+        dequantize(codes, scale, qmax, chunk);
+    }
+}
 
 const UNSET: u8 = 0;
 const USE_SCALAR: u8 = 1;
@@ -190,6 +234,53 @@ pub(crate) mod tests {
                 scalar::quantize(&values, 1.0, 1.0, qmax, &mut codes, &mut sa);
                 (kernels.quantize)(&values, 1.0, 1.0, qmax, &mut codes, &mut sb);
                 assert!(!sa.finite && !sb.finite, "{}", kernels.name);
+            }
+            for len in [0usize, 8, 16, 64, 512] {
+                for scale in [0.02f32, 1.0, 1e-20] {
+                    let values = tricky_values(len, len as u64 + bits as u64);
+                    let b = bits as usize;
+                    let size = len / 8 * b + 8;
+                    let (mut pa, mut pb) = (vec![0u8; size], vec![0u8; size]);
+                    let (mut sa, mut sb) = (GroupStats::default(), GroupStats::default());
+                    scalar::quantize_pack(
+                        &values,
+                        1.0 / scale,
+                        scale,
+                        qmax,
+                        bits,
+                        &mut pa,
+                        &mut sa,
+                    );
+                    (kernels.quantize_pack)(
+                        &values,
+                        1.0 / scale,
+                        scale,
+                        qmax,
+                        bits,
+                        &mut pb,
+                        &mut sb,
+                    );
+                    let used = len / 8 * b;
+                    assert_eq!(
+                        pa[..used],
+                        pb[..used],
+                        "{} quantize_pack bits={bits} len={len}",
+                        kernels.name
+                    );
+                    assert_eq!(sa.max_err.to_bits(), sb.max_err.to_bits());
+                    assert_eq!(sa.max_abs.to_bits(), sb.max_abs.to_bits());
+                    assert_eq!((sa.clamped, sa.finite), (sb.clamped, sb.finite));
+                    let (mut da, mut db) = (vec![0f32; len], vec![0f32; len]);
+                    scalar::unpack_dequantize(&pa[..used], bits, scale, qmax as i32, &mut da);
+                    (kernels.unpack_dequantize)(&pa[..used], bits, scale, qmax as i32, &mut db);
+                    let bits_of = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(
+                        bits_of(&da),
+                        bits_of(&db),
+                        "{} unpack_dequantize",
+                        kernels.name
+                    );
+                }
             }
             for groups in [0usize, 1, 2, 5, 64] {
                 let codes: Vec<u8> = tricky_values(groups * 8, bits as u64)

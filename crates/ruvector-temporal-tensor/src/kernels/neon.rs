@@ -11,7 +11,25 @@ pub const KERNELS: Kernels = Kernels {
     dequantize,
     pack: scalar::pack,
     unpack: scalar::unpack,
+    quantize_pack,
+    unpack_dequantize,
 };
+
+fn quantize_pack(
+    values: &[f32],
+    inv: f32,
+    scale: f32,
+    qmax: f32,
+    bits: u32,
+    out: &mut [u8],
+    stats: &mut GroupStats,
+) {
+    super::quantize_pack_with(quantize, values, inv, scale, qmax, bits, out, stats);
+}
+
+fn unpack_dequantize(data: &[u8], bits: u32, scale: f32, qmax: i32, out: &mut [f32]) {
+    super::unpack_dequantize_with(dequantize, data, bits, scale, qmax, out);
+}
 
 fn quantize(
     values: &[f32],

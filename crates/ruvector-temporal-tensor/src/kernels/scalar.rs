@@ -40,29 +40,91 @@ pub fn dequantize(codes: &[u8], scale: f32, qmax: i32, out: &mut [f32]) {
     }
 }
 
-/// Packs codes (each `< 2^bits`, `codes.len()` a multiple of 8) into `out`
-/// (`codes.len() / 8 * bits` bytes), least significant bit first.
+/// Packs codes (each `< 2^bits`, `codes.len()` a multiple of 8) into the first
+/// `codes.len() / 8 * bits` bytes of `out`, least significant bit first. Bytes of `out` after
+/// those may be overwritten with zeros.
 pub fn pack(codes: &[u8], bits: u32, out: &mut [u8]) {
     let b = bits as usize;
-    for (chunk, dst) in codes.chunks_exact(8).zip(out.chunks_exact_mut(b)) {
+    let mut at = 0;
+    for chunk in codes.chunks_exact(8) {
+        let x = u64::from_le_bytes([
+            chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
+        ]);
         let mut v = 0u64;
-        for (k, &c) in chunk.iter().enumerate() {
-            v |= (c as u64) << (k * b);
+        for k in 0..8 {
+            v |= ((x >> (8 * k)) & 0xff) << (k * b);
         }
-        dst.copy_from_slice(&v.to_le_bytes()[..b]);
+        store_low_bytes(out, at, v, b);
+        at += b;
     }
 }
 
-/// Inverse of [`pack`]: reads `codes.len() / 8 * bits` bytes of `data`.
+/// Inverse of [`pack`]: reads `codes.len() / 8 * bits` bytes from the start of `data` (which
+/// may be longer; nothing past it is read).
 pub fn unpack(data: &[u8], bits: u32, codes: &mut [u8]) {
     let b = bits as usize;
     let mask = (1u64 << b) - 1;
-    for (src, chunk) in data.chunks_exact(b).zip(codes.chunks_exact_mut(8)) {
-        let mut bytes = [0u8; 8];
-        bytes[..b].copy_from_slice(src);
-        let v = u64::from_le_bytes(bytes);
-        for (k, c) in chunk.iter_mut().enumerate() {
-            *c = ((v >> (k * b)) & mask) as u8;
+    for (i, chunk) in codes.chunks_exact_mut(8).enumerate() {
+        let v = load_bytes(data, i * b, b);
+        let mut x = 0u64;
+        for k in 0..8 {
+            x |= ((v >> (k * b)) & mask) << (8 * k);
+        }
+        chunk.copy_from_slice(&x.to_le_bytes());
+    }
+}
+
+/// Writes the low `len` bytes of `value` at `out[at..]`: one 8-byte store when 8 bytes fit
+/// (the extra bytes are zeros the next store overwrites), else byte by byte.
+#[inline(always)]
+pub(crate) fn store_low_bytes(out: &mut [u8], at: usize, value: u64, len: usize) {
+    if at + 8 <= out.len() {
+        // SAFETY: `at + 8 <= out.len()`, so the 8 bytes are inside `out`.
+        unsafe {
+            out.as_mut_ptr()
+                .add(at)
+                .cast::<u64>()
+                .write_unaligned(value.to_le())
+        }
+    } else {
+        for (k, slot) in out[at..at + len].iter_mut().enumerate() {
+            *slot = (value >> (8 * k)) as u8;
         }
     }
+}
+
+/// Reads `len` (≤ 8) bytes at `data[at..]` as a little-endian integer; one 8-byte load when
+/// 8 bytes are there (the bytes past `len` are then ignored by the caller's masks).
+#[inline(always)]
+pub(crate) fn load_bytes(data: &[u8], at: usize, len: usize) -> u64 {
+    if let Some(src) = data.get(at..at + 8) {
+        u64::from_le_bytes([
+            src[0], src[1], src[2], src[3], src[4], src[5], src[6], src[7],
+        ])
+    } else {
+        data[at..at + len]
+            .iter()
+            .enumerate()
+            .fold(0u64, |v, (k, &byte)| v | (byte as u64) << (8 * k))
+    }
+}
+
+/// [`quantize`] then [`pack`] (`values.len()` a multiple of 8): writes
+/// `values.len() / 8 * bits` bytes at the start of `out` (bytes after them may be zeroed).
+pub fn quantize_pack(
+    values: &[f32],
+    inv: f32,
+    scale: f32,
+    qmax: f32,
+    bits: u32,
+    out: &mut [u8],
+    stats: &mut GroupStats,
+) {
+    super::quantize_pack_with(quantize, values, inv, scale, qmax, bits, out, stats);
+}
+
+/// [`unpack`] then [`dequantize`] (`out.len()` a multiple of 8): reads
+/// `out.len() / 8 * bits` bytes from the start of `data` (which may be longer).
+pub fn unpack_dequantize(data: &[u8], bits: u32, scale: f32, qmax: i32, out: &mut [f32]) {
+    super::unpack_dequantize_with(dequantize, data, bits, scale, qmax, out);
 }
