@@ -121,7 +121,8 @@ impl ActiveSegment {
         if let (true, Some(last)) = (kept_bits != 0, self.data.last_mut()) {
             *last &= (1u8 << kept_bits) - 1;
         }
-        if stats.finite {
+        if frame.iter().all(|v| v.is_finite()) {
+            // Includes finite values that overflowed when divided by this segment's scale.
             Append::DoesNotFit
         } else {
             Append::NonFinite

@@ -18,79 +18,55 @@ pub const KERNELS: Kernels = Kernels {
 fn quantize_pack(
     values: &[f32],
     inv: f32,
-    scale: f32,
     qmax: f32,
     bits: u32,
     out: &mut [u8],
     stats: &mut GroupStats,
 ) {
-    super::quantize_pack_with(quantize, values, inv, scale, qmax, bits, out, stats);
+    super::quantize_pack_with(quantize, values, inv, qmax, bits, out, stats);
 }
 
 fn unpack_dequantize(data: &[u8], bits: u32, scale: f32, qmax: i32, out: &mut [f32]) {
     super::unpack_dequantize_with(dequantize, data, bits, scale, qmax, out);
 }
 
-fn quantize(
-    values: &[f32],
-    inv: f32,
-    scale: f32,
-    qmax: f32,
-    codes: &mut [u8],
-    stats: &mut GroupStats,
-) {
+fn quantize(values: &[f32], inv: f32, qmax: f32, codes: &mut [u8], stats: &mut GroupStats) {
     let n = values.len().min(codes.len());
     let whole = n / 4 * 4;
     // SAFETY: NEON is always present on aarch64; loads stay below `whole <= values.len()`.
     unsafe {
         let vinv = vdupq_n_f32(inv);
-        let vscale = vdupq_n_f32(scale);
         let vq = vdupq_n_f32(qmax);
         let vnq = vdupq_n_f32(-qmax);
-        let vlimit = vdupq_n_f32(qmax + 0.5);
-        let vmax = vdupq_n_f32(f32::MAX);
-        let bias = vdupq_n_s32(qmax as i32);
-        let mut max_abs = vdupq_n_f32(0.0);
-        let mut max_err = vdupq_n_f32(0.0);
-        let mut clamped = vdupq_n_u32(0);
-        let mut finite = vdupq_n_u32(u32::MAX);
+        let mut max_x = vdupq_n_f32(0.0);
+        let mut max_e = vdupq_n_f32(0.0);
+        let mut sum_e = vdupq_n_f32(0.0);
         let mut i = 0;
         while i < whole {
-            let v = vld1q_f32(values.as_ptr().add(i));
-            let a = vabsq_f32(v);
-            finite = vandq_u32(finite, vcleq_f32(a, vmax));
-            max_abs = vmaxnmq_f32(max_abs, a);
-            let x = vmulq_f32(v, vinv);
-            clamped = vorrq_u32(clamped, vcgtq_f32(vabsq_f32(x), vlimit));
-            let c = vminnmq_f32(vmaxnmq_f32(x, vnq), vq);
-            let q = vcvtnq_s32_f32(c); // round to nearest, ties to even
-            let deq = vmulq_f32(vcvtq_f32_s32(q), vscale);
-            max_err = vmaxnmq_f32(max_err, vabsq_f32(vsubq_f32(v, deq)));
-            let u = vreinterpretq_u32_s32(vaddq_s32(q, bias));
+            let x = vmulq_f32(vld1q_f32(values.as_ptr().add(i)), vinv);
+            max_x = vmaxq_f32(max_x, vabsq_f32(x));
+            let r = vrndnq_f32(vminq_f32(vmaxq_f32(x, vnq), vq)); // ties to even
+            let e = vabsq_f32(vsubq_f32(x, r));
+            max_e = vmaxq_f32(max_e, e);
+            sum_e = vaddq_f32(sum_e, e);
+            let u = vcvtq_u32_f32(vaddq_f32(r, vq));
             let narrow = vmovn_u16(vcombine_u16(vmovn_u32(u), vdup_n_u16(0)));
             let word = vget_lane_u32::<0>(vreinterpret_u32_u8(narrow));
             codes[i..i + 4].copy_from_slice(&word.to_le_bytes());
             i += 4;
         }
-        let ma = vmaxnmvq_f32(max_abs);
-        let me = vmaxnmvq_f32(max_err);
-        if ma > stats.max_abs {
-            stats.max_abs = ma;
+        let mx = vmaxvq_f32(max_x);
+        let me = vmaxvq_f32(max_e);
+        // The sum carries the non-finite signal; the maxima only matter for finite input.
+        if mx > stats.max_x {
+            stats.max_x = mx;
         }
-        if me > stats.max_err {
-            stats.max_err = me;
+        if me > stats.max_e {
+            stats.max_e = me;
         }
-        stats.clamped |= vmaxvq_u32(clamped) != 0;
-        stats.finite &= vminvq_u32(finite) == u32::MAX;
+        stats.sum_e += vaddvq_f32(sum_e);
     }
-    scalar::quantize(
-        &values[whole..n],
-        inv,
-        scale,
-        qmax,
-        &mut codes[whole..n],
-        stats,
-    );
+    scalar::quantize(&values[whole..n], inv, qmax, &mut codes[whole..n], stats);
 }
 
 fn dequantize(codes: &[u8], scale: f32, qmax: i32, out: &mut [f32]) {

@@ -3,33 +3,23 @@
 use super::GroupStats;
 use crate::quantizer::round_ties_even;
 
-/// Quantizes `values` with `x = v * inv`, writing codes `round_ties_even(clamp(x, ±qmax)) + qmax`
-/// and folding the exact decoded error (`|v − q·scale|`), `max |v|`, clamping (`|x| > qmax + ½`)
-/// and finiteness into `stats`.
-pub fn quantize(
-    values: &[f32],
-    inv: f32,
-    scale: f32,
-    qmax: f32,
-    codes: &mut [u8],
-    stats: &mut GroupStats,
-) {
-    let limit = qmax + 0.5;
+/// Quantizes `values` with `x = v · inv`: writes codes `round_ties_even(clamp(x, ±qmax)) + qmax`
+/// and folds into `stats` (in code units) `max |x|`, `max |x − q|` and their sum (see
+/// [`GroupStats`]).
+pub fn quantize(values: &[f32], inv: f32, qmax: f32, codes: &mut [u8], stats: &mut GroupStats) {
     for (&v, code) in values.iter().zip(codes.iter_mut()) {
-        let a = v.abs();
-        stats.finite &= a <= f32::MAX;
         let x = v * inv;
-        stats.clamped |= x.abs() > limit;
-        let q = round_ties_even(x.clamp(-qmax, qmax));
-        let q = if q.is_nan() { 0.0 } else { q };
-        *code = (q as i32 + qmax as i32) as u8;
-        let err = (v - q * scale).abs();
-        if err > stats.max_err {
-            stats.max_err = err;
+        let ax = x.abs();
+        if ax > stats.max_x {
+            stats.max_x = ax;
         }
-        if a > stats.max_abs {
-            stats.max_abs = a;
+        let r = round_ties_even(x.clamp(-qmax, qmax));
+        let e = (x - r).abs();
+        if e > stats.max_e {
+            stats.max_e = e;
         }
+        stats.sum_e += e;
+        *code = (r + qmax) as u8;
     }
 }
 
@@ -114,13 +104,12 @@ pub(crate) fn load_bytes(data: &[u8], at: usize, len: usize) -> u64 {
 pub fn quantize_pack(
     values: &[f32],
     inv: f32,
-    scale: f32,
     qmax: f32,
     bits: u32,
     out: &mut [u8],
     stats: &mut GroupStats,
 ) {
-    super::quantize_pack_with(quantize, values, inv, scale, qmax, bits, out, stats);
+    super::quantize_pack_with(quantize, values, inv, qmax, bits, out, stats);
 }
 
 /// [`unpack`] then [`dequantize`] (`out.len()` a multiple of 8): reads

@@ -18,96 +18,61 @@ pub const KERNELS: Kernels = Kernels {
 fn quantize_pack(
     values: &[f32],
     inv: f32,
-    scale: f32,
     qmax: f32,
     bits: u32,
     out: &mut [u8],
     stats: &mut GroupStats,
 ) {
-    super::quantize_pack_with(quantize, values, inv, scale, qmax, bits, out, stats);
+    super::quantize_pack_with(quantize, values, inv, qmax, bits, out, stats);
 }
 
 fn unpack_dequantize(data: &[u8], bits: u32, scale: f32, qmax: i32, out: &mut [f32]) {
     super::unpack_dequantize_with(dequantize, data, bits, scale, qmax, out);
 }
 
-fn quantize(
-    values: &[f32],
-    inv: f32,
-    scale: f32,
-    qmax: f32,
-    codes: &mut [u8],
-    stats: &mut GroupStats,
-) {
+fn quantize(values: &[f32], inv: f32, qmax: f32, codes: &mut [u8], stats: &mut GroupStats) {
     let n = values.len().min(codes.len());
     let whole = n / 4 * 4;
     let vinv = f32x4_splat(inv);
-    let vscale = f32x4_splat(scale);
     let vq = f32x4_splat(qmax);
     let vnq = f32x4_splat(-qmax);
-    let vlimit = f32x4_splat(qmax + 0.5);
-    let vmax = f32x4_splat(f32::MAX);
-    let bias = i32x4_splat(qmax as i32);
-    let mut max_abs = f32x4_splat(0.0);
-    let mut max_err = f32x4_splat(0.0);
-    let mut clamped = i32x4_splat(0);
-    let mut finite = i32x4_splat(-1);
+    let mut max_x = f32x4_splat(0.0);
+    let mut max_e = f32x4_splat(0.0);
+    let mut sum_e = f32x4_splat(0.0);
     let mut i = 0;
     while i < whole {
         // SAFETY: i + 4 <= values.len(); unaligned loads are allowed in wasm.
         let v = unsafe { v128_load(values.as_ptr().add(i) as *const v128) };
-        let a = f32x4_abs(v);
-        finite = v128_and(finite, f32x4_le(a, vmax));
-        max_abs = f32x4_pmax(max_abs, a);
         let x = f32x4_mul(v, vinv);
-        clamped = v128_or(clamped, f32x4_gt(f32x4_abs(x), vlimit));
-        let c = f32x4_pmin(vq, f32x4_pmax(vnq, x));
-        let r = f32x4_nearest(c); // ties to even
-        let q = i32x4_trunc_sat_f32x4(r);
-        let deq = f32x4_mul(f32x4_convert_i32x4(q), vscale);
-        max_err = f32x4_pmax(max_err, f32x4_abs(f32x4_sub(v, deq)));
-        let u = i32x4_add(q, bias);
+        max_x = f32x4_pmax(max_x, f32x4_abs(x));
+        let r = f32x4_nearest(f32x4_pmin(vq, f32x4_pmax(vnq, x))); // ties to even
+        let e = f32x4_abs(f32x4_sub(x, r));
+        max_e = f32x4_pmax(max_e, e);
+        sum_e = f32x4_add(sum_e, e);
+        let u = i32x4_trunc_sat_f32x4(f32x4_add(r, vq));
         let narrow = u8x16_narrow_i16x8(i16x8_narrow_i32x4(u, u), i16x8_splat(0));
         let word = i32x4_extract_lane::<0>(narrow) as u32;
         codes[i..i + 4].copy_from_slice(&word.to_le_bytes());
         i += 4;
     }
-    for k in 0..4 {
-        let (ma, me) = match k {
-            0 => (
-                f32x4_extract_lane::<0>(max_abs),
-                f32x4_extract_lane::<0>(max_err),
-            ),
-            1 => (
-                f32x4_extract_lane::<1>(max_abs),
-                f32x4_extract_lane::<1>(max_err),
-            ),
-            2 => (
-                f32x4_extract_lane::<2>(max_abs),
-                f32x4_extract_lane::<2>(max_err),
-            ),
-            _ => (
-                f32x4_extract_lane::<3>(max_abs),
-                f32x4_extract_lane::<3>(max_err),
-            ),
-        };
-        if ma > stats.max_abs {
-            stats.max_abs = ma;
+    let lanes = |v: v128| {
+        [
+            f32x4_extract_lane::<0>(v),
+            f32x4_extract_lane::<1>(v),
+            f32x4_extract_lane::<2>(v),
+            f32x4_extract_lane::<3>(v),
+        ]
+    };
+    for ((mx, me), se) in lanes(max_x).into_iter().zip(lanes(max_e)).zip(lanes(sum_e)) {
+        if mx > stats.max_x {
+            stats.max_x = mx;
         }
-        if me > stats.max_err {
-            stats.max_err = me;
+        if me > stats.max_e {
+            stats.max_e = me;
         }
+        stats.sum_e += se;
     }
-    stats.clamped |= v128_any_true(clamped);
-    stats.finite &= i32x4_all_true(finite);
-    scalar::quantize(
-        &values[whole..n],
-        inv,
-        scale,
-        qmax,
-        &mut codes[whole..n],
-        stats,
-    );
+    scalar::quantize(&values[whole..n], inv, qmax, &mut codes[whole..n], stats);
 }
 
 fn dequantize(codes: &[u8], scale: f32, qmax: i32, out: &mut [f32]) {
