@@ -1,12 +1,13 @@
 import { defineConfig } from 'vitest/config'
 
-// The facade suite (__test__/backend) runs once per backend with identical expectations; the
-// other suites (loader, browser, workflows, cross-backend) run once.
-const backendSuite = (name: 'native' | 'wasm') => ({
+// The facade suite (__test__/backend) runs once per backend and kernel set (native with SIMD,
+// native forced scalar, WASM simd128, WASM baseline) with identical expectations; the other
+// suites (loader, browser, workflows, cross-backend) run once.
+const backendSuite = (name: string, env: Record<string, string>) => ({
   test: {
     name,
     include: ['__test__/backend/**/*.test.ts'],
-    env: { TEMPORAL_TENSOR_BACKEND: name },
+    env,
     testTimeout: 60_000,
   },
 })
@@ -14,8 +15,10 @@ const backendSuite = (name: 'native' | 'wasm') => ({
 export default defineConfig({
   test: {
     projects: [
-      backendSuite('native'),
-      backendSuite('wasm'),
+      backendSuite('native', { TEMPORAL_TENSOR_BACKEND: 'native' }),
+      backendSuite('native-scalar', { TEMPORAL_TENSOR_BACKEND: 'native', TEMPORAL_TENSOR_FORCE_SCALAR: '1' }),
+      backendSuite('wasm', { TEMPORAL_TENSOR_BACKEND: 'wasm' }),
+      backendSuite('wasm-baseline', { TEMPORAL_TENSOR_BACKEND: 'wasm', TEMPORAL_TENSOR_WASM_SIMD: '0' }),
       {
         test: {
           name: 'node',

@@ -85,6 +85,7 @@ interface PageResult {
   ok: boolean;
   error?: string;
   backend?: string;
+  kernels?: string;
   notInitializedCode?: string;
   segmentsHex?: Record<string, string[]>;
   bits?: Record<string, number[]>;
@@ -156,6 +157,8 @@ describe('browser build in headless Chromium', () => {
     expect(result.ok, `${result.error ?? ''}\n${diagnostics.join('\n')}`).toBe(true);
     expect(result.error).toBeUndefined();
     expect(result.backend).toBe('wasm');
+    // Chromium supports simd128, so init() picked the SIMD module.
+    expect(result.kernels).toBe('simd128');
   }, TIMEOUT);
 
   it('throws NOT_INITIALIZED before init()', () => {

@@ -6,23 +6,33 @@ import { describe, expect, it } from 'vitest'
 const entry = fileURLToPath(new URL('../dist/index.mjs', import.meta.url))
 const helpers = fileURLToPath(new URL('./stream-digest.mjs', import.meta.url))
 
-function digest(backendName: string): Record<string, string> {
+function digest(env: Record<string, string>): Record<string, string> {
   const out = execFileSync(process.execPath, [helpers, entry], {
     encoding: 'utf8',
-    env: { ...process.env, TEMPORAL_TENSOR_BACKEND: backendName },
+    env: { ...process.env, ...env },
   })
   return JSON.parse(out)
 }
 
-describe('native and wasm agree', () => {
+describe('every backend and kernel set agrees', () => {
   it('byte for byte at every tier and dimension', () => {
-    const native = digest('native')
-    const wasm = digest('wasm')
-    expect(native.backend).toBe('native')
-    expect(wasm.backend).toBe('wasm')
-    delete native.backend
-    delete wasm.backend
-    expect(Object.keys(native).length).toBeGreaterThanOrEqual(12)
-    expect(wasm).toEqual(native)
+    const runs = [
+      digest({ TEMPORAL_TENSOR_BACKEND: 'native' }),
+      digest({ TEMPORAL_TENSOR_BACKEND: 'native', TEMPORAL_TENSOR_FORCE_SCALAR: '1' }),
+      digest({ TEMPORAL_TENSOR_BACKEND: 'wasm' }),
+      digest({ TEMPORAL_TENSOR_BACKEND: 'wasm', TEMPORAL_TENSOR_WASM_SIMD: '0' }),
+    ]
+    expect(runs.map((r) => `${r.backend}/${r.kernels}`)).toEqual([
+      `native/${runs[0].kernels}`,
+      'native/scalar',
+      'wasm/simd128',
+      'wasm/scalar',
+    ])
+    for (const r of runs) {
+      delete r.backend
+      delete r.kernels
+    }
+    expect(Object.keys(runs[0]).length).toBeGreaterThanOrEqual(15)
+    for (const r of runs.slice(1)) expect(r).toEqual(runs[0])
   })
 })

@@ -3,8 +3,8 @@
 import { createHash } from 'node:crypto'
 
 const t = await import(process.argv[2])
-const result = { backend: t.backend }
-for (const n of [1, 100, 512]) {
+const result = { backend: t.backend, kernels: t.kernels }
+for (const n of [1, 7, 100, 512, 4099]) {
   for (const [tier, access, policy] of [
     ['hot', 1000, {}],
     ['warm7', 0, { hotMinScore: 0xffffffff, warmMinScore: 0 }],

@@ -22,12 +22,14 @@ export function buildTs() {
   rmSync(shim)
   run(esbuild, ['src-ts/browser.ts', ...common, '--platform=browser', '--format=esm', '--outfile=dist/browser.mjs'])
   run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json', '--emitDeclarationOnly'])
-  const wasm = join(root, 'wasm', 'temporal_tensor.wasm')
-  if (!existsSync(wasm)) {
-    console.error('wasm/temporal_tensor.wasm is missing: run `npm run build:wasm` first')
-    process.exit(1)
+  for (const file of ['temporal_tensor.wasm', 'temporal_tensor_simd.wasm']) {
+    const wasm = join(root, 'wasm', file)
+    if (!existsSync(wasm)) {
+      console.error(`wasm/${file} is missing: run \`npm run build:wasm\` first`)
+      process.exit(1)
+    }
+    copyFileSync(wasm, join(dist, file))
   }
-  copyFileSync(wasm, join(dist, 'temporal_tensor.wasm'))
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) buildTs()

@@ -2,6 +2,6 @@
 import { run, step } from './lib.mjs'
 import { setup } from './setup.mjs'
 
-setup({ browser: false })
+setup({ full: false })
 step('temporal-tensor demo')
 run(process.execPath, ['bin/temporal-tensor.mjs', 'demo', ...process.argv.slice(2)])

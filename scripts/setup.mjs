@@ -1,6 +1,7 @@
 // Installs and builds whatever this checkout lacks, and nothing more: npm dependencies, the
-// Debian packages of the WebAssembly toolchain (rustc-web, cargo-web, rust-web-src, binaryen)
-// and Chromium for the browser test, then the native addon, the .wasm and the TypeScript
+// Debian packages of the WebAssembly toolchain (rustc-web, cargo-web, rust-web-src, binaryen),
+// Chromium for the browser test and the aarch64 cross toolchain with qemu-user for the NEON
+// tests, then the native addon, the .wasm and the TypeScript
 // bundle when their sources changed. Quick when everything is present.
 import { existsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
@@ -30,6 +31,9 @@ const DEBIAN = [
   ['rust-web-src', '/usr/lib/rustlib/src/rust/library'],
   ['binaryen', '/usr/bin/wasm-opt'],
   ['chromium', '/usr/bin/chromium'],
+  ['gcc-aarch64-linux-gnu', '/usr/bin/aarch64-linux-gnu-gcc'],
+  ['libc6-dev-arm64-cross', '/usr/aarch64-linux-gnu/include/stdio.h'],
+  ['qemu-user-static', '/usr/bin/qemu-aarch64-static'],
 ]
 
 export function ensureDebianPackages(names = DEBIAN.map(([n]) => n)) {
@@ -46,10 +50,10 @@ export function ensureDebianPackages(names = DEBIAN.map(([n]) => n)) {
   apt(['install', '-y', '-q', '--no-install-recommends', ...missing])
 }
 
-export function setup({ browser = true } = {}) {
+export function setup({ full = true } = {}) {
   ensureNodeModules()
   ensureRust()
-  ensureDebianPackages(browser ? undefined : ['rustc-web', 'cargo-web', 'rust-web-src', 'binaryen'])
+  ensureDebianPackages(full ? undefined : ['rustc-web', 'cargo-web', 'rust-web-src', 'binaryen'])
   const suffix = 'linux-x64-gnu'
   if (process.platform === 'linux' && process.arch === 'x64') {
     if (stale(`native/temporal-tensor.${suffix}.node`, ['crates', 'Cargo.toml', 'Cargo.lock'])) {
@@ -57,10 +61,11 @@ export function setup({ browser = true } = {}) {
       run('npm', ['run', '--silent', 'build:native'])
     }
   }
-  if (stale('wasm/temporal_tensor.wasm', ['crates/ruvector-temporal-tensor', 'crates/ruvector-temporal-tensor-wasm', 'Cargo.toml'])) {
+  const wasmInputs = ['crates/ruvector-temporal-tensor', 'crates/ruvector-temporal-tensor-wasm', 'Cargo.toml', 'scripts/build-wasm.mjs']
+  if (['wasm/temporal_tensor.wasm', 'wasm/temporal_tensor_simd.wasm'].some((out) => stale(out, wasmInputs))) {
     buildWasm()
   }
-  if (stale('dist/index.mjs', ['src-ts', 'wasm/temporal_tensor.wasm', 'scripts/build-ts.mjs', 'tsconfig.json'])) {
+  if (stale('dist/index.mjs', ['src-ts', 'wasm', 'scripts/build-ts.mjs', 'tsconfig.json'])) {
     buildTs()
   }
 }

@@ -1,11 +1,13 @@
 // `npm test`: installs and builds what is missing (scripts/setup.mjs), then runs every suite:
-// the Rust workspace tests, and vitest (facade on the native and WASM backends, loader,
-// cross-backend, browser, workflow files).
+// the Rust workspace tests, the core's tests on aarch64 (NEON) under qemu, and vitest (facade on
+// native and WASM with SIMD and scalar kernels, loader, cross-backend, browser, workflow files).
 import { run, step } from './lib.mjs'
 import { setup } from './setup.mjs'
+import { testAarch64 } from './test-aarch64.mjs'
 
 setup()
 step('Rust tests (cargo test --workspace --all-features)')
 run('cargo', ['test', '--workspace', '--all-features'])
-step('JavaScript tests (vitest: native, wasm, node projects)')
+testAarch64()
+step('JavaScript tests (vitest)')
 run('npx', ['vitest', 'run'])

@@ -53,6 +53,8 @@ export interface BackendCompressor {
 /** A loaded backend. */
 export interface Backend {
   readonly name: 'native' | 'wasm'
+  /** Kernel set in use (`'avx2+bmi2'`, `'neon'`, `'simd128'`, `'scalar'`, ...). */
+  readonly kernels: string
   createCompressor(tensorLen: number, nowTs: number, policy: ResolvedPolicy): BackendCompressor
   decodeSegment(segment: Uint8Array): Float32Array
   decodeFrame(segment: Uint8Array, index: number): Float32Array

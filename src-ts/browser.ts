@@ -16,12 +16,15 @@
  */
 import { setBackend, setNotReadyMessage } from './api.js'
 import { TemporalTensorError } from './errors.js'
-import { wasmBackend } from './wasm.js'
+import { wasmBackend, wasmFileName } from './wasm.js'
 
 setNotReadyMessage('call `await init()` before using @ruvector/temporal-tensor in the browser')
 
 /** Always `'wasm'` in this entry. */
 export const backend = 'wasm' as const
+
+/** The kernel set of the loaded module (`'simd128'` or `'scalar'`); `''` before `init()`. */
+export let kernels = ''
 
 /** What `init` accepts: where the `.wasm` is, its bytes, or a compiled module. */
 export type InitInput = string | URL | Response | BufferSource | WebAssembly.Module
@@ -47,13 +50,21 @@ async function instantiate(input: InitInput): Promise<WebAssembly.Instance> {
 
 /**
  * Loads the WebAssembly module (once; later calls return the same promise). With no argument it
- * fetches `temporal_tensor.wasm` beside this module. Rejects with `BACKEND_UNAVAILABLE`.
+ * fetches `temporal_tensor_simd.wasm` (or, where the browser lacks simd128,
+ * `temporal_tensor.wasm`) beside this module. Rejects with `BACKEND_UNAVAILABLE`.
  */
 export function init(input?: InitInput): Promise<void> {
   ready ??= (async () => {
     try {
-      const instance = await instantiate(input ?? new URL('./temporal_tensor.wasm', import.meta.url))
-      setBackend(wasmBackend(instance))
+      // Both URLs are written out so bundlers see (and copy) both files.
+      const url =
+        wasmFileName() === 'temporal_tensor_simd.wasm'
+          ? new URL('./temporal_tensor_simd.wasm', import.meta.url)
+          : new URL('./temporal_tensor.wasm', import.meta.url)
+      const instance = await instantiate(input ?? url)
+      const loaded = wasmBackend(instance)
+      setBackend(loaded)
+      kernels = loaded.kernels
     } catch (e) {
       ready = null
       throw e instanceof TemporalTensorError

@@ -15,6 +15,9 @@ setBackend(choice.backend)
 /** The backend in use: `'native'` (napi-rs addon) or `'wasm'`. */
 export const backend: 'native' | 'wasm' = choice.backend.name
 
+/** The kernel set in use: `'avx2+bmi2'`, `'neon'`, `'simd128'`, `'scalar'`, ... */
+export const kernels: string = choice.backend.kernels
+
 /**
  * Why the native addon is not in use, with every load attempt in its `cause` chain
  * (`undefined` when it is in use, or when `TEMPORAL_TENSOR_BACKEND=wasm`).

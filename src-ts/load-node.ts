@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url'
 import type { Backend } from './backend.js'
 import { TemporalTensorError } from './errors.js'
 import { type NativeBinding, nativeBackend } from './native.js'
-import { wasmBackend } from './wasm.js'
+import { wasmBackend, wasmFileName, wasmSimdSupported } from './wasm.js'
 
 /** The package's `dist/` folder (where this bundle and the `.wasm` live). */
 const distDir = dirname(fileURLToPath(import.meta.url))
@@ -68,9 +68,13 @@ export function loadNative(): NativeBinding {
   )
 }
 
-/** Instantiates the bundled `temporal_tensor.wasm` synchronously. */
+/**
+ * Instantiates the bundled module synchronously: `temporal_tensor_simd.wasm` where the runtime
+ * supports simd128 (unless `TEMPORAL_TENSOR_WASM_SIMD=0`), else `temporal_tensor.wasm`.
+ */
 export function loadWasm(): Backend {
-  const path = join(distDir, 'temporal_tensor.wasm')
+  const simd = process.env.TEMPORAL_TENSOR_WASM_SIMD !== '0' && wasmSimdSupported()
+  const path = join(distDir, wasmFileName(simd))
   const module = new WebAssembly.Module(readFileSync(path))
   return wasmBackend(new WebAssembly.Instance(module, {}))
 }

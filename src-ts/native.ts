@@ -9,6 +9,7 @@ export interface NativeBinding {
   decodeSegment(segment: Uint8Array): Float32Array
   decodeFrame(segment: Uint8Array, index: number): Float32Array
   segmentInfo(segment: Uint8Array): number[]
+  kernels(): string
 }
 
 interface NativeCompressor {
@@ -36,6 +37,7 @@ function call<T>(f: () => T): T {
 export function nativeBackend(binding: NativeBinding): Backend {
   return {
     name: 'native',
+    kernels: binding.kernels(),
     createCompressor(tensorLen: number, nowTs: number, policy: ResolvedPolicy): BackendCompressor {
       const inner = call(() => new binding.NativeCompressor(tensorLen, nowTs, ...policyArgs(policy)))
       return {

@@ -25,6 +25,29 @@ interface Exports {
   ttc_decode_frame(segPtr: number, segLen: number, index: number, outPtr: number, outCap: number, outWritten: number): number
   ttc_segment_info(segPtr: number, segLen: number, outInfo: number): number
   ttc_last_error(outPtr: number, outCap: number, outWritten: number): number
+  ttc_kernels(outPtr: number, outCap: number, outWritten: number): number
+}
+
+/**
+ * A minimal module using one SIMD instruction: `WebAssembly.validate` on it tells whether the
+ * runtime supports simd128 (and so `temporal_tensor_simd.wasm`).
+ */
+const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 8, 1, 6, 0, 65, 0, 253, 15, 11,
+])
+
+/** True when this runtime supports WebAssembly simd128. */
+export function wasmSimdSupported(): boolean {
+  try {
+    return WebAssembly.validate(SIMD_PROBE)
+  } catch {
+    return false
+  }
+}
+
+/** The module file for this runtime: the simd128 build where supported. */
+export function wasmFileName(simd = wasmSimdSupported()): string {
+  return simd ? 'temporal_tensor_simd.wasm' : 'temporal_tensor.wasm'
 }
 
 /** The ABI version this facade speaks (`ttc_abi_version`). */
@@ -112,8 +135,15 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
     ex.ttc_free(handle)
   })
 
+  const kernels = ((): string => {
+    const region = ensure(scratchMsg, 64)
+    check(ex.ttc_kernels(region.ptr, region.cap, OUT))
+    return new TextDecoder().decode(bytesAt(region.ptr, u32(OUT)))
+  })()
+
   return {
     name: 'wasm',
+    kernels,
     createCompressor(tensorLen: number, nowTs: number, policy: ResolvedPolicy): BackendCompressor {
       check(ex.ttc_create_with_policy(tensorLen, nowTs, ...policyArgs(policy), OUT))
       const handle = u32(OUT)

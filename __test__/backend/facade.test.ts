@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import {
   TemporalTensorCompressor,
   backend,
+  kernels,
   decodeFrame,
   decodeSegment,
   segmentInfo,
@@ -53,9 +54,19 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out
 }
 
-describe(`facade on the ${process.env.TEMPORAL_TENSOR_BACKEND} backend`, () => {
-  it('loaded the backend it was asked for', () => {
+describe(`facade on the ${process.env.TEMPORAL_TENSOR_BACKEND} backend (${kernels})`, () => {
+  it('loaded the backend and kernels it was asked for', () => {
     expect(backend).toBe(process.env.TEMPORAL_TENSOR_BACKEND)
+    const expected =
+      backend === 'wasm'
+        ? process.env.TEMPORAL_TENSOR_WASM_SIMD === '0'
+          ? 'scalar'
+          : 'simd128'
+        : process.env.TEMPORAL_TENSOR_FORCE_SCALAR === '1'
+          ? 'scalar'
+          : undefined
+    if (expected) expect(kernels).toBe(expected)
+    else expect(['avx2+bmi2', 'avx2', 'neon', 'scalar']).toContain(kernels)
   })
 
   describe('golden vectors of the Rust core', () => {

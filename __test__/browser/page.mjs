@@ -28,6 +28,7 @@ async function run() {
   return {
     ok: true,
     backend: api.backend,
+    kernels: api.kernels,
     notInitializedCode,
     segmentsHex,
     bits,

@@ -152,3 +152,9 @@ pub fn segment_info(segment_bytes: &[u8]) -> Result<Vec<u32>> {
         u32::try_from(h.byte_len).unwrap_or(u32::MAX),
     ])
 }
+
+/// Name of the kernel set in use (`"avx2+bmi2"`, `"neon"`, `"scalar"`, ...).
+#[napi]
+pub fn kernels() -> &'static str {
+    ruvector_temporal_tensor::kernels::active_name()
+}

@@ -616,6 +616,41 @@ pub unsafe extern "C" fn ttc_segment_info(
     })
 }
 
+/// Writes the name of the kernel set in use (`"avx2+bmi2"`, `"neon"`, `"simd128"`, `"scalar"`,
+/// ...; see [`crate::kernels`]) to `out_ptr` and its length to `*out_written`.
+///
+/// Errors: `NULL_POINTER`, `BUFFER_TOO_SMALL` (needed bytes in `*out_written`).
+///
+/// # Safety
+/// `out_ptr` writable for `out_cap` bytes, `out_written` writable.
+#[no_mangle]
+pub unsafe extern "C" fn ttc_kernels(
+    out_ptr: *mut u8,
+    out_cap: usize,
+    out_written: *mut usize,
+) -> i32 {
+    // SAFETY: forwarded caller contract; the input is empty.
+    unsafe {
+        with_buffers(
+            core::ptr::null::<u8>(),
+            0,
+            out_ptr,
+            out_cap,
+            out_written,
+            |_, out| {
+                let name = crate::kernels::active_name().as_bytes();
+                let available = out.len() as u64;
+                let dst = out.get_mut(..name.len()).ok_or(Error::BufferTooSmall {
+                    needed: name.len() as u64,
+                    available,
+                })?;
+                dst.copy_from_slice(name);
+                Ok(name.len())
+            },
+        )
+    }
+}
+
 const ALLOC_ALIGN: usize = 16;
 
 /// Allocates `size` bytes (16-byte aligned, zeroed) and writes the pointer to `*out_ptr`. Free
