@@ -212,21 +212,26 @@ describe('wasm build', () => {
     expect(String(toolchain?.with?.targets)).toContain('wasm32-unknown-unknown')
   })
 
-  it('runs wasm-opt with the same flags as scripts/build-wasm.mjs', () => {
+  it('runs wasm-opt with the same flags as scripts/build-wasm.mjs, for both modules', () => {
     const script = read('scripts/build-wasm.mjs')
     const call = script.slice(script.indexOf("run('wasm-opt'"))
     const flags = [...call.slice(0, call.indexOf(']')).matchAll(/'(-[\w-]+)'/g)].map((m) => m[1])
     expect(flags).toContain('-Oz')
-    const wasmOpt = run.slice(run.indexOf('wasm-opt ')).replace(/\\\n/g, ' ')
-    for (const flag of flags) expect(wasmOpt.split(/\s+/)).toContain(flag)
-    expect(wasmOpt).toMatch(/-o wasm\/temporal_tensor\.wasm/)
+    const words = run.replace(/\\\n/g, ' ').split(/[\s"']+/)
+    for (const flag of flags) expect(words).toContain(flag)
+    expect(script).toContain("'--enable-simd'")
+    expect(words).toContain('--enable-simd')
+    expect(run).toContain('target-feature=+simd128')
+    expect(run).toMatch(/-o wasm\/temporal_tensor\.wasm/)
+    expect(run).toMatch(/-o wasm\/temporal_tensor_simd\.wasm/)
   })
 
-  it('fails when the module reaches 100 KB, and uploads it as `wasm`', () => {
-    expect(run).toMatch(/stat -c %s wasm\/temporal_tensor\.wasm/)
-    expect(run).toMatch(/-ge 102400|-lt 102400/)
+  it('fails when a module reaches 100 KB, and uploads both as `wasm`', () => {
+    expect(run).toMatch(/for f in wasm\/temporal_tensor\.wasm wasm\/temporal_tensor_simd\.wasm/)
+    expect(run).toMatch(/stat -c %s "\$f"/)
+    expect(run).toMatch(/-ge 102400/)
     const upload = stepsOf(job).find((s) => usesAction(s, 'actions/upload-artifact'))!
-    expect(upload.with).toMatchObject({ name: 'wasm', path: 'wasm/temporal_tensor.wasm' })
+    expect(upload.with).toMatchObject({ name: 'wasm', path: 'wasm/temporal_tensor*.wasm' })
     expect(indexOf(job, (s) => s.run === 'npm run build:ts')).toBeGreaterThan(indexOf(job, (s) => /wasm-opt /.test(s.run ?? '')))
   })
 })
