@@ -138,6 +138,14 @@ export class TemporalTensorCompressor {
     return this.#live().flush()
   }
 
+  /**
+   * The open segment as it would be if flushed now, without closing it (`null` when none is
+   * open): a valid segment, so the latest frames can be read before the segment is finished.
+   */
+  peek(): Uint8Array | null {
+    return this.#live().peek()
+  }
+
   /** Records one access at `nowTs`. */
   touch(nowTs: number): void {
     this.#live().touch(checkU32(nowTs, 'nowTs'))

@@ -44,6 +44,7 @@ export interface BackendCompressor {
   push(frame: Float32Array, nowTs: number): Uint8Array | null
   pushMany(frames: Float32Array, nowTs: number): Uint8Array[]
   flush(): Uint8Array | null
+  peek(): Uint8Array | null
   touch(nowTs: number): void
   setAccess(accessCount: number, lastAccessTs: number): void
   state(): CompressorState

@@ -16,6 +16,7 @@ interface NativeCompressor {
   push(frame: Float32Array, nowTs: number): Uint8Array | null
   pushMany(frames: Float32Array, nowTs: number): Uint8Array[]
   flush(): Uint8Array | null
+  peek(): Uint8Array | null
   touch(nowTs: number): void
   setAccess(accessCount: number, lastAccessTs: number): void
   info(): number[]
@@ -44,6 +45,7 @@ export function nativeBackend(binding: NativeBinding): Backend {
         push: (frame, ts) => call(() => inner.push(frame, ts)),
         pushMany: (frames, ts) => call(() => inner.pushMany(frames, ts)),
         flush: () => call(() => inner.flush()),
+        peek: () => call(() => inner.peek()),
         touch: (ts) => inner.touch(ts),
         setAccess: (count, last) => inner.setAccess(count, last),
         state: () => stateFrom(inner.info()),

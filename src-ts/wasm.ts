@@ -20,6 +20,7 @@ interface Exports {
   ttc_push_frame(h: number, ts: number, inPtr: number, len: number, outPtr: number, outCap: number, outWritten: number): number
   ttc_push_frames(h: number, ts: number, inPtr: number, len: number, outPtr: number, outCap: number, outWritten: number): number
   ttc_flush(h: number, outPtr: number, outCap: number, outWritten: number): number
+  ttc_peek(h: number, outPtr: number, outCap: number, outWritten: number): number
   ttc_compressor_info(h: number, outInfo: number): number
   ttc_decode_segment(segPtr: number, segLen: number, outPtr: number, outCap: number, outWritten: number): number
   ttc_decode_frame(segPtr: number, segLen: number, index: number, outPtr: number, outCap: number, outWritten: number): number
@@ -161,6 +162,10 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
         },
         flush() {
           const n = withOutput(1, (ptr, cap) => ex.ttc_flush(handle, ptr, cap, OUT))
+          return n > 0 ? bytesAt(output.ptr, n) : null
+        },
+        peek() {
+          const n = withOutput(1, (ptr, cap) => ex.ttc_peek(handle, ptr, cap, OUT))
           return n > 0 ? bytesAt(output.ptr, n) : null
         },
         touch: (ts) => check(ex.ttc_touch(handle, ts)),

@@ -134,6 +134,17 @@ describe(`facade on the ${process.env.TEMPORAL_TENSOR_BACKEND} backend (${kernel
       expect(c.pendingBytes).toBe(26 + 2 + N)
     })
 
+    it('peek shows the open segment without closing it', () => {
+      const c = pinned(3)
+      expect(c.peek()).toBeNull()
+      c.pushMany(stream(N, 5, 4), 0)
+      const frames = c.activeFrames
+      const snapshot = c.peek()!
+      expect(c.activeFrames).toBe(frames)
+      expect(segmentInfo(snapshot).frameCount).toBe(frames)
+      expect(hex(c.flush()!)).toBe(hex(snapshot))
+    })
+
     it('decodes Buffers and views with an offset', () => {
       const c = pinned(5)
       c.pushMany(stream(N, 3), 0)

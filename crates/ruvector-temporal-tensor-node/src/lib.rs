@@ -87,6 +87,14 @@ impl NativeCompressor {
         (!out.is_empty()).then(|| Uint8Array::new(out))
     }
 
+    /// The open segment as it would be if finished now, without finishing it; `null` when none.
+    #[napi]
+    pub fn peek(&self) -> Option<Uint8Array> {
+        let mut out = Vec::new();
+        self.inner.peek(&mut out);
+        (!out.is_empty()).then(|| Uint8Array::new(out))
+    }
+
     /// Records one access.
     #[napi]
     pub fn touch(&mut self, now_ts: u32) {

@@ -424,11 +424,18 @@ impl TemporalTensorCompressor {
         Ok(len)
     }
 
+    /// Appends the bytes the active segment would have if finished now, without finishing it:
+    /// a readable snapshot of the frames not yet emitted. Returns the number of bytes appended
+    /// (0 when no segment is open). The snapshot is a complete, valid segment.
+    pub fn peek(&self, out: &mut Vec<u8>) -> usize {
+        // Growing output cannot fail.
+        self.write_active(&mut Output::Grow(out)).unwrap_or(0)
+    }
+
     /// Finishes the active segment, appending its bytes to `out`; returns the number of bytes
     /// appended (0 when no segment was open). The next frame starts a new segment.
     pub fn flush(&mut self, out: &mut Vec<u8>) -> usize {
-        // Growing output cannot fail.
-        let written = self.write_active(&mut Output::Grow(out)).unwrap_or(0);
+        let written = self.peek(out);
         self.active = None;
         written
     }

@@ -495,6 +495,47 @@ pub unsafe extern "C" fn ttc_flush(
     }
 }
 
+/// Writes the open segment as it would be if finished now, without finishing it (a snapshot of
+/// the frames not yet emitted), and its length to `*out_written` (0 when none is open).
+///
+/// Errors: `INVALID_HANDLE`, `NULL_POINTER`, `BUFFER_TOO_SMALL` (needed bytes in
+/// `*out_written`).
+///
+/// # Safety
+/// `out_ptr` writable for `out_cap` bytes, `out_written` writable.
+#[no_mangle]
+pub unsafe extern "C" fn ttc_peek(
+    handle: u32,
+    out_ptr: *mut u8,
+    out_cap: usize,
+    out_written: *mut usize,
+) -> i32 {
+    // SAFETY: forwarded caller contract; the input is empty.
+    unsafe {
+        with_buffers(
+            core::ptr::null::<u8>(),
+            0,
+            out_ptr,
+            out_cap,
+            out_written,
+            |_, out| {
+                let mut store = STORE.lock();
+                let compressor = store.get(handle)?;
+                let needed = compressor.pending_segment_len();
+                let available = out.len();
+                let dst = out.get_mut(..needed).ok_or(Error::BufferTooSmall {
+                    needed: needed as u64,
+                    available: available as u64,
+                })?;
+                let mut bytes = Vec::with_capacity(needed);
+                compressor.peek(&mut bytes);
+                dst.copy_from_slice(&bytes);
+                Ok(needed)
+            },
+        )
+    }
+}
+
 /// Fills `*out_info` with a compressor's state.
 ///
 /// Errors: `INVALID_HANDLE`, `NULL_POINTER`.

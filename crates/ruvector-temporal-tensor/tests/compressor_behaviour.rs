@@ -352,3 +352,22 @@ fn batches_match_single_pushes_and_are_all_or_nothing() {
     );
     assert_eq!((c == before, out.len()), (true, 0));
 }
+
+#[test]
+fn peek_shows_the_open_segment_without_closing_it() {
+    let mut c = compressor(7, 64, 16);
+    let mut nothing = Vec::new();
+    assert_eq!(c.peek(&mut nothing), 0);
+    let frames = [base(64, 30), base(64, 30)];
+    let mut out = Vec::new();
+    for f in &frames {
+        c.push_frame(f, 0, &mut out).unwrap();
+    }
+    let before = c.clone();
+    let mut snapshot = Vec::new();
+    assert_eq!(c.peek(&mut snapshot), c.pending_segment_len());
+    assert_eq!(c, before, "peek changes nothing");
+    let mut flushed = Vec::new();
+    c.flush(&mut flushed);
+    assert_eq!(snapshot, flushed);
+}

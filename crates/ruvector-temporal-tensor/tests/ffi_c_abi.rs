@@ -530,3 +530,35 @@ fn batch_push_checks_its_bound_first() {
     }
     assert_eq!(ttc_free(h), 0);
 }
+
+#[test]
+fn peek_reports_its_size_and_matches_flush() {
+    let h = create(8);
+    let frame = [1.0f32, -2.0, 3.0, 0.5, 0.0, 7.0, -1.0, 2.0];
+    let mut written = 0usize;
+    let mut buf = vec![0u8; 256];
+    let mut small = [0u8; 4];
+    // SAFETY: valid pointers and lengths.
+    unsafe {
+        assert_eq!(ttc_peek(h, buf.as_mut_ptr(), 256, &mut written), 0);
+        assert_eq!(written, 0);
+        assert_eq!(
+            ttc_push_frame(h, 0, frame.as_ptr(), 8, buf.as_mut_ptr(), 256, &mut written),
+            0
+        );
+        assert_eq!(
+            ttc_peek(h, small.as_mut_ptr(), 4, &mut written),
+            status(Error::BufferTooSmall {
+                needed: 0,
+                available: 0
+            })
+        );
+        let needed = written;
+        assert_eq!(ttc_peek(h, buf.as_mut_ptr(), 256, &mut written), 0);
+        assert_eq!(written, needed);
+        let snapshot = buf[..written].to_vec();
+        assert_eq!(ttc_flush(h, buf.as_mut_ptr(), 256, &mut written), 0);
+        assert_eq!(&buf[..written], &snapshot[..]);
+    }
+    assert_eq!(ttc_free(h), 0);
+}
