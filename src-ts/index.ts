@@ -26,3 +26,13 @@ export const nativeLoadError: TemporalTensorError | undefined = choice.nativeErr
 
 export * from './public.js'
 export { platformSuffix } from './load-node.js'
+export { ERROR_BOUNDS, TensorStreamStore, tierOfBits } from './store.js'
+export type {
+  ReadResult,
+  SegmentRecord,
+  StoreOptions,
+  StoreStats,
+  StoredSegment,
+  TierName,
+  TierStats,
+} from './store.js'

@@ -1,0 +1,216 @@
+// TensorStreamStore: reads, index, lineage, coherence refresh, re-tiering, persistence across a
+// restart and a killed process, and the ADR-017 §8.1 1-hour acceptance trace.
+import { fork } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, describe, expect, it } from 'vitest'
+import { TensorStreamStore } from '../dist/index.mjs'
+// @ts-expect-error: plain ESM helper without types
+import { TRACE_STORE_OPTIONS, embeddingStream, runTrace } from './fixtures/trace.mjs'
+import { BOUNDS, expectCode, relativeError } from './helpers.js'
+
+const dirs: string[] = []
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tt-store-'))
+  dirs.push(dir)
+  return dir
+}
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
+
+async function expectReject(p: Promise<unknown>, code: string): Promise<void> {
+  await expect(p).rejects.toMatchObject({ name: 'TemporalTensorError', code })
+}
+
+const DIM = 64
+
+describe('in-memory store', () => {
+  it('reads frames back with their exact timestamps, within bound, finished and open alike', async () => {
+    const store = new TensorStreamStore({ retier: false })
+    const next = embeddingStream(DIM, 7)
+    const originals: Float32Array[] = []
+    for (let k = 0; k < 300; k++) {
+      const f = next()
+      originals.push(f)
+      await store.append('a', f, k * 10)
+    }
+    expect(store.lineage('a').length).toBeGreaterThan(1) // some finished segments, plus the open one
+    const { timestamps, frames } = await store.read('a', 0, 2990)
+    expect(Array.from(timestamps)).toEqual(Array.from({ length: 300 }, (_, k) => k * 10))
+    for (let k = 0; k < 300; k++) {
+      expect(relativeError(originals[k], frames.subarray(k * DIM, (k + 1) * DIM))).toBeLessThan(BOUNDS[3])
+    }
+    const middle = await store.read('a', 995, 1020) // both ends inclusive
+    expect(Array.from(middle.timestamps)).toEqual([1000, 1010, 1020])
+    expect(middle.frames).toEqual(frames.subarray(100 * DIM, 103 * DIM))
+    expect((await store.read('a', 5000, 6000)).timestamps.length).toBe(0)
+  })
+
+  it('readAt finds the latest frame at or before a time, through the index', async () => {
+    const store = new TensorStreamStore({ retier: false, policy: { maxSegmentFrames: 7 } })
+    const next = embeddingStream(DIM, 8)
+    for (let k = 0; k < 100; k++) await store.append('b', next(), 100 + k * 2)
+    expect(await store.readAt('b', 99)).toBeNull()
+    const at = await store.readAt('b', 151)
+    expect(at?.ts).toBe(150)
+    const all = await store.read('b', 0, 1e9)
+    expect(at?.frame).toEqual(all.frames.subarray(25 * DIM, 26 * DIM))
+    expect((await store.readAt('b', 1e9))?.ts).toBe(298) // in the open segment
+    expect(store.lineage('b').length).toBe(14) // 100 frames, 7 per segment, 2 still open
+  })
+
+  it('keys, tags and lineage follow ADR-017 §5.2 and §5.4', async () => {
+    const store = new TensorStreamStore({ retier: false, producer: 'agent-x', policy: { maxSegmentFrames: 4 } })
+    for (let k = 0; k < 10; k++) await store.append('c', embeddingStream(DIM, k)(), k)
+    const chain = store.lineage('c')
+    expect(chain.map((s) => s.key)).toEqual(['c:0:3', 'c:4:7'])
+    expect(chain[0]).toMatchObject({ prevKey: null, producer: 'agent-x', tier: 'cold', bits: 3, frames: 4 })
+    expect(chain[1].prevKey).toBe('c:0:3')
+  })
+
+  it('refresh and a coherence callback force segment boundaries', async () => {
+    let coherent = true
+    const store = new TensorStreamStore({ retier: false, coherence: () => coherent })
+    const next = embeddingStream(DIM, 9)
+    for (let k = 0; k < 5; k++) await store.append('d', next(), k)
+    await store.refresh('d')
+    expect(store.lineage('d').map((s) => s.frames)).toEqual([5])
+    await store.append('d', next(), 5)
+    coherent = false
+    await store.append('d', next(), 6)
+    expect(store.lineage('d').map((s) => s.frames)).toEqual([5, 1])
+  })
+
+  it('bad input is a coded error and changes nothing', async () => {
+    const store = new TensorStreamStore({ retier: false })
+    await store.append('e', new Float32Array(DIM).fill(1), 10)
+    const before = JSON.stringify(store.stats())
+    await expectReject(store.append('e', new Float32Array(DIM + 1), 11), 'LENGTH_MISMATCH')
+    const nan = new Float32Array(DIM)
+    nan[3] = NaN
+    await expectReject(store.append('e', nan, 11), 'NON_FINITE')
+    await expectReject(store.append('e', new Float32Array(DIM), 9), 'INVALID_ARGUMENT')
+    await expectReject(store.append('', new Float32Array(DIM), 12), 'INVALID_ARGUMENT')
+    await expectReject(store.append('e', [1, 2] as unknown as Float32Array, 12), 'INVALID_ARGUMENT')
+    await expectReject(store.read('missing', 0, 1), 'INVALID_ARGUMENT')
+    expect(JSON.stringify(store.stats())).toBe(before)
+    expect((await store.read('e', 0, 100)).timestamps.length).toBe(1)
+    expectCode(() => new TensorStreamStore({ path: '/tmp/x' }), 'INVALID_ARGUMENT')
+  })
+
+  it('re-tiering narrows the segments of a tensor that cooled, within bound of the originals', async () => {
+    const store = new TensorStreamStore({ retier: false, policy: { maxSegmentFrames: 20 } })
+    const next = embeddingStream(DIM, 10)
+    const originals: Float32Array[] = []
+    for (let k = 0; k < 100; k++) {
+      await store.touch('f', k)
+      const f = next()
+      originals.push(f)
+      await store.append('f', f, k)
+    }
+    expect(store.lineage('f').every((s) => s.bits === 8)).toBe(true)
+    const bytesOf = () => store.lineage('f').reduce((n, seg) => n + seg.byteLength, 0)
+    const hotBytes = bytesOf()
+    // Nobody reads it any more: an hour later it is cold.
+    let steps = 0
+    while ((await store.retier(3700, 2)) > 0) steps++
+    expect(steps).toBeGreaterThan(1) // bounded steps
+    const chain = store.lineage('f')
+    expect(chain.every((s) => s.bits === 3 && s.reencodedFrom === 8)).toBe(true)
+    expect(chain.slice(1).every((s, i) => s.prevKey === chain[i].key)).toBe(true)
+    expect(bytesOf()).toBeLessThan(hotBytes * 0.45) // 3 of 8 bits, plus headers
+    const { frames } = await store.read('f', 0, 1e9)
+    for (let k = 0; k < 100; k++) {
+      const bits = k < 80 ? 3 : 8 // the open segment (last 20 frames) is not re-tiered
+      expect(relativeError(originals[k], frames.subarray(k * DIM, (k + 1) * DIM))).toBeLessThan(BOUNDS[bits])
+    }
+  })
+})
+
+describe('persistent store (LMDB)', () => {
+  it('reopens and serves the same reads after a restart', async () => {
+    const path = tempDir()
+    const store = await TensorStreamStore.open({ path, retier: false, policy: { maxSegmentFrames: 16 } })
+    const next = embeddingStream(DIM, 11)
+    for (let k = 0; k < 50; k++) await store.append('g', next(), k)
+    const before = await store.read('g', 0, 1e9)
+    const lineage = store.lineage('g')
+    await store.close()
+    await expectReject(store.read('g', 0, 1), 'INVALID_HANDLE')
+
+    const reopened = await TensorStreamStore.open({ path, retier: false, policy: { maxSegmentFrames: 16 } })
+    const after = await reopened.read('g', 0, 1e9)
+    expect(Array.from(after.timestamps)).toEqual(Array.from(before.timestamps))
+    // Finished segments come back byte for byte; open frames are replayed from the WAL.
+    const finished = lineage.reduce((n, s) => n + s.frames, 0)
+    expect(after.frames.subarray(0, finished * DIM)).toEqual(before.frames.subarray(0, finished * DIM))
+    expect(reopened.lineage('g').map((s) => s.key)).toEqual(lineage.map((s) => s.key))
+    await reopened.append('g', next(), 50)
+    expect((await reopened.readAt('g', 60))?.ts).toBe(50)
+    await reopened.close()
+  })
+
+  it('loses nothing acknowledged when the process is killed mid-stream', async () => {
+    const path = tempDir()
+    const writer = fileURLToPath(new URL('./fixtures/store-writer.mjs', import.meta.url))
+    const child = fork(writer, [path, String(DIM)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+    const acked = await new Promise<number>((resolve, reject) => {
+      let last = -1
+      child.on('message', (m: { acked: number }) => {
+        last = m.acked
+        if (last >= 150) child.kill('SIGKILL')
+      })
+      child.on('exit', () => resolve(last))
+      child.on('error', reject)
+    })
+    expect(acked).toBeGreaterThanOrEqual(150)
+    const store = await TensorStreamStore.open({ path, retier: false })
+    const { timestamps, frames } = await store.read('k', 0, 1e9)
+    expect(timestamps.length).toBeGreaterThanOrEqual(acked + 1)
+    const next = embeddingStream(DIM, 12)
+    for (let k = 0; k <= acked; k++) {
+      expect(timestamps[k]).toBe(k)
+      expect(relativeError(next(), frames.subarray(k * DIM, (k + 1) * DIM))).toBeLessThan(BOUNDS[3])
+    }
+    await store.close()
+  })
+})
+
+describe('ADR-017 §8.1 acceptance: a 1-hour, 10 fps trace of 512-dim embeddings', () => {
+  it('keeps >= 6x for warm and >= 10x for cold tensors in resident bytes, every frame within bound', async () => {
+    const store = new TensorStreamStore(TRACE_STORE_OPTIONS)
+    const originals = new Map<string, Float32Array[]>()
+    await runTrace(store, {
+      onFrame: (id: string, _ts: number, frame: Float32Array) => {
+        const list = originals.get(id) ?? []
+        list.push(frame)
+        originals.set(id, list)
+      },
+    })
+    const stats = store.stats()
+    console.log(
+      ['hot', 'warm', 'cold', 'total']
+        .map((k) => {
+          const s = stats[k as 'hot']
+          return `${k}: ${s.frames} frames, ${s.segments} segments, ${(s.residentBytes / 1e6).toFixed(2)} MB, ${s.ratio.toFixed(2)}x`
+        })
+        .join('\n'),
+    )
+    expect(stats.total.frames).toBe(6 * 36_000)
+    expect(stats.warm.ratio).toBeGreaterThanOrEqual(6)
+    expect(stats.cold.ratio).toBeGreaterThanOrEqual(10)
+    expect(stats.warm.frames).toBeGreaterThan(36_000)
+    expect(stats.cold.frames).toBeGreaterThan(72_000)
+    await store.flushAll() // every frame now in a listed segment, with its width
+    for (const [id, frames] of originals) {
+      const read = await store.read(id, 0, 3_600_000)
+      expect(read.timestamps.length).toBe(frames.length)
+      const bitsAt = store.lineage(id).flatMap((s) => Array(s.frames).fill(s.bits))
+      for (let k = 0; k < frames.length; k++) {
+        const bits = bitsAt[k]
+        expect(relativeError(frames[k], read.frames.subarray(k * 512, (k + 1) * 512))).toBeLessThan(BOUNDS[bits])
+      }
+    }
+  }, 600_000)
+})

@@ -1,0 +1,421 @@
+//! The compressor under arbitrary policies (valid or not), small tensor lengths, and sequences of
+//! pushes (single, batch, into fixed buffers of arbitrary capacity), flushes, access updates and
+//! kernel switches, with frames full of edge values (NaN, ±Inf, huge, tiny, subnormal, ties).
+//!
+//! Oracle:
+//! - `new` fails exactly when the policy or length is out of range, with a coded error;
+//! - an operation that fails leaves the compressor equal to a `clone()` taken before it, emits
+//!   nothing, and fails with the documented error (`NON_FINITE` at the first bad index,
+//!   `LENGTH_MISMATCH`, or `BUFFER_TOO_SMALL` whose size, retried, succeeds);
+//! - a shadow compressor fed the same accepted operations with the other kernel set (scalar vs.
+//!   best) emits the same bytes;
+//! - in the end every accepted frame decodes from the emitted segments, in order, at the width
+//!   its tier selected, within that width's error bound (all-zero frames exactly).
+#![no_main]
+
+#[path = "common/mod.rs"]
+mod common;
+
+use common::{assert_within_bound, Input};
+use libfuzzer_sys::fuzz_target;
+use ruvector_temporal_tensor::limits::{MAX_GROUP_LEN, MAX_SEGMENT_FRAMES, MAX_TENSOR_LEN};
+use ruvector_temporal_tensor::segment;
+use ruvector_temporal_tensor::{kernels, Error, TemporalTensorCompressor, TierPolicy};
+
+const MAX_OPS: usize = 48;
+
+fn policy(input: &mut Input) -> TierPolicy {
+    let mut p = TierPolicy::default();
+    // Usually small groups and caps (so boundaries are hit), sometimes anything.
+    p.group_len = 1 + input.u8() as u32 % 80;
+    p.max_segment_frames = 1 + input.u8() as u32 % 12;
+    let tweaks = input.u8();
+    if tweaks & 1 != 0 {
+        p.hot_min_score = input.u32_interesting();
+    }
+    if tweaks & 2 != 0 {
+        p.warm_min_score = input.u32_interesting();
+    }
+    if tweaks & 4 != 0 {
+        p.warm_bits = input.u8() % 10;
+    } else if tweaks & 8 != 0 {
+        p.warm_bits = 5;
+    }
+    if tweaks & 16 != 0 {
+        p.drift_pct_q8 = input.u32_interesting() % 300;
+    }
+    if tweaks & 32 != 0 {
+        p.group_len = input.u32_interesting();
+    }
+    if tweaks & 64 != 0 {
+        p.max_segment_frames = input.u32_interesting();
+    }
+    p
+}
+
+/// A small PRNG for filling frames beyond what the input spells out.
+fn xorshift(state: &mut u32) -> f32 {
+    *state ^= *state << 13;
+    *state ^= *state >> 17;
+    *state ^= *state << 5;
+    (*state >> 8) as f32 / (1u32 << 23) as f32 - 1.0
+}
+
+/// A frame of `n` values (sometimes of another length), derived from the previous frame or
+/// fresh, scaled by an edge magnitude, with a few edge values spliced in.
+fn frame(input: &mut Input, n: usize, previous: &[f32]) -> Vec<f32> {
+    let mode = input.u8();
+    let len = match (mode >> 5, mode & 0x10 != 0) {
+        (0, true) => n.saturating_sub(1),
+        (1, true) => n + 1,
+        _ => n,
+    };
+    let mut seed = input.u32() | 1;
+    let magnitude = input.f32_finite();
+    let mut out: Vec<f32> = match mode % 5 {
+        0 => vec![0.0; len],
+        1 if previous.len() == len => {
+            let factor = 1.0 + xorshift(&mut seed) * 0.3;
+            previous.iter().map(|v| v * factor).collect()
+        }
+        2 if previous.len() == len => previous
+            .iter()
+            .map(|v| v + magnitude * 0.01 * xorshift(&mut seed))
+            .collect(),
+        3 => vec![magnitude; len],
+        _ => (0..len).map(|_| magnitude * xorshift(&mut seed)).collect(),
+    };
+    // Splice in a few edge values (any of which may be NaN or ±Inf).
+    let splices = input.u8() % 4;
+    for _ in 0..splices {
+        if out.is_empty() {
+            break;
+        }
+        let at = input.usize_below(out.len());
+        out[at] = input.f32_interesting();
+    }
+    out
+}
+
+fn expected_push_error(frame: &[f32], n: usize) -> Option<Error> {
+    if frame.len() != n {
+        return Some(Error::LengthMismatch {
+            expected: n,
+            actual: frame.len(),
+        });
+    }
+    frame
+        .iter()
+        .position(|v| !v.is_finite())
+        .map(|index| Error::NonFinite { index })
+}
+
+struct Run {
+    c: TemporalTensorCompressor,
+    shadow: TemporalTensorCompressor,
+    primary_scalar: bool,
+    out: Vec<u8>,
+    shadow_out: Vec<u8>,
+    /// Accepted frames and the width their tier selected.
+    frames: Vec<(Vec<f32>, u8)>,
+    n: usize,
+}
+
+impl Run {
+    fn kernels(&self, primary: bool) {
+        kernels::force_scalar(if primary {
+            self.primary_scalar
+        } else {
+            !self.primary_scalar
+        });
+    }
+
+    /// Checks the state after the primary accepted `count` frames at `ts` and wrote `written`.
+    fn accepted(&mut self, frames: &[f32], ts: u32, before: &TemporalTensorCompressor) {
+        let bits = self.c.policy().select_bits(before.access_count(), before.last_access_ts(), ts);
+        for f in frames.chunks_exact(self.n) {
+            self.frames.push((f.to_vec(), bits));
+        }
+        assert_eq!(self.c.active_bits(), Some(bits), "active width follows the tier");
+        assert!(self.c.active_frames() >= 1);
+        assert!(self.c.active_frames() <= self.c.policy().max_segment_frames);
+    }
+
+    fn push(&mut self, frame: &[f32], ts: u32) {
+        let before = self.c.clone();
+        let start = self.out.len();
+        self.kernels(true);
+        let result = self.c.push_frame(frame, ts, &mut self.out);
+        match (result, expected_push_error(frame, self.n)) {
+            (Err(e), Some(expected)) => {
+                assert_eq!(e, expected);
+                assert_eq!(self.c, before, "a failed push changed the compressor");
+                assert_eq!(self.out.len(), start, "a failed push emitted bytes");
+            }
+            (Ok(written), None) => {
+                assert_eq!(written, self.out.len() - start);
+                if written == 0 {
+                    assert_eq!(self.c.active_frames(), before.active_frames() + 1);
+                } else {
+                    assert_eq!(written, before.pending_segment_len());
+                    assert_eq!(self.c.active_frames(), 1);
+                }
+                self.accepted(frame, ts, &before);
+                self.kernels(false);
+                self.shadow.push_frame(frame, ts, &mut self.shadow_out).expect("shadow push");
+            }
+            (r, e) => panic!("push returned {r:?}, expected error {e:?}"),
+        }
+    }
+
+    fn push_into(&mut self, frame: &[f32], ts: u32, cap: usize) {
+        let before = self.c.clone();
+        let mut buf = vec![0xa5u8; cap];
+        self.kernels(true);
+        let result = self.c.push_frame_into(frame, ts, &mut buf);
+        match (result, expected_push_error(frame, self.n)) {
+            (Err(Error::BufferTooSmall { needed, available }), None) => {
+                assert_eq!(available, cap as u64);
+                assert!(needed as usize > cap);
+                assert_eq!(needed as usize, before.pending_segment_len());
+                assert_eq!(self.c, before, "BUFFER_TOO_SMALL changed the compressor");
+                assert!(buf.iter().all(|&b| b == 0xa5), "BUFFER_TOO_SMALL wrote");
+                // The same call with the reported size succeeds.
+                self.push_into(frame, ts, needed as usize);
+            }
+            (Err(e), Some(expected)) => {
+                assert_eq!(e, expected);
+                assert_eq!(self.c, before);
+            }
+            (Ok(written), None) => {
+                assert!(written <= before.pending_segment_len());
+                self.out.extend_from_slice(&buf[..written]);
+                assert!(buf[written..].iter().all(|&b| b == 0xa5), "wrote past the segment");
+                self.accepted(frame, ts, &before);
+                self.kernels(false);
+                self.shadow.push_frame(frame, ts, &mut self.shadow_out).expect("shadow push");
+            }
+            (r, e) => panic!("push_frame_into returned {r:?}, expected error {e:?}"),
+        }
+    }
+
+    fn push_many(&mut self, frames: &[f32], ts: u32, cap: Option<usize>) {
+        let before = self.c.clone();
+        let expected = if frames.len() % self.n != 0 {
+            Some(Error::LengthMismatch {
+                expected: (frames.len() / self.n + 1) * self.n,
+                actual: frames.len(),
+            })
+        } else {
+            frames
+                .iter()
+                .position(|v| !v.is_finite())
+                .map(|index| Error::NonFinite { index })
+        };
+        self.kernels(true);
+        let start = self.out.len();
+        let result = match cap {
+            None => self.c.push_frames(frames, ts, &mut self.out),
+            Some(cap) => {
+                let mut buf = vec![0u8; cap];
+                let r = self.c.push_frames_into(frames, ts, &mut buf);
+                if let Ok(written) = r {
+                    self.out.extend_from_slice(&buf[..written]);
+                }
+                r
+            }
+        };
+        match (result, expected) {
+            (Err(Error::BufferTooSmall { needed, .. }), None) if cap.is_some() => {
+                let count = frames.len() / self.n;
+                assert_eq!(needed as usize, before.max_batch_output_len(count));
+                assert_eq!(self.c, before);
+                self.push_many(frames, ts, Some(needed as usize));
+            }
+            (Err(e), Some(expected)) => {
+                assert_eq!(e, expected);
+                assert_eq!(self.c, before, "a failed batch changed the compressor");
+                assert_eq!(self.out.len(), start);
+            }
+            (Ok(written), None) => {
+                assert_eq!(written, self.out.len() - start);
+                if !frames.is_empty() {
+                    self.accepted(frames, ts, &before);
+                } else {
+                    assert_eq!(self.c, before, "an empty batch changed the compressor");
+                }
+                self.kernels(false);
+                self.shadow.push_frames(frames, ts, &mut self.shadow_out).expect("shadow batch");
+            }
+            (r, e) => panic!("push_frames returned {r:?}, expected error {e:?}"),
+        }
+    }
+
+    fn flush(&mut self, cap: Option<usize>) {
+        let before = self.c.clone();
+        self.kernels(true);
+        match cap {
+            None => {
+                let written = self.c.flush(&mut self.out);
+                assert_eq!(written, before.pending_segment_len());
+            }
+            Some(cap) => {
+                let mut buf = vec![0u8; cap];
+                match self.c.flush_into(&mut buf) {
+                    Ok(written) => {
+                        assert_eq!(written, before.pending_segment_len());
+                        self.out.extend_from_slice(&buf[..written]);
+                    }
+                    Err(Error::BufferTooSmall { needed, available }) => {
+                        assert_eq!(available, cap as u64);
+                        assert_eq!(needed as usize, before.pending_segment_len());
+                        assert_eq!(self.c, before);
+                        return self.flush(Some(needed as usize));
+                    }
+                    Err(e) => panic!("flush_into: {e:?}"),
+                }
+            }
+        }
+        assert_eq!(self.c.active_frames(), 0);
+        assert_eq!(self.c.active_bits(), None);
+        assert_eq!(self.c.pending_segment_len(), 0);
+        self.kernels(false);
+        self.shadow.flush(&mut self.shadow_out);
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut input = Input::new(data);
+    let policy = policy(&mut input);
+    let len_tag = input.u8();
+    let tensor_len: u32 = match len_tag {
+        0 => 0,
+        1 => MAX_TENSOR_LEN + 1,
+        2 => u32::MAX,
+        3..=15 => 1 + input.u16() as u32 % 300,
+        _ => 1 + len_tag as u32 % 40,
+    };
+    let now = input.u32_interesting();
+    let created = TemporalTensorCompressor::new(policy, tensor_len, now);
+    let valid_policy = policy.validate();
+    let c = match created {
+        Ok(c) => {
+            assert_eq!(valid_policy, Ok(()));
+            assert!(tensor_len >= 1 && tensor_len <= MAX_TENSOR_LEN);
+            assert!(policy.group_len <= MAX_GROUP_LEN);
+            assert!(policy.max_segment_frames <= MAX_SEGMENT_FRAMES);
+            c
+        }
+        Err(e) => {
+            match e {
+                Error::InvalidConfig { field } => {
+                    if field == "tensor_len" {
+                        assert_eq!(tensor_len, 0);
+                    } else {
+                        assert_eq!(valid_policy, Err(e));
+                    }
+                }
+                Error::LimitExceeded { max, requested, .. } => {
+                    assert_eq!(valid_policy, Ok(()));
+                    assert!(requested > max);
+                    assert_eq!(max, MAX_TENSOR_LEN as u64);
+                }
+                other => panic!("new failed with {other:?}"),
+            }
+            return;
+        }
+    };
+    let n = tensor_len as usize;
+    let mut run = Run {
+        shadow: c.clone(),
+        c,
+        primary_scalar: input.bool(),
+        out: Vec::new(),
+        shadow_out: Vec::new(),
+        frames: Vec::new(),
+        n,
+    };
+    let mut previous: Vec<f32> = vec![1.0; n];
+    let mut ts = now;
+    for _ in 0..MAX_OPS {
+        if input.is_empty() {
+            break;
+        }
+        let op = input.u8();
+        // Time mostly moves forward a little; sometimes jumps anywhere.
+        if op & 0x80 != 0 {
+            ts = input.u32_interesting();
+        } else {
+            ts = ts.wrapping_add((op >> 4) as u32 & 3);
+        }
+        match op % 10 {
+            0 => {
+                run.c.touch(ts);
+                run.shadow.touch(ts);
+            }
+            1 => {
+                let (count, last) = (input.u32_interesting(), input.u32_interesting());
+                run.c.set_access(count, last);
+                run.shadow.set_access(count, last);
+            }
+            2 | 3 => {
+                let f = frame(&mut input, n, &previous);
+                run.push(&f, ts);
+                if f.len() == n && f.iter().all(|v| v.is_finite()) {
+                    previous = f;
+                }
+            }
+            4 => {
+                let f = frame(&mut input, n, &previous);
+                let cap = input.usize_below(run.c.pending_segment_len() + 8);
+                run.push_into(&f, ts, cap);
+            }
+            5 | 6 => {
+                let count = input.u8() % 4;
+                let mut batch = Vec::new();
+                for _ in 0..count {
+                    let f = frame(&mut input, n, &previous);
+                    batch.extend_from_slice(&f);
+                }
+                let cap = if op % 10 == 6 {
+                    Some(input.usize_below(run.c.max_batch_output_len(count as usize) + 8))
+                } else {
+                    None
+                };
+                run.push_many(&batch, ts, cap);
+            }
+            7 => run.flush(None),
+            8 => {
+                let cap = input.usize_below(run.c.pending_segment_len() + 4);
+                run.flush(Some(cap));
+            }
+            _ => run.primary_scalar = input.bool(),
+        }
+        assert_eq!(run.c.active_frames(), run.shadow.active_frames());
+        assert_eq!(run.c.active_bits(), run.shadow.active_bits());
+    }
+    run.flush(None);
+    kernels::force_scalar(false);
+    assert_eq!(run.out, run.shadow_out, "scalar and best kernels emitted different bytes");
+
+    // Every accepted frame decodes, in order, at its width, within its bound.
+    let mut index = 0usize;
+    for part in segment::split_segments(&run.out) {
+        let (header, bytes) = part.expect("the compressor emitted an invalid segment");
+        assert_eq!(header.tensor_len, tensor_len);
+        assert_eq!(header.group_len, run.c.policy().group_len);
+        assert!(header.frame_count <= run.c.policy().max_segment_frames);
+        let mut decoded = Vec::new();
+        segment::decode(bytes, &mut decoded).expect("decode");
+        for got in decoded.chunks_exact(n) {
+            let (original, bits) = run
+                .frames
+                .get(index)
+                .unwrap_or_else(|| panic!("more frames decoded than pushed ({index})"));
+            assert_eq!(header.bits, *bits, "frame {index} stored at the wrong width");
+            assert_within_bound(original, got, header.bits, &format!("frame {index}"));
+            index += 1;
+        }
+    }
+    assert_eq!(index, run.frames.len(), "frame count not preserved");
+});

@@ -1,0 +1,732 @@
+//! Arbitrary sequences of `ttc_*` calls: create (any policy), push / push_frames / flush with
+//! arbitrary capacities and (mis)aligned offsets into a buffer, null pointers, free, reuse of
+//! freed slots, stale and made-up handles, info, decode / decode_frame / segment_info of emitted
+//! or arbitrary bytes, alloc / dealloc, last_error and kernels.
+//!
+//! Oracle: no crash and no `INTERNAL` (a caught panic); every status is in the documented set
+//! of its function; statuses and emitted bytes equal those of a Rust-API model (one
+//! `TemporalTensorCompressor` per live handle); `BUFFER_TOO_SMALL` reports a size with which
+//! the same call succeeds; `ttc_last_error` names the last failure. Every handle is freed at the
+//! end of each run, so the global handle table does not grow across runs.
+#![no_main]
+
+#[path = "common/mod.rs"]
+mod common;
+
+use common::Input;
+use libfuzzer_sys::fuzz_target;
+use ruvector_temporal_tensor::ffi::*;
+use ruvector_temporal_tensor::segment::{self, SegmentHeader};
+use ruvector_temporal_tensor::{Error, TemporalTensorCompressor, TierPolicy};
+use std::collections::BTreeMap;
+use std::ptr::{null, null_mut};
+
+const MAX_OPS: usize = 64;
+const ARENA: usize = 8192;
+
+const OK: i32 = 0;
+fn st(e: Error) -> i32 {
+    e.status()
+}
+const LENGTH_MISMATCH: i32 = -1;
+const NON_FINITE: i32 = -2;
+const INVALID_CONFIG: i32 = -3;
+const LIMIT_EXCEEDED: i32 = -4;
+const TRUNCATED: i32 = -5;
+const BAD_MAGIC: i32 = -6;
+const UNSUPPORTED_VERSION: i32 = -7;
+const CORRUPT_SEGMENT: i32 = -8;
+const FRAME_OUT_OF_RANGE: i32 = -9;
+const BUFFER_TOO_SMALL: i32 = -10;
+const NULL_POINTER: i32 = -11;
+const MISALIGNED: i32 = -12;
+const INVALID_HANDLE: i32 = -13;
+const UNKNOWN_ALLOCATION: i32 = -14;
+const OUT_OF_MEMORY: i32 = -15;
+
+const SEGMENT_ERRORS: [i32; 4] = [TRUNCATED, BAD_MAGIC, UNSUPPORTED_VERSION, CORRUPT_SEGMENT];
+
+/// 8-byte aligned scratch memory, addressed by byte offset.
+struct Arena {
+    words: Vec<u64>,
+}
+
+impl Arena {
+    fn new() -> Self {
+        Arena {
+            words: vec![0; ARENA / 8],
+        }
+    }
+    fn base(&mut self) -> *mut u8 {
+        self.words.as_mut_ptr().cast()
+    }
+    fn bytes(&mut self) -> &mut [u8] {
+        // SAFETY: the Vec<u64> owns ARENA bytes.
+        unsafe { std::slice::from_raw_parts_mut(self.base(), ARENA) }
+    }
+}
+
+/// A pointer/capacity pair into an arena (or null), in units of `unit` bytes.
+#[derive(Clone, Copy, Debug)]
+struct Region {
+    offset: Option<usize>, // None: null pointer
+    cap: usize,            // units
+}
+
+impl Region {
+    fn pick(input: &mut Input, unit: usize, max_units: usize) -> Region {
+        let tag = input.u8();
+        if tag % 11 == 0 {
+            let cap = if tag & 0x80 != 0 { input.usize_below(64) } else { 0 };
+            return Region { offset: None, cap };
+        }
+        // Mostly aligned offsets; sometimes any byte offset.
+        let offset = if tag % 5 == 0 {
+            input.usize_below(64)
+        } else {
+            input.usize_below(16) * 8
+        };
+        let room = (ARENA - offset) / unit;
+        let cap = match tag % 4 {
+            0 => room.min(max_units),
+            _ => input.usize_below(room.min(max_units) + 1),
+        };
+        Region {
+            offset: Some(offset),
+            cap,
+        }
+    }
+
+    /// The pointer-check error `with_buffers` reports for this output region, if any.
+    fn check(&self, align: usize) -> Option<i32> {
+        match self.offset {
+            None if self.cap > 0 => Some(NULL_POINTER),
+            Some(o) if o % align != 0 => Some(MISALIGNED),
+            _ => None,
+        }
+    }
+
+    fn ptr<T>(&self, arena: &mut Arena) -> *mut T {
+        match self.offset {
+            None => null_mut(),
+            // SAFETY: offset < ARENA.
+            Some(o) => unsafe { arena.base().add(o) }.cast(),
+        }
+    }
+}
+
+struct Model {
+    compressors: BTreeMap<u32, TemporalTensorCompressor>,
+    stale: Vec<u32>,
+    segments: Vec<Vec<u8>>,
+    allocations: Vec<(usize, usize)>,
+    last_status: i32,
+}
+
+fn assert_status(status: i32, allowed: &[i32], what: &str) {
+    assert_ne!(status, -16, "{what}: INTERNAL (a panic was caught)");
+    assert!(
+        status == OK || allowed.contains(&status),
+        "{what}: status {status} not in {allowed:?}"
+    );
+}
+
+impl Model {
+    fn record(&mut self, status: i32) {
+        if status != OK {
+            self.last_status = status;
+        }
+    }
+
+    fn check_last_error(&mut self) {
+        let mut buf = [0u8; 256];
+        let mut written = 0usize;
+        // SAFETY: valid buffer and out-pointer.
+        let status = unsafe { ttc_last_error(buf.as_mut_ptr(), buf.len(), &mut written) };
+        assert_eq!(status, self.last_status, "ttc_last_error names the last failure");
+        if status != OK {
+            assert!(written > 0 && written <= buf.len());
+            assert!(std::str::from_utf8(&buf[..written]).is_ok());
+            // A zero-capacity buffer reports the length needed.
+            let mut needed = 0usize;
+            // SAFETY: null with capacity 0 is allowed.
+            let s = unsafe { ttc_last_error(null_mut(), 0, &mut needed) };
+            assert_eq!((s, needed), (BUFFER_TOO_SMALL, written));
+        }
+    }
+
+    /// Picks a handle: a live one, a stale one, or anything.
+    fn handle(&self, input: &mut Input) -> u32 {
+        let tag = input.u8();
+        let live: Vec<u32> = self.compressors.keys().copied().collect();
+        match tag % 8 {
+            0 if !self.stale.is_empty() => self.stale[input.usize_below(self.stale.len())],
+            1 => input.u32_interesting(),
+            _ if !live.is_empty() => live[input.usize_below(live.len())],
+            _ => input.u32(),
+        }
+    }
+}
+
+fn frames(input: &mut Input, n: usize, count: usize) -> Vec<f32> {
+    let mut seed = input.u32() | 1;
+    let magnitude = input.f32_finite();
+    let mut out: Vec<f32> = (0..n * count)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            magnitude * ((seed >> 8) as f32 / (1u32 << 23) as f32 - 1.0)
+        })
+        .collect();
+    if input.u8() % 4 == 0 && !out.is_empty() {
+        let at = input.usize_below(out.len());
+        out[at] = input.f32_interesting();
+    }
+    if input.u8() % 8 == 0 {
+        out.push(1.0); // wrong length
+    }
+    out
+}
+
+/// Which push-like call.
+#[derive(Clone, Copy, PartialEq)]
+enum Push {
+    One,
+    Many,
+}
+
+/// Runs a push through the ABI with the frames placed at `in_offset` (bytes) and the output
+/// `region`, compares with the model, and retries `BUFFER_TOO_SMALL` with the reported size.
+#[allow(clippy::too_many_arguments)]
+fn push(
+    model: &mut Model,
+    arena: &mut Arena,
+    out_arena: &mut Arena,
+    kind: Push,
+    handle: u32,
+    ts: u32,
+    values: &[f32],
+    in_offset: Option<usize>,
+    region: Region,
+    null_written: bool,
+) {
+    let in_ptr: *const f32 = match in_offset {
+        None => null(),
+        Some(o) => {
+            let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            arena.bytes()[o..o + bytes.len()].copy_from_slice(&bytes);
+            // SAFETY: inside the arena.
+            unsafe { arena.base().add(o) }.cast()
+        }
+    };
+    let out_ptr: *mut u8 = region.ptr(out_arena);
+    out_arena.bytes().fill(0xa5);
+    let mut written = usize::MAX;
+    let written_ptr: *mut usize = if null_written { null_mut() } else { &mut written };
+    // SAFETY: every non-null pointer is inside an arena for its length/capacity.
+    let status = unsafe {
+        match kind {
+            Push::One => ttc_push_frame(handle, ts, in_ptr, values.len(), out_ptr, region.cap, written_ptr),
+            Push::Many => ttc_push_frames(handle, ts, in_ptr, values.len(), out_ptr, region.cap, written_ptr),
+        }
+    };
+    let what = if kind == Push::One { "ttc_push_frame" } else { "ttc_push_frames" };
+    assert_status(
+        status,
+        &[INVALID_HANDLE, NULL_POINTER, MISALIGNED, LENGTH_MISMATCH, NON_FINITE, BUFFER_TOO_SMALL],
+        what,
+    );
+    model.record(status);
+
+    // The expected result: pointer checks first, then the model.
+    let pointer_error = if null_written {
+        Some(NULL_POINTER)
+    } else {
+        match in_offset {
+            None if !values.is_empty() => Some(NULL_POINTER),
+            Some(o) if o % 4 != 0 => Some(MISALIGNED),
+            _ => region.check(1),
+        }
+    };
+    if let Some(expected) = pointer_error {
+        assert_eq!(status, expected, "{what}: pointer checks");
+        return;
+    }
+    let Some(model_c) = model.compressors.get_mut(&handle) else {
+        assert_eq!(status, INVALID_HANDLE, "{what}: unknown handle {handle:#x}");
+        return;
+    };
+    let before = model_c.clone();
+    let mut buf = vec![0u8; region.cap];
+    let expected = match kind {
+        Push::One => model_c.push_frame_into(values, ts, &mut buf),
+        Push::Many => model_c.push_frames_into(values, ts, &mut buf),
+    };
+    match expected {
+        Ok(n) => {
+            assert_eq!(status, OK, "{what}: model succeeded");
+            assert_eq!(written, n);
+            let out = &out_arena.bytes()[region.offset.unwrap_or(0)..][..n];
+            assert_eq!(out, &buf[..n], "{what}: bytes differ from the Rust API");
+            if n > 0 {
+                model.segments.push(buf[..n].to_vec());
+            }
+        }
+        Err(e) => {
+            assert_eq!(status, st(e), "{what}: model failed with {e:?}");
+            assert_eq!(*model_c, before);
+            if let Error::BufferTooSmall { needed, .. } = e {
+                assert_eq!(written as u64, needed, "{what}: needed size reported");
+                // The same call with the reported size succeeds (bytes checked above).
+                let room = ARENA - region.offset.unwrap_or(0);
+                if written <= room && region.offset.is_some() {
+                    let retry = Region {
+                        offset: region.offset,
+                        cap: written,
+                    };
+                    push(model, arena, out_arena, kind, handle, ts, values, in_offset, retry, false);
+                } else {
+                    let mut big = vec![0u8; written];
+                    let mut w2 = 0usize;
+                    let ptr = if values.is_empty() { null() } else { in_ptr };
+                    // SAFETY: a fresh buffer of the reported size.
+                    let s = unsafe {
+                        match kind {
+                            Push::One => ttc_push_frame(handle, ts, ptr, values.len(), big.as_mut_ptr(), big.len(), &mut w2),
+                            Push::Many => ttc_push_frames(handle, ts, ptr, values.len(), big.as_mut_ptr(), big.len(), &mut w2),
+                        }
+                    };
+                    assert_eq!(s, OK, "{what}: retry with the reported size");
+                    let model_c = model.compressors.get_mut(&handle).expect("live");
+                    let mut mbuf = vec![0u8; written];
+                    let n = match kind {
+                        Push::One => model_c.push_frame_into(values, ts, &mut mbuf),
+                        Push::Many => model_c.push_frames_into(values, ts, &mut mbuf),
+                    }
+                    .expect("model retry");
+                    assert_eq!(w2, n);
+                    assert_eq!(big[..n], mbuf[..n]);
+                    if n > 0 {
+                        model.segments.push(mbuf[..n].to_vec());
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn flush(model: &mut Model, out_arena: &mut Arena, handle: u32, region: Region, null_written: bool) {
+    let mut written = usize::MAX;
+    let written_ptr: *mut usize = if null_written { null_mut() } else { &mut written };
+    // SAFETY: region inside the arena.
+    let status = unsafe { ttc_flush(handle, region.ptr(out_arena), region.cap, written_ptr) };
+    assert_status(status, &[INVALID_HANDLE, NULL_POINTER, BUFFER_TOO_SMALL], "ttc_flush");
+    model.record(status);
+    if null_written {
+        assert_eq!(status, NULL_POINTER);
+        return;
+    }
+    if let Some(e) = region.check(1) {
+        assert_eq!(status, e);
+        return;
+    }
+    let Some(model_c) = model.compressors.get_mut(&handle) else {
+        assert_eq!(status, INVALID_HANDLE);
+        return;
+    };
+    let mut buf = vec![0u8; region.cap];
+    match model_c.flush_into(&mut buf) {
+        Ok(n) => {
+            assert_eq!((status, written), (OK, n));
+            let out = &out_arena.bytes()[region.offset.unwrap_or(0)..][..n];
+            assert_eq!(out, &buf[..n], "ttc_flush bytes");
+            if n > 0 {
+                model.segments.push(buf[..n].to_vec());
+            }
+        }
+        Err(e) => {
+            assert_eq!(status, st(e));
+            let Error::BufferTooSmall { needed, .. } = e else {
+                panic!("flush_into: {e:?}")
+            };
+            assert_eq!(written as u64, needed);
+            let mut big = vec![0u8; written];
+            let mut w2 = 0usize;
+            // SAFETY: a fresh buffer of the reported size.
+            let s = unsafe { ttc_flush(handle, big.as_mut_ptr(), big.len(), &mut w2) };
+            assert_eq!((s, w2), (OK, written), "ttc_flush retry with the reported size");
+            let n = model_c.flush_into(&mut buf_of(written)).expect("model retry");
+            assert_eq!(n, written);
+            model.segments.push(big);
+        }
+    }
+}
+
+fn buf_of(n: usize) -> Vec<u8> {
+    vec![0u8; n]
+}
+
+/// Decode / decode_frame / segment_info of `bytes`, compared with the Rust API.
+fn decode(model: &mut Model, arena: &mut Arena, out_arena: &mut Arena, bytes: &[u8], op: u8, input: &mut Input) {
+    let seg_offset = input.usize_below(32);
+    let len = bytes.len().min(ARENA - seg_offset);
+    let bytes = &bytes[..len];
+    arena.bytes()[seg_offset..seg_offset + len].copy_from_slice(bytes);
+    // SAFETY: inside the arena.
+    let seg_ptr: *const u8 = if input.u8() % 16 == 0 { null() } else { unsafe { arena.base().add(seg_offset) } };
+    let seg_error = if seg_ptr.is_null() && len > 0 { Some(NULL_POINTER) } else { None };
+    let expected_header = SegmentHeader::parse(bytes);
+    match op % 3 {
+        0 => {
+            let mut info = TtcSegmentInfo::default();
+            // SAFETY: valid pointers.
+            let status = unsafe { ttc_segment_info(seg_ptr, len, &mut info) };
+            assert_status(status, &[NULL_POINTER, TRUNCATED, BAD_MAGIC, UNSUPPORTED_VERSION, CORRUPT_SEGMENT], "ttc_segment_info");
+            model.record(status);
+            if let Some(e) = seg_error {
+                assert_eq!(status, e);
+                return;
+            }
+            match expected_header {
+                Ok(h) => {
+                    assert_eq!(status, OK);
+                    assert_eq!(
+                        (info.version, info.bits, info.tensor_len, info.frame_count, info.byte_length as usize),
+                        (h.version as u32, h.bits as u32, h.tensor_len, h.frame_count, h.byte_len)
+                    );
+                }
+                Err(e) => assert_eq!(status, st(e)),
+            }
+        }
+        1 | 2 => {
+            let whole = op % 3 == 1;
+            let index = if input.bool() { input.u8() as u32 % 4 } else { input.u32_interesting() };
+            let region = Region::pick(input, 4, ARENA / 4);
+            let mut written = usize::MAX;
+            let out_ptr: *mut f32 = region.ptr(out_arena);
+            // SAFETY: inside the arenas.
+            let status = unsafe {
+                if whole {
+                    ttc_decode_segment(seg_ptr, len, out_ptr, region.cap, &mut written)
+                } else {
+                    ttc_decode_frame(seg_ptr, len, index, out_ptr, region.cap, &mut written)
+                }
+            };
+            let what = if whole { "ttc_decode_segment" } else { "ttc_decode_frame" };
+            let mut allowed = vec![NULL_POINTER, MISALIGNED, BUFFER_TOO_SMALL];
+            allowed.extend_from_slice(&SEGMENT_ERRORS);
+            if !whole {
+                allowed.push(FRAME_OUT_OF_RANGE);
+            }
+            assert_status(status, &allowed, what);
+            model.record(status);
+            if let Some(e) = seg_error.or(region.check(4)) {
+                assert_eq!(status, e, "{what}: pointer checks");
+                return;
+            }
+            let mut expect = vec![0f32; region.cap];
+            let result = if whole {
+                segment::decode_into(bytes, &mut expect).map(|(_, n)| n)
+            } else {
+                segment::decode_frame_into(bytes, index as u64, &mut expect).map(|h| h.tensor_len as usize)
+            };
+            match result {
+                Ok(n) => {
+                    assert_eq!((status, written), (OK, n), "{what}");
+                    let o = region.offset.unwrap_or(0);
+                    let got: Vec<u32> = out_arena.bytes()[o..o + 4 * n]
+                        .chunks_exact(4)
+                        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                        .collect();
+                    let want: Vec<u32> = expect[..n].iter().map(|v| v.to_bits()).collect();
+                    assert_eq!(got, want, "{what}: values differ from the Rust API");
+                    assert!(expect[..n].iter().all(|v| v.is_finite()), "{what}: non-finite");
+                }
+                Err(e) => {
+                    assert_eq!(status, st(e), "{what}: {e:?}");
+                    if let Error::BufferTooSmall { needed, .. } = e {
+                        assert_eq!(written as u64, needed);
+                        let mut big = vec![0f32; written];
+                        let mut w2 = 0usize;
+                        // SAFETY: fresh buffer of the reported size.
+                        let s = unsafe {
+                            if whole {
+                                ttc_decode_segment(seg_ptr, len, big.as_mut_ptr(), big.len(), &mut w2)
+                            } else {
+                                ttc_decode_frame(seg_ptr, len, index, big.as_mut_ptr(), big.len(), &mut w2)
+                            }
+                        };
+                        assert_eq!((s, w2), (OK, written), "{what}: retry with the reported size");
+                    }
+                }
+            }
+        }
+        _ => unreachable!(),
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut input = Input::new(data);
+    let mut arena = Arena::new();
+    let mut out_arena = Arena::new();
+    let mut model = Model {
+        compressors: BTreeMap::new(),
+        stale: Vec::new(),
+        segments: Vec::new(),
+        allocations: Vec::new(),
+        // The last error is per thread and survives runs: start from what it says now.
+        last_status: {
+            let mut w = 0usize;
+            let mut buf = [0u8; 256];
+            // SAFETY: valid buffer.
+            unsafe { ttc_last_error(buf.as_mut_ptr(), buf.len(), &mut w) }
+        },
+    };
+    for _ in 0..MAX_OPS {
+        if input.is_empty() {
+            break;
+        }
+        let op = input.u8();
+        match op % 16 {
+            0 | 1 => {
+                // Create: the default policy, or any fields.
+                let len = match input.u8() % 8 {
+                    0 => input.u32_interesting(),
+                    _ => 1 + input.u8() as u32 % 64,
+                };
+                let now = input.u32_interesting();
+                let fields = if op & 0x10 != 0 {
+                    [
+                        input.u32_interesting(),
+                        input.u32_interesting(),
+                        input.u32_interesting() % 9,
+                        input.u32_interesting() % 300,
+                        input.u32_interesting(),
+                        input.u32_interesting(),
+                    ]
+                } else {
+                    [512, 64, 7, 26, 1 + input.u8() as u32 % 70, 1 + input.u8() as u32 % 6]
+                };
+                let null_out = input.u8() % 32 == 0;
+                let mut handle = 0u32;
+                let out: *mut u32 = if null_out { null_mut() } else { &mut handle };
+                // SAFETY: valid out-pointer (or null).
+                let status = unsafe {
+                    ttc_create_with_policy(len, now, fields[0], fields[1], fields[2], fields[3], fields[4], fields[5], out)
+                };
+                assert_status(status, &[INVALID_CONFIG, LIMIT_EXCEEDED, NULL_POINTER], "ttc_create_with_policy");
+                model.record(status);
+                let policy = TierPolicy::from_fields(fields[0], fields[1], fields[2], fields[3], fields[4], fields[5]);
+                if null_out {
+                    assert_eq!(status, NULL_POINTER);
+                    continue;
+                }
+                match TemporalTensorCompressor::new(policy, len, now) {
+                    Ok(c) => {
+                        assert_eq!(status, OK, "create: the model accepted {policy:?} len={len}");
+                        assert_ne!(handle, 0);
+                        assert!(!model.compressors.contains_key(&handle), "a live handle was issued twice");
+                        model.stale.retain(|&h| h != handle);
+                        model.compressors.insert(handle, c);
+                    }
+                    Err(e) => assert_eq!(status, st(e), "create: {e:?}"),
+                }
+            }
+            2 => {
+                let h = model.handle(&mut input);
+                let status = ttc_free(h);
+                assert_status(status, &[INVALID_HANDLE], "ttc_free");
+                model.record(status);
+                if model.compressors.remove(&h).is_some() {
+                    assert_eq!(status, OK);
+                    model.stale.push(h);
+                } else {
+                    assert_eq!(status, INVALID_HANDLE);
+                }
+            }
+            3 => {
+                let h = model.handle(&mut input);
+                let ts = input.u32_interesting();
+                let status = ttc_touch(h, ts);
+                assert_status(status, &[INVALID_HANDLE], "ttc_touch");
+                model.record(status);
+                match model.compressors.get_mut(&h) {
+                    Some(c) => {
+                        assert_eq!(status, OK);
+                        c.touch(ts);
+                    }
+                    None => assert_eq!(status, INVALID_HANDLE),
+                }
+            }
+            4 => {
+                let h = model.handle(&mut input);
+                let (count, last) = (input.u32_interesting(), input.u32_interesting());
+                let status = ttc_set_access(h, count, last);
+                assert_status(status, &[INVALID_HANDLE], "ttc_set_access");
+                model.record(status);
+                match model.compressors.get_mut(&h) {
+                    Some(c) => {
+                        assert_eq!(status, OK);
+                        c.set_access(count, last);
+                    }
+                    None => assert_eq!(status, INVALID_HANDLE),
+                }
+            }
+            5..=7 | 8 => {
+                let kind = if op % 16 == 8 { Push::Many } else { Push::One };
+                let h = model.handle(&mut input);
+                let n = model.compressors.get(&h).map_or(1 + input.u8() as usize % 8, |c| c.tensor_len() as usize);
+                let count = if kind == Push::Many { input.u8() as usize % 4 } else { 1 };
+                let values = frames(&mut input, n.min(2048), count);
+                let ts = input.u32_interesting() % 64;
+                let in_offset = match input.u8() % 16 {
+                    0 => None,
+                    1 => Some(input.usize_below(8)),
+                    _ => Some(input.usize_below(8) * 4),
+                };
+                // Frames larger than the arena are cut short (LENGTH_MISMATCH, as the model says).
+                let mut values = values;
+                values.truncate((ARENA - 64) / 4);
+                let region = Region::pick(&mut input, 1, ARENA);
+                let null_written = input.u8() % 32 == 0;
+                push(&mut model, &mut arena, &mut out_arena, kind, h, ts, &values, in_offset, region, null_written);
+            }
+            9 => {
+                let h = model.handle(&mut input);
+                let region = Region::pick(&mut input, 1, ARENA);
+                let null_written = input.u8() % 32 == 0;
+                flush(&mut model, &mut out_arena, h, region, null_written);
+            }
+            10 => {
+                let h = model.handle(&mut input);
+                let mut info = TtcCompressorInfo::default();
+                let null_info = input.u8() % 16 == 0;
+                let ptr: *mut TtcCompressorInfo = if null_info { null_mut() } else { &mut info };
+                // SAFETY: valid out-pointer or null.
+                let status = unsafe { ttc_compressor_info(h, ptr) };
+                assert_status(status, &[INVALID_HANDLE, NULL_POINTER], "ttc_compressor_info");
+                model.record(status);
+                if null_info {
+                    assert_eq!(status, NULL_POINTER);
+                } else if let Some(c) = model.compressors.get(&h) {
+                    assert_eq!(status, OK);
+                    assert_eq!(info.tensor_len, c.tensor_len());
+                    assert_eq!(info.active_bits, c.active_bits().unwrap_or(0) as u32);
+                    assert_eq!(info.active_frames, c.active_frames());
+                    assert_eq!(info.pending_len as usize, c.pending_segment_len());
+                    assert_eq!((info.access_count, info.last_access_ts), (c.access_count(), c.last_access_ts()));
+                } else {
+                    assert_eq!(status, INVALID_HANDLE);
+                }
+            }
+            11 | 12 => {
+                // Decode an emitted segment (maybe damaged), or raw fuzz bytes.
+                let bytes: Vec<u8> = if !model.segments.is_empty() && op & 0x20 == 0 {
+                    let mut s = model.segments[input.usize_below(model.segments.len())].clone();
+                    match input.u8() % 4 {
+                        0 if !s.is_empty() => {
+                            let at = input.usize_below(s.len());
+                            s[at] ^= input.u8() | 1;
+                        }
+                        1 => s.truncate(input.usize_below(s.len() + 1)),
+                        _ => {}
+                    }
+                    s
+                } else {
+                    let n = input.usize_below(256);
+                    input.bytes(n).to_vec()
+                };
+                let sub = input.u8();
+                decode(&mut model, &mut arena, &mut out_arena, &bytes, sub, &mut input);
+            }
+            13 => {
+                // alloc / dealloc (right or wrong sizes and pointers).
+                if input.bool() || model.allocations.is_empty() {
+                    let size = match input.u8() % 8 {
+                        0 => usize::MAX - input.u8() as usize,
+                        1 => isize::MAX as usize + 1,
+                        _ => input.usize_below(4096),
+                    };
+                    let mut ptr: *mut u8 = null_mut();
+                    let null_out = input.u8() % 16 == 0;
+                    let out: *mut *mut u8 = if null_out { null_mut() } else { &mut ptr };
+                    // SAFETY: valid out-pointer or null.
+                    let status = unsafe { ttc_alloc(size, out) };
+                    assert_status(status, &[NULL_POINTER, LIMIT_EXCEEDED, OUT_OF_MEMORY], "ttc_alloc");
+                    model.record(status);
+                    if status == OK {
+                        assert!(!ptr.is_null() && ptr as usize % 16 == 0);
+                        // SAFETY: freshly allocated, zeroed, `size` bytes.
+                        let mem = unsafe { std::slice::from_raw_parts_mut(ptr, size) };
+                        assert!(mem.iter().all(|&b| b == 0), "ttc_alloc memory is zeroed");
+                        mem.fill(0x5a);
+                        model.allocations.push((ptr as usize, size));
+                    } else if null_out {
+                        assert_eq!(status, NULL_POINTER);
+                    } else {
+                        assert!(size > isize::MAX as usize - 16, "ttc_alloc({size}) failed: {status}");
+                    }
+                } else {
+                    let i = input.usize_below(model.allocations.len());
+                    let (ptr, size) = model.allocations[i];
+                    let wrong = input.u8() % 4;
+                    let (p, s) = match wrong {
+                        0 => (ptr, size + 1),
+                        1 => (ptr + 16, size),
+                        _ => (ptr, size),
+                    };
+                    // SAFETY: the registry rejects wrong pairs; right pairs are ours.
+                    let status = unsafe { ttc_dealloc(p as *mut u8, s) };
+                    assert_status(status, &[UNKNOWN_ALLOCATION], "ttc_dealloc");
+                    model.record(status);
+                    if wrong < 2 {
+                        assert_eq!(status, UNKNOWN_ALLOCATION);
+                    } else {
+                        assert_eq!(status, OK);
+                        model.allocations.swap_remove(i);
+                        // Double free is rejected.
+                        // SAFETY: rejected by the registry.
+                        let again = unsafe { ttc_dealloc(p as *mut u8, s) };
+                        assert_eq!(again, UNKNOWN_ALLOCATION);
+                        model.record(again);
+                    }
+                }
+            }
+            14 => {
+                let region = Region::pick(&mut input, 1, 64);
+                let mut written = usize::MAX;
+                // SAFETY: region inside the arena.
+                let status = unsafe { ttc_kernels(region.ptr(&mut out_arena), region.cap, &mut written) };
+                assert_status(status, &[NULL_POINTER, BUFFER_TOO_SMALL], "ttc_kernels");
+                model.record(status);
+                if let Some(e) = region.check(1) {
+                    assert_eq!(status, e);
+                } else if status == BUFFER_TOO_SMALL {
+                    assert!(written > region.cap);
+                    let mut big = vec![0u8; written];
+                    let mut w2 = 0;
+                    // SAFETY: fresh buffer.
+                    let s = unsafe { ttc_kernels(big.as_mut_ptr(), big.len(), &mut w2) };
+                    assert_eq!((s, w2), (OK, written));
+                } else {
+                    assert_eq!(status, OK);
+                    let o = region.offset.unwrap_or(0);
+                    assert!(std::str::from_utf8(&out_arena.bytes()[o..o + written]).is_ok());
+                }
+            }
+            _ => model.check_last_error(),
+        }
+    }
+    model.check_last_error();
+    // Leave nothing behind: free every handle and allocation.
+    for (h, _) in std::mem::take(&mut model.compressors) {
+        assert_eq!(ttc_free(h), OK);
+        assert_eq!(ttc_free(h), INVALID_HANDLE, "double free rejected");
+    }
+    for (ptr, size) in model.allocations.drain(..) {
+        // SAFETY: ours, exact size.
+        assert_eq!(unsafe { ttc_dealloc(ptr as *mut u8, size) }, OK);
+    }
+    let _ = OUT_OF_MEMORY;
+});
