@@ -7,8 +7,8 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { TensorStreamStore } from '../dist/index.mjs'
-// @ts-expect-error: plain ESM helper without types
-import { TRACE_STORE_OPTIONS, embeddingStream, runTrace } from './fixtures/trace.mjs'
+// @ts-expect-error: plain ESM module without types
+import { TRACE_STORE_OPTIONS, embeddingStream, runTrace } from '../bin/trace.mjs'
 import { BOUNDS, expectCode, relativeError } from './helpers.js'
 
 const dirs: string[] = []

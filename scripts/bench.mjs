@@ -11,6 +11,7 @@
 //   npm run bench                    the real run (several minutes)
 //   node scripts/bench.mjs --quick   smoke run (BENCH_QUICK=1 everywhere; under ~2 minutes),
 //                                    written to target/bench/quick/ so bench-results/ keeps the real run
+//   node scripts/bench.mjs --report  no runs: the report again from the raw results in target/bench/
 //
 // Figures are reported, never asserted: this runs on shared, noisy machines.
 import { spawnSync } from 'node:child_process'
@@ -21,12 +22,14 @@ import { probe, root, step } from './lib.mjs'
 import { setup } from './setup.mjs'
 
 const QUICK = process.argv.includes('--quick')
+// --report: no runs, rebuild the table, markdown and chart from the last raw results in target/bench/
+const REPORT = process.argv.includes('--report')
 const outDir = join(root, QUICK ? 'target/bench/quick' : 'bench-results')
 const workDir = join(root, 'target/bench')
 mkdirSync(outDir, { recursive: true })
 mkdirSync(workDir, { recursive: true })
 
-setup({ full: false })
+if (!REPORT) setup({ full: false })
 
 const BACKEND_VARS = ['TEMPORAL_TENSOR_BACKEND', 'TEMPORAL_TENSOR_FORCE_SCALAR', 'TEMPORAL_TENSOR_WASM_SIMD', 'BENCH_QUICK', 'BENCH_JSON', 'BENCH_MEMORY_JSON', 'BENCH_BASELINES', 'BENCH_KERNELS']
 function childEnv(extra) {
@@ -37,7 +40,8 @@ function childEnv(extra) {
 }
 
 /** Runs a bench step with its stdout captured (stderr shown); returns true when it succeeded. */
-function runStep(label, cmd, args, env, { optional = false } = {}) {
+function runStep(label, cmd, args, env, { optional = false, output } = {}) {
+  if (REPORT) return output !== undefined && existsSync(output)
   step(label)
   const t0 = Date.now()
   const r = spawnSync(cmd, args, { cwd: root, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 })
@@ -73,7 +77,7 @@ const machine = {
   commit: (probe('git', ['rev-parse', '--short', 'HEAD']) ?? 'unknown') + (probe('git', ['status', '--porcelain', '--untracked-files=no']) ? ' (modified)' : ''),
   loadAtStart: os.loadavg().map((x) => +x.toFixed(2)),
 }
-const date = new Date().toISOString()
+const run = { date: new Date().toISOString(), machine }
 
 // ---- runs ----
 
@@ -83,6 +87,7 @@ runStep(
   'cargo',
   ['bench', '-p', 'ruvector-temporal-tensor', '--bench', 'core'],
   childEnv({ BENCH_JSON: rustJson }),
+  { output: rustJson },
 )
 const rows = readJson(rustJson)
 
@@ -93,13 +98,14 @@ const NODE_RUNS = [
   { label: 'wasm-baseline', title: 'Node bench: WASM baseline module (TEMPORAL_TENSOR_WASM_SIMD=0)', env: { TEMPORAL_TENSOR_BACKEND: 'wasm', TEMPORAL_TENSOR_WASM_SIMD: '0', BENCH_BASELINES: '0' }, expect: 'wasm' },
 ]
 const skipped = []
-for (const run of NODE_RUNS) {
-  const path = join(workDir, `node-${run.label}.json`)
-  const ok = runStep(run.title, process.execPath, ['benches/node/bench.mjs'], childEnv({ ...run.env, BENCH_JSON: path }), {
-    optional: run.expect === 'native',
+for (const nodeRun of NODE_RUNS) {
+  const path = join(workDir, `node-${nodeRun.label}.json`)
+  const ok = runStep(nodeRun.title, process.execPath, ['benches/node/bench.mjs'], childEnv({ ...nodeRun.env, BENCH_JSON: path }), {
+    optional: nodeRun.expect === 'native',
+    output: path,
   })
   if (!ok) {
-    skipped.push(run.label)
+    skipped.push(nodeRun.label)
     continue
   }
   rows.push(...readJson(path))
@@ -113,11 +119,17 @@ for (const [label, env] of [
   const path = join(workDir, `memory-${label}.json`)
   const ok = runStep(`Memory bench: ${label}`, process.execPath, ['benches/node/memory.mjs'], childEnv({ ...env, BENCH_MEMORY_JSON: path }), {
     optional: label === 'native',
+    output: path,
   })
   if (ok) memory.push(readJson(path))
   else skipped.push(`memory-${label}`)
 }
 machine.loadAtEnd = os.loadavg().map((x) => +x.toFixed(2))
+const runInfo = join(workDir, 'run.json')
+if (REPORT && existsSync(runInfo)) Object.assign(run, readJson(runInfo))
+else writeFileSync(runInfo, `${JSON.stringify(run)}\n`)
+const { machine: m0, date } = run
+Object.assign(machine, m0)
 
 // ---- derived figures ----
 
@@ -325,11 +337,17 @@ function chart() {
     { op: 'encode', title: `encode (pushMany), ${dim} values`, goal: 100 },
     { op: 'decode', title: `decode (decodeSegment), ${dim} values`, goal: 60 },
   ]
+  const refLines = (p) => [
+    { v: find({ backend: 'rust', kernels: 'memcpy', op: 'copy', dim })?.nsPerFrame, label: 'memcpy floor (Rust, 2 KiB)', color: '#444', dash: '6 3', same: true },
+    { v: find({ backend: 'ts-baseline', op: p.op, dim })?.nsPerFrame, label: 'TypeScript int8 baseline (8-bit)', color: '#8e44ad', dash: '2 3' },
+    { v: p.goal, label: 'goal, Rust AVX2', color: '#1f4e9c', dash: '10 4' },
+    { v: 300, label: 'goal, WASM simd128 in Node', color: '#2e8b57', dash: '1 4', same: true },
+  ]
   const values = rows.filter((r) => r.dim === dim).map((r) => r.nsPerFrame)
   const lo = 10 ** Math.floor(Math.log10(Math.min(...values, 10)))
   const hi = 10 ** Math.ceil(Math.log10(Math.max(...values, 300)))
   const W = 1180
-  const H = 560
+  const H = 572
   const pw = 520
   const ph = 340
   const top = 70
@@ -370,26 +388,28 @@ function chart() {
         out.push(`<text x="${tx.toFixed(1)}" y="${(by - 4).toFixed(1)}" transform="rotate(-90 ${tx.toFixed(1)} ${(by - 4).toFixed(1)})" font-size="9" fill="#333">${fmtNs(r.nsPerFrame)}</text>`)
       })
     })
-    const refs = [
-      { r: find({ backend: 'rust', kernels: 'memcpy', op: 'copy', dim }), label: 'memcpy floor (Rust)', color: '#555', dash: '6 3' },
-      { r: find({ backend: 'ts-baseline', op: p.op, dim }), label: 'TypeScript int8', color: '#8e44ad', dash: '2 3' },
-      { r: { nsPerFrame: p.goal }, label: `goal ${p.goal} ns (Rust AVX2)`, color: '#27ae60', dash: '8 4' },
-      { r: { nsPerFrame: 300 }, label: 'goal 300 ns (WASM)', color: '#2e8b57', dash: '1 4' },
-    ]
-    refs.forEach(({ r, label, color, dash }, ri) => {
-      if (!r || r.nsPerFrame < lo || r.nsPerFrame > hi) return
-      const ly = y(r.nsPerFrame).toFixed(1)
+    refLines(p).forEach(({ v, color, dash }) => {
+      if (v == null || v < lo || v > hi) return
+      const ly = y(v).toFixed(1)
       out.push(`<line x1="${x0}" x2="${x0 + pw}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="1.5" stroke-dasharray="${dash}"/>`)
-      out.push(`<text x="${x0 + pw - 4}" y="${(+ly - 3 - (ri % 2) * 0).toFixed(1)}" text-anchor="end" font-size="10" fill="${color}">${esc(label)} ${r.backend ? fmtNs(r.nsPerFrame) + ' ns' : ''}</text>`)
     })
   })
-  const ly = top + ph + 44
+  const ly = top + ph + 46
   const cols = 3
   S.forEach((s, i) => {
     const lx = left0 + (i % cols) * 360
     const yy = ly + Math.floor(i / cols) * 20
     out.push(`<rect x="${lx}" y="${yy - 10}" width="14" height="12" fill="${s.color}"/>`)
     out.push(`<text x="${lx + 20}" y="${yy}">${esc(s.name)}</text>`)
+  })
+  const [enc, dec] = panels.map(refLines)
+  const ry = ly + Math.ceil(S.length / cols) * 20 + 6
+  enc.forEach((ref, i) => {
+    const lx = left0 + (i % 2) * 540
+    const yy = ry + Math.floor(i / 2) * 20
+    const val = (r) => (r.v == null ? '—' : `${fmtNs(r.v)} ns`)
+    out.push(`<line x1="${lx}" x2="${lx + 30}" y1="${yy - 4}" y2="${yy - 4}" stroke="${ref.color}" stroke-width="2" stroke-dasharray="${ref.dash}"/>`)
+    out.push(`<text x="${lx + 38}" y="${yy}">${esc(ref.label)}: ${ref.same ? val(ref) : `encode ${val(ref)}, decode ${val(dec[i])}`}</text>`)
   })
   out.push(`<text x="${left0}" y="${H - 14}" fill="#555" font-size="11">Rust: cargo bench (cache-resident frames). Node: tinybench medians, batches of 64 frames per call. Bars start at ${lo} ns. Regenerate with npm run bench.</text>`)
   out.push('</svg>')
