@@ -198,6 +198,15 @@ export function decodeSegment(segment: Uint8Array): Float32Array {
   return currentBackend().decodeSegment(checkBytes(segment, 'segment'))
 }
 
+/**
+ * Decodes every frame of a segment into `out` (no allocation on the native backend); returns
+ * the number of values written. Throws `BUFFER_TOO_SMALL` (writing nothing) when `out` holds
+ * fewer than `frameCount * tensorLen` values.
+ */
+export function decodeSegmentInto(segment: Uint8Array, out: Float32Array): number {
+  return currentBackend().decodeSegmentInto(checkBytes(segment, 'segment'), checkFloat32Array(out, 'out'))
+}
+
 /** Decodes frame `index` of a segment alone (random access): `Float32Array(tensorLen)`. */
 export function decodeFrame(segment: Uint8Array, index: number): Float32Array {
   return currentBackend().decodeFrame(checkBytes(segment, 'segment'), checkU32(index, 'index'))

@@ -58,6 +58,7 @@ export interface Backend {
   readonly kernels: string
   createCompressor(tensorLen: number, nowTs: number, policy: ResolvedPolicy): BackendCompressor
   decodeSegment(segment: Uint8Array): Float32Array
+  decodeSegmentInto(segment: Uint8Array, out: Float32Array): number
   decodeFrame(segment: Uint8Array, index: number): Float32Array
   segmentInfo(segment: Uint8Array): SegmentInfo
 }

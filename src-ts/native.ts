@@ -7,6 +7,7 @@ import { TemporalTensorError, isErrorCode } from './errors.js'
 export interface NativeBinding {
   NativeCompressor: new (tensorLen: number, nowTs: number, ...policy: number[]) => NativeCompressor
   decodeSegment(segment: Uint8Array): Float32Array
+  decodeSegmentInto(segment: Uint8Array, out: Float32Array): number
   decodeFrame(segment: Uint8Array, index: number): Float32Array
   segmentInfo(segment: Uint8Array): number[]
   kernels(): string
@@ -53,6 +54,7 @@ export function nativeBackend(binding: NativeBinding): Backend {
       }
     },
     decodeSegment: (segment) => call(() => binding.decodeSegment(segment)),
+    decodeSegmentInto: (segment, out) => call(() => binding.decodeSegmentInto(segment, out)),
     decodeFrame: (segment, index) => call(() => binding.decodeFrame(segment, index)),
     segmentInfo: (segment) => segmentInfoFrom(call(() => binding.segmentInfo(segment))),
   }

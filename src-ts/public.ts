@@ -4,6 +4,7 @@ export {
   TemporalTensorCompressor,
   decodeFrame,
   decodeSegment,
+  decodeSegmentInto,
   segmentInfo,
   splitSegments,
 } from './api.js'

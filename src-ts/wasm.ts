@@ -187,6 +187,15 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
       const n = withOutput(4, (ptr, cap) => ex.ttc_decode_segment(segPtr, segment.byteLength, ptr, cap, OUT))
       return new Float32Array(ex.memory.buffer, output.ptr, n).slice()
     },
+    decodeSegmentInto(segment, out) {
+      const segPtr = putBytes(segment)
+      const n = withOutput(4, (ptr, cap) => ex.ttc_decode_segment(segPtr, segment.byteLength, ptr, cap, OUT))
+      if (n > out.length) {
+        throw new TemporalTensorError('BUFFER_TOO_SMALL', `output holds ${out.length} values, the segment ${n}`)
+      }
+      out.set(new Float32Array(ex.memory.buffer, output.ptr, n))
+      return n
+    },
     decodeFrame(segment, index) {
       const segPtr = putBytes(segment)
       const n = withOutput(4, (ptr, cap) =>

@@ -6,6 +6,7 @@ import {
   kernels,
   decodeFrame,
   decodeSegment,
+  decodeSegmentInto,
   segmentInfo,
   splitSegments,
 } from '../../dist/index.mjs'
@@ -132,6 +133,20 @@ describe(`facade on the ${process.env.TEMPORAL_TENSOR_BACKEND} backend (${kernel
       expect(c.activeBits).toBe(8)
       expect(c.activeFrames).toBe(1)
       expect(c.pendingBytes).toBe(26 + 2 + N)
+    })
+
+    it('decodeSegmentInto fills a caller buffer, or writes nothing when it is too small', () => {
+      const c = pinned(7)
+      c.pushMany(stream(N, 6, 8), 0)
+      const seg = c.flush()!
+      const out = new Float32Array(6 * N + 3).fill(-1)
+      expect(decodeSegmentInto(seg, out)).toBe(6 * N)
+      expect(out.subarray(0, 6 * N)).toEqual(decodeSegment(seg))
+      expect(out[6 * N]).toBe(-1)
+      const small = new Float32Array(6 * N - 1).fill(-1)
+      expectCode(() => decodeSegmentInto(seg, small), 'BUFFER_TOO_SMALL')
+      expect(small.every((v) => v === -1)).toBe(true)
+      expectCode(() => decodeSegmentInto(seg, new Float64Array(6 * N) as never), 'INVALID_ARGUMENT')
     })
 
     it('peek shows the open segment without closing it', () => {

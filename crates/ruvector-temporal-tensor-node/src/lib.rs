@@ -138,6 +138,18 @@ pub fn decode_segment(segment_bytes: &[u8]) -> Result<Float32Array> {
     Ok(Float32Array::new(out))
 }
 
+/// Decodes every frame of a segment into `out` (at least `frameCount * tensorLen` values);
+/// returns the number of values written.
+#[napi]
+pub fn decode_segment_into(segment_bytes: &[u8], mut out: Float32Array) -> Result<u32> {
+    // SAFETY: `out` is the caller's Float32Array, borrowed only for this synchronous call; JS
+    // code cannot run (and touch it) until it returns.
+    let out = unsafe { out.as_mut() };
+    segment::decode_into(segment_bytes, out)
+        .map(|(_, written)| written as u32)
+        .map_err(js_error)
+}
+
 /// Decodes frame `index` of a segment alone.
 #[napi]
 pub fn decode_frame(segment_bytes: &[u8], index: u32) -> Result<Float32Array> {

@@ -133,18 +133,22 @@ struct Slot {
 
 struct Store {
     slots: Vec<Slot>,
+    /// Indices of the empty slots (a stack), so that creating a handle is O(1) however many
+    /// are live (a scan for an empty slot made filling the table quadratic).
+    free: Vec<u32>,
     allocations: BTreeMap<usize, usize>,
 }
 
 static STORE: Lock<Store> = Lock::new(Store {
     slots: Vec::new(),
+    free: Vec::new(),
     allocations: BTreeMap::new(),
 });
 
 impl Store {
     fn insert(&mut self, compressor: TemporalTensorCompressor) -> Result<u32, Error> {
-        let index = match self.slots.iter().position(|s| s.compressor.is_none()) {
-            Some(i) => i,
+        let index = match self.free.pop() {
+            Some(i) => i as usize,
             None if self.slots.len() < MAX_LIVE_HANDLES => {
                 self.slots.push(Slot {
                     generation: 1,
@@ -180,6 +184,7 @@ impl Store {
         self.get(handle)?;
         let slot = &mut self.slots[(handle & SLOT_MASK) as usize];
         slot.compressor = None;
+        self.free.push(handle & SLOT_MASK);
         // Generations run 1..GENERATION_LIMIT, so no handle is ever 0.
         slot.generation = slot.generation % (GENERATION_LIMIT - 1) + 1;
         Ok(())

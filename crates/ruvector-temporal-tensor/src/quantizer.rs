@@ -20,6 +20,12 @@ pub const fn qmax(bits: u32) -> u32 {
     (1u32 << (bits - 1)) - 1
 }
 
+/// Largest magnitude `|code − qmax|` any stored code can decode to: `qmax + 1`, for the top code
+/// `2^bits − 1` (which the encoder never writes, but a segment may hold).
+pub fn max_code_magnitude(bits: u32) -> f32 {
+    (qmax(bits) + 1) as f32
+}
+
 /// ADR-017 §8.2's bound on `max|v - v'| / max|v|` per frame for a supported width, or `None` for
 /// widths the compressor does not produce.
 pub const fn error_bound(bits: u32) -> Option<f32> {
@@ -50,9 +56,12 @@ pub fn max_headroom(bits: u32) -> f32 {
     }
 }
 
-/// The largest scale whose extreme code `qmax * scale` is still finite.
+/// The largest scale with which every code still decodes to a finite value. The largest code
+/// magnitude a segment can hold is `qmax + 1` (code `2^bits − 1`), not `qmax`: the decoder
+/// ([`crate::segment::SegmentHeader::parse`]) requires `(qmax + 1) * scale` to be finite, so
+/// the encoder must never choose a larger scale.
 fn max_scale(bits: u32) -> f32 {
-    let q = qmax(bits) as f32;
+    let q = max_code_magnitude(bits);
     let mut s = f32::MAX / q;
     while (s * q).is_infinite() {
         s = f32::from_bits(s.to_bits() - 1);
@@ -177,7 +186,7 @@ pub fn group_max_abs(frame: &[f32], group_len: usize, out: &mut [f32]) {
 ///
 /// On entry `values[g]` is `max |v|` of group `g`; on return it is the group's scale: the exact
 /// stored value (f16-rounded-up for [`ScaleFormat::F16`]), at least `max * headroom / qmax` and
-/// never so large that `qmax * scale` overflows. A group may therefore grow by `headroom` before
+/// never so large that `(qmax + 1) * scale` overflows. A group may therefore grow by `headroom` before
 /// its values would be clamped.
 pub fn scales_from_max_abs(values: &mut [f32], bits: u32, headroom: f32) -> ScaleFormat {
     let q = qmax(bits) as f32;

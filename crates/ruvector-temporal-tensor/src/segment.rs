@@ -11,7 +11,7 @@
 //! | 10 | 4 | tensor_len (≥ 1) |
 //! | 14 | 4 | frame_count (≥ 1) |
 //! | 18 | 4 | scale_count = ceil(tensor_len / group_len) |
-//! | 22 | W·S | scales (W = 2 for v1, 4 for v2): ≥ 0, `qmax · scale` finite |
+//! | 22 | W·S | scales (W = 2 for v1, 4 for v2): ≥ 0, `(qmax + 1) · scale` finite |
 //! | 22 + W·S | 4 | data_len = ceil(tensor_len · frame_count · bits / 8) |
 //! | 26 + W·S | D | codes, frame after frame, no padding ([`crate::bitpack`]) |
 //!
@@ -20,7 +20,7 @@
 use crate::bitpack::{packed_len, BitReader};
 use crate::error::{Error, SegmentField};
 use crate::f16::{f16_bits_to_f32, f32_to_f16_bits};
-use crate::quantizer::{dequantize_frame, qmax, ScaleFormat};
+use crate::quantizer::{dequantize_frame, max_code_magnitude, ScaleFormat};
 use alloc::vec::Vec;
 
 /// The segment magic, `"TQTC"` read as a little-endian `u32`.
@@ -119,7 +119,8 @@ impl SegmentHeader {
             byte_len: byte_len as usize,
         };
         let scales = ScaleTable::new(bytes, &header);
-        let q = qmax(bits as u32) as f32;
+        // The top code 2^bits − 1 decodes to (qmax + 1) · scale, one step beyond qmax.
+        let q = max_code_magnitude(bits as u32);
         if (0..scale_count as usize).any(|g| {
             let s = scales.get(g);
             // Also rejects scales whose extreme code would decode to ±Inf.
