@@ -18,6 +18,7 @@ import {
   TemporalTensorCompressor,
   backend,
   decodeSegment,
+  decodeSegmentInto,
   kernels,
   segmentInfo,
 } from '../../dist/index.mjs'
@@ -152,7 +153,7 @@ for (const dim of DIMS) {
       })
     }
 
-    // decode: one decodeSegment of a segment holding the batch
+    // decode: one decodeSegmentInto (a reused, caller-provided output) of a segment holding the batch
     const c = pinned(bits, dim)
     const segs = c.pushMany(frames, 0)
     const last = c.flush()
@@ -160,8 +161,9 @@ for (const dim of DIMS) {
     if (segs.length !== 0 || !last) throw new Error('the batch should make exactly one segment')
     const info = segmentInfo(last)
     if (info.bits !== bits || info.frameCount !== batch) throw new Error(`decode setup ${bits}b ${dim}: ${JSON.stringify(info)}`)
-    add({ backend, kernels, op: 'decode', bits, dim, api: 'decodeSegment' }, batch, () => {
-      sink += decodeSegment(last).length
+    const decoded = new Float32Array(batch * dim)
+    add({ backend, kernels, op: 'decode', bits, dim, api: 'decodeSegmentInto' }, batch, () => {
+      sink += decodeSegmentInto(last, decoded)
     })
   }
 

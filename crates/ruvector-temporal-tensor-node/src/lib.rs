@@ -72,11 +72,11 @@ impl NativeCompressor {
     /// Compresses frames stored back to back; returns the segments finished, in order.
     #[napi]
     pub fn push_many(&mut self, frames: &[f32], now_ts: u32) -> Result<Vec<Uint8Array>> {
-        let mut out = Vec::new();
-        self.inner
-            .push_frames(frames, now_ts, &mut out)
+        let segments = self
+            .inner
+            .push_frames_split(frames, now_ts)
             .map_err(js_error)?;
-        Ok(split(&out))
+        Ok(segments.into_iter().map(Uint8Array::new).collect())
     }
 
     /// Finishes the open segment; returns it, or `null` when none was open.
@@ -120,14 +120,6 @@ impl NativeCompressor {
             c.last_access_ts(),
         ]
     }
-}
-
-/// Splits back-to-back segments produced by this crate into one array each.
-fn split(bytes: &[u8]) -> Vec<Uint8Array> {
-    segment::split_segments(bytes)
-        .filter_map(|part| part.ok())
-        .map(|(_, seg)| Uint8Array::new(seg.to_vec()))
-        .collect()
 }
 
 /// Decodes every frame of a segment.

@@ -329,6 +329,24 @@ impl TemporalTensorCompressor {
         Ok(out.len() - start)
     }
 
+    /// Like [`push_frames`](Self::push_frames), returning each finished segment in a vector of
+    /// its own (for bindings that hand buffers over without copying).
+    pub fn push_frames_split(
+        &mut self,
+        frames: &[f32],
+        now_ts: u32,
+    ) -> Result<Vec<Vec<u8>>, Error> {
+        self.check_batch(frames)?;
+        let mut segments = Vec::new();
+        let mut out = Vec::new();
+        for frame in frames.chunks_exact(self.tensor_len as usize) {
+            if self.push(frame, now_ts, &mut Output::Grow(&mut out))? > 0 {
+                segments.push(core::mem::take(&mut out));
+            }
+        }
+        Ok(segments)
+    }
+
     /// Like [`push_frames`](Self::push_frames), writing into `out`, which must hold at least
     /// [`max_batch_output_len`](Self::max_batch_output_len) bytes for the batch (checked first:
     /// [`Error::BufferTooSmall`] with that size, nothing consumed).

@@ -371,3 +371,27 @@ fn peek_shows_the_open_segment_without_closing_it() {
     c.flush(&mut flushed);
     assert_eq!(snapshot, flushed);
 }
+
+#[test]
+fn split_batches_match_concatenated_batches() {
+    let mut rng = Rng::new(31);
+    let frames: Vec<f32> = (0..30 * 16)
+        .map(|i| rng.normal() * (1.0 + (i / 160) as f32 * 5.0))
+        .collect();
+    let mut a = compressor(8, 16, 8);
+    let mut b = a.clone();
+    let mut joined = Vec::new();
+    a.push_frames(&frames, 0, &mut joined).unwrap();
+    let parts = b.push_frames_split(&frames, 0).unwrap();
+    assert!(parts.len() >= 2);
+    assert_eq!(parts.concat(), joined);
+    assert_eq!(a, b);
+    let mut poisoned = frames.clone();
+    poisoned[17] = f32::INFINITY;
+    let before = b.clone();
+    assert_eq!(
+        b.push_frames_split(&poisoned, 0),
+        Err(Error::NonFinite { index: 17 })
+    );
+    assert_eq!(b, before);
+}

@@ -6,7 +6,9 @@ use common::*;
 use ruvector_temporal_tensor::limits::{MAX_GROUP_LEN, MAX_SEGMENT_FRAMES, MAX_TENSOR_LEN};
 use ruvector_temporal_tensor::quantizer::{error_bound, qmax};
 use ruvector_temporal_tensor::segment::{self, SegmentHeader};
-use ruvector_temporal_tensor::{kernels, Error, SegmentField, TemporalTensorCompressor, TierPolicy};
+use ruvector_temporal_tensor::{
+    kernels, Error, SegmentField, TemporalTensorCompressor, TierPolicy,
+};
 
 /// A version-2 (f32 scales) segment of one frame of one value: `scale` and one code.
 fn one_value_v2(bits: u8, scale: f32, code: u8) -> Vec<u8> {
@@ -83,7 +85,16 @@ fn frames_at_the_top_of_the_f32_range_still_round_trip() {
         kernels::force_scalar(scalar);
         for bits in [8u8, 7, 5, 3] {
             let frames: Vec<Vec<f32>> = vec![
-                vec![f32::MAX, -f32::MAX, 3.3e38, 0.0, -1.0, 1e38, 3.0e38, -3.4e38],
+                vec![
+                    f32::MAX,
+                    -f32::MAX,
+                    3.3e38,
+                    0.0,
+                    -1.0,
+                    1e38,
+                    3.0e38,
+                    -3.4e38,
+                ],
                 vec![f32::MAX; 8],
                 vec![-f32::MAX; 8],
                 (0..8).map(|i| f32::MAX / (i + 1) as f32).collect(),
@@ -114,7 +125,9 @@ fn a_frame_that_vanishes_under_the_segment_scale_starts_a_new_segment() {
                 let frames = vec![
                     vec![big; n],
                     vec![tiny; n],
-                    (0..n).map(|i| if i % 2 == 0 { -tiny } else { 0.0 }).collect(),
+                    (0..n)
+                        .map(|i| if i % 2 == 0 { -tiny } else { 0.0 })
+                        .collect(),
                     vec![0.0; n],
                     vec![big; n],
                 ];
@@ -223,7 +236,9 @@ mod ffi {
     fn create_with(len: u32, group_len: u32, max_frames: u32) -> (i32, u32) {
         let mut h = 0u32;
         // SAFETY: valid out-pointer.
-        let s = unsafe { ttc_create_with_policy(len, 0, 512, 64, 7, 26, group_len, max_frames, &mut h) };
+        let s = unsafe {
+            ttc_create_with_policy(len, 0, 512, 64, 7, 26, group_len, max_frames, &mut h)
+        };
         (s, h)
     }
 
@@ -262,7 +277,10 @@ mod ffi {
                 break s;
             }
             handles.push(h);
-            assert!(handles.len() <= MAX_LIVE_HANDLES, "more live handles than the maximum");
+            assert!(
+                handles.len() <= MAX_LIVE_HANDLES,
+                "more live handles than the maximum"
+            );
         };
         // Other test binaries do not share this process; this file's other FFI tests hold
         // the lock, so every slot is ours.
