@@ -1,6 +1,14 @@
 // Shared test helpers: golden vectors of the Rust core, seeded streams, error assertions.
 import { readFileSync } from 'node:fs'
 import { expect } from 'vitest'
+// @ts-expect-error: plain ESM module without types
+import { relativeError as relativeErrorJs, rng as rngJs } from '../bin/trace.mjs'
+
+/** Deterministic pseudo-random numbers in [0, 1) (mulberry32, shared with the CLI's trace). */
+export const rng: (seed: number) => () => number = rngJs
+
+/** ADR-017 §8.2: max|v - v'| / max|v| of one frame. */
+export const relativeError: (original: Float32Array, decoded: Float32Array) => number = relativeErrorJs
 
 export const vectorsDir = new URL('../crates/ruvector-temporal-tensor/tests/vectors/', import.meta.url)
 
@@ -39,18 +47,6 @@ export function readFloats(name: string): Float32Array {
   return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)
 }
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 /** `count` frames of `n` values: a random walk with occasional jumps in magnitude. */
 export function stream(n: number, count: number, seed = 1): Float32Array {
   const next = rng(seed)
@@ -65,17 +61,6 @@ export function stream(n: number, count: number, seed = 1): Float32Array {
     }
   }
   return out
-}
-
-/** ADR-017 §8.2: max|v - v'| / max|v| of one frame. */
-export function relativeError(original: Float32Array, decoded: Float32Array): number {
-  let maxAbs = 0
-  let maxErr = 0
-  for (let i = 0; i < original.length; i++) {
-    maxAbs = Math.max(maxAbs, Math.abs(original[i]))
-    maxErr = Math.max(maxErr, Math.abs(original[i] - decoded[i]))
-  }
-  return maxAbs === 0 ? (maxErr === 0 ? 0 : Infinity) : maxErr / maxAbs
 }
 
 export const BOUNDS: Record<number, number> = { 8: 0.008, 7: 0.016, 5: 0.065, 3: 0.3 }

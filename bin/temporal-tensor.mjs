@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process'
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { TRACE_STORE_OPTIONS, TRACE_TENSORS, runTrace } from './trace.mjs'
+import { TRACE_STORE_OPTIONS, TRACE_TENSORS, relativeError, runTrace } from './trace.mjs'
 
 const HELP = `temporal-tensor — compress streams of f32 tensor frames with bounded error
 
@@ -246,16 +246,6 @@ async function inspect(args) {
       `(${(worstRatio * 100).toFixed(1)} % of its width's bound); frames over their bound: ${over}`,
   )
   if (over > 0) process.exitCode = 1
-}
-
-function relativeError(original, decoded) {
-  let maxAbs = 0
-  let maxErr = 0
-  for (let i = 0; i < original.length; i++) {
-    maxAbs = Math.max(maxAbs, Math.abs(original[i]))
-    maxErr = Math.max(maxErr, Math.abs(original[i] - decoded[i]))
-  }
-  return maxAbs === 0 ? (maxErr === 0 ? 0 : Infinity) : maxErr / maxAbs
 }
 
 function printTable(header, rows) {
