@@ -1,13 +1,17 @@
 // `npm test`: installs and builds what is missing (scripts/setup.mjs), then runs every suite:
-// the Rust workspace tests, the core's tests on aarch64 (NEON) under qemu, and vitest (facade on
-// native and WASM with SIMD and scalar kernels, loader, cross-backend, browser, workflow files).
+// the Rust workspace tests, a short run of every fuzz target, the core's tests on aarch64 (NEON)
+// under qemu, and vitest (facade on
+// native and WASM with SIMD and scalar kernels, property tests, store, CLI, loader, cross-backend,
+// robustness, browser, workflow files).
 import { run, step } from './lib.mjs'
 import { setup } from './setup.mjs'
+import { fuzzShort } from './fuzz.mjs'
 import { testAarch64 } from './test-aarch64.mjs'
 
 setup()
 step('Rust tests (cargo test --workspace --all-features)')
 run('cargo', ['test', '--workspace', '--all-features'])
+fuzzShort()
 testAarch64()
 step('JavaScript tests (vitest)')
 run('npx', ['vitest', 'run'])

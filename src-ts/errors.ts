@@ -76,18 +76,34 @@ export function checkU32(value: unknown, name: string): number {
   return value
 }
 
-/** Throws `INVALID_ARGUMENT` unless `value` is a `Float32Array`. */
+/**
+ * True when `view`'s ArrayBuffer was detached (transferred): the view then reads as empty, and
+ * copying from it throws a plain `TypeError` (WASM) or passes as empty input (native).
+ */
+function isDetached(view: ArrayBufferView): boolean {
+  if (view.byteLength !== 0) return false
+  try {
+    new Uint8Array(view.buffer) // throws on a detached buffer (Node < 22 has no `.detached`)
+    return false
+  } catch {
+    return true
+  }
+}
+
+/** Throws `INVALID_ARGUMENT` unless `value` is a `Float32Array` on a live (not detached) buffer. */
 export function checkFloat32Array(value: unknown, name: string): Float32Array {
   if (!(value instanceof Float32Array)) {
     throw new TemporalTensorError('INVALID_ARGUMENT', `${name} must be a Float32Array`)
   }
+  if (isDetached(value)) throw new TemporalTensorError('INVALID_ARGUMENT', `${name} is a view on a detached ArrayBuffer`)
   return value
 }
 
-/** Throws `INVALID_ARGUMENT` unless `value` is a `Uint8Array` (a Node `Buffer` is one). */
+/** Throws `INVALID_ARGUMENT` unless `value` is a `Uint8Array` (a Node `Buffer` is one) on a live buffer. */
 export function checkBytes(value: unknown, name: string): Uint8Array {
   if (!(value instanceof Uint8Array)) {
     throw new TemporalTensorError('INVALID_ARGUMENT', `${name} must be a Uint8Array`)
   }
+  if (isDetached(value)) throw new TemporalTensorError('INVALID_ARGUMENT', `${name} is a view on a detached ArrayBuffer`)
   return value
 }

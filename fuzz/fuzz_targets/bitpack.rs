@@ -89,8 +89,15 @@ fuzz_target!(|data: &[u8]| {
             }
             writer.finish();
         }
-        assert_eq!(&buf[..len], &expected[..], "{name} BitWriter bits={bits} offset={offset}");
-        assert!(buf[len..].iter().all(|&b| b == 0), "{name} wrote past the end");
+        assert_eq!(
+            &buf[..len],
+            &expected[..],
+            "{name} BitWriter bits={bits} offset={offset}"
+        );
+        assert!(
+            buf[len..].iter().all(|&b| b == 0),
+            "{name} wrote past the end"
+        );
 
         let mut back = vec![0u8; codes.len()];
         let mut reader = BitReader::new(&buf[..len], offset, bits);

@@ -9,6 +9,8 @@
 //!   `LENGTH_MISMATCH`, or `BUFFER_TOO_SMALL` whose size, retried, succeeds);
 //! - a shadow compressor fed the same accepted operations with the other kernel set (scalar vs.
 //!   best) emits the same bytes;
+//! - `peek` changes nothing and shows exactly what the next `flush` emits; `push_frames_split`
+//!   returns one whole segment per piece, the same bytes as `push_frames`;
 //! - in the end every accepted frame decodes from the emitted segments, in order, at the width
 //!   its tier selected, within that width's error bound (all-zero frames exactly).
 #![no_main]
@@ -23,6 +25,20 @@ use ruvector_temporal_tensor::segment;
 use ruvector_temporal_tensor::{kernels, Error, TemporalTensorCompressor, TierPolicy};
 
 const MAX_OPS: usize = 48;
+
+/// `FUZZ_TRACE=1` prints every operation (for replaying a reproducer).
+fn trace() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("FUZZ_TRACE").is_some())
+}
+
+macro_rules! trace {
+    ($($arg:tt)*) => {
+        if trace() {
+            eprintln!($($arg)*);
+        }
+    };
+}
 
 fn policy(input: &mut Input) -> TierPolicy {
     let mut p = TierPolicy::default();
@@ -132,16 +148,28 @@ impl Run {
 
     /// Checks the state after the primary accepted `count` frames at `ts` and wrote `written`.
     fn accepted(&mut self, frames: &[f32], ts: u32, before: &TemporalTensorCompressor) {
-        let bits = self.c.policy().select_bits(before.access_count(), before.last_access_ts(), ts);
+        let bits = self
+            .c
+            .policy()
+            .select_bits(before.access_count(), before.last_access_ts(), ts);
         for f in frames.chunks_exact(self.n) {
             self.frames.push((f.to_vec(), bits));
         }
-        assert_eq!(self.c.active_bits(), Some(bits), "active width follows the tier");
+        assert_eq!(
+            self.c.active_bits(),
+            Some(bits),
+            "active width follows the tier"
+        );
         assert!(self.c.active_frames() >= 1);
         assert!(self.c.active_frames() <= self.c.policy().max_segment_frames);
     }
 
     fn push(&mut self, frame: &[f32], ts: u32) {
+        trace!(
+            "push ts={ts} {frame:?} -> active {:?}x{}",
+            self.c.active_bits(),
+            self.c.active_frames()
+        );
         let before = self.c.clone();
         let start = self.out.len();
         self.kernels(true);
@@ -162,13 +190,16 @@ impl Run {
                 }
                 self.accepted(frame, ts, &before);
                 self.kernels(false);
-                self.shadow.push_frame(frame, ts, &mut self.shadow_out).expect("shadow push");
+                self.shadow
+                    .push_frame(frame, ts, &mut self.shadow_out)
+                    .expect("shadow push");
             }
             (r, e) => panic!("push returned {r:?}, expected error {e:?}"),
         }
     }
 
     fn push_into(&mut self, frame: &[f32], ts: u32, cap: usize) {
+        trace!("push_into ts={ts} cap={cap} {frame:?}");
         let before = self.c.clone();
         let mut buf = vec![0xa5u8; cap];
         self.kernels(true);
@@ -190,16 +221,22 @@ impl Run {
             (Ok(written), None) => {
                 assert!(written <= before.pending_segment_len());
                 self.out.extend_from_slice(&buf[..written]);
-                assert!(buf[written..].iter().all(|&b| b == 0xa5), "wrote past the segment");
+                assert!(
+                    buf[written..].iter().all(|&b| b == 0xa5),
+                    "wrote past the segment"
+                );
                 self.accepted(frame, ts, &before);
                 self.kernels(false);
-                self.shadow.push_frame(frame, ts, &mut self.shadow_out).expect("shadow push");
+                self.shadow
+                    .push_frame(frame, ts, &mut self.shadow_out)
+                    .expect("shadow push");
             }
             (r, e) => panic!("push_frame_into returned {r:?}, expected error {e:?}"),
         }
     }
 
-    fn push_many(&mut self, frames: &[f32], ts: u32, cap: Option<usize>) {
+    fn push_many(&mut self, frames: &[f32], ts: u32, cap: Option<usize>, split: bool) {
+        trace!("push_many ts={ts} cap={cap:?} split={split} {frames:?}");
         let before = self.c.clone();
         let expected = if frames.len() % self.n != 0 {
             Some(Error::LengthMismatch {
@@ -215,6 +252,15 @@ impl Run {
         self.kernels(true);
         let start = self.out.len();
         let result = match cap {
+            None if split => self.c.push_frames_split(frames, ts).map(|segments| {
+                // Each piece is exactly one whole segment.
+                for seg in &segments {
+                    let h = segment::SegmentHeader::parse(seg).expect("split piece parses");
+                    assert_eq!(h.byte_len, seg.len(), "a split piece is one segment");
+                    self.out.extend_from_slice(seg);
+                }
+                segments.iter().map(Vec::len).sum()
+            }),
             None => self.c.push_frames(frames, ts, &mut self.out),
             Some(cap) => {
                 let mut buf = vec![0u8; cap];
@@ -230,7 +276,7 @@ impl Run {
                 let count = frames.len() / self.n;
                 assert_eq!(needed as usize, before.max_batch_output_len(count));
                 assert_eq!(self.c, before);
-                self.push_many(frames, ts, Some(needed as usize));
+                self.push_many(frames, ts, Some(needed as usize), false);
             }
             (Err(e), Some(expected)) => {
                 assert_eq!(e, expected);
@@ -245,13 +291,46 @@ impl Run {
                     assert_eq!(self.c, before, "an empty batch changed the compressor");
                 }
                 self.kernels(false);
-                self.shadow.push_frames(frames, ts, &mut self.shadow_out).expect("shadow batch");
+                self.shadow
+                    .push_frames(frames, ts, &mut self.shadow_out)
+                    .expect("shadow batch");
             }
             (r, e) => panic!("push_frames returned {r:?}, expected error {e:?}"),
         }
     }
 
+    /// `peek` changes nothing, returns the open segment as `flush` would, and equals the
+    /// shadow's snapshot.
+    fn peek(&mut self) -> Vec<u8> {
+        let before = self.c.clone();
+        let mut snapshot = vec![7u8; 3];
+        self.kernels(true);
+        let n = self.c.peek(&mut snapshot);
+        assert_eq!(&snapshot[..3], &[7, 7, 7], "peek clobbered the output");
+        let snapshot = snapshot.split_off(3);
+        assert_eq!(n, snapshot.len());
+        assert_eq!(self.c, before, "peek changed the compressor");
+        assert_eq!(n, before.pending_segment_len());
+        if n > 0 {
+            let h =
+                segment::SegmentHeader::parse(&snapshot).expect("a snapshot is a valid segment");
+            assert_eq!(h.byte_len, n);
+            assert_eq!(h.frame_count, before.active_frames());
+            assert_eq!(Some(h.bits), before.active_bits());
+        } else {
+            assert_eq!(before.active_frames(), 0);
+        }
+        let mut shadow = Vec::new();
+        self.kernels(false);
+        self.shadow.peek(&mut shadow);
+        assert_eq!(snapshot, shadow, "peek differs between kernel sets");
+        snapshot
+    }
+
     fn flush(&mut self, cap: Option<usize>) {
+        trace!("flush cap={cap:?}");
+        let snapshot = self.peek();
+        let start = self.out.len();
         let before = self.c.clone();
         self.kernels(true);
         match cap {
@@ -276,6 +355,11 @@ impl Run {
                 }
             }
         }
+        assert_eq!(
+            self.out[start..],
+            snapshot[..],
+            "flush emitted what peek showed"
+        );
         assert_eq!(self.c.active_frames(), 0);
         assert_eq!(self.c.active_bits(), None);
         assert_eq!(self.c.pending_segment_len(), 0);
@@ -326,6 +410,7 @@ fuzz_target!(|data: &[u8]| {
         }
     };
     let n = tensor_len as usize;
+    trace!("new {policy:?} tensor_len={tensor_len} now={now}");
     let mut run = Run {
         shadow: c.clone(),
         c,
@@ -350,11 +435,13 @@ fuzz_target!(|data: &[u8]| {
         }
         match op % 10 {
             0 => {
+                trace!("touch {ts}");
                 run.c.touch(ts);
                 run.shadow.touch(ts);
             }
             1 => {
                 let (count, last) = (input.u32_interesting(), input.u32_interesting());
+                trace!("set_access {count} {last}");
                 run.c.set_access(count, last);
                 run.shadow.set_access(count, last);
             }
@@ -382,21 +469,31 @@ fuzz_target!(|data: &[u8]| {
                 } else {
                     None
                 };
-                run.push_many(&batch, ts, cap);
+                run.push_many(&batch, ts, cap, op & 0x40 != 0);
+            }
+            7 if op & 0x40 != 0 => {
+                trace!("peek");
+                run.peek();
             }
             7 => run.flush(None),
             8 => {
                 let cap = input.usize_below(run.c.pending_segment_len() + 4);
                 run.flush(Some(cap));
             }
-            _ => run.primary_scalar = input.bool(),
+            _ => {
+                run.primary_scalar = input.bool();
+                trace!("primary_scalar {}", run.primary_scalar);
+            }
         }
         assert_eq!(run.c.active_frames(), run.shadow.active_frames());
         assert_eq!(run.c.active_bits(), run.shadow.active_bits());
     }
     run.flush(None);
     kernels::force_scalar(false);
-    assert_eq!(run.out, run.shadow_out, "scalar and best kernels emitted different bytes");
+    assert_eq!(
+        run.out, run.shadow_out,
+        "scalar and best kernels emitted different bytes"
+    );
 
     // Every accepted frame decodes, in order, at its width, within its bound.
     let mut index = 0usize;
@@ -412,7 +509,10 @@ fuzz_target!(|data: &[u8]| {
                 .frames
                 .get(index)
                 .unwrap_or_else(|| panic!("more frames decoded than pushed ({index})"));
-            assert_eq!(header.bits, *bits, "frame {index} stored at the wrong width");
+            assert_eq!(
+                header.bits, *bits,
+                "frame {index} stored at the wrong width"
+            );
             assert_within_bound(original, got, header.bits, &format!("frame {index}"));
             index += 1;
         }

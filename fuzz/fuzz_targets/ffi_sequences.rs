@@ -1,4 +1,4 @@
-//! Arbitrary sequences of `ttc_*` calls: create (any policy), push / push_frames / flush with
+//! Arbitrary sequences of `ttc_*` calls: create (any policy), push / push_frames / flush / peek with
 //! arbitrary capacities and (mis)aligned offsets into a buffer, null pointers, free, reuse of
 //! freed slots, stale and made-up handles, info, decode / decode_frame / segment_info of emitted
 //! or arbitrary bytes, alloc / dealloc, last_error and kernels.
@@ -77,7 +77,11 @@ impl Region {
     fn pick(input: &mut Input, unit: usize, max_units: usize) -> Region {
         let tag = input.u8();
         if tag % 11 == 0 {
-            let cap = if tag & 0x80 != 0 { input.usize_below(64) } else { 0 };
+            let cap = if tag & 0x80 != 0 {
+                input.usize_below(64)
+            } else {
+                0
+            };
             return Region { offset: None, cap };
         }
         // Mostly aligned offsets; sometimes any byte offset.
@@ -143,7 +147,10 @@ impl Model {
         let mut written = 0usize;
         // SAFETY: valid buffer and out-pointer.
         let status = unsafe { ttc_last_error(buf.as_mut_ptr(), buf.len(), &mut written) };
-        assert_eq!(status, self.last_status, "ttc_last_error names the last failure");
+        assert_eq!(
+            status, self.last_status,
+            "ttc_last_error names the last failure"
+        );
         if status != OK {
             assert!(written > 0 && written <= buf.len());
             assert!(std::str::from_utf8(&buf[..written]).is_ok());
@@ -223,18 +230,49 @@ fn push(
     let out_ptr: *mut u8 = region.ptr(out_arena);
     out_arena.bytes().fill(0xa5);
     let mut written = usize::MAX;
-    let written_ptr: *mut usize = if null_written { null_mut() } else { &mut written };
+    let written_ptr: *mut usize = if null_written {
+        null_mut()
+    } else {
+        &mut written
+    };
     // SAFETY: every non-null pointer is inside an arena for its length/capacity.
     let status = unsafe {
         match kind {
-            Push::One => ttc_push_frame(handle, ts, in_ptr, values.len(), out_ptr, region.cap, written_ptr),
-            Push::Many => ttc_push_frames(handle, ts, in_ptr, values.len(), out_ptr, region.cap, written_ptr),
+            Push::One => ttc_push_frame(
+                handle,
+                ts,
+                in_ptr,
+                values.len(),
+                out_ptr,
+                region.cap,
+                written_ptr,
+            ),
+            Push::Many => ttc_push_frames(
+                handle,
+                ts,
+                in_ptr,
+                values.len(),
+                out_ptr,
+                region.cap,
+                written_ptr,
+            ),
         }
     };
-    let what = if kind == Push::One { "ttc_push_frame" } else { "ttc_push_frames" };
+    let what = if kind == Push::One {
+        "ttc_push_frame"
+    } else {
+        "ttc_push_frames"
+    };
     assert_status(
         status,
-        &[INVALID_HANDLE, NULL_POINTER, MISALIGNED, LENGTH_MISMATCH, NON_FINITE, BUFFER_TOO_SMALL],
+        &[
+            INVALID_HANDLE,
+            NULL_POINTER,
+            MISALIGNED,
+            LENGTH_MISMATCH,
+            NON_FINITE,
+            BUFFER_TOO_SMALL,
+        ],
         what,
     );
     model.record(status);
@@ -285,7 +323,9 @@ fn push(
                         offset: region.offset,
                         cap: written,
                     };
-                    push(model, arena, out_arena, kind, handle, ts, values, in_offset, retry, false);
+                    push(
+                        model, arena, out_arena, kind, handle, ts, values, in_offset, retry, false,
+                    );
                 } else {
                     let mut big = vec![0u8; written];
                     let mut w2 = 0usize;
@@ -293,8 +333,24 @@ fn push(
                     // SAFETY: a fresh buffer of the reported size.
                     let s = unsafe {
                         match kind {
-                            Push::One => ttc_push_frame(handle, ts, ptr, values.len(), big.as_mut_ptr(), big.len(), &mut w2),
-                            Push::Many => ttc_push_frames(handle, ts, ptr, values.len(), big.as_mut_ptr(), big.len(), &mut w2),
+                            Push::One => ttc_push_frame(
+                                handle,
+                                ts,
+                                ptr,
+                                values.len(),
+                                big.as_mut_ptr(),
+                                big.len(),
+                                &mut w2,
+                            ),
+                            Push::Many => ttc_push_frames(
+                                handle,
+                                ts,
+                                ptr,
+                                values.len(),
+                                big.as_mut_ptr(),
+                                big.len(),
+                                &mut w2,
+                            ),
                         }
                     };
                     assert_eq!(s, OK, "{what}: retry with the reported size");
@@ -316,12 +372,26 @@ fn push(
     }
 }
 
-fn flush(model: &mut Model, out_arena: &mut Arena, handle: u32, region: Region, null_written: bool) {
+fn flush(
+    model: &mut Model,
+    out_arena: &mut Arena,
+    handle: u32,
+    region: Region,
+    null_written: bool,
+) {
     let mut written = usize::MAX;
-    let written_ptr: *mut usize = if null_written { null_mut() } else { &mut written };
+    let written_ptr: *mut usize = if null_written {
+        null_mut()
+    } else {
+        &mut written
+    };
     // SAFETY: region inside the arena.
     let status = unsafe { ttc_flush(handle, region.ptr(out_arena), region.cap, written_ptr) };
-    assert_status(status, &[INVALID_HANDLE, NULL_POINTER, BUFFER_TOO_SMALL], "ttc_flush");
+    assert_status(
+        status,
+        &[INVALID_HANDLE, NULL_POINTER, BUFFER_TOO_SMALL],
+        "ttc_flush",
+    );
     model.record(status);
     if null_written {
         assert_eq!(status, NULL_POINTER);
@@ -355,12 +425,74 @@ fn flush(model: &mut Model, out_arena: &mut Arena, handle: u32, region: Region, 
             let mut w2 = 0usize;
             // SAFETY: a fresh buffer of the reported size.
             let s = unsafe { ttc_flush(handle, big.as_mut_ptr(), big.len(), &mut w2) };
-            assert_eq!((s, w2), (OK, written), "ttc_flush retry with the reported size");
-            let n = model_c.flush_into(&mut buf_of(written)).expect("model retry");
+            assert_eq!(
+                (s, w2),
+                (OK, written),
+                "ttc_flush retry with the reported size"
+            );
+            let n = model_c
+                .flush_into(&mut buf_of(written))
+                .expect("model retry");
             assert_eq!(n, written);
             model.segments.push(big);
         }
     }
+}
+
+/// `ttc_peek`: the model's snapshot, nothing changed; `BUFFER_TOO_SMALL` then a retry.
+fn peek(model: &mut Model, out_arena: &mut Arena, handle: u32, region: Region, null_written: bool) {
+    let before = model.compressors.get(&handle).cloned();
+    let mut written = usize::MAX;
+    let written_ptr: *mut usize = if null_written {
+        null_mut()
+    } else {
+        &mut written
+    };
+    // SAFETY: region inside the arena.
+    let status = unsafe { ttc_peek(handle, region.ptr(out_arena), region.cap, written_ptr) };
+    assert_status(
+        status,
+        &[INVALID_HANDLE, NULL_POINTER, BUFFER_TOO_SMALL],
+        "ttc_peek",
+    );
+    model.record(status);
+    if null_written {
+        assert_eq!(status, NULL_POINTER);
+        return;
+    }
+    if let Some(e) = region.check(1) {
+        assert_eq!(status, e);
+        return;
+    }
+    let Some(c) = before else {
+        assert_eq!(status, INVALID_HANDLE);
+        return;
+    };
+    let mut snapshot = Vec::new();
+    let n = c.peek(&mut snapshot);
+    if n <= region.cap {
+        assert_eq!((status, written), (OK, n), "ttc_peek");
+        let out = &out_arena.bytes()[region.offset.unwrap_or(0)..][..n];
+        assert_eq!(out, &snapshot[..], "ttc_peek bytes");
+    } else {
+        assert_eq!(
+            (status, written),
+            (BUFFER_TOO_SMALL, n),
+            "ttc_peek reports the size"
+        );
+        let mut big = vec![0u8; n];
+        let mut w2 = 0usize;
+        // SAFETY: a fresh buffer of the reported size.
+        let s = unsafe { ttc_peek(handle, big.as_mut_ptr(), big.len(), &mut w2) };
+        assert_eq!((s, w2), (OK, n), "ttc_peek retry with the reported size");
+        assert_eq!(big, snapshot);
+    }
+    // Peeking changed nothing: the handle's info still matches the model.
+    let mut info = TtcCompressorInfo::default();
+    // SAFETY: valid out-pointer.
+    assert_eq!(unsafe { ttc_compressor_info(handle, &mut info) }, OK);
+    assert_eq!(info.pending_len as usize, c.pending_segment_len());
+    assert_eq!(info.active_frames, c.active_frames());
 }
 
 fn buf_of(n: usize) -> Vec<u8> {
@@ -368,21 +500,46 @@ fn buf_of(n: usize) -> Vec<u8> {
 }
 
 /// Decode / decode_frame / segment_info of `bytes`, compared with the Rust API.
-fn decode(model: &mut Model, arena: &mut Arena, out_arena: &mut Arena, bytes: &[u8], op: u8, input: &mut Input) {
+fn decode(
+    model: &mut Model,
+    arena: &mut Arena,
+    out_arena: &mut Arena,
+    bytes: &[u8],
+    op: u8,
+    input: &mut Input,
+) {
     let seg_offset = input.usize_below(32);
     let len = bytes.len().min(ARENA - seg_offset);
     let bytes = &bytes[..len];
     arena.bytes()[seg_offset..seg_offset + len].copy_from_slice(bytes);
     // SAFETY: inside the arena.
-    let seg_ptr: *const u8 = if input.u8() % 16 == 0 { null() } else { unsafe { arena.base().add(seg_offset) } };
-    let seg_error = if seg_ptr.is_null() && len > 0 { Some(NULL_POINTER) } else { None };
+    let seg_ptr: *const u8 = if input.u8() % 16 == 0 {
+        null()
+    } else {
+        unsafe { arena.base().add(seg_offset) }
+    };
+    let seg_error = if seg_ptr.is_null() && len > 0 {
+        Some(NULL_POINTER)
+    } else {
+        None
+    };
     let expected_header = SegmentHeader::parse(bytes);
     match op % 3 {
         0 => {
             let mut info = TtcSegmentInfo::default();
             // SAFETY: valid pointers.
             let status = unsafe { ttc_segment_info(seg_ptr, len, &mut info) };
-            assert_status(status, &[NULL_POINTER, TRUNCATED, BAD_MAGIC, UNSUPPORTED_VERSION, CORRUPT_SEGMENT], "ttc_segment_info");
+            assert_status(
+                status,
+                &[
+                    NULL_POINTER,
+                    TRUNCATED,
+                    BAD_MAGIC,
+                    UNSUPPORTED_VERSION,
+                    CORRUPT_SEGMENT,
+                ],
+                "ttc_segment_info",
+            );
             model.record(status);
             if let Some(e) = seg_error {
                 assert_eq!(status, e);
@@ -392,8 +549,20 @@ fn decode(model: &mut Model, arena: &mut Arena, out_arena: &mut Arena, bytes: &[
                 Ok(h) => {
                     assert_eq!(status, OK);
                     assert_eq!(
-                        (info.version, info.bits, info.tensor_len, info.frame_count, info.byte_length as usize),
-                        (h.version as u32, h.bits as u32, h.tensor_len, h.frame_count, h.byte_len)
+                        (
+                            info.version,
+                            info.bits,
+                            info.tensor_len,
+                            info.frame_count,
+                            info.byte_length as usize
+                        ),
+                        (
+                            h.version as u32,
+                            h.bits as u32,
+                            h.tensor_len,
+                            h.frame_count,
+                            h.byte_len
+                        )
                     );
                 }
                 Err(e) => assert_eq!(status, st(e)),
@@ -401,7 +570,11 @@ fn decode(model: &mut Model, arena: &mut Arena, out_arena: &mut Arena, bytes: &[
         }
         1 | 2 => {
             let whole = op % 3 == 1;
-            let index = if input.bool() { input.u8() as u32 % 4 } else { input.u32_interesting() };
+            let index = if input.bool() {
+                input.u8() as u32 % 4
+            } else {
+                input.u32_interesting()
+            };
             let region = Region::pick(input, 4, ARENA / 4);
             let mut written = usize::MAX;
             let out_ptr: *mut f32 = region.ptr(out_arena);
@@ -413,7 +586,11 @@ fn decode(model: &mut Model, arena: &mut Arena, out_arena: &mut Arena, bytes: &[
                     ttc_decode_frame(seg_ptr, len, index, out_ptr, region.cap, &mut written)
                 }
             };
-            let what = if whole { "ttc_decode_segment" } else { "ttc_decode_frame" };
+            let what = if whole {
+                "ttc_decode_segment"
+            } else {
+                "ttc_decode_frame"
+            };
             let mut allowed = vec![NULL_POINTER, MISALIGNED, BUFFER_TOO_SMALL];
             allowed.extend_from_slice(&SEGMENT_ERRORS);
             if !whole {
@@ -429,7 +606,8 @@ fn decode(model: &mut Model, arena: &mut Arena, out_arena: &mut Arena, bytes: &[
             let result = if whole {
                 segment::decode_into(bytes, &mut expect).map(|(_, n)| n)
             } else {
-                segment::decode_frame_into(bytes, index as u64, &mut expect).map(|h| h.tensor_len as usize)
+                segment::decode_frame_into(bytes, index as u64, &mut expect)
+                    .map(|h| h.tensor_len as usize)
             };
             match result {
                 Ok(n) => {
@@ -441,7 +619,10 @@ fn decode(model: &mut Model, arena: &mut Arena, out_arena: &mut Arena, bytes: &[
                         .collect();
                     let want: Vec<u32> = expect[..n].iter().map(|v| v.to_bits()).collect();
                     assert_eq!(got, want, "{what}: values differ from the Rust API");
-                    assert!(expect[..n].iter().all(|v| v.is_finite()), "{what}: non-finite");
+                    assert!(
+                        expect[..n].iter().all(|v| v.is_finite()),
+                        "{what}: non-finite"
+                    );
                 }
                 Err(e) => {
                     assert_eq!(status, st(e), "{what}: {e:?}");
@@ -452,12 +633,29 @@ fn decode(model: &mut Model, arena: &mut Arena, out_arena: &mut Arena, bytes: &[
                         // SAFETY: fresh buffer of the reported size.
                         let s = unsafe {
                             if whole {
-                                ttc_decode_segment(seg_ptr, len, big.as_mut_ptr(), big.len(), &mut w2)
+                                ttc_decode_segment(
+                                    seg_ptr,
+                                    len,
+                                    big.as_mut_ptr(),
+                                    big.len(),
+                                    &mut w2,
+                                )
                             } else {
-                                ttc_decode_frame(seg_ptr, len, index, big.as_mut_ptr(), big.len(), &mut w2)
+                                ttc_decode_frame(
+                                    seg_ptr,
+                                    len,
+                                    index,
+                                    big.as_mut_ptr(),
+                                    big.len(),
+                                    &mut w2,
+                                )
                             }
                         };
-                        assert_eq!((s, w2), (OK, written), "{what}: retry with the reported size");
+                        assert_eq!(
+                            (s, w2),
+                            (OK, written),
+                            "{what}: retry with the reported size"
+                        );
                     }
                 }
             }
@@ -506,27 +704,49 @@ fuzz_target!(|data: &[u8]| {
                         input.u32_interesting(),
                     ]
                 } else {
-                    [512, 64, 7, 26, 1 + input.u8() as u32 % 70, 1 + input.u8() as u32 % 6]
+                    [
+                        512,
+                        64,
+                        7,
+                        26,
+                        1 + input.u8() as u32 % 70,
+                        1 + input.u8() as u32 % 6,
+                    ]
                 };
                 let null_out = input.u8() % 32 == 0;
                 let mut handle = 0u32;
                 let out: *mut u32 = if null_out { null_mut() } else { &mut handle };
                 // SAFETY: valid out-pointer (or null).
                 let status = unsafe {
-                    ttc_create_with_policy(len, now, fields[0], fields[1], fields[2], fields[3], fields[4], fields[5], out)
+                    ttc_create_with_policy(
+                        len, now, fields[0], fields[1], fields[2], fields[3], fields[4], fields[5],
+                        out,
+                    )
                 };
-                assert_status(status, &[INVALID_CONFIG, LIMIT_EXCEEDED, NULL_POINTER], "ttc_create_with_policy");
+                assert_status(
+                    status,
+                    &[INVALID_CONFIG, LIMIT_EXCEEDED, NULL_POINTER],
+                    "ttc_create_with_policy",
+                );
                 model.record(status);
-                let policy = TierPolicy::from_fields(fields[0], fields[1], fields[2], fields[3], fields[4], fields[5]);
+                let policy = TierPolicy::from_fields(
+                    fields[0], fields[1], fields[2], fields[3], fields[4], fields[5],
+                );
                 if null_out {
                     assert_eq!(status, NULL_POINTER);
                     continue;
                 }
                 match TemporalTensorCompressor::new(policy, len, now) {
                     Ok(c) => {
-                        assert_eq!(status, OK, "create: the model accepted {policy:?} len={len}");
+                        assert_eq!(
+                            status, OK,
+                            "create: the model accepted {policy:?} len={len}"
+                        );
                         assert_ne!(handle, 0);
-                        assert!(!model.compressors.contains_key(&handle), "a live handle was issued twice");
+                        assert!(
+                            !model.compressors.contains_key(&handle),
+                            "a live handle was issued twice"
+                        );
                         model.stale.retain(|&h| h != handle);
                         model.compressors.insert(handle, c);
                     }
@@ -576,8 +796,15 @@ fuzz_target!(|data: &[u8]| {
             5..=7 | 8 => {
                 let kind = if op % 16 == 8 { Push::Many } else { Push::One };
                 let h = model.handle(&mut input);
-                let n = model.compressors.get(&h).map_or(1 + input.u8() as usize % 8, |c| c.tensor_len() as usize);
-                let count = if kind == Push::Many { input.u8() as usize % 4 } else { 1 };
+                let n = model
+                    .compressors
+                    .get(&h)
+                    .map_or(1 + input.u8() as usize % 8, |c| c.tensor_len() as usize);
+                let count = if kind == Push::Many {
+                    input.u8() as usize % 4
+                } else {
+                    1
+                };
                 let values = frames(&mut input, n.min(2048), count);
                 let ts = input.u32_interesting() % 64;
                 let in_offset = match input.u8() % 16 {
@@ -590,13 +817,28 @@ fuzz_target!(|data: &[u8]| {
                 values.truncate((ARENA - 64) / 4);
                 let region = Region::pick(&mut input, 1, ARENA);
                 let null_written = input.u8() % 32 == 0;
-                push(&mut model, &mut arena, &mut out_arena, kind, h, ts, &values, in_offset, region, null_written);
+                push(
+                    &mut model,
+                    &mut arena,
+                    &mut out_arena,
+                    kind,
+                    h,
+                    ts,
+                    &values,
+                    in_offset,
+                    region,
+                    null_written,
+                );
             }
             9 => {
                 let h = model.handle(&mut input);
                 let region = Region::pick(&mut input, 1, ARENA);
                 let null_written = input.u8() % 32 == 0;
-                flush(&mut model, &mut out_arena, h, region, null_written);
+                if op & 0x40 != 0 {
+                    peek(&mut model, &mut out_arena, h, region, null_written);
+                } else {
+                    flush(&mut model, &mut out_arena, h, region, null_written);
+                }
             }
             10 => {
                 let h = model.handle(&mut input);
@@ -605,7 +847,11 @@ fuzz_target!(|data: &[u8]| {
                 let ptr: *mut TtcCompressorInfo = if null_info { null_mut() } else { &mut info };
                 // SAFETY: valid out-pointer or null.
                 let status = unsafe { ttc_compressor_info(h, ptr) };
-                assert_status(status, &[INVALID_HANDLE, NULL_POINTER], "ttc_compressor_info");
+                assert_status(
+                    status,
+                    &[INVALID_HANDLE, NULL_POINTER],
+                    "ttc_compressor_info",
+                );
                 model.record(status);
                 if null_info {
                     assert_eq!(status, NULL_POINTER);
@@ -615,7 +861,10 @@ fuzz_target!(|data: &[u8]| {
                     assert_eq!(info.active_bits, c.active_bits().unwrap_or(0) as u32);
                     assert_eq!(info.active_frames, c.active_frames());
                     assert_eq!(info.pending_len as usize, c.pending_segment_len());
-                    assert_eq!((info.access_count, info.last_access_ts), (c.access_count(), c.last_access_ts()));
+                    assert_eq!(
+                        (info.access_count, info.last_access_ts),
+                        (c.access_count(), c.last_access_ts())
+                    );
                 } else {
                     assert_eq!(status, INVALID_HANDLE);
                 }
@@ -638,7 +887,14 @@ fuzz_target!(|data: &[u8]| {
                     input.bytes(n).to_vec()
                 };
                 let sub = input.u8();
-                decode(&mut model, &mut arena, &mut out_arena, &bytes, sub, &mut input);
+                decode(
+                    &mut model,
+                    &mut arena,
+                    &mut out_arena,
+                    &bytes,
+                    sub,
+                    &mut input,
+                );
             }
             13 => {
                 // alloc / dealloc (right or wrong sizes and pointers).
@@ -653,7 +909,11 @@ fuzz_target!(|data: &[u8]| {
                     let out: *mut *mut u8 = if null_out { null_mut() } else { &mut ptr };
                     // SAFETY: valid out-pointer or null.
                     let status = unsafe { ttc_alloc(size, out) };
-                    assert_status(status, &[NULL_POINTER, LIMIT_EXCEEDED, OUT_OF_MEMORY], "ttc_alloc");
+                    assert_status(
+                        status,
+                        &[NULL_POINTER, LIMIT_EXCEEDED, OUT_OF_MEMORY],
+                        "ttc_alloc",
+                    );
                     model.record(status);
                     if status == OK {
                         assert!(!ptr.is_null() && ptr as usize % 16 == 0);
@@ -665,7 +925,10 @@ fuzz_target!(|data: &[u8]| {
                     } else if null_out {
                         assert_eq!(status, NULL_POINTER);
                     } else {
-                        assert!(size > isize::MAX as usize - 16, "ttc_alloc({size}) failed: {status}");
+                        assert!(
+                            size > isize::MAX as usize - 16,
+                            "ttc_alloc({size}) failed: {status}"
+                        );
                     }
                 } else {
                     let i = input.usize_below(model.allocations.len());
@@ -697,7 +960,8 @@ fuzz_target!(|data: &[u8]| {
                 let region = Region::pick(&mut input, 1, 64);
                 let mut written = usize::MAX;
                 // SAFETY: region inside the arena.
-                let status = unsafe { ttc_kernels(region.ptr(&mut out_arena), region.cap, &mut written) };
+                let status =
+                    unsafe { ttc_kernels(region.ptr(&mut out_arena), region.cap, &mut written) };
                 assert_status(status, &[NULL_POINTER, BUFFER_TOO_SMALL], "ttc_kernels");
                 model.record(status);
                 if let Some(e) = region.check(1) {

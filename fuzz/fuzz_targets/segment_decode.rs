@@ -24,7 +24,11 @@ fn check_segment(data: &[u8]) {
         (Err(a), Err(b)) => assert_eq!(a, b, "parse and decode disagree on the error"),
         _ => panic!("parse {parsed:?} but decode {decoded:?}"),
     }
-    assert_eq!(&best[..3], &[1.5; 3], "decode clobbered the existing contents");
+    assert_eq!(
+        &best[..3],
+        &[1.5; 3],
+        "decode clobbered the existing contents"
+    );
     let header = match parsed {
         Ok(h) => h,
         Err(e) => {
@@ -66,7 +70,11 @@ fn check_segment(data: &[u8]) {
     let mut scalar = Vec::new();
     segment::decode(data, &mut scalar).expect("valid segment");
     kernels::force_scalar(false);
-    assert_eq!(bits_of(best), bits_of(&scalar), "scalar and best kernels differ");
+    assert_eq!(
+        bits_of(best),
+        bits_of(&scalar),
+        "scalar and best kernels differ"
+    );
 
     // decode_into: exact capacity works, one less reports the need and writes nothing.
     let mut into = vec![7.0f32; values + 1];
@@ -82,7 +90,10 @@ fn check_segment(data: &[u8]) {
             available: values as u64 - 1
         })
     );
-    assert!(short.iter().all(|&v| v == 7.0), "a failed decode_into wrote");
+    assert!(
+        short.iter().all(|&v| v == 7.0),
+        "a failed decode_into wrote"
+    );
 
     // Random access: a few frames (first, last, a middle one) match the full decode.
     let n = header.tensor_len as usize;
@@ -94,7 +105,10 @@ fn check_segment(data: &[u8]) {
         let at = index as usize * n;
         assert_eq!(bits_of(&frame), bits_of(&best[at..at + n]), "frame {index}");
         let mut buf = vec![0f32; n];
-        assert_eq!(segment::decode_frame_into(data, index, &mut buf), Ok(header));
+        assert_eq!(
+            segment::decode_frame_into(data, index, &mut buf),
+            Ok(header)
+        );
         assert_eq!(bits_of(&buf), bits_of(&frame));
         if n > 1 {
             let mut small = vec![0f32; n - 1];

@@ -111,11 +111,7 @@ impl ActiveSegment {
             &mut writer,
         );
         writer.finish();
-        // Values so small that `v / scale` underflows to 0 measure as zero error on a zero
-        // maximum, which `within` accepts; they would decode as 0 (a relative error of 1). A
-        // frame that measures all-zero may join only if it really is all zeros.
-        let vanished = stats.max_abs == 0.0 && frame.iter().any(|&v| v != 0.0);
-        if stats.finite && !stats.clamped && !vanished && stats.within(error_target(bits)) {
+        if stats.finite && !stats.clamped && stats.within(error_target(bits)) {
             self.frames += 1;
             return Append::Done;
         }

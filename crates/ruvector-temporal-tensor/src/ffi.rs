@@ -23,9 +23,10 @@ use crate::compressor::TemporalTensorCompressor;
 use crate::error::Error;
 use crate::segment::{self, SegmentHeader};
 use crate::tier_policy::TierPolicy;
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BinaryHeap};
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
+use core::cmp::Reverse;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 /// Most compressors alive at once through this ABI.
@@ -133,22 +134,23 @@ struct Slot {
 
 struct Store {
     slots: Vec<Slot>,
-    /// Indices of the empty slots (a stack), so that creating a handle is O(1) however many
-    /// are live (a scan for an empty slot made filling the table quadratic).
-    free: Vec<u32>,
+    /// Indices of the empty slots, lowest on top (the slot a scan would find first), so that
+    /// creating a handle is O(log n) however many are live (a scan for an empty slot made
+    /// filling the table quadratic: about ten minutes for `MAX_LIVE_HANDLES`).
+    free: BinaryHeap<Reverse<u32>>,
     allocations: BTreeMap<usize, usize>,
 }
 
 static STORE: Lock<Store> = Lock::new(Store {
     slots: Vec::new(),
-    free: Vec::new(),
+    free: BinaryHeap::new(),
     allocations: BTreeMap::new(),
 });
 
 impl Store {
     fn insert(&mut self, compressor: TemporalTensorCompressor) -> Result<u32, Error> {
         let index = match self.free.pop() {
-            Some(i) => i as usize,
+            Some(Reverse(i)) => i as usize,
             None if self.slots.len() < MAX_LIVE_HANDLES => {
                 self.slots.push(Slot {
                     generation: 1,
@@ -184,7 +186,7 @@ impl Store {
         self.get(handle)?;
         let slot = &mut self.slots[(handle & SLOT_MASK) as usize];
         slot.compressor = None;
-        self.free.push(handle & SLOT_MASK);
+        self.free.push(Reverse(handle & SLOT_MASK));
         // Generations run 1..GENERATION_LIMIT, so no handle is ever 0.
         slot.generation = slot.generation % (GENERATION_LIMIT - 1) + 1;
         Ok(())

@@ -162,9 +162,28 @@ impl FrameStats {
         }
     }
 
+    /// Adds a group whose values all scaled to a subnormal or zero `x = v / scale` (a group of a
+    /// frame much smaller than the one its scale was calibrated on). There `x` has lost its
+    /// precision or vanished, so the error measured in code steps is wrong (zero when `x`
+    /// underflows), while every code is 0 and the group decodes to zeros: its exact error and
+    /// its maximum are both `max |v|`.
+    fn fold_vanished(&mut self, values: &[f32]) {
+        let m = values.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        if m > self.max_abs {
+            self.max_abs = m;
+        }
+        if m > self.max_err {
+            self.max_err = m;
+        }
+    }
+
     /// True when the frame is within `target` relative error (`max_err <= target * max_abs`).
+    ///
+    /// The product is taken in f64, where it is exact: in f32 it is subnormal for subnormal
+    /// frames and rounds to a whole number of 2⁻¹⁴⁹ steps, which let a frame 2 steps off pass a
+    /// threshold of 1.94 steps.
     pub fn within(&self, target: f32) -> bool {
-        self.finite && self.max_err <= target * self.max_abs
+        self.finite && self.max_err as f64 <= target as f64 * self.max_abs as f64
     }
 }
 
@@ -274,6 +293,9 @@ pub(crate) fn quantize_frame(
             writer.put_codes(out, kernels.pack);
         }
         stats.fold_group(&group, scale, q);
+        if group.max_x < f32::MIN_POSITIVE {
+            stats.fold_vanished(values);
+        }
     }
     stats
 }

@@ -7,6 +7,16 @@ use ruvector_temporal_tensor::segment;
 use ruvector_temporal_tensor::Error;
 use std::ptr::{null, null_mut};
 
+/// The handle table is process-wide: tests that check slot reuse must not interleave with
+/// others creating handles, so every test here holds this lock.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn unsafe_dealloc(ptr: *mut u8, cap: usize) -> i32 {
     // SAFETY: the tests never touch memory after a successful dealloc.
     unsafe { ttc_dealloc(ptr, cap) }
@@ -34,6 +44,7 @@ fn create(len: u32) -> u32 {
 
 #[test]
 fn push_flush_decode_round_trip_matches_the_rust_api() {
+    let _serial = serial();
     let mut rng = Rng::new(1);
     let frames: Vec<Vec<f32>> = (0..30)
         .map(|t| {
@@ -120,6 +131,7 @@ fn push_flush_decode_round_trip_matches_the_rust_api() {
 
 #[test]
 fn handles_are_reused_and_stale_ones_rejected() {
+    let _serial = serial();
     let a = create(8);
     let b = create(8);
     assert_ne!(a, b);
@@ -150,6 +162,7 @@ fn handles_are_reused_and_stale_ones_rejected() {
 
 #[test]
 fn null_pointers_and_bad_arguments_return_codes() {
+    let _serial = serial();
     let h = create(4);
     let frame = [1.0f32, 2.0, 3.0, 4.0];
     let mut buf = [0u8; 256];
@@ -290,6 +303,7 @@ fn null_pointers_and_bad_arguments_return_codes() {
 
 #[test]
 fn a_too_small_output_buffer_reports_the_size_and_loses_nothing() {
+    let _serial = serial();
     let h = create(64);
     assert_eq!(ttc_set_access(h, u32::MAX, 0), 0);
     let frame: Vec<f32> = (0..64).map(|i| (i as f32).cos()).collect();
@@ -384,6 +398,7 @@ fn a_too_small_output_buffer_reports_the_size_and_loses_nothing() {
 
 #[test]
 fn alloc_and_dealloc_are_checked() {
+    let _serial = serial();
     let mut ptr = null_mut();
     // SAFETY: valid out-pointer.
     assert_eq!(unsafe { ttc_alloc(100, &mut ptr) }, 0);
@@ -432,6 +447,7 @@ fn alloc_and_dealloc_are_checked() {
 
 #[test]
 fn handles_work_from_several_threads() {
+    let _serial = serial();
     let threads: Vec<_> = (0..4)
         .map(|k| {
             std::thread::spawn(move || {
@@ -465,6 +481,7 @@ fn handles_work_from_several_threads() {
 
 #[test]
 fn batch_push_checks_its_bound_first() {
+    let _serial = serial();
     let h = create(16);
     let frames: Vec<f32> = (0..16 * 10)
         .map(|i| (i as f32 * 0.3).sin() * (1 + i / 48) as f32)
@@ -533,6 +550,7 @@ fn batch_push_checks_its_bound_first() {
 
 #[test]
 fn peek_reports_its_size_and_matches_flush() {
+    let _serial = serial();
     let h = create(8);
     let frame = [1.0f32, -2.0, 3.0, 0.5, 0.0, 7.0, -1.0, 2.0];
     let mut written = 0usize;

@@ -147,7 +147,8 @@ pub fn assert_within_bound(original: &[f32], decoded: &[f32], bits: u8, what: &s
         decoded.iter().all(|v| v.is_finite()),
         "{what}: decoded a non-finite value"
     );
-    let bound = error_bound(bits as u32).unwrap_or_else(|| panic!("{what}: unexpected width {bits}"));
+    let bound =
+        error_bound(bits as u32).unwrap_or_else(|| panic!("{what}: unexpected width {bits}"));
     let err = relative_error(original, decoded);
     assert!(
         err < bound as f64,
