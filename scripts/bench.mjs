@@ -266,7 +266,7 @@ const goals = []
     })
     const natDec = list((b) => at({ backend: 'native', kernels: nativeBest, op: 'decode', bits: b }))
     goals.push({
-      goal: '(for reference) Node native decodeSegment vs Rust (512)',
+      goal: '(for reference) Node native decodeSegmentInto vs Rust (512)',
       result: natDec.map((r) => `${r.bits}b ${fmtX(r.vsRust)}`).join(', '),
       verdict: verdict(natDec.map((r) => r.vsRust), 1.5),
     })
@@ -274,7 +274,7 @@ const goals = []
   const wasmE = list((b) => at({ backend: 'wasm', kernels: 'simd128', op: 'encode', bits: b }))
   const wasmD = list((b) => at({ backend: 'wasm', kernels: 'simd128', op: 'decode', bits: b }))
   goals.push({ goal: 'WASM simd128 encode ≤ 300 ns in Node (512, pushMany)', result: show(wasmE), verdict: verdict(wasmE.map((r) => r.nsPerFrame), 300) })
-  goals.push({ goal: 'WASM simd128 decode ≤ 300 ns in Node (512, decodeSegment)', result: show(wasmD), verdict: verdict(wasmD.map((r) => r.nsPerFrame), 300) })
+  goals.push({ goal: 'WASM simd128 decode ≤ 300 ns in Node (512, decodeSegmentInto)', result: show(wasmD), verdict: verdict(wasmD.map((r) => r.nsPerFrame), 300) })
   for (const [backend, kernels] of [['rust', rustBest], ['native', nativeBest]]) {
     if (!kernels) continue
     const per = []
@@ -335,7 +335,7 @@ function chart() {
   const S = SUMMARY_SERIES.map((s, i) => ({ ...s, name: series(s), color: ['#9aa5b1', '#1f4e9c', '#f0a35e', '#c0392b', '#a6d49f', '#2e8b57'][i % 6] }))
   const panels = [
     { op: 'encode', title: `encode (pushMany), ${dim} values`, goal: 100 },
-    { op: 'decode', title: `decode (decodeSegment), ${dim} values`, goal: 60 },
+    { op: 'decode', title: `decode (decodeSegmentInto), ${dim} values`, goal: 60 },
   ]
   const refLines = (p) => [
     { v: find({ backend: 'rust', kernels: 'memcpy', op: 'copy', dim })?.nsPerFrame, label: 'memcpy floor (Rust, 2 KiB)', color: '#444', dash: '6 3', same: true },
@@ -420,7 +420,7 @@ function chart() {
 
 const machineLine = `${machine.cpu}, ${machine.cores} cores${machine.simd ? ` (${machine.simd})` : ''}, ${machine.os}, Node ${machine.node}, ${machine.rustc}; commit ${machine.commit}; load ${machine.loadAtStart.join('/')} → ${machine.loadAtEnd.join('/')}`
 const notes = [
-  `ns/frame: Rust = median of 7 timed rounds over 8 cache-resident frames; Node = tinybench median of calls over a batch (64 frames at 512, 16 at 4096, 4 at 65536) ÷ frames. Encode = pushMany (Rust: push_frame), decode = decodeSegment of a segment holding the batch (Rust: decode_into a reused buffer; Node allocates the output each call).`,
+  `ns/frame: Rust = median of 7 timed rounds over 8 cache-resident frames; Node = tinybench median of calls over a batch (64 frames at 512, 16 at 4096, 4 at 65536) ÷ frames. Encode = pushMany (Rust: push_frame), decode = decodeSegmentInto (a reused, caller-provided Float32Array) of a segment holding the batch (Rust: decode_into a reused buffer).`,
   `GB/s = f32 input bytes (dim × 4) per ns. "÷ Rust best" = ns ÷ Rust ${rustBest} for the same op, width and dim (copy rows: ÷ Rust memcpy). "÷ TS int8" = ns ÷ the TypeScript int8 baseline for the same op and dim (> 1 is slower than it).`,
   'TypeScript int8 baseline: group 64, scale = max|v| / 127, Math.round, into preallocated Int8Array + Float32Array scales (best case for it: no allocation, no bit packing).',
 ]
