@@ -1,8 +1,7 @@
 // `npm test`: installs and builds what is missing (scripts/setup.mjs), then runs every suite:
 // the Rust workspace tests, a short run of every fuzz target, the core's tests on aarch64 (NEON)
-// under qemu, and vitest (facade on
-// native and WASM with SIMD and scalar kernels, property tests, store, CLI, loader, cross-backend,
-// robustness, browser, workflow files).
+// under qemu, and vitest (the facade on native and WASM with SIMD and scalar kernels, property
+// tests, store, CLI, loader, cross-backend, robustness, browser, workflow files).
 import { run, step } from './lib.mjs'
 import { setup } from './setup.mjs'
 import { fuzzShort } from './fuzz.mjs'
