@@ -17,6 +17,33 @@
 //! All kernels round ties to even and compute `v · (1/scale)`, so SIMD and scalar results are
 //! identical; the tests in this module check every kernel against the scalar one.
 
+/// Defines `quantize_pack` and `unpack_dequantize` for a kernel set from the `quantize` and
+/// `dequantize` in scope, packing with the scalar bit packer (see [`quantize_pack_with`]).
+macro_rules! fused_via_scalar_packing {
+    () => {
+        pub(super) fn quantize_pack(
+            values: &[f32],
+            inv: f32,
+            qmax: f32,
+            bits: u32,
+            out: &mut [u8],
+            stats: &mut GroupStats,
+        ) {
+            $crate::kernels::quantize_pack_with(quantize, values, inv, qmax, bits, out, stats);
+        }
+
+        pub(super) fn unpack_dequantize(
+            data: &[u8],
+            bits: u32,
+            scale: f32,
+            qmax: i32,
+            out: &mut [f32],
+        ) {
+            $crate::kernels::unpack_dequantize_with(dequantize, data, bits, scale, qmax, out);
+        }
+    };
+}
+
 pub mod scalar;
 
 #[cfg(target_arch = "aarch64")]

@@ -15,20 +15,7 @@ pub const KERNELS: Kernels = Kernels {
     unpack_dequantize,
 };
 
-fn quantize_pack(
-    values: &[f32],
-    inv: f32,
-    qmax: f32,
-    bits: u32,
-    out: &mut [u8],
-    stats: &mut GroupStats,
-) {
-    super::quantize_pack_with(quantize, values, inv, qmax, bits, out, stats);
-}
-
-fn unpack_dequantize(data: &[u8], bits: u32, scale: f32, qmax: i32, out: &mut [f32]) {
-    super::unpack_dequantize_with(dequantize, data, bits, scale, qmax, out);
-}
+fused_via_scalar_packing!();
 
 fn quantize(values: &[f32], inv: f32, qmax: f32, codes: &mut [u8], stats: &mut GroupStats) {
     let n = values.len().min(codes.len());

@@ -28,8 +28,8 @@ pub fn detect() -> Option<Kernels> {
         dequantize,
         pack: scalar::pack,
         unpack: scalar::unpack,
-        quantize_pack: quantize_pack_avx2_only,
-        unpack_dequantize: unpack_dequantize_avx2_only,
+        quantize_pack: avx2_only::quantize_pack,
+        unpack_dequantize: avx2_only::unpack_dequantize,
     })
 }
 
@@ -216,19 +216,10 @@ fn unpack_bmi2_impl(data: &[u8], bits: u32, codes: &mut [u8]) {
     }
 }
 
-fn quantize_pack_avx2_only(
-    values: &[f32],
-    inv: f32,
-    qmax: f32,
-    bits: u32,
-    out: &mut [u8],
-    stats: &mut GroupStats,
-) {
-    super::quantize_pack_with(quantize, values, inv, qmax, bits, out, stats);
-}
-
-fn unpack_dequantize_avx2_only(data: &[u8], bits: u32, scale: f32, qmax: i32, out: &mut [f32]) {
-    super::unpack_dequantize_with(dequantize, data, bits, scale, qmax, out);
+/// The fused kernels of CPUs with AVX2 but no BMI2: AVX2 quantize, scalar packing.
+mod avx2_only {
+    use super::{dequantize, quantize, GroupStats};
+    fused_via_scalar_packing!();
 }
 
 fn quantize_pack_bmi2(
@@ -331,8 +322,8 @@ mod tests {
             let mut k = super::detect().unwrap();
             k.pack = super::scalar::pack;
             k.unpack = super::scalar::unpack;
-            k.quantize_pack = super::quantize_pack_avx2_only;
-            k.unpack_dequantize = super::unpack_dequantize_avx2_only;
+            k.quantize_pack = super::avx2_only::quantize_pack;
+            k.unpack_dequantize = super::avx2_only::unpack_dequantize;
             super::super::tests::check_against_scalar(k);
         }
     }
