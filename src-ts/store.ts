@@ -166,7 +166,7 @@ export class TensorStreamStore {
   readonly #earlyAccess = new Map<string, { accessCount: number; accessTick: number }>()
   #persistence: Persistence | null = null
   #appendsSinceRetier = 0
-  /** Segments that could not be re-encoded, with the widest width that was tried. */
+  /** Segments that could not be re-encoded, with the widest width that failed for them. */
   readonly #kept = new WeakMap<StoredSegment, number>()
   #closed = false
 
@@ -538,12 +538,14 @@ export class TensorStreamStore {
       for (let s = 0; s < t.segments.length && done < maxSegments; s++) {
         const old = t.segments[s]
         if (old.bits <= target) continue
-        if ((this.#kept.get(old) ?? 9) <= target) continue
+        // A width that failed rules out every narrower one; a wider target is worth a try.
+        const failed = this.#kept.get(old)
+        if (failed !== undefined && target <= failed) continue
         const replacement = this.#reencode(t, old, target)
         done++
         if (replacement === null) {
           // Cannot be narrowed to this width within the bound: not tried again for it.
-          this.#kept.set(old, target)
+          this.#kept.set(old, Math.max(failed ?? 0, target))
           continue
         }
         t.segments.splice(s, 1, ...replacement)
