@@ -11,12 +11,13 @@
 //! (`TierPolicy::max_segment_frames`), and [`TemporalTensorCompressor::flush`].
 
 use crate::bitpack::{packed_len, BitWriter};
+use crate::coded::{CodedWriter, DEFAULT_KEYFRAME_INTERVAL};
 use crate::error::Error;
 use crate::limits;
 use crate::quantizer::{
     error_target, group_max_abs, quantize_frame, scales_from_max_abs, Divisor, ScaleFormat,
 };
-use crate::segment::SegmentParts;
+use crate::segment::{Format, SegmentParts};
 use crate::tier_policy::{Tier, TierPolicy};
 use alloc::vec::Vec;
 
@@ -30,7 +31,12 @@ pub struct TemporalTensorCompressor {
     tensor_len: u32,
     access_count: u32,
     last_access_ts: u32,
+    format: Format,
+    /// The open packed segment (format `Packed`).
     active: Option<ActiveSegment>,
+    /// The open coded segment (format `Coded`); open while it holds a frame.
+    coded: Option<CodedWriter>,
+    keyframe_interval: u32,
 }
 
 /// The segment being filled.
@@ -171,9 +177,23 @@ impl TemporalTensorCompressor {
     /// (so it starts in the cold tier until [`touch`](Self::touch) or
     /// [`set_access`](Self::set_access) says otherwise).
     ///
+    /// Writes packed (version 1/2) segments; see [`with_format`](Self::with_format) for coded ones.
+    ///
     /// Errors: [`Error::InvalidConfig`] for a policy out of range or `tensor_len == 0`;
     /// [`Error::LimitExceeded`] for `tensor_len > limits::MAX_TENSOR_LEN`.
     pub fn new(policy: TierPolicy, tensor_len: u32, now_ts: u32) -> Result<Self, Error> {
+        Self::with_format(policy, tensor_len, now_ts, Format::Packed)
+    }
+
+    /// Like [`new`](Self::new), writing segments in `format`. Coded segments keep each tier's
+    /// bound ([`crate::quantizer::error_bound`] of the width the policy picks) with a keyframe every
+    /// [`DEFAULT_KEYFRAME_INTERVAL`] frames (see [`set_keyframe_interval`](Self::set_keyframe_interval)).
+    pub fn with_format(
+        policy: TierPolicy,
+        tensor_len: u32,
+        now_ts: u32,
+        format: Format,
+    ) -> Result<Self, Error> {
         policy.validate()?;
         if tensor_len == 0 {
             return Err(Error::InvalidConfig {
@@ -192,8 +212,34 @@ impl TemporalTensorCompressor {
             tensor_len,
             access_count: 0,
             last_access_ts: now_ts,
+            format,
             active: None,
+            coded: None,
+            keyframe_interval: DEFAULT_KEYFRAME_INTERVAL,
         })
+    }
+
+    /// The format of the segments this compressor writes.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Frames per block of coded segments (decoding one frame decodes at most this many), from
+    /// the next segment on. Errors: [`Error::InvalidConfig`] unless
+    /// `1..=coded::MAX_KEYFRAME_INTERVAL`.
+    pub fn set_keyframe_interval(&mut self, frames: u32) -> Result<(), Error> {
+        if frames == 0 || frames > crate::coded::MAX_KEYFRAME_INTERVAL {
+            return Err(Error::InvalidConfig {
+                field: "keyframe_interval",
+            });
+        }
+        self.keyframe_interval = frames;
+        Ok(())
+    }
+
+    /// Frames per block of coded segments.
+    pub fn keyframe_interval(&self) -> u32 {
+        self.keyframe_interval
     }
 
     /// Records one access at `now_ts` (count saturates at `u32::MAX`).
@@ -236,17 +282,31 @@ impl TemporalTensorCompressor {
 
     /// Bits per code of the active segment, or `None` when no segment is open.
     pub fn active_bits(&self) -> Option<u8> {
-        self.active.as_ref().map(|s| s.bits)
+        match self.open_coded() {
+            Some(w) => Some(w.bits()),
+            None => self.active.as_ref().map(|s| s.bits),
+        }
     }
 
     /// Frames in the active segment (0 when none is open).
     pub fn active_frames(&self) -> u32 {
-        self.active.as_ref().map_or(0, |s| s.frames)
+        match self.open_coded() {
+            Some(w) => w.frame_count(),
+            None => self.active.as_ref().map_or(0, |s| s.frames),
+        }
+    }
+
+    /// The coded segment being filled, if it holds a frame.
+    fn open_coded(&self) -> Option<&CodedWriter> {
+        self.coded.as_ref().filter(|w| w.frame_count() > 0)
     }
 
     /// Bytes the active segment would take if finished now (0 when none is open). A push or
     /// flush never emits more than this.
     pub fn pending_segment_len(&self) -> usize {
+        if let Some(w) = self.open_coded() {
+            return w.max_encoded_len();
+        }
         self.active.as_ref().map_or(0, |s| {
             s.parts(self.tensor_len, self.policy.group_len)
                 .encoded_len()
@@ -255,6 +315,9 @@ impl TemporalTensorCompressor {
 
     /// Heap bytes held, excluding the active segment's packed codes (its "segment data").
     pub fn overhead_heap_bytes(&self) -> usize {
+        if let Some(w) = self.coded.as_ref() {
+            return w.overhead_heap_bytes();
+        }
         self.active.as_ref().map_or(0, |s| {
             s.scales.capacity() * core::mem::size_of::<f32>()
                 + s.divisors.capacity() * core::mem::size_of::<Divisor>()
@@ -263,6 +326,9 @@ impl TemporalTensorCompressor {
 
     /// Heap bytes held by the active segment's packed codes.
     pub fn data_heap_bytes(&self) -> usize {
+        if let Some(w) = self.coded.as_ref() {
+            return w.data_heap_bytes();
+        }
         self.active.as_ref().map_or(0, |s| s.data.capacity())
     }
 
@@ -270,7 +336,12 @@ impl TemporalTensorCompressor {
     /// `data_len` fits its `u32` field.
     fn frame_cap(&self, bits: u8) -> u32 {
         let per_frame_bits = self.tensor_len as u64 * bits as u64;
-        let by_format = (u32::MAX as u64 * 8) / per_frame_bits;
+        let by_format = if self.format == Format::Coded {
+            // Worst case a frame is stored raw; the whole segment's length must fit a u32.
+            (u32::MAX as u64 - 65_536) / self.coded_frame_worst_case() as u64
+        } else {
+            (u32::MAX as u64 * 8) / per_frame_bits
+        };
         (self.policy.max_segment_frames as u64).min(by_format) as u32
     }
 
@@ -373,9 +444,22 @@ impl TemporalTensorCompressor {
     pub fn max_batch_output_len(&self, frame_count: usize) -> usize {
         let n = self.tensor_len as usize;
         let scales = n.div_ceil(self.policy.group_len as usize);
-        let per_frame = crate::segment::FIXED_HEADER_LEN + 4 * scales + n + 1;
+        let per_frame = if self.format == Format::Coded {
+            // A one-frame segment holding a raw frame, with the largest table.
+            self.coded_frame_worst_case()
+                + crate::coded::HEADER_LEN
+                + 2 * crate::rans::MAX_SYMBOLS
+                + crate::coded::CHECKSUM_LEN
+        } else {
+            crate::segment::FIXED_HEADER_LEN + 4 * scales + n + 1
+        };
         self.pending_segment_len()
             .saturating_add(frame_count.saturating_mul(per_frame))
+    }
+
+    /// Most bytes one frame adds to a coded segment: raw values, its record, a block of its own.
+    fn coded_frame_worst_case(&self) -> usize {
+        4 * self.tensor_len as usize + 5 + 4 + crate::rans::max_encoded_len(0)
     }
 
     fn check_batch(&self, frames: &[f32]) -> Result<(), Error> {
@@ -402,8 +486,11 @@ impl TemporalTensorCompressor {
         let bits = self
             .policy
             .select_bits(self.access_count, self.last_access_ts, now_ts);
-        let group_len = self.policy.group_len as usize;
         let cap = self.frame_cap(bits);
+        if self.format == Format::Coded {
+            return self.push_coded(frame, bits, cap, out);
+        }
+        let group_len = self.policy.group_len as usize;
         if let Some(active) = self.active.as_mut() {
             if active.bits == bits && active.frames < cap {
                 match active.try_append(frame, group_len) {
@@ -434,8 +521,47 @@ impl TemporalTensorCompressor {
         Ok(written)
     }
 
+    fn push_coded(
+        &mut self,
+        frame: &[f32],
+        bits: u8,
+        cap: u32,
+        out: &mut Output<'_>,
+    ) -> Result<usize, Error> {
+        if let Some(index) = first_non_finite(frame) {
+            return Err(Error::NonFinite { index });
+        }
+        let mut written = 0;
+        if let Some(w) = self.open_coded() {
+            if w.bits() != bits || w.frame_count() >= cap {
+                written = self.write_active(out)?;
+            }
+        }
+        let bound = crate::quantizer::error_bound(bits as u32).unwrap_or(0.0);
+        let (n, k) = (self.tensor_len as usize, self.keyframe_interval);
+        let writer = self
+            .coded
+            .get_or_insert_with(|| CodedWriter::new(bits, bound, n, k));
+        if written > 0 || writer.frame_count() == 0 {
+            writer.reset(bits, bound, k);
+        }
+        writer.push(frame);
+        Ok(written)
+    }
+
     /// Writes the active segment (if any) to `out`; returns its length. Does not close it.
     fn write_active(&self, out: &mut Output<'_>) -> Result<usize, Error> {
+        if let Some(w) = self.open_coded() {
+            return Ok(match out {
+                Output::Grow(vec) => w.write(vec),
+                Output::Fixed(_) => {
+                    let mut bytes = Vec::with_capacity(w.max_encoded_len());
+                    let len = w.write(&mut bytes);
+                    out.reserve(len)?.copy_from_slice(&bytes);
+                    len
+                }
+            });
+        }
         let Some(active) = self.active.as_ref() else {
             return Ok(0);
         };
@@ -457,8 +583,16 @@ impl TemporalTensorCompressor {
     /// appended (0 when no segment was open). The next frame starts a new segment.
     pub fn flush(&mut self, out: &mut Vec<u8>) -> usize {
         let written = self.peek(out);
-        self.active = None;
+        self.close_active();
         written
+    }
+
+    /// Forgets the active segment (after it was written), keeping the coded writer's buffers.
+    fn close_active(&mut self) {
+        self.active = None;
+        if let Some(w) = self.coded.as_mut() {
+            w.clear();
+        }
     }
 
     /// Like [`flush`](Self::flush), writing into `out`.
@@ -467,7 +601,7 @@ impl TemporalTensorCompressor {
     /// call with a large enough buffer succeeds.
     pub fn flush_into(&mut self, out: &mut [u8]) -> Result<usize, Error> {
         let written = self.write_active(&mut Output::Fixed(out))?;
-        self.active = None;
+        self.close_active();
         Ok(written)
     }
 }

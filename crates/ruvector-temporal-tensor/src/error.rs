@@ -8,6 +8,7 @@ use core::fmt;
 
 /// Which field of a segment failed validation (see [`Error::CorruptSegment`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SegmentField {
     /// `bits` is outside `1..=8`.
     Bits,
@@ -23,6 +24,28 @@ pub enum SegmentField {
     DataLen,
     /// A scale is negative, NaN, infinite, or so large that a code would decode to infinity.
     Scale,
+    /// A coded (v3) segment's CRC-32C does not match its bytes.
+    Checksum,
+    /// A coded segment's `byte_len` is smaller than its fixed parts.
+    ByteLen,
+    /// A coded segment's reserved byte is not zero.
+    Reserved,
+    /// A coded segment's error bound is not a finite number in `(0, 1)`.
+    Bound,
+    /// A coded segment's keyframe interval is zero.
+    KeyframeInterval,
+    /// A coded segment's symbol frequency table is malformed.
+    FreqTable,
+    /// A coded segment's block lengths do not add up to its payload.
+    BlockLen,
+    /// A coded frame's predictor mode is unknown, or predicts from a frame that does not exist.
+    FrameMode,
+    /// A coded frame's quantization step is negative, NaN or infinite.
+    Step,
+    /// A coded block's entropy-coded stream is malformed or does not end where it should.
+    Stream,
+    /// A coded frame decodes to a non-finite value.
+    Values,
 }
 
 impl SegmentField {
@@ -36,6 +59,17 @@ impl SegmentField {
             SegmentField::ScaleCount => "scale_count",
             SegmentField::DataLen => "data_len",
             SegmentField::Scale => "scales",
+            SegmentField::Checksum => "checksum",
+            SegmentField::ByteLen => "byte_len",
+            SegmentField::Reserved => "reserved",
+            SegmentField::Bound => "bound",
+            SegmentField::KeyframeInterval => "keyframe_interval",
+            SegmentField::FreqTable => "freq_table",
+            SegmentField::BlockLen => "block_len",
+            SegmentField::FrameMode => "frame_mode",
+            SegmentField::Step => "step",
+            SegmentField::Stream => "stream",
+            SegmentField::Values => "values",
         }
     }
 }
@@ -82,7 +116,7 @@ pub enum Error {
     },
     /// The first four bytes are not the `TQTC` magic.
     BadMagic,
-    /// The segment's version is not one this decoder knows (1 and 2).
+    /// The segment's version is not one this decoder knows (1, 2 and 3).
     UnsupportedVersion {
         /// The version byte that was found.
         version: u8,

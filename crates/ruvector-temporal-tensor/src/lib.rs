@@ -42,7 +42,9 @@
 extern crate alloc;
 
 pub mod bitpack;
+pub mod coded;
 pub mod compressor;
+pub mod crc32c;
 pub mod error;
 pub mod f16;
 #[cfg(feature = "ffi")]
@@ -50,10 +52,11 @@ pub mod ffi;
 pub mod kernels;
 pub mod limits;
 pub mod quantizer;
+pub mod rans;
 pub mod segment;
 pub mod tier_policy;
 
 pub use compressor::TemporalTensorCompressor;
 pub use error::{Error, SegmentField};
-pub use segment::SegmentHeader;
+pub use segment::{Format, SegmentHeader};
 pub use tier_policy::{Tier, TierPolicy};

@@ -1,6 +1,13 @@
-//! The TQTC segment byte format (versions 1 and 2): writing, validating, decoding.
+//! The TQTC segment byte formats: validating and decoding any version, writing versions 1 and 2.
 //!
-//! All integers are little-endian. Version 1 stores scales as f16, version 2 as f32:
+//! Two formats share the magic and the version byte:
+//! - [`Format::Packed`], versions 1 and 2: ADR-017 §3.3's fixed-width layout (below), which other
+//!   TQTC implementations read and write. Codes have a fixed width, so any frame decodes alone.
+//! - [`Format::Coded`], version 3: error-bounded steps, prediction and entropy coding, described
+//!   in [`crate::coded`].
+//!
+//! The functions here ([`SegmentHeader::parse`], [`decode`], [`decode_frame`], ...) accept every
+//! version. All integers are little-endian. Version 1 stores scales as f16, version 2 as f32:
 //!
 //! | offset | size | field |
 //! | --- | --- | --- |
@@ -18,7 +25,9 @@
 //! A segment's length is `26 + W·S + D`; bytes after it are not part of it.
 
 use crate::bitpack::{packed_len, BitReader};
+use crate::coded::{self, CodedHeader, VERSION_CODED};
 use crate::error::{Error, SegmentField};
+use crate::limits;
 use crate::f16::{f16_bits_to_f32, f32_to_f16_bits};
 use crate::quantizer::{dequantize_frame, max_code_magnitude, ScaleFormat};
 use alloc::vec::Vec;
@@ -32,25 +41,51 @@ pub const VERSION_F32_SCALES: u8 = 2;
 /// Bytes of a segment that are not scales or codes.
 pub const FIXED_HEADER_LEN: usize = 26;
 
-/// A validated segment header. Every field has been checked against the bytes it came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The two segment formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// Versions 1 and 2: fixed-width codes with group scales (ADR-017 §3.3).
+    Packed,
+    /// Version 3: error-bounded steps, prediction and rANS coding ([`crate::coded`]).
+    Coded,
+}
+
+impl Format {
+    /// Lower-case name: `"packed"` or `"coded"`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Format::Packed => "packed",
+            Format::Coded => "coded",
+        }
+    }
+}
+
+/// A validated segment header. Every field has been checked against the bytes it came from
+/// (for version 3, the checksum too).
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SegmentHeader {
-    /// 1 (f16 scales) or 2 (f32 scales).
+    /// 1 (packed, f16 scales), 2 (packed, f32 scales) or 3 (coded).
     pub version: u8,
-    /// Bits per code, 1..=8.
+    /// Bits per code, 1..=8; for coded segments, the packed width whose bound they keep.
     pub bits: u8,
-    /// Values per quantization group, ≥ 1.
+    /// Values per quantization group, ≥ 1 (0 for coded segments, which have no groups).
     pub group_len: u32,
     /// Values per frame, ≥ 1.
     pub tensor_len: u32,
     /// Frames in the segment, ≥ 1.
     pub frame_count: u32,
-    /// Number of scales, `ceil(tensor_len / group_len)`.
+    /// Number of scales, `ceil(tensor_len / group_len)` (0 for coded segments).
     pub scale_count: u32,
-    /// Bytes of packed codes.
+    /// Bytes of packed codes (coded segments: bytes between the header and the checksum).
     pub data_len: u32,
     /// The whole segment's length in bytes (header, scales and codes).
     pub byte_len: usize,
+    /// The bound on `max|v − v'| / max|v|` each frame keeps: ADR-017 §8.2's bound for the width
+    /// (packed), or the bound the encoder checked every frame against (coded).
+    pub bound: f32,
+    /// The most frames decoding one frame touches: 1 for packed segments, the keyframe interval
+    /// for coded ones.
+    pub keyframe_interval: u32,
 }
 
 impl SegmentHeader {
@@ -61,6 +96,9 @@ impl SegmentHeader {
     /// codes, and that every scale is finite, non-negative and small enough that every code
     /// decodes to a finite value. Nothing is allocated.
     pub fn parse(bytes: &[u8]) -> Result<SegmentHeader, Error> {
+        if bytes.len() >= 5 && read_u32(bytes, 0) == MAGIC && bytes[4] == VERSION_CODED {
+            return CodedHeader::parse(bytes).map(SegmentHeader::from_coded);
+        }
         let available = bytes.len() as u64;
         if bytes.len() < 22 {
             return Err(truncated(FIXED_HEADER_LEN as u64, available));
@@ -117,6 +155,8 @@ impl SegmentHeader {
             scale_count,
             data_len,
             byte_len: byte_len as usize,
+            bound: crate::quantizer::error_bound(bits as u32).unwrap_or(0.0),
+            keyframe_interval: 1,
         };
         let scales = ScaleTable::new(bytes, &header);
         // The top code 2^bits − 1 decodes to (qmax + 1) · scale, one step beyond qmax.
@@ -129,6 +169,30 @@ impl SegmentHeader {
             return corrupt(SegmentField::Scale);
         }
         Ok(header)
+    }
+
+    fn from_coded(h: CodedHeader) -> SegmentHeader {
+        SegmentHeader {
+            version: VERSION_CODED,
+            bits: h.bits,
+            group_len: 0,
+            tensor_len: h.tensor_len,
+            frame_count: h.frame_count,
+            scale_count: 0,
+            data_len: (h.byte_len - coded::HEADER_LEN - coded::CHECKSUM_LEN) as u32,
+            byte_len: h.byte_len,
+            bound: h.bound,
+            keyframe_interval: h.keyframe_interval,
+        }
+    }
+
+    /// Which format the segment is in.
+    pub fn format(&self) -> Format {
+        if self.version == VERSION_CODED {
+            Format::Coded
+        } else {
+            Format::Packed
+        }
     }
 
     /// Width in bytes of one stored scale (2 for version 1, 4 for version 2).
@@ -298,6 +362,10 @@ impl SegmentParts<'_> {
 /// nothing.
 pub fn decode_into(bytes: &[u8], out: &mut [f32]) -> Result<(SegmentHeader, usize), Error> {
     let header = SegmentHeader::parse(bytes)?;
+    if header.format() == Format::Coded {
+        coded::decode_into(bytes, out)?;
+        return Ok((header, header.value_count() as usize));
+    }
     let values = header.value_count();
     if (out.len() as u64) < values {
         return Err(Error::BufferTooSmall {
@@ -312,13 +380,29 @@ pub fn decode_into(bytes: &[u8], out: &mut [f32]) -> Result<(SegmentHeader, usiz
 
 /// Decodes every frame of the segment at the start of `bytes`, appending to `out`.
 ///
-/// The amount allocated is bounded by the segment's actual byte length (at most 32 output bytes
-/// per input byte), never by a header claim alone.
+/// Refuses with [`Error::LimitExceeded`] (before allocating) a segment of more than
+/// [`limits::MAX_DECODE_VALUES`] values. For packed segments the amount is also bounded by the
+/// segment's byte length (at most 32 values per byte). On error `out` is left as it was.
 pub fn decode(bytes: &[u8], out: &mut Vec<f32>) -> Result<SegmentHeader, Error> {
     let header = SegmentHeader::parse(bytes)?;
+    let values = header.value_count();
+    if values > limits::MAX_DECODE_VALUES {
+        return Err(Error::LimitExceeded {
+            what: "decoded values",
+            max: limits::MAX_DECODE_VALUES,
+            requested: values,
+        });
+    }
     let start = out.len();
-    out.resize(start + header.value_count() as usize, 0.0);
-    decode_range(bytes, &header, 0, &mut out[start..]);
+    out.resize(start + values as usize, 0.0);
+    if header.format() == Format::Coded {
+        if let Err(e) = coded::decode_into(bytes, &mut out[start..]) {
+            out.truncate(start);
+            return Err(e);
+        }
+    } else {
+        decode_range(bytes, &header, 0, &mut out[start..]);
+    }
     Ok(header)
 }
 
@@ -332,6 +416,10 @@ pub fn decode_frame_into(
     out: &mut [f32],
 ) -> Result<SegmentHeader, Error> {
     let header = SegmentHeader::parse(bytes)?;
+    if header.format() == Format::Coded {
+        coded::decode_frame_into(bytes, index, out)?;
+        return Ok(header);
+    }
     if index >= header.frame_count as u64 {
         return Err(Error::FrameOutOfRange {
             index,

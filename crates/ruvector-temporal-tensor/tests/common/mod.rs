@@ -3,7 +3,7 @@
 
 use ruvector_temporal_tensor::quantizer::error_bound;
 use ruvector_temporal_tensor::segment::{self, SegmentHeader};
-use ruvector_temporal_tensor::{TemporalTensorCompressor, TierPolicy};
+use ruvector_temporal_tensor::{Format, TemporalTensorCompressor, TierPolicy};
 
 /// A small deterministic generator (xorshift64*), so failures reproduce.
 pub struct Rng(u64);
@@ -59,8 +59,18 @@ pub fn pinned(bits: u8, group_len: u32) -> (TierPolicy, u32) {
 
 /// A compressor pinned to `bits` (timestamps must stay small: the hot tier decays with age).
 pub fn compressor(bits: u8, tensor_len: u32, group_len: u32) -> TemporalTensorCompressor {
+    compressor_in(Format::Packed, bits, tensor_len, group_len)
+}
+
+/// A compressor pinned to `bits` writing `format`.
+pub fn compressor_in(
+    format: Format,
+    bits: u8,
+    tensor_len: u32,
+    group_len: u32,
+) -> TemporalTensorCompressor {
     let (policy, count) = pinned(bits, group_len);
-    let mut c = TemporalTensorCompressor::new(policy, tensor_len, 0).unwrap();
+    let mut c = TemporalTensorCompressor::with_format(policy, tensor_len, 0, format).unwrap();
     c.set_access(count, 0);
     c
 }
@@ -109,12 +119,22 @@ pub fn relative_error(original: &[f32], decoded: &[f32]) -> f64 {
 /// Compresses `frames` at `bits`, decodes, checks every frame against the bound and every
 /// segment's width; returns (worst relative error, segment count).
 pub fn check_round_trip(frames: &[Vec<f32>], bits: u8, group_len: u32) -> (f64, usize) {
+    check_round_trip_in(Format::Packed, frames, bits, group_len)
+}
+
+/// [`check_round_trip`] for either format.
+pub fn check_round_trip_in(
+    format: Format,
+    frames: &[Vec<f32>],
+    bits: u8,
+    group_len: u32,
+) -> (f64, usize) {
     let n = frames[0].len();
-    let mut c = compressor(bits, n as u32, group_len);
+    let mut c = compressor_in(format, bits, n as u32, group_len);
     let bytes = compress(&mut c, frames);
     let (headers, values) = decode_all(&bytes);
     assert_eq!(values.len(), frames.len() * n, "every frame comes back");
-    assert!(headers.iter().all(|h| h.bits == bits));
+    assert!(headers.iter().all(|h| h.bits == bits && h.format() == format));
     let bound = error_bound(bits as u32).unwrap() as f64;
     let mut worst = 0.0f64;
     for (t, frame) in frames.iter().enumerate() {

@@ -1,0 +1,635 @@
+//! TQTC version 3, "coded": error-bounded quantization, closed-loop prediction, rANS coding.
+//!
+//! Each frame gets its own quantization step from its tier's bound `b` and its own largest
+//! magnitude `M = max|v|`: `step = 2·b·M·(1 − 2⁻¹⁰)`, so rounding to the nearest step keeps every
+//! value within `b·M` ([`crate::quantizer::error_bound`], ADR-017 §8.2). A frame is predicted
+//! from the previous *decoded* frame of its block, scaled by a weight `k/16` that the encoder
+//! picks per frame (`k = 0` is no prediction); the residual's step counts are entropy coded
+//! with one frequency table per segment ([`crate::rans`]). The encoder reconstructs every frame
+//! exactly as the decoder will and checks its error; a frame that would break the bound (tiny
+//! or huge magnitudes) is stored raw. Frames are grouped in blocks of `keyframe_interval`
+//! frames; a block's first frame is never predicted, so any frame decodes after at most
+//! `keyframe_interval − 1` others. A CRC-32C covers the whole segment.
+//!
+//! Layout (all integers little-endian):
+//!
+//! | offset | size | field |
+//! | --- | --- | --- |
+//! | 0 | 4 | magic `0x43545154` (`"TQTC"`) |
+//! | 4 | 1 | version = 3 |
+//! | 5 | 1 | bits: the packed width whose bound this segment keeps (1..=8; 8, 7, 5, 3 written) |
+//! | 6 | 2 | keyframe_interval `K` (≥ 1) |
+//! | 8 | 4 | tensor_len (1..=2²⁴) |
+//! | 12 | 4 | frame_count `F` (1..=2¹⁶) |
+//! | 16 | 4 | bound, f32, finite, in (0, 1) |
+//! | 20 | 2 | symbol_count `S` (≤ 4096) |
+//! | 22 | 2 | reserved, 0 |
+//! | 24 | 4 | byte_len: the whole segment, checksum included |
+//! | 28 | … | `S` frequencies (LEB128, 1–2 bytes each; sum 4096 unless `S = 0`) |
+//! | … | 4·B | byte length of each of the `B = ceil(F / K)` blocks |
+//! | … | … | the blocks, back to back |
+//! | byte_len − 4 | 4 | CRC-32C of bytes `0 .. byte_len − 4` |
+//!
+//! A block holds, for each of its frames in order, a mode byte (`0..=16`: predicted with weight
+//! `mode/16` from the previous frame, 0 meaning not at all; `255`: raw) followed, unless raw, by
+//! the frame's step (f32, finite, ≥ 0); then the values of its raw frames (f32, `tensor_len`
+//! each); then the rANS stream of its coded frames' symbols ([`crate::rans`]). Symbol `z` stands
+//! for the step count `q = (z >> 1) ^ −(z & 1)` (zigzag). A coded value decodes as `q·step`
+//! (mode 0) or `(mode/16)·prev + q·step`, each operation rounded to f32 as written; `prev` is the
+//! previous decoded frame of the same block, so a block's first frame must be mode 0 or raw.
+
+use crate::crc32c::crc32c;
+use crate::error::{Error, SegmentField};
+use crate::limits;
+use crate::quantizer::round_ties_even;
+use crate::rans::{self, DecodeTable, Decoder, FreqTable, MAX_SYMBOLS};
+use alloc::vec;
+use alloc::vec::Vec;
+
+/// The version byte of coded segments.
+pub const VERSION_CODED: u8 = 3;
+/// Bytes before the frequency table.
+pub const HEADER_LEN: usize = 28;
+/// Bytes of the trailing checksum.
+pub const CHECKSUM_LEN: usize = 4;
+/// Frames per block unless configured otherwise: the most frames `decode_frame` decodes.
+pub const DEFAULT_KEYFRAME_INTERVAL: u32 = 32;
+/// Largest keyframe interval the format can hold.
+pub const MAX_KEYFRAME_INTERVAL: u32 = u16::MAX as u32;
+/// Mode byte of a frame stored raw.
+pub const MODE_RAW: u8 = 255;
+/// Largest prediction weight numerator (weights are `mode / 16`).
+pub const MAX_WEIGHT: u8 = 16;
+/// Largest step count magnitude the encoder writes (its zigzag symbol stays below 4096).
+const MAX_CODE: f32 = 2047.0;
+/// The step is this fraction of `2·b·M`, leaving room for f32 rounding.
+const STEP_FRACTION: f64 = 1.0 - 1.0 / 1024.0;
+/// A frame is accepted when its measured error is below `b·M` times this.
+const ACCEPT_FRACTION: f64 = 1.0 - 1.0 / 2048.0;
+
+fn corrupt(field: SegmentField) -> Error {
+    Error::CorruptSegment { field }
+}
+
+fn read_u16(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+
+fn read_u32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// The validated fixed fields of a coded segment.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CodedHeader {
+    /// The packed width whose bound the segment keeps.
+    pub bits: u8,
+    /// Frames per block.
+    pub keyframe_interval: u32,
+    /// Values per frame.
+    pub tensor_len: u32,
+    /// Frames in the segment.
+    pub frame_count: u32,
+    /// The relative error bound every frame was checked against when written.
+    pub bound: f32,
+    /// Symbols in the frequency table.
+    pub symbol_count: u32,
+    /// Length of the whole segment in bytes.
+    pub byte_len: usize,
+}
+
+impl CodedHeader {
+    /// Validates the fixed fields and the checksum of the coded segment at the start of `bytes`
+    /// (whose version byte is 3). Nothing is allocated.
+    ///
+    /// Errors: [`Error::Truncated`], [`Error::CorruptSegment`] naming the field.
+    pub fn parse(bytes: &[u8]) -> Result<CodedHeader, Error> {
+        let available = bytes.len() as u64;
+        if bytes.len() < HEADER_LEN {
+            return Err(Error::Truncated {
+                needed: HEADER_LEN as u64,
+                available,
+            });
+        }
+        let byte_len = read_u32(bytes, 24) as usize;
+        if byte_len < HEADER_LEN + CHECKSUM_LEN {
+            return Err(corrupt(SegmentField::ByteLen));
+        }
+        if bytes.len() < byte_len {
+            return Err(Error::Truncated {
+                needed: byte_len as u64,
+                available,
+            });
+        }
+        let body = byte_len - CHECKSUM_LEN;
+        if crc32c(&bytes[..body]) != read_u32(bytes, body) {
+            return Err(corrupt(SegmentField::Checksum));
+        }
+        let header = CodedHeader {
+            bits: bytes[5],
+            keyframe_interval: read_u16(bytes, 6) as u32,
+            tensor_len: read_u32(bytes, 8),
+            frame_count: read_u32(bytes, 12),
+            bound: f32::from_le_bytes([bytes[16], bytes[17], bytes[18], bytes[19]]),
+            symbol_count: read_u16(bytes, 20) as u32,
+            byte_len,
+        };
+        if !(1..=8).contains(&header.bits) {
+            return Err(corrupt(SegmentField::Bits));
+        }
+        if header.keyframe_interval == 0 {
+            return Err(corrupt(SegmentField::KeyframeInterval));
+        }
+        if header.tensor_len == 0 || header.tensor_len > limits::MAX_TENSOR_LEN {
+            return Err(corrupt(SegmentField::TensorLen));
+        }
+        if header.frame_count == 0 || header.frame_count > limits::MAX_SEGMENT_FRAMES {
+            return Err(corrupt(SegmentField::FrameCount));
+        }
+        if !(header.bound > 0.0 && header.bound < 1.0) {
+            return Err(corrupt(SegmentField::Bound));
+        }
+        if header.symbol_count as usize > MAX_SYMBOLS {
+            return Err(corrupt(SegmentField::FreqTable));
+        }
+        if read_u16(bytes, 22) != 0 {
+            return Err(corrupt(SegmentField::Reserved));
+        }
+        Ok(header)
+    }
+
+    /// Number of blocks, `ceil(frame_count / keyframe_interval)`.
+    pub fn block_count(&self) -> u32 {
+        self.frame_count.div_ceil(self.keyframe_interval)
+    }
+}
+
+/// A coded segment with its table and block positions parsed.
+pub struct CodedSegment<'a> {
+    /// The fixed fields.
+    pub header: CodedHeader,
+    bytes: &'a [u8],
+    table: FreqTable,
+    /// Offset of each block (and the end of the last one).
+    block_offsets: Vec<usize>,
+}
+
+impl<'a> CodedSegment<'a> {
+    /// Parses the coded segment at the start of `bytes` down to its block boundaries.
+    ///
+    /// Errors: as [`CodedHeader::parse`], plus [`Error::CorruptSegment`] for the frequency
+    /// table (`freq_table`) or block lengths that do not add up (`block_len`).
+    pub fn parse(bytes: &'a [u8]) -> Result<CodedSegment<'a>, Error> {
+        let header = CodedHeader::parse(bytes)?;
+        let body = &bytes[..header.byte_len - CHECKSUM_LEN];
+        let (table, table_len) =
+            FreqTable::read(&body[HEADER_LEN..], header.symbol_count as usize)?;
+        let blocks = header.block_count() as usize;
+        let lens_at = HEADER_LEN + table_len;
+        let first_block = blocks
+            .checked_mul(4)
+            .and_then(|n| n.checked_add(lens_at))
+            .filter(|&end| end <= body.len())
+            .ok_or(corrupt(SegmentField::BlockLen))?;
+        let mut block_offsets = Vec::with_capacity(blocks + 1);
+        let mut at = first_block;
+        block_offsets.push(at);
+        for b in 0..blocks {
+            at = at
+                .checked_add(read_u32(body, lens_at + 4 * b) as usize)
+                .filter(|&end| end <= body.len())
+                .ok_or(corrupt(SegmentField::BlockLen))?;
+            block_offsets.push(at);
+        }
+        if at != body.len() {
+            return Err(corrupt(SegmentField::BlockLen));
+        }
+        Ok(CodedSegment {
+            header,
+            bytes: body,
+            table,
+            block_offsets,
+        })
+    }
+
+    /// Decodes frames `first ..= last` of the segment, calling `emit(index, values)` for each
+    /// frame from `wanted_from` on (earlier frames of the block are decoded but not emitted).
+    fn decode_frames(
+        &self,
+        wanted_from: u32,
+        last: u32,
+        emit: &mut dyn FnMut(u32, &[f32]),
+    ) -> Result<(), Error> {
+        let n = self.header.tensor_len as usize;
+        let k = self.header.keyframe_interval;
+        let dtable = DecodeTable::new(&self.table);
+        let mut prev = vec![0.0f32; n];
+        let mut cur = vec![0.0f32; n];
+        let mut symbols = vec![0u16; n];
+        let first_block = wanted_from / k;
+        let last_block = last / k;
+        for b in first_block..=last_block {
+            let block = &self.bytes[self.block_offsets[b as usize]..self.block_offsets[b as usize + 1]];
+            let start = b * k;
+            let frames = (self.header.frame_count - start).min(k) as usize;
+            let frames_needed = ((last - start) as usize + 1).min(frames);
+            // Frame records.
+            let mut at = 0usize;
+            let mut records = Vec::with_capacity(frames);
+            let mut raw_frames = 0usize;
+            for f in 0..frames {
+                let mode = *block.get(at).ok_or(corrupt(SegmentField::FrameMode))?;
+                at += 1;
+                if mode == MODE_RAW {
+                    raw_frames += 1;
+                    records.push((mode, 0.0f32));
+                    continue;
+                }
+                if mode > MAX_WEIGHT || (f == 0 && mode != 0) {
+                    return Err(corrupt(SegmentField::FrameMode));
+                }
+                let s = block.get(at..at + 4).ok_or(corrupt(SegmentField::Step))?;
+                let step = f32::from_le_bytes([s[0], s[1], s[2], s[3]]);
+                if !(step >= 0.0 && step.is_finite()) {
+                    return Err(corrupt(SegmentField::Step));
+                }
+                at += 4;
+                records.push((mode, step));
+            }
+            let raw_len = raw_frames
+                .checked_mul(4 * n)
+                .filter(|&len| len <= block.len() - at)
+                .ok_or(corrupt(SegmentField::BlockLen))?;
+            let mut raw = &block[at..at + raw_len];
+            let mut decoder = Decoder::new(&block[at + raw_len..], &dtable)?;
+            for (f, &(mode, step)) in records.iter().enumerate().take(frames_needed) {
+                if mode == MODE_RAW {
+                    for (c, v) in raw[..4 * n].chunks_exact(4).zip(cur.iter_mut()) {
+                        *v = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                    }
+                    raw = &raw[4 * n..];
+                    if !all_finite(&cur) {
+                        return Err(corrupt(SegmentField::Values));
+                    }
+                } else {
+                    decoder.decode(&mut symbols)?;
+                    reconstruct(&symbols, mode, step, &prev, &mut cur);
+                    if !all_finite(&cur) {
+                        return Err(corrupt(SegmentField::Values));
+                    }
+                }
+                let index = start + f as u32;
+                if index >= wanted_from {
+                    emit(index, &cur);
+                }
+                core::mem::swap(&mut prev, &mut cur);
+            }
+            if frames_needed == frames {
+                decoder.finish()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `out[j] = q_j·step` (mode 0) or `(mode/16)·prev[j] + q_j·step`, with `q` unzigzagged.
+fn reconstruct(symbols: &[u16], mode: u8, step: f32, prev: &[f32], out: &mut [f32]) {
+    let unzig = |z: u16| -> f32 {
+        let z = z as i32;
+        ((z >> 1) ^ -(z & 1)) as f32
+    };
+    if mode == 0 {
+        for (o, &z) in out.iter_mut().zip(symbols) {
+            *o = unzig(z) * step;
+        }
+    } else {
+        let weight = mode as f32 / 16.0;
+        for ((o, &z), &p) in out.iter_mut().zip(symbols).zip(prev) {
+            *o = weight * p + unzig(z) * step;
+        }
+    }
+}
+
+/// True when every value is finite (scans without early exit so it vectorizes).
+fn all_finite(values: &[f32]) -> bool {
+    values.iter().fold(true, |all, v| all & (v.abs() <= f32::MAX))
+}
+
+/// Decodes every frame of the coded segment at the start of `bytes` into `out` (which must hold
+/// `tensor_len · frame_count` values). Returns the header.
+pub fn decode_into(bytes: &[u8], out: &mut [f32]) -> Result<CodedHeader, Error> {
+    let seg = CodedSegment::parse(bytes)?;
+    let n = seg.header.tensor_len as usize;
+    let values = n as u64 * seg.header.frame_count as u64;
+    if (out.len() as u64) < values {
+        return Err(Error::BufferTooSmall {
+            needed: values,
+            available: out.len() as u64,
+        });
+    }
+    seg.decode_frames(0, seg.header.frame_count - 1, &mut |i, frame| {
+        let at = i as usize * n;
+        out[at..at + n].copy_from_slice(frame);
+    })?;
+    Ok(seg.header)
+}
+
+/// Decodes frame `index` of the coded segment at the start of `bytes` into `out[..tensor_len]`,
+/// decoding at most `keyframe_interval` frames.
+pub fn decode_frame_into(bytes: &[u8], index: u64, out: &mut [f32]) -> Result<CodedHeader, Error> {
+    let seg = CodedSegment::parse(bytes)?;
+    let h = seg.header;
+    if index >= h.frame_count as u64 {
+        return Err(Error::FrameOutOfRange {
+            index,
+            frame_count: h.frame_count,
+        });
+    }
+    let n = h.tensor_len as usize;
+    if out.len() < n {
+        return Err(Error::BufferTooSmall {
+            needed: n as u64,
+            available: out.len() as u64,
+        });
+    }
+    let index = index as u32;
+    seg.decode_frames(index, index, &mut |_, frame| out[..n].copy_from_slice(frame))?;
+    Ok(h)
+}
+
+/// How a frame was stored.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct FrameRecord {
+    mode: u8,
+    step: f32,
+}
+
+/// Builds one coded segment frame by frame (the encoder side of this module).
+///
+/// Holds the frames' symbols (2 bytes per value), raw frames, and the previous decoded frame;
+/// the rANS coding happens in [`write`](Self::write).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CodedWriter {
+    bits: u8,
+    bound: f32,
+    tensor_len: usize,
+    keyframe_interval: u32,
+    records: Vec<FrameRecord>,
+    symbols: Vec<u16>,
+    raw: Vec<f32>,
+    prev: Vec<f32>,
+    recon: Vec<f32>,
+    frame_symbols: Vec<u16>,
+}
+
+/// Outcome of quantizing one frame with one predictor weight.
+struct Attempt {
+    max_err: f32,
+    max_code: f32,
+}
+
+impl CodedWriter {
+    /// An empty segment for frames of `tensor_len` values, keeping relative error `bound`
+    /// (labelled with width `bits`), with a keyframe every `keyframe_interval` frames.
+    pub fn new(bits: u8, bound: f32, tensor_len: usize, keyframe_interval: u32) -> CodedWriter {
+        CodedWriter {
+            bits,
+            bound,
+            tensor_len,
+            keyframe_interval: keyframe_interval.clamp(1, MAX_KEYFRAME_INTERVAL),
+            records: Vec::new(),
+            symbols: Vec::new(),
+            raw: Vec::new(),
+            prev: vec![0.0; tensor_len],
+            recon: vec![0.0; tensor_len],
+            frame_symbols: vec![0; tensor_len],
+        }
+    }
+
+    /// Starts over with an empty segment at `bits`/`bound` and keyframe interval `k`, keeping
+    /// allocations.
+    pub fn reset(&mut self, bits: u8, bound: f32, keyframe_interval: u32) {
+        self.bits = bits;
+        self.bound = bound;
+        self.keyframe_interval = keyframe_interval.clamp(1, MAX_KEYFRAME_INTERVAL);
+        self.clear();
+    }
+
+    /// Drops the frames added so far, keeping allocations.
+    pub fn clear(&mut self) {
+        self.records.clear();
+        self.symbols.clear();
+        self.raw.clear();
+    }
+
+    /// The width label of the segment.
+    pub fn bits(&self) -> u8 {
+        self.bits
+    }
+
+    /// Frames added so far.
+    pub fn frame_count(&self) -> u32 {
+        self.records.len() as u32
+    }
+
+    /// Heap bytes held for the frames added so far (symbols and raw frames).
+    pub fn data_heap_bytes(&self) -> usize {
+        self.symbols.capacity() * 2 + self.raw.capacity() * 4 + self.records.capacity() * 8
+    }
+
+    /// Heap bytes held besides the frames' data (per-frame scratch).
+    pub fn overhead_heap_bytes(&self) -> usize {
+        (self.prev.capacity() + self.recon.capacity()) * 4 + self.frame_symbols.capacity() * 2
+    }
+
+    /// Adds a frame of finite values (`frame.len() == tensor_len`; the caller checks both).
+    /// Every value will decode within `bound · max|frame|`.
+    pub fn push(&mut self, frame: &[f32]) {
+        debug_assert_eq!(frame.len(), self.tensor_len);
+        let first_of_block = self.records.len() as u32 % self.keyframe_interval == 0;
+        let max_abs = max_abs(frame);
+        if max_abs == 0.0 {
+            // Every value decodes to +0 exactly.
+            self.frame_symbols.iter_mut().for_each(|s| *s = 0);
+            self.recon.iter_mut().for_each(|v| *v = 0.0);
+            return self.accept(FrameRecord { mode: 0, step: 0.0 });
+        }
+        let limit = self.bound as f64 * max_abs as f64 * ACCEPT_FRACTION;
+        let step = (2.0 * self.bound as f64 * max_abs as f64 * STEP_FRACTION) as f32;
+        let inv = 1.0 / step;
+        if step.is_normal() && inv.is_normal() {
+            let weight = if first_of_block { 0 } else { predictor_weight(frame, &self.prev) };
+            for mode in [weight, 0] {
+                let a = self.quantize(frame, mode, step, inv);
+                // The f32 error may be rounded down by half an ulp; allow for it.
+                let err = a.max_err as f64 * (1.0 + f32::EPSILON as f64);
+                if a.max_code <= MAX_CODE && err < limit {
+                    return self.accept(FrameRecord { mode, step });
+                }
+                if mode == 0 {
+                    break;
+                }
+            }
+        }
+        // Stored exactly.
+        self.raw.extend_from_slice(frame);
+        self.prev.copy_from_slice(frame);
+        self.records.push(FrameRecord {
+            mode: MODE_RAW,
+            step: 0.0,
+        });
+    }
+
+    fn accept(&mut self, record: FrameRecord) {
+        self.symbols.extend_from_slice(&self.frame_symbols);
+        core::mem::swap(&mut self.prev, &mut self.recon);
+        self.records.push(record);
+    }
+
+    /// Quantizes `frame` against `(mode/16)·prev` into `frame_symbols` and `recon`.
+    fn quantize(&mut self, frame: &[f32], mode: u8, step: f32, inv: f32) -> Attempt {
+        let weight = mode as f32 / 16.0;
+        let mut err = [0.0f32; 8];
+        let mut code = [0.0f32; 8];
+        let lim = MAX_CODE + 1.0;
+        let n = frame.len();
+        let body = n - n % 8;
+        let one = |j: usize, err: &mut f32, code: &mut f32, syms: &mut [u16], recon: &mut [f32]| {
+            let v = frame[j];
+            let p = weight * self.prev[j];
+            let q = round_ties_even(((v - p) * inv).clamp(-lim, lim));
+            let r = p + q * step;
+            recon[j] = r;
+            *err = err.max((v - r).abs());
+            *code = code.max(q.abs());
+            let qi = q as i32;
+            syms[j] = ((qi << 1) ^ (qi >> 31)) as u16;
+        };
+        let syms = &mut self.frame_symbols;
+        let recon = &mut self.recon;
+        for base in (0..body).step_by(8) {
+            for l in 0..8 {
+                one(base + l, &mut err[l], &mut code[l], syms, recon);
+            }
+        }
+        for j in body..n {
+            one(j, &mut err[0], &mut code[0], syms, recon);
+        }
+        Attempt {
+            max_err: err.iter().fold(0.0f32, |m, &e| m.max(e)),
+            max_code: code.iter().fold(0.0f32, |m, &c| m.max(c)),
+        }
+    }
+
+    /// An upper bound on [`write`](Self::write)'s output length.
+    pub fn max_encoded_len(&self) -> usize {
+        let blocks = (self.records.len() as u32).div_ceil(self.keyframe_interval) as usize;
+        HEADER_LEN
+            + 2 * MAX_SYMBOLS
+            + blocks * (4 + rans::max_encoded_len(0))
+            + self.records.len() * 5
+            + self.raw.len() * 4
+            + rans::max_encoded_len(self.symbols.len())
+            + CHECKSUM_LEN
+    }
+
+    /// Appends the finished segment to `out` (at least one frame must have been added) and
+    /// returns its length.
+    pub fn write(&self, out: &mut Vec<u8>) -> usize {
+        let scratch = &mut Vec::new();
+        let start = out.len();
+        let n = self.tensor_len;
+        let mut counts = vec![0u32; MAX_SYMBOLS];
+        for &s in &self.symbols {
+            counts[s as usize] += 1;
+        }
+        let table = FreqTable::from_counts(&counts);
+        let frames = self.records.len() as u32;
+        let k = self.keyframe_interval;
+        out.extend_from_slice(&crate::segment::MAGIC.to_le_bytes());
+        out.push(VERSION_CODED);
+        out.push(self.bits);
+        out.extend_from_slice(&(k as u16).to_le_bytes());
+        out.extend_from_slice(&(n as u32).to_le_bytes());
+        out.extend_from_slice(&frames.to_le_bytes());
+        out.extend_from_slice(&self.bound.to_le_bytes());
+        out.extend_from_slice(&(table.symbol_count() as u16).to_le_bytes());
+        out.extend_from_slice(&0u16.to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes()); // byte_len, patched below
+        table.write(out);
+        let blocks = frames.div_ceil(k) as usize;
+        let lens_at = out.len();
+        out.resize(lens_at + 4 * blocks, 0);
+        let mut sym_at = 0;
+        let mut raw_at = 0;
+        for b in 0..blocks {
+            let block_start = out.len();
+            let records = &self.records[b * k as usize..((b + 1) * k as usize).min(frames as usize)];
+            let mut coded = 0;
+            for r in records {
+                out.push(r.mode);
+                if r.mode == MODE_RAW {
+                    continue;
+                }
+                coded += 1;
+                out.extend_from_slice(&r.step.to_le_bytes());
+            }
+            let raw_count = records.iter().filter(|r| r.mode == MODE_RAW).count() * n;
+            for v in &self.raw[raw_at..raw_at + raw_count] {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+            raw_at += raw_count;
+            let syms = &self.symbols[sym_at..sym_at + coded * n];
+            sym_at += coded * n;
+            rans::encode(syms, &table, scratch, out);
+            let len = (out.len() - block_start) as u32;
+            out[lens_at + 4 * b..lens_at + 4 * b + 4].copy_from_slice(&len.to_le_bytes());
+        }
+        let byte_len = out.len() - start + CHECKSUM_LEN;
+        out[start + 24..start + 28].copy_from_slice(&(byte_len as u32).to_le_bytes());
+        let crc = crc32c(&out[start..]);
+        out.extend_from_slice(&crc.to_le_bytes());
+        byte_len
+    }
+}
+
+/// `max|v|` over the frame (8 lanes, so it vectorizes; exact).
+fn max_abs(frame: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let mut chunks = frame.chunks_exact(8);
+    for c in &mut chunks {
+        for l in 0..8 {
+            lanes[l] = lanes[l].max(c[l].abs());
+        }
+    }
+    for &v in chunks.remainder() {
+        lanes[0] = lanes[0].max(v.abs());
+    }
+    lanes.iter().fold(0.0f32, |m, &v| m.max(v))
+}
+
+/// The least-squares weight `k` in `0..=16` for predicting `frame` by `(k/16)·prev`. Sums are
+/// taken over 8 fixed lanes in a fixed order, so every backend picks the same `k`.
+fn predictor_weight(frame: &[f32], prev: &[f32]) -> u8 {
+    let mut dot = [0.0f32; 8];
+    let mut pp = [0.0f32; 8];
+    let mut fc = frame.chunks_exact(8);
+    let mut pc = prev.chunks_exact(8);
+    for (f, p) in (&mut fc).zip(&mut pc) {
+        for l in 0..8 {
+            dot[l] += f[l] * p[l];
+            pp[l] += p[l] * p[l];
+        }
+    }
+    for (&f, &p) in fc.remainder().iter().zip(pc.remainder()) {
+        dot[0] += f * p;
+        pp[0] += p * p;
+    }
+    let sum = |a: [f32; 8]| ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+    let (dot, pp) = (sum(dot), sum(pp));
+    if !(pp > 0.0 && pp.is_finite() && dot.is_finite()) {
+        return 0;
+    }
+    let k = round_ties_even((16.0 * (dot / pp)).clamp(0.0, 16.0));
+    k as u8
+}

@@ -1,0 +1,473 @@
+//! A static-model rANS entropy coder with four interleaved states.
+//!
+//! Symbols are small integers `0..symbol_count` (at most [`MAX_SYMBOLS`]). Their probabilities
+//! are frequencies out of [`SCALE`] = 2¹² ([`FreqTable`]), stored with the data. Each of the
+//! [`LANES`] states is a 32-bit rANS coder with 16-bit renormalisation (state in `[2¹⁶, 2³²)`);
+//! symbol `i` of a stream belongs to lane `i % LANES`, and all lanes share one word stream, so a
+//! decoder keeps four independent dependency chains busy.
+//!
+//! A stream is written as the four final encoder states (`u32` LE, lane 0 first) followed by the
+//! 16-bit words (LE) in the order the decoder reads them. The encoder starts every lane at
+//! `2¹⁶`; a decoder that does not end with every lane back at `2¹⁶` and every word read has been
+//! handed a corrupt stream.
+
+use crate::error::{Error, SegmentField};
+use alloc::vec::Vec;
+
+/// Bits of probability precision.
+pub const SCALE_BITS: u32 = 12;
+/// Sum of the frequencies of a table.
+pub const SCALE: u32 = 1 << SCALE_BITS;
+/// Largest alphabet a table may describe.
+pub const MAX_SYMBOLS: usize = SCALE as usize;
+/// Interleaved states per stream.
+pub const LANES: usize = 4;
+/// Lower end of the normalised state interval (also every lane's initial state).
+const LOW: u32 = 1 << 16;
+/// Bytes a stream needs beyond its words: the final states.
+pub const STATE_BYTES: usize = 4 * LANES;
+
+fn corrupt(field: SegmentField) -> Error {
+    Error::CorruptSegment { field }
+}
+
+/// Symbol frequencies summing to [`SCALE`] (or an empty table for an empty alphabet).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct FreqTable {
+    freqs: Vec<u16>,
+    starts: Vec<u16>,
+}
+
+impl FreqTable {
+    /// Frequencies proportional to `counts`, every counted symbol at least 1, summing to
+    /// [`SCALE`]; trailing zero counts are dropped. Deterministic integer arithmetic.
+    ///
+    /// `counts.len()` must not exceed [`MAX_SYMBOLS`] (symbols beyond it are ignored).
+    pub fn from_counts(counts: &[u32]) -> FreqTable {
+        let counts = &counts[..counts.len().min(MAX_SYMBOLS)];
+        let used = counts.iter().rposition(|&c| c > 0).map_or(0, |i| i + 1);
+        let counts = &counts[..used];
+        let total: u64 = counts.iter().map(|&c| c as u64).sum();
+        if total == 0 {
+            return FreqTable::default();
+        }
+        let scale = SCALE as u64;
+        let mut freqs: Vec<u16> = counts
+            .iter()
+            .map(|&c| {
+                if c == 0 {
+                    0
+                } else {
+                    ((c as u64 * scale * 2 + total) / (2 * total)).clamp(1, scale) as u16
+                }
+            })
+            .collect();
+        let mut sum: i64 = freqs.iter().map(|&f| f as i64).sum();
+        // The most frequent symbol absorbs the rounding difference when it can.
+        let top = (0..used)
+            .max_by_key(|&i| (counts[i], core::cmp::Reverse(i)))
+            .unwrap_or(0);
+        let diff = SCALE as i64 - sum;
+        if diff > 0 || (freqs[top] as i64 + diff) >= 1 {
+            freqs[top] = (freqs[top] as i64 + diff) as u16;
+            sum = SCALE as i64;
+        }
+        // Otherwise take one from each of the largest frequencies in turn.
+        while sum > SCALE as i64 {
+            let mut order: Vec<usize> = (0..used).filter(|&i| freqs[i] > 1).collect();
+            order.sort_by_key(|&i| (core::cmp::Reverse(freqs[i]), i));
+            for i in order {
+                if sum == SCALE as i64 {
+                    break;
+                }
+                freqs[i] -= 1;
+                sum -= 1;
+            }
+        }
+        FreqTable::from_freqs(freqs).unwrap_or_default()
+    }
+
+    /// A table from explicit frequencies, which must sum to [`SCALE`] (or be empty) and number
+    /// at most [`MAX_SYMBOLS`]. Errors: [`Error::CorruptSegment`] (`freq_table`).
+    pub fn from_freqs(freqs: Vec<u16>) -> Result<FreqTable, Error> {
+        if freqs.len() > MAX_SYMBOLS {
+            return Err(corrupt(SegmentField::FreqTable));
+        }
+        let sum: u32 = freqs.iter().map(|&f| f as u32).sum();
+        if !(freqs.is_empty() || sum == SCALE) {
+            return Err(corrupt(SegmentField::FreqTable));
+        }
+        let mut starts = Vec::with_capacity(freqs.len());
+        let mut at = 0u32;
+        for &f in &freqs {
+            // `at` < SCALE here whenever f > 0, so it fits u16; zero-frequency symbols may sit
+            // at SCALE and are never coded.
+            starts.push(at.min(u16::MAX as u32) as u16);
+            at += f as u32;
+        }
+        Ok(FreqTable { freqs, starts })
+    }
+
+    /// Number of symbols described (the highest coded symbol + 1).
+    pub fn symbol_count(&self) -> usize {
+        self.freqs.len()
+    }
+
+    /// Frequency of `symbol` (0 if absent or beyond the table).
+    pub fn freq(&self, symbol: usize) -> u32 {
+        self.freqs.get(symbol).map_or(0, |&f| f as u32)
+    }
+
+    /// Appends the frequencies as LEB128 varints (1 or 2 bytes each).
+    pub fn write(&self, out: &mut Vec<u8>) {
+        for &f in &self.freqs {
+            let f = f as u32;
+            if f < 0x80 {
+                out.push(f as u8);
+            } else {
+                out.push((f & 0x7f) as u8 | 0x80);
+                out.push((f >> 7) as u8);
+            }
+        }
+    }
+
+    /// Length in bytes of [`write`](Self::write)'s output.
+    pub fn written_len(&self) -> usize {
+        self.freqs
+            .iter()
+            .map(|&f| if f < 0x80 { 1 } else { 2 })
+            .sum()
+    }
+
+    /// Reads `symbol_count` varint frequencies from the start of `bytes`; returns the table and
+    /// the bytes read. Errors: [`Error::CorruptSegment`] (`freq_table`) for a bad varint, a
+    /// frequency above [`SCALE`], a wrong sum, or bytes that end early.
+    pub fn read(bytes: &[u8], symbol_count: usize) -> Result<(FreqTable, usize), Error> {
+        if symbol_count > MAX_SYMBOLS {
+            return Err(corrupt(SegmentField::FreqTable));
+        }
+        let mut freqs = Vec::with_capacity(symbol_count);
+        let mut at = 0;
+        for _ in 0..symbol_count {
+            let b0 = *bytes.get(at).ok_or(corrupt(SegmentField::FreqTable))? as u32;
+            at += 1;
+            let f = if b0 < 0x80 {
+                b0
+            } else {
+                let b1 = *bytes.get(at).ok_or(corrupt(SegmentField::FreqTable))? as u32;
+                at += 1;
+                // Two-byte form only for values ≥ 0x80 (one encoding per value).
+                if b1 == 0 || b1 >= 0x80 {
+                    return Err(corrupt(SegmentField::FreqTable));
+                }
+                (b0 & 0x7f) | (b1 << 7)
+            };
+            if f > SCALE {
+                return Err(corrupt(SegmentField::FreqTable));
+            }
+            freqs.push(f as u16);
+        }
+        Ok((FreqTable::from_freqs(freqs)?, at))
+    }
+}
+
+/// Upper bound on the bytes [`encode`] writes for `symbols` symbols.
+pub fn max_encoded_len(symbols: usize) -> usize {
+    // Each symbol adds at most SCALE_BITS bits to its lane; every lane may emit one extra word.
+    STATE_BYTES + 2 * ((symbols * SCALE_BITS as usize).div_ceil(16) + LANES)
+}
+
+/// Appends the rANS stream of `symbols` (each `< table.symbol_count()` with a non-zero
+/// frequency) to `out`. `words` is scratch space.
+///
+/// # Panics
+/// If a symbol has frequency 0 (a caller bug: tables are built from these symbols' counts).
+pub fn encode(symbols: &[u16], table: &FreqTable, words: &mut Vec<u16>, out: &mut Vec<u8>) {
+    words.clear();
+    let mut state = [LOW; LANES];
+    for (i, &s) in symbols.iter().enumerate().rev() {
+        let freq = table.freqs[s as usize] as u32;
+        let start = table.starts[s as usize] as u32;
+        assert!(freq > 0, "rANS: symbol {s} has no frequency");
+        let x = &mut state[i % LANES];
+        // Renormalise so that the state after coding stays below 2^32.
+        if (*x as u64) >= (freq as u64) << (32 - SCALE_BITS) {
+            words.push(*x as u16);
+            *x >>= 16;
+        }
+        *x = ((*x / freq) << SCALE_BITS) + (*x % freq) + start;
+    }
+    for x in state {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.reserve(2 * words.len());
+    for &w in words.iter().rev() {
+        out.extend_from_slice(&w.to_le_bytes());
+    }
+}
+
+/// A decoding table for one [`FreqTable`]: one entry per slot of the probability scale.
+pub struct DecodeTable {
+    /// `freq << 16 | (slot − start)` for the symbol owning each slot.
+    step: Vec<u32>,
+    /// The symbol owning each slot.
+    symbol: Vec<u16>,
+}
+
+impl DecodeTable {
+    /// Builds the slot tables (`SCALE` entries; empty for an empty table).
+    pub fn new(table: &FreqTable) -> DecodeTable {
+        let mut step = Vec::with_capacity(if table.freqs.is_empty() { 0 } else { SCALE as usize });
+        let mut symbol = Vec::with_capacity(step.capacity());
+        for (s, &f) in table.freqs.iter().enumerate() {
+            for k in 0..f as u32 {
+                step.push((f as u32) << 16 | k);
+                symbol.push(s as u16);
+            }
+        }
+        DecodeTable { step, symbol }
+    }
+}
+
+/// Reads one rANS stream: yields symbols in order, checks the stream's end.
+pub struct Decoder<'a> {
+    state: [u32; LANES],
+    words: &'a [u8],
+    at: usize,
+    lane: usize,
+    table: &'a DecodeTable,
+}
+
+impl<'a> Decoder<'a> {
+    /// Starts decoding `stream` (states, then words) with `table`.
+    ///
+    /// Errors: [`Error::CorruptSegment`] (`stream`) if the states are missing or out of range.
+    pub fn new(stream: &'a [u8], table: &'a DecodeTable) -> Result<Decoder<'a>, Error> {
+        if stream.len() < STATE_BYTES || (stream.len() - STATE_BYTES) % 2 != 0 {
+            return Err(corrupt(SegmentField::Stream));
+        }
+        let mut state = [0u32; LANES];
+        for (l, x) in state.iter_mut().enumerate() {
+            let b = &stream[4 * l..4 * l + 4];
+            *x = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            if *x < LOW {
+                return Err(corrupt(SegmentField::Stream));
+            }
+        }
+        Ok(Decoder {
+            state,
+            words: &stream[STATE_BYTES..],
+            at: 0,
+            lane: 0,
+            table,
+        })
+    }
+
+    /// Decodes `out.len()` symbols. Errors: [`Error::CorruptSegment`] (`stream`) when the words
+    /// run out or the table is empty.
+    pub fn decode(&mut self, out: &mut [u16]) -> Result<(), Error> {
+        if out.is_empty() {
+            return Ok(());
+        }
+        if self.table.step.is_empty() {
+            return Err(corrupt(SegmentField::Stream));
+        }
+        let step = &self.table.step[..SCALE as usize];
+        let symbol = &self.table.symbol[..SCALE as usize];
+        let words = self.words;
+        let mut at = self.at;
+        let mut lane = self.lane;
+        let mut state = self.state;
+        let mask = SCALE - 1;
+        let mut out_iter = out.iter_mut();
+        // Bring the lane cursor back to 0 so the main loop can run four at a time.
+        while lane != 0 {
+            let Some(o) = out_iter.next() else { break };
+            let x = &mut state[lane];
+            let slot = (*x & mask) as usize;
+            *o = symbol[slot];
+            let e = step[slot];
+            *x = (e >> 16) * (*x >> SCALE_BITS) + (e & 0xffff);
+            if *x < LOW {
+                let w = words.get(at..at + 2).ok_or(corrupt(SegmentField::Stream))?;
+                *x = (*x << 16) | u16::from_le_bytes([w[0], w[1]]) as u32;
+                at += 2;
+            }
+            lane = (lane + 1) % LANES;
+        }
+        let rest = out_iter.into_slice();
+        let mut quads = rest.chunks_exact_mut(LANES);
+        for quad in &mut quads {
+            for l in 0..LANES {
+                let x = &mut state[l];
+                let slot = (*x & mask) as usize;
+                quad[l] = symbol[slot];
+                let e = step[slot];
+                *x = (e >> 16) * (*x >> SCALE_BITS) + (e & 0xffff);
+            }
+            for x in state.iter_mut() {
+                if *x < LOW {
+                    let w = words.get(at..at + 2).ok_or(corrupt(SegmentField::Stream))?;
+                    *x = (*x << 16) | u16::from_le_bytes([w[0], w[1]]) as u32;
+                    at += 2;
+                }
+            }
+        }
+        for o in quads.into_remainder() {
+            let x = &mut state[lane];
+            let slot = (*x & mask) as usize;
+            *o = symbol[slot];
+            let e = step[slot];
+            *x = (e >> 16) * (*x >> SCALE_BITS) + (e & 0xffff);
+            if *x < LOW {
+                let w = words.get(at..at + 2).ok_or(corrupt(SegmentField::Stream))?;
+                *x = (*x << 16) | u16::from_le_bytes([w[0], w[1]]) as u32;
+                at += 2;
+            }
+            lane = (lane + 1) % LANES;
+        }
+        self.state = state;
+        self.at = at;
+        self.lane = lane;
+        Ok(())
+    }
+
+    /// Checks that the stream ended where the encoder began: every lane back at its initial
+    /// state and every word read. Errors: [`Error::CorruptSegment`] (`stream`).
+    pub fn finish(&self) -> Result<(), Error> {
+        if self.state.iter().all(|&x| x == LOW) && self.at == self.words.len() {
+            Ok(())
+        } else {
+            Err(corrupt(SegmentField::Stream))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roundtrip(symbols: &[u16], table: &FreqTable) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode(symbols, table, &mut Vec::new(), &mut out);
+        assert!(out.len() <= max_encoded_len(symbols.len()));
+        let dt = DecodeTable::new(table);
+        let mut dec = Decoder::new(&out, &dt).unwrap();
+        let mut got = alloc::vec![0u16; symbols.len()];
+        // Decode in uneven pieces to exercise the lane cursor.
+        let mut at = 0;
+        let mut piece = 1;
+        while at < got.len() {
+            let end = (at + piece).min(got.len());
+            dec.decode(&mut got[at..end]).unwrap();
+            at = end;
+            piece = piece * 3 % 11 + 1;
+        }
+        dec.finish().unwrap();
+        assert_eq!(got, symbols);
+        out
+    }
+
+    fn counts_of(symbols: &[u16]) -> Vec<u32> {
+        let mut c = alloc::vec![0u32; MAX_SYMBOLS];
+        for &s in symbols {
+            c[s as usize] += 1;
+        }
+        c
+    }
+
+    #[test]
+    fn roundtrips_skewed_and_flat_alphabets() {
+        let mut seed = 12345u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 33) as u32
+        };
+        for (alphabet, len) in [(1u32, 1000usize), (2, 7), (3, 4099), (40, 1), (255, 3000), (4096, 9000)] {
+            let symbols: Vec<u16> = (0..len)
+                .map(|_| {
+                    let r = next() % alphabet;
+                    // Geometric-ish skew.
+                    (r * r / alphabet.max(1)) as u16
+                })
+                .collect();
+            let table = FreqTable::from_counts(&counts_of(&symbols));
+            roundtrip(&symbols, &table);
+        }
+    }
+
+    #[test]
+    fn near_certain_symbol_costs_almost_nothing() {
+        let mut symbols = alloc::vec![0u16; 100_000];
+        symbols[500] = 1;
+        let table = FreqTable::from_counts(&counts_of(&symbols));
+        let bytes = roundtrip(&symbols, &table);
+        assert!(bytes.len() < STATE_BYTES + 64, "{} bytes", bytes.len());
+    }
+
+    #[test]
+    fn single_symbol_table_is_free() {
+        let symbols = alloc::vec![3u16; 777];
+        let table = FreqTable::from_counts(&counts_of(&symbols));
+        assert_eq!(table.freq(3), SCALE);
+        assert_eq!(roundtrip(&symbols, &table).len(), STATE_BYTES);
+    }
+
+    #[test]
+    fn normalisation_sums_to_scale_for_many_rare_symbols() {
+        let mut counts = alloc::vec![1u32; MAX_SYMBOLS];
+        counts[0] = 1_000_000;
+        let table = FreqTable::from_counts(&counts);
+        let sum: u32 = (0..table.symbol_count()).map(|s| table.freq(s)).sum();
+        assert_eq!(sum, SCALE);
+        assert!((0..MAX_SYMBOLS).all(|s| table.freq(s) >= 1));
+    }
+
+    #[test]
+    fn table_serialisation_roundtrips_and_rejects_bad_tables() {
+        let mut counts = alloc::vec![0u32; 300];
+        for (i, c) in counts.iter_mut().enumerate() {
+            *c = (i as u32 * 7919) % 1000;
+        }
+        let table = FreqTable::from_counts(&counts);
+        let mut bytes = Vec::new();
+        table.write(&mut bytes);
+        assert_eq!(bytes.len(), table.written_len());
+        let (back, used) = FreqTable::read(&bytes, table.symbol_count()).unwrap();
+        assert_eq!((back, used), (table.clone(), bytes.len()));
+        // Truncated, wrong count, over-long varint.
+        assert!(FreqTable::read(&bytes[..bytes.len() - 1], table.symbol_count()).is_err());
+        assert!(FreqTable::read(&bytes, table.symbol_count() - 1).is_err());
+        assert!(FreqTable::read(&[0x81, 0x00], 1).is_err());
+        assert!(FreqTable::read(&[0x80, 0x40], 1).is_err()); // 8192 > SCALE
+    }
+
+    #[test]
+    fn corrupt_streams_are_rejected_not_misread() {
+        let symbols: Vec<u16> = (0..5000u32).map(|i| (i * i % 17) as u16).collect();
+        let table = FreqTable::from_counts(&counts_of(&symbols));
+        let mut bytes = Vec::new();
+        encode(&symbols, &table, &mut Vec::new(), &mut bytes);
+        let dt = DecodeTable::new(&table);
+        let mut out = alloc::vec![0u16; symbols.len()];
+        // Truncated stream.
+        let short = &bytes[..bytes.len() - 2];
+        let ok = Decoder::new(short, &dt).and_then(|mut d| {
+            d.decode(&mut out)?;
+            d.finish()
+        });
+        assert!(ok.is_err());
+        // A flipped state.
+        let mut bad = bytes.clone();
+        bad[1] ^= 0x40;
+        let ok = Decoder::new(&bad, &dt).and_then(|mut d| {
+            d.decode(&mut out)?;
+            d.finish()
+        });
+        assert!(ok.is_err());
+        // State below the interval.
+        let mut low = bytes.clone();
+        low[..4].copy_from_slice(&5u32.to_le_bytes());
+        assert!(Decoder::new(&low, &dt).is_err());
+    }
+}

@@ -1,0 +1,335 @@
+//! Coded (TQTC v3) segments: round trips within each tier's bound, random access, keyframes,
+//! raw fallback, and rejection of damaged bytes.
+
+mod common;
+
+use common::*;
+use ruvector_temporal_tensor::coded::{self, DEFAULT_KEYFRAME_INTERVAL};
+use ruvector_temporal_tensor::segment::{self, SegmentHeader};
+use ruvector_temporal_tensor::{Error, Format};
+
+const WIDTHS: [u8; 4] = [8, 7, 5, 3];
+
+/// A slowly drifting random walk with per-channel offsets (like a real activation stream).
+fn walk(rng: &mut Rng, frames: usize, n: usize, step: f32) -> Vec<Vec<f32>> {
+    let offsets: Vec<f32> = (0..n).map(|_| rng.normal() * 2.0).collect();
+    let mut cur: Vec<f32> = (0..n).map(|_| rng.normal()).collect();
+    (0..frames)
+        .map(|_| {
+            for v in cur.iter_mut() {
+                *v += rng.normal() * step;
+            }
+            cur.iter().zip(&offsets).map(|(v, o)| v + o).collect()
+        })
+        .collect()
+}
+
+fn load_npy(path: &str) -> Option<(usize, usize, Vec<f32>)> {
+    let bytes = std::fs::read(path).ok()?;
+    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let header = std::str::from_utf8(&bytes[10..10 + header_len]).ok()?;
+    let shape = header.split("'shape': (").nth(1)?.split(')').next()?;
+    let dims: Vec<usize> = shape.split(',').filter_map(|d| d.trim().parse().ok()).collect();
+    let data: Vec<f32> = bytes[10 + header_len..]
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    Some((dims[0], dims[1], data))
+}
+
+#[test]
+fn every_tier_round_trips_within_its_bound() {
+    let mut rng = Rng::new(7);
+    for &(frames, n) in &[(1usize, 1usize), (3, 7), (100, 512), (70, 384), (33, 1000)] {
+        for step in [0.0f32, 0.01, 0.3, 3.0] {
+            let stream = walk(&mut rng, frames, n, step);
+            for bits in WIDTHS {
+                check_round_trip_in(Format::Coded, &stream, bits, 64);
+            }
+        }
+    }
+}
+
+#[test]
+fn awkward_magnitudes_stay_within_bound() {
+    let n = 97;
+    let mut rng = Rng::new(11);
+    let mut frames = Vec::new();
+    for scale in [0.0f32, 1e-45, 1e-40, 1e-38, 1e-30, 1e-3, 1.0, 1e20, 1e37, 3e38, f32::MAX] {
+        frames.push((0..n).map(|_| rng.signed() * scale).collect::<Vec<f32>>());
+        // Alternating signs at the extremes: predicting from the previous frame overflows.
+        frames.push((0..n).map(|i| if i % 2 == 0 { scale } else { -scale }).collect());
+        frames.push((0..n).map(|i| if i % 2 == 0 { -scale } else { scale }).collect());
+    }
+    frames.push(vec![f32::MIN_POSITIVE; n]);
+    frames.push((0..n).map(|i| if i == 5 { 1e30 } else { 1e-30 }).collect());
+    for bits in WIDTHS {
+        check_round_trip_in(Format::Coded, &frames, bits, 64);
+    }
+}
+
+#[test]
+fn any_frame_decodes_alone_touching_at_most_one_block() {
+    let mut rng = Rng::new(3);
+    let stream = walk(&mut rng, 100, 64, 0.05);
+    let mut c = compressor_in(Format::Coded, 8, 64, 64);
+    c.set_keyframe_interval(7).unwrap();
+    let bytes = compress(&mut c, &stream);
+    let (headers, all) = decode_all(&bytes);
+    assert_eq!(headers.len(), 1);
+    let h = headers[0];
+    assert_eq!((h.version, h.keyframe_interval, h.frame_count), (3, 7, 100));
+    assert_eq!(h.format(), Format::Coded);
+    assert_eq!(h.bound, 0.008);
+    for i in 0..100u64 {
+        let one = segment::decode_frame(&bytes, i).unwrap();
+        assert_eq!(one, all[i as usize * 64..(i as usize + 1) * 64], "frame {i}");
+    }
+    assert_eq!(
+        segment::decode_frame(&bytes, 100),
+        Err(Error::FrameOutOfRange {
+            index: 100,
+            frame_count: 100
+        })
+    );
+    assert_eq!(DEFAULT_KEYFRAME_INTERVAL, 32);
+    assert!(c.set_keyframe_interval(0).is_err());
+}
+
+#[test]
+fn coded_segments_follow_tier_changes_and_the_frame_cap() {
+    let mut rng = Rng::new(5);
+    let stream = walk(&mut rng, 300, 32, 0.1);
+    let mut c = compressor_in(Format::Coded, 7, 32, 64);
+    let mut out = Vec::new();
+    for f in &stream[..150] {
+        c.push_frame(f, 0, &mut out).unwrap();
+    }
+    // The default cap of 128 frames finished one segment.
+    assert_eq!(c.active_frames(), 22);
+    c.set_access(u32::MAX, 0); // now hot: 8 bits
+    let before = out.len();
+    c.push_frame(&stream[150], 0, &mut out).unwrap();
+    assert!(out.len() > before);
+    assert_eq!(c.active_bits(), Some(8));
+    c.flush(&mut out);
+    assert_eq!(c.active_frames(), 0);
+    let (headers, values) = decode_all(&out);
+    let shape: Vec<(u8, u32)> = headers.iter().map(|h| (h.bits, h.frame_count)).collect();
+    assert_eq!(shape, vec![(7, 128), (7, 22), (8, 1)]);
+    assert_eq!(values.len(), 151 * 32);
+}
+
+#[test]
+fn errors_leave_the_compressor_unchanged() {
+    let mut c = compressor_in(Format::Coded, 5, 16, 64);
+    let mut out = Vec::new();
+    c.push_frame(&[1.0; 16], 0, &mut out).unwrap();
+    let before = c.clone();
+    let mut bad = vec![1.0f32; 16];
+    bad[9] = f32::NAN;
+    assert_eq!(c.push_frame(&bad, 0, &mut out), Err(Error::NonFinite { index: 9 }));
+    assert_eq!(
+        c.push_frame(&[1.0; 15], 0, &mut out),
+        Err(Error::LengthMismatch {
+            expected: 16,
+            actual: 15
+        })
+    );
+    assert_eq!(c, before);
+    // A finished segment that does not fit a caller buffer is reported with its size; the same
+    // call with that size succeeds.
+    for _ in 0..127 {
+        c.push_frame(&[2.0; 16], 0, &mut out).unwrap();
+    }
+    let before = c.clone();
+    let mut small = [0u8; 8];
+    let needed = match c.push_frame_into(&[3.0; 16], 0, &mut small) {
+        Err(Error::BufferTooSmall { needed, .. }) => needed as usize,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(c, before);
+    let mut exact = vec![0u8; needed];
+    assert_eq!(c.push_frame_into(&[3.0; 16], 0, &mut exact), Ok(needed));
+    assert_eq!(SegmentHeader::parse(&exact).unwrap().frame_count, 128);
+}
+
+#[test]
+fn peek_is_a_valid_snapshot_and_pending_len_bounds_it() {
+    let mut rng = Rng::new(9);
+    let stream = walk(&mut rng, 40, 100, 0.2);
+    let mut c = compressor_in(Format::Coded, 8, 100, 64);
+    let mut sink = Vec::new();
+    for (t, f) in stream.iter().enumerate() {
+        c.push_frame(f, 0, &mut sink).unwrap();
+        let mut snap = Vec::new();
+        let len = c.peek(&mut snap);
+        assert!(len <= c.pending_segment_len());
+        let mut values = Vec::new();
+        segment::decode(&snap, &mut values).unwrap();
+        assert_eq!(values.len(), (t + 1) * 100);
+    }
+    let mut flushed = Vec::new();
+    c.flush(&mut flushed);
+    let mut snap = Vec::new();
+    assert_eq!(c.peek(&mut snap), 0);
+    let mut again = Vec::new();
+    let mut d = compressor_in(Format::Coded, 8, 100, 64);
+    assert_eq!(compress(&mut d, &stream), flushed);
+    assert!(again.is_empty());
+    again.push(0);
+}
+
+#[test]
+fn batches_give_the_same_bytes_as_single_pushes() {
+    let mut rng = Rng::new(21);
+    let stream = walk(&mut rng, 300, 48, 0.05);
+    let flat: Vec<f32> = stream.iter().flatten().copied().collect();
+    for bits in WIDTHS {
+        let mut a = compressor_in(Format::Coded, bits, 48, 64);
+        let one = compress(&mut a, &stream);
+        let mut b = compressor_in(Format::Coded, bits, 48, 64);
+        let mut batch = Vec::new();
+        b.push_frames(&flat, 0, &mut batch).unwrap();
+        b.flush(&mut batch);
+        assert_eq!(one, batch, "bits {bits}");
+        let mut c = compressor_in(Format::Coded, bits, 48, 64);
+        let mut fixed = vec![0u8; c.max_batch_output_len(300)];
+        let len = c.push_frames_into(&flat, 0, &mut fixed).unwrap();
+        c.flush(&mut fixed[..len].to_vec());
+        let mut tail = Vec::new();
+        let mut c2 = compressor_in(Format::Coded, bits, 48, 64);
+        c2.push_frames(&flat, 0, &mut tail).unwrap();
+        assert_eq!(&fixed[..len], &tail[..]);
+    }
+}
+
+#[test]
+fn every_damaged_byte_is_rejected() {
+    let mut rng = Rng::new(13);
+    let stream = walk(&mut rng, 40, 24, 0.1);
+    let mut c = compressor_in(Format::Coded, 7, 24, 64);
+    c.set_keyframe_interval(8).unwrap();
+    let bytes = compress(&mut c, &stream);
+    assert_eq!(SegmentHeader::parse(&bytes).unwrap().byte_len, bytes.len());
+    let mut out = Vec::new();
+    for at in 0..bytes.len() {
+        for flip in [0x01u8, 0x80, 0xff] {
+            let mut bad = bytes.clone();
+            bad[at] ^= flip;
+            assert!(segment::decode(&bad, &mut out).is_err(), "byte {at} ^ {flip:#x}");
+            assert!(out.is_empty());
+        }
+    }
+    for len in 0..bytes.len() {
+        assert!(matches!(
+            SegmentHeader::parse(&bytes[..len]),
+            Err(Error::Truncated { .. })
+        ), "length {len}");
+    }
+}
+
+/// Builds a coded segment around a hand-made body, with a correct checksum.
+fn forge(fields: &[(usize, &[u8])], body: &[u8]) -> Vec<u8> {
+    let mut seg = vec![0u8; coded::HEADER_LEN];
+    seg[..4].copy_from_slice(&0x4354_5154u32.to_le_bytes());
+    seg[4] = 3;
+    seg[5] = 8;
+    seg[6..8].copy_from_slice(&1u16.to_le_bytes());
+    seg[8..12].copy_from_slice(&4u32.to_le_bytes());
+    seg[12..16].copy_from_slice(&1u32.to_le_bytes());
+    seg[16..20].copy_from_slice(&0.008f32.to_le_bytes());
+    for (at, value) in fields {
+        seg[*at..*at + value.len()].copy_from_slice(value);
+    }
+    seg.extend_from_slice(body);
+    let len = (seg.len() + 4) as u32;
+    seg[24..28].copy_from_slice(&len.to_le_bytes());
+    let crc = ruvector_temporal_tensor::crc32c::crc32c(&seg);
+    seg.extend_from_slice(&crc.to_le_bytes());
+    seg
+}
+
+#[test]
+fn hostile_segments_with_valid_checksums_are_rejected() {
+    use ruvector_temporal_tensor::SegmentField as F;
+    let corrupt = |field| Err(Error::CorruptSegment { field });
+    // One block of one raw frame of 4 values: a valid segment.
+    let mut block = vec![255u8];
+    for v in [1.0f32, -2.0, 3.0, 0.5] {
+        block.extend_from_slice(&v.to_le_bytes());
+    }
+    block.extend_from_slice(&[0, 0, 1, 0].repeat(4)); // four lanes at 2^16
+    let mut lens_and_block = (block.len() as u32).to_le_bytes().to_vec();
+    lens_and_block.extend_from_slice(&block);
+    let good = forge(&[], &lens_and_block);
+    let mut out = Vec::new();
+    segment::decode(&good, &mut out).unwrap();
+    assert_eq!(out, vec![1.0, -2.0, 3.0, 0.5]);
+    let cases: Vec<(Vec<u8>, Result<(), Error>)> = vec![
+        (forge(&[(5, &[0])], &lens_and_block), corrupt(F::Bits)),
+        (forge(&[(6, &[0, 0])], &lens_and_block), corrupt(F::KeyframeInterval)),
+        (forge(&[(8, &[0, 0, 0, 0])], &lens_and_block), corrupt(F::TensorLen)),
+        (forge(&[(8, &[0, 0, 0, 2])], &lens_and_block), corrupt(F::TensorLen)),
+        (forge(&[(12, &[0, 0, 0, 0])], &lens_and_block), corrupt(F::FrameCount)),
+        (forge(&[(16, &f32::NAN.to_le_bytes())], &lens_and_block), corrupt(F::Bound)),
+        (forge(&[(16, &1.0f32.to_le_bytes())], &lens_and_block), corrupt(F::Bound)),
+        (forge(&[(20, &[1, 16])], &lens_and_block), corrupt(F::FreqTable)),
+        (forge(&[(22, &[1, 0])], &lens_and_block), corrupt(F::Reserved)),
+        (forge(&[(20, &[1, 0])], &lens_and_block), corrupt(F::FreqTable)),
+        (forge(&[], &lens_and_block[..lens_and_block.len() - 1]), corrupt(F::BlockLen)),
+        // Two frames, one block each: the second block's length is missing.
+        (forge(&[(12, &[2, 0, 0, 0])], &lens_and_block), corrupt(F::BlockLen)),
+    ];
+    for (i, (bytes, expected)) in cases.into_iter().enumerate() {
+        let got = segment::decode(&bytes, &mut out).map(|_| ());
+        assert_eq!(got, expected, "case {i}");
+    }
+    // Two frames claimed in a block that holds one.
+    let two = forge(&[(6, &[2, 0]), (12, &[2, 0, 0, 0])], &lens_and_block);
+    assert!(matches!(segment::decode(&two, &mut out), Err(Error::CorruptSegment { .. })));
+    // A first frame predicted from nothing, an unknown mode, a negative step.
+    for (mode, step, field) in [(3u8, 1.0f32, F::FrameMode), (17, 1.0, F::FrameMode), (0, -1.0, F::Step), (0, f32::INFINITY, F::Step)] {
+        let mut block = vec![mode];
+        block.extend_from_slice(&step.to_le_bytes());
+        block.extend_from_slice(&[0, 0, 1, 0].repeat(4));
+        let mut body = (block.len() as u32).to_le_bytes().to_vec();
+        body.extend_from_slice(&block);
+        assert_eq!(segment::decode(&forge(&[], &body), &mut out).map(|_| ()), corrupt(field));
+    }
+    // Huge claims are refused before allocating.
+    let huge = forge(&[(8, &[0, 0, 0, 1]), (12, &[0, 0, 1, 0])], &lens_and_block);
+    assert!(matches!(
+        segment::decode(&huge, &mut out),
+        Err(Error::LimitExceeded { .. })
+    ));
+}
+
+/// Ratio of the coded and packed formats on the real trace in `traces/` (printed; the bound is
+/// asserted). `cargo test --release --test coded_format real_trace -- --nocapture`
+#[test]
+fn real_trace_ratios() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../traces/minilm-stdlib-384.npy");
+    let Some((frames, dim, data)) = load_npy(path) else {
+        panic!("{path} is missing");
+    };
+    let stream: Vec<Vec<f32>> = data.chunks_exact(dim).map(|c| c.to_vec()).collect();
+    assert_eq!(stream.len(), frames);
+    for bits in WIDTHS {
+        let mut ratios = Vec::new();
+        for format in [Format::Packed, Format::Coded] {
+            let mut c = compressor_in(format, bits, dim as u32, 64);
+            let bytes = compress(&mut c, &stream);
+            let (_, values) = decode_all(&bytes);
+            let bound = ruvector_temporal_tensor::quantizer::error_bound(bits as u32).unwrap() as f64;
+            for (t, f) in stream.iter().enumerate() {
+                assert!(relative_error(f, &values[t * dim..(t + 1) * dim]) < bound);
+            }
+            ratios.push((data.len() * 4) as f64 / bytes.len() as f64);
+        }
+        println!(
+            "minilm-stdlib {bits}-bit bound: packed {:.3}x, coded {:.3}x",
+            ratios[0], ratios[1]
+        );
+    }
+}
