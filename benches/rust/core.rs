@@ -5,7 +5,7 @@
 //! `BENCH_JSON=path` it also writes the rows as JSON (used by `npm run bench`).
 //! Figures are medians of several timed rounds; this is a shared, noisy machine.
 
-use ruvector_temporal_tensor::{kernels, segment, TemporalTensorCompressor, TierPolicy};
+use ruvector_temporal_tensor::{kernels, segment, Format, TemporalTensorCompressor, TierPolicy};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -27,7 +27,33 @@ fn frames(n: usize, count: usize) -> Vec<Vec<f32>> {
         .collect()
 }
 
+/// A drifting stream (a random walk around per-channel offsets): every frame differs, so coded
+/// segments carry real entropy.
+fn walk(n: usize, count: usize) -> Vec<Vec<f32>> {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    };
+    let offsets: Vec<f32> = (0..n).map(|_| next()).collect();
+    let mut cur: Vec<f32> = (0..n).map(|_| next()).collect();
+    (0..count)
+        .map(|_| {
+            for v in cur.iter_mut() {
+                *v += 0.1 * next();
+            }
+            cur.iter().zip(&offsets).map(|(v, o)| v + o).collect()
+        })
+        .collect()
+}
+
 fn pinned(bits: u8, n: usize) -> TemporalTensorCompressor {
+    pinned_in(Format::Packed, bits, n)
+}
+
+fn pinned_in(format: Format, bits: u8, n: usize) -> TemporalTensorCompressor {
     let mut policy = TierPolicy::default();
     let count = match bits {
         8 => u32::MAX,
@@ -39,7 +65,7 @@ fn pinned(bits: u8, n: usize) -> TemporalTensorCompressor {
             0
         }
     };
-    let mut c = TemporalTensorCompressor::new(policy, n as u32, 0).unwrap();
+    let mut c = TemporalTensorCompressor::with_format(policy, n as u32, 0, format).unwrap();
     c.set_access(count, 0);
     c
 }
@@ -74,8 +100,9 @@ fn main() {
         Ok(v) => v.split(',').filter_map(|d| d.parse().ok()).collect(),
         Err(_) => DIMS.to_vec(),
     };
+    let formats = std::env::var("BENCH_FORMATS").unwrap_or_else(|_| "packed,coded".into());
     let mut rows = Vec::new();
-    for &dim in &dims {
+    for &dim in dims.iter().filter(|_| formats.contains("packed")) {
         // A cache-resident working set (8 frames): the figures are compute cost, as a stream
         // arriving in cache would see; larger sets add the memory system's own cost.
         let stream = frames(dim, 8);
@@ -144,6 +171,42 @@ fn main() {
         }
     }
     kernels::force_scalar(false);
+    // Coded segments (format v3): one 128-frame segment per round, pushed and flushed; its
+    // kernels are portable code the compiler vectorizes, the same on every CPU.
+    for &dim in dims
+        .iter()
+        .filter(|&&d| d <= 4096 && formats.contains("coded"))
+    {
+        let stream = walk(dim, 128);
+        for &bits in &WIDTHS {
+            let mut c = pinned_in(Format::Coded, bits, dim);
+            let mut out = Vec::with_capacity(1 << 22);
+            let encode = time_per_iter(budget, || {
+                out.clear();
+                for f in &stream {
+                    c.push_frame(black_box(f), 0, &mut out).unwrap();
+                }
+                c.flush(&mut out);
+                stream.len()
+            });
+            let mut decoded = vec![0f32; dim * stream.len()];
+            let decode = time_per_iter(budget, || {
+                segment::decode_into(black_box(&out), &mut decoded).unwrap();
+                stream.len()
+            });
+            let ratio = (dim * 4 * stream.len()) as f64 / out.len() as f64;
+            for (op, ns) in [("encode", encode), ("decode", decode)] {
+                rows.push(Row {
+                    kernels: "coded",
+                    op,
+                    bits,
+                    dim,
+                    ns_per_frame: ns,
+                });
+            }
+            eprintln!("coded {bits}-bit dim {dim}: ratio {ratio:.2}x on the drifting stream");
+        }
+    }
     println!(
         "{:<10} {:<7} {:>4} {:>6} {:>12} {:>9}",
         "kernels", "op", "bits", "dim", "ns/frame", "GB/s f32"

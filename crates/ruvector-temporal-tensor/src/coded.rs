@@ -223,13 +223,15 @@ impl<'a> CodedSegment<'a> {
         let n = self.header.tensor_len as usize;
         let k = self.header.keyframe_interval;
         let dtable = DecodeTable::new(&self.table);
+        let kernels = crate::kernels::active().coded;
         let mut prev = vec![0.0f32; n];
         let mut cur = vec![0.0f32; n];
         let mut symbols = vec![0u16; n];
         let first_block = wanted_from / k;
         let last_block = last / k;
         for b in first_block..=last_block {
-            let block = &self.bytes[self.block_offsets[b as usize]..self.block_offsets[b as usize + 1]];
+            let block =
+                &self.bytes[self.block_offsets[b as usize]..self.block_offsets[b as usize + 1]];
             let start = b * k;
             let frames = (self.header.frame_count - start).min(k) as usize;
             let frames_needed = ((last - start) as usize + 1).min(frames);
@@ -273,7 +275,8 @@ impl<'a> CodedSegment<'a> {
                     }
                 } else {
                     decoder.decode(&mut symbols)?;
-                    reconstruct(&symbols, mode, step, &prev, &mut cur);
+                    let weight = mode as f32 / 16.0;
+                    (kernels.reconstruct)(&symbols, weight, step, &prev, &mut cur);
                     if !all_finite(&cur) {
                         return Err(corrupt(SegmentField::Values));
                     }
@@ -292,27 +295,11 @@ impl<'a> CodedSegment<'a> {
     }
 }
 
-/// `out[j] = q_j·step` (mode 0) or `(mode/16)·prev[j] + q_j·step`, with `q` unzigzagged.
-fn reconstruct(symbols: &[u16], mode: u8, step: f32, prev: &[f32], out: &mut [f32]) {
-    let unzig = |z: u16| -> f32 {
-        let z = z as i32;
-        ((z >> 1) ^ -(z & 1)) as f32
-    };
-    if mode == 0 {
-        for (o, &z) in out.iter_mut().zip(symbols) {
-            *o = unzig(z) * step;
-        }
-    } else {
-        let weight = mode as f32 / 16.0;
-        for ((o, &z), &p) in out.iter_mut().zip(symbols).zip(prev) {
-            *o = weight * p + unzig(z) * step;
-        }
-    }
-}
-
 /// True when every value is finite (scans without early exit so it vectorizes).
 fn all_finite(values: &[f32]) -> bool {
-    values.iter().fold(true, |all, v| all & (v.abs() <= f32::MAX))
+    values
+        .iter()
+        .fold(true, |all, v| all & (v.abs() <= f32::MAX))
 }
 
 /// Decodes every frame of the coded segment at the start of `bytes` into `out` (which must hold
@@ -353,7 +340,9 @@ pub fn decode_frame_into(bytes: &[u8], index: u64, out: &mut [f32]) -> Result<Co
         });
     }
     let index = index as u32;
-    seg.decode_frames(index, index, &mut |_, frame| out[..n].copy_from_slice(frame))?;
+    seg.decode_frames(index, index, &mut |_, frame| {
+        out[..n].copy_from_slice(frame)
+    })?;
     Ok(h)
 }
 
@@ -376,6 +365,8 @@ pub struct CodedWriter {
     keyframe_interval: u32,
     records: Vec<FrameRecord>,
     symbols: Vec<u16>,
+    /// The largest symbol in `symbols`.
+    max_symbol: u16,
     raw: Vec<f32>,
     prev: Vec<f32>,
     recon: Vec<f32>,
@@ -399,6 +390,7 @@ impl CodedWriter {
             keyframe_interval: keyframe_interval.clamp(1, MAX_KEYFRAME_INTERVAL),
             records: Vec::new(),
             symbols: Vec::new(),
+            max_symbol: 0,
             raw: Vec::new(),
             prev: vec![0.0; tensor_len],
             recon: vec![0.0; tensor_len],
@@ -419,6 +411,7 @@ impl CodedWriter {
     pub fn clear(&mut self) {
         self.records.clear();
         self.symbols.clear();
+        self.max_symbol = 0;
         self.raw.clear();
     }
 
@@ -458,12 +451,18 @@ impl CodedWriter {
         let step = (2.0 * self.bound as f64 * max_abs as f64 * STEP_FRACTION) as f32;
         let inv = 1.0 / step;
         if step.is_normal() && inv.is_normal() {
-            let weight = if first_of_block { 0 } else { predictor_weight(frame, &self.prev) };
+            let weight = if first_of_block {
+                0
+            } else {
+                predictor_weight(frame, &self.prev)
+            };
             for mode in [weight, 0] {
                 let a = self.quantize(frame, mode, step, inv);
                 // The f32 error may be rounded down by half an ulp; allow for it.
                 let err = a.max_err as f64 * (1.0 + f32::EPSILON as f64);
                 if a.max_code <= MAX_CODE && err < limit {
+                    // zigzag(−q) = 2q − 1 and zigzag(q) = 2q.
+                    self.max_symbol = self.max_symbol.max(2 * a.max_code as u16);
                     return self.accept(FrameRecord { mode, step });
                 }
                 if mode == 0 {
@@ -488,37 +487,16 @@ impl CodedWriter {
 
     /// Quantizes `frame` against `(mode/16)·prev` into `frame_symbols` and `recon`.
     fn quantize(&mut self, frame: &[f32], mode: u8, step: f32, inv: f32) -> Attempt {
-        let weight = mode as f32 / 16.0;
-        let mut err = [0.0f32; 8];
-        let mut code = [0.0f32; 8];
-        let lim = MAX_CODE + 1.0;
-        let n = frame.len();
-        let body = n - n % 8;
-        let one = |j: usize, err: &mut f32, code: &mut f32, syms: &mut [u16], recon: &mut [f32]| {
-            let v = frame[j];
-            let p = weight * self.prev[j];
-            let q = round_ties_even(((v - p) * inv).clamp(-lim, lim));
-            let r = p + q * step;
-            recon[j] = r;
-            *err = err.max((v - r).abs());
-            *code = code.max(q.abs());
-            let qi = q as i32;
-            syms[j] = ((qi << 1) ^ (qi >> 31)) as u16;
-        };
-        let syms = &mut self.frame_symbols;
-        let recon = &mut self.recon;
-        for base in (0..body).step_by(8) {
-            for l in 0..8 {
-                one(base + l, &mut err[l], &mut code[l], syms, recon);
-            }
-        }
-        for j in body..n {
-            one(j, &mut err[0], &mut code[0], syms, recon);
-        }
-        Attempt {
-            max_err: err.iter().fold(0.0f32, |m, &e| m.max(e)),
-            max_code: code.iter().fold(0.0f32, |m, &c| m.max(c)),
-        }
+        let [max_err, max_code] = (crate::kernels::active().coded.quantize)(
+            frame,
+            &self.prev,
+            mode as f32 / 16.0,
+            step,
+            inv,
+            &mut self.frame_symbols,
+            &mut self.recon,
+        );
+        Attempt { max_err, max_code }
     }
 
     /// An upper bound on [`write`](Self::write)'s output length.
@@ -539,11 +517,7 @@ impl CodedWriter {
         let scratch = &mut Vec::new();
         let start = out.len();
         let n = self.tensor_len;
-        let mut counts = vec![0u32; MAX_SYMBOLS];
-        for &s in &self.symbols {
-            counts[s as usize] += 1;
-        }
-        let table = FreqTable::from_counts(&counts);
+        let table = FreqTable::from_counts(&histogram(&self.symbols, self.max_symbol));
         let frames = self.records.len() as u32;
         let k = self.keyframe_interval;
         out.extend_from_slice(&crate::segment::MAGIC.to_le_bytes());
@@ -564,7 +538,8 @@ impl CodedWriter {
         let mut raw_at = 0;
         for b in 0..blocks {
             let block_start = out.len();
-            let records = &self.records[b * k as usize..((b + 1) * k as usize).min(frames as usize)];
+            let records =
+                &self.records[b * k as usize..((b + 1) * k as usize).min(frames as usize)];
             let mut coded = 0;
             for r in records {
                 out.push(r.mode);
@@ -593,19 +568,45 @@ impl CodedWriter {
     }
 }
 
+/// Counts of each symbol `0..=max_symbol`. Four interleaved tables, so runs of one symbol do
+/// not wait on their own previous increment.
+fn histogram(symbols: &[u16], max_symbol: u16) -> Vec<u32> {
+    let a = max_symbol as usize + 1;
+    let mut tables = vec![0u32; 4 * a];
+    let (t0, rest) = tables.split_at_mut(a);
+    let (t1, rest) = rest.split_at_mut(a);
+    let (t2, t3) = rest.split_at_mut(a);
+    let mut quads = symbols.chunks_exact(4);
+    for q in &mut quads {
+        t0[q[0] as usize] += 1;
+        t1[q[1] as usize] += 1;
+        t2[q[2] as usize] += 1;
+        t3[q[3] as usize] += 1;
+    }
+    for &s in quads.remainder() {
+        t0[s as usize] += 1;
+    }
+    for i in 0..a {
+        t0[i] += t1[i] + t2[i] + t3[i];
+    }
+    tables.truncate(a);
+    tables
+}
+
 /// `max|v|` over the frame (8 lanes, so it vectorizes; exact).
 fn max_abs(frame: &[f32]) -> f32 {
     let mut lanes = [0.0f32; 8];
     let mut chunks = frame.chunks_exact(8);
+    let larger = |a: f32, b: f32| if a > b { a } else { b };
     for c in &mut chunks {
         for l in 0..8 {
-            lanes[l] = lanes[l].max(c[l].abs());
+            lanes[l] = larger(c[l].abs(), lanes[l]);
         }
     }
     for &v in chunks.remainder() {
-        lanes[0] = lanes[0].max(v.abs());
+        lanes[0] = larger(v.abs(), lanes[0]);
     }
-    lanes.iter().fold(0.0f32, |m, &v| m.max(v))
+    lanes.iter().fold(0.0f32, |m, &v| larger(v, m))
 }
 
 /// The least-squares weight `k` in `0..=16` for predicting `frame` by `(k/16)·prev`. Sums are

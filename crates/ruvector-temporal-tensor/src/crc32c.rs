@@ -101,7 +101,9 @@ mod tests {
 
     #[test]
     fn hardware_agrees_with_software() {
-        let data: alloc::vec::Vec<u8> = (0..4099u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        let data: alloc::vec::Vec<u8> = (0..4099u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
         for start in 0..9 {
             for len in [0, 1, 7, 8, 9, 63, 64, 65, 1000, 4090 - start] {
                 let s = &data[start..start + len];

@@ -177,31 +177,82 @@ pub fn max_encoded_len(symbols: usize) -> usize {
     STATE_BYTES + 2 * ((symbols * SCALE_BITS as usize).div_ceil(16) + LANES)
 }
 
-/// Appends the rANS stream of `symbols` (each `< table.symbol_count()` with a non-zero
-/// frequency) to `out`. `words` is scratch space.
-///
-/// # Panics
-/// If a symbol has frequency 0 (a caller bug: tables are built from these symbols' counts).
-pub fn encode(symbols: &[u16], table: &FreqTable, words: &mut Vec<u16>, out: &mut Vec<u8>) {
-    words.clear();
-    let mut state = [LOW; LANES];
-    for (i, &s) in symbols.iter().enumerate().rev() {
-        let freq = table.freqs[s as usize] as u32;
-        let start = table.starts[s as usize] as u32;
-        assert!(freq > 0, "rANS: symbol {s} has no frequency");
-        let x = &mut state[i % LANES];
-        // Renormalise so that the state after coding stays below 2^32.
-        if (*x as u64) >= (freq as u64) << (32 - SCALE_BITS) {
-            words.push(*x as u16);
+/// What the encoder needs per symbol: the renormalisation limit, a reciprocal for the division
+/// by the frequency, and the constants of the state update.
+#[derive(Clone, Copy, Default)]
+struct EncodeSymbol {
+    /// `freq << (32 − SCALE_BITS)`: a state at or above it must shed 16 bits first.
+    limit: u64,
+    /// `ceil(2^44 / freq)`: `(x · magic) >> 44 == x / freq` for every `x < 2^32`.
+    magic: u64,
+    start: u32,
+    /// `SCALE − freq`.
+    complement: u32,
+}
+
+impl EncodeSymbol {
+    fn new(freq: u32, start: u32) -> EncodeSymbol {
+        if freq == 0 {
+            return EncodeSymbol::default();
+        }
+        EncodeSymbol {
+            limit: (freq as u64) << (32 - SCALE_BITS),
+            magic: (1u64 << 44).div_ceil(freq as u64),
+            start,
+            complement: SCALE - freq,
+        }
+    }
+
+    /// Codes one symbol into state `x`, pushing a word to `words[..*at]` from the back when
+    /// the state must shrink first.
+    #[inline(always)]
+    fn put(&self, x: &mut u32, words: &mut [u16], at: &mut usize) {
+        if *x as u64 >= self.limit {
+            *at -= 1;
+            words[*at] = *x as u16;
             *x >>= 16;
         }
-        *x = ((*x / freq) << SCALE_BITS) + (*x % freq) + start;
+        // x / freq without a division: exact for x < 2^32 because the reciprocal's error,
+        // below 2^32 / 2^44, is smaller than 1 / freq for every freq ≤ 4096.
+        let q = ((*x as u128 * self.magic as u128) >> 44) as u32;
+        // (q << SCALE_BITS) + (x − q·freq) + start, which stays below 2^32.
+        *x = *x + self.start + q * self.complement;
     }
-    for x in state {
+}
+
+/// Appends the rANS stream of `symbols` (each `< table.symbol_count()` with a non-zero
+/// frequency) to `out`. `words` is scratch space.
+pub fn encode(symbols: &[u16], table: &FreqTable, words: &mut Vec<u16>, out: &mut Vec<u8>) {
+    let coder: Vec<EncodeSymbol> = table
+        .freqs
+        .iter()
+        .zip(&table.starts)
+        .map(|(&f, &s)| EncodeSymbol::new(f as u32, s as u32))
+        .collect();
+    debug_assert!(symbols.iter().all(|&s| table.freq(s as usize) > 0));
+    let capacity = (symbols.len() * SCALE_BITS as usize).div_ceil(16) + LANES;
+    words.clear();
+    words.resize(capacity, 0);
+    let mut at = capacity;
+    let mut state = [LOW; LANES];
+    // Symbols are coded last to first; symbol i belongs to lane i % LANES.
+    let whole = symbols.len() - symbols.len() % LANES;
+    for i in (whole..symbols.len()).rev() {
+        coder[symbols[i] as usize].put(&mut state[i % LANES], words, &mut at);
+    }
+    let [mut x0, mut x1, mut x2, mut x3] = state;
+    for quad in symbols[..whole].chunks_exact(LANES).rev() {
+        coder[quad[3] as usize].put(&mut x3, words, &mut at);
+        coder[quad[2] as usize].put(&mut x2, words, &mut at);
+        coder[quad[1] as usize].put(&mut x1, words, &mut at);
+        coder[quad[0] as usize].put(&mut x0, words, &mut at);
+    }
+    for x in [x0, x1, x2, x3] {
         out.extend_from_slice(&x.to_le_bytes());
     }
-    out.reserve(2 * words.len());
-    for &w in words.iter().rev() {
+    let used = &words[at..];
+    out.reserve(2 * used.len());
+    for &w in used {
         out.extend_from_slice(&w.to_le_bytes());
     }
 }
@@ -217,7 +268,11 @@ pub struct DecodeTable {
 impl DecodeTable {
     /// Builds the slot tables (`SCALE` entries; empty for an empty table).
     pub fn new(table: &FreqTable) -> DecodeTable {
-        let mut step = Vec::with_capacity(if table.freqs.is_empty() { 0 } else { SCALE as usize });
+        let mut step = Vec::with_capacity(if table.freqs.is_empty() {
+            0
+        } else {
+            SCALE as usize
+        });
         let mut symbol = Vec::with_capacity(step.capacity());
         for (s, &f) in table.freqs.iter().enumerate() {
             for k in 0..f as u32 {
@@ -380,10 +435,19 @@ mod tests {
     fn roundtrips_skewed_and_flat_alphabets() {
         let mut seed = 12345u64;
         let mut next = || {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (seed >> 33) as u32
         };
-        for (alphabet, len) in [(1u32, 1000usize), (2, 7), (3, 4099), (40, 1), (255, 3000), (4096, 9000)] {
+        for (alphabet, len) in [
+            (1u32, 1000usize),
+            (2, 7),
+            (3, 4099),
+            (40, 1),
+            (255, 3000),
+            (4096, 9000),
+        ] {
             let symbols: Vec<u16> = (0..len)
                 .map(|_| {
                     let r = next() % alphabet;
@@ -393,6 +457,31 @@ mod tests {
                 .collect();
             let table = FreqTable::from_counts(&counts_of(&symbols));
             roundtrip(&symbols, &table);
+        }
+    }
+
+    #[test]
+    fn reciprocal_division_is_exact() {
+        for freq in 1..=SCALE {
+            let e = EncodeSymbol::new(freq, 0);
+            for x in [
+                0u32,
+                1,
+                freq - 1,
+                freq,
+                freq + 1,
+                65535,
+                1 << 20,
+                u32::MAX / 3,
+                u32::MAX - 1,
+                u32::MAX,
+            ]
+            .into_iter()
+            .chain((0..64).map(|k| (freq << 20).wrapping_sub(1).wrapping_sub(k * 7919)))
+            {
+                let q = ((x as u128 * e.magic as u128) >> 44) as u32;
+                assert_eq!(q, x / freq, "x {x} freq {freq}");
+            }
         }
     }
 

@@ -27,8 +27,8 @@
 use crate::bitpack::{packed_len, BitReader};
 use crate::coded::{self, CodedHeader, VERSION_CODED};
 use crate::error::{Error, SegmentField};
-use crate::limits;
 use crate::f16::{f16_bits_to_f32, f32_to_f16_bits};
+use crate::limits;
 use crate::quantizer::{dequantize_frame, max_code_magnitude, ScaleFormat};
 use alloc::vec::Vec;
 

@@ -29,7 +29,10 @@ fn load_npy(path: &str) -> Option<(usize, usize, Vec<f32>)> {
     let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
     let header = std::str::from_utf8(&bytes[10..10 + header_len]).ok()?;
     let shape = header.split("'shape': (").nth(1)?.split(')').next()?;
-    let dims: Vec<usize> = shape.split(',').filter_map(|d| d.trim().parse().ok()).collect();
+    let dims: Vec<usize> = shape
+        .split(',')
+        .filter_map(|d| d.trim().parse().ok())
+        .collect();
     let data: Vec<f32> = bytes[10 + header_len..]
         .chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
@@ -55,11 +58,31 @@ fn awkward_magnitudes_stay_within_bound() {
     let n = 97;
     let mut rng = Rng::new(11);
     let mut frames = Vec::new();
-    for scale in [0.0f32, 1e-45, 1e-40, 1e-38, 1e-30, 1e-3, 1.0, 1e20, 1e37, 3e38, f32::MAX] {
+    for scale in [
+        0.0f32,
+        1e-45,
+        1e-40,
+        1e-38,
+        1e-30,
+        1e-3,
+        1.0,
+        1e20,
+        1e37,
+        3e38,
+        f32::MAX,
+    ] {
         frames.push((0..n).map(|_| rng.signed() * scale).collect::<Vec<f32>>());
         // Alternating signs at the extremes: predicting from the previous frame overflows.
-        frames.push((0..n).map(|i| if i % 2 == 0 { scale } else { -scale }).collect());
-        frames.push((0..n).map(|i| if i % 2 == 0 { -scale } else { scale }).collect());
+        frames.push(
+            (0..n)
+                .map(|i| if i % 2 == 0 { scale } else { -scale })
+                .collect(),
+        );
+        frames.push(
+            (0..n)
+                .map(|i| if i % 2 == 0 { -scale } else { scale })
+                .collect(),
+        );
     }
     frames.push(vec![f32::MIN_POSITIVE; n]);
     frames.push((0..n).map(|i| if i == 5 { 1e30 } else { 1e-30 }).collect());
@@ -83,7 +106,11 @@ fn any_frame_decodes_alone_touching_at_most_one_block() {
     assert_eq!(h.bound, 0.008);
     for i in 0..100u64 {
         let one = segment::decode_frame(&bytes, i).unwrap();
-        assert_eq!(one, all[i as usize * 64..(i as usize + 1) * 64], "frame {i}");
+        assert_eq!(
+            one,
+            all[i as usize * 64..(i as usize + 1) * 64],
+            "frame {i}"
+        );
     }
     assert_eq!(
         segment::decode_frame(&bytes, 100),
@@ -128,7 +155,10 @@ fn errors_leave_the_compressor_unchanged() {
     let before = c.clone();
     let mut bad = vec![1.0f32; 16];
     bad[9] = f32::NAN;
-    assert_eq!(c.push_frame(&bad, 0, &mut out), Err(Error::NonFinite { index: 9 }));
+    assert_eq!(
+        c.push_frame(&bad, 0, &mut out),
+        Err(Error::NonFinite { index: 9 })
+    );
     assert_eq!(
         c.push_frame(&[1.0; 15], 0, &mut out),
         Err(Error::LengthMismatch {
@@ -217,15 +247,21 @@ fn every_damaged_byte_is_rejected() {
         for flip in [0x01u8, 0x80, 0xff] {
             let mut bad = bytes.clone();
             bad[at] ^= flip;
-            assert!(segment::decode(&bad, &mut out).is_err(), "byte {at} ^ {flip:#x}");
+            assert!(
+                segment::decode(&bad, &mut out).is_err(),
+                "byte {at} ^ {flip:#x}"
+            );
             assert!(out.is_empty());
         }
     }
     for len in 0..bytes.len() {
-        assert!(matches!(
-            SegmentHeader::parse(&bytes[..len]),
-            Err(Error::Truncated { .. })
-        ), "length {len}");
+        assert!(
+            matches!(
+                SegmentHeader::parse(&bytes[..len]),
+                Err(Error::Truncated { .. })
+            ),
+            "length {len}"
+        );
     }
 }
 
@@ -268,18 +304,51 @@ fn hostile_segments_with_valid_checksums_are_rejected() {
     assert_eq!(out, vec![1.0, -2.0, 3.0, 0.5]);
     let cases: Vec<(Vec<u8>, Result<(), Error>)> = vec![
         (forge(&[(5, &[0])], &lens_and_block), corrupt(F::Bits)),
-        (forge(&[(6, &[0, 0])], &lens_and_block), corrupt(F::KeyframeInterval)),
-        (forge(&[(8, &[0, 0, 0, 0])], &lens_and_block), corrupt(F::TensorLen)),
-        (forge(&[(8, &[0, 0, 0, 2])], &lens_and_block), corrupt(F::TensorLen)),
-        (forge(&[(12, &[0, 0, 0, 0])], &lens_and_block), corrupt(F::FrameCount)),
-        (forge(&[(16, &f32::NAN.to_le_bytes())], &lens_and_block), corrupt(F::Bound)),
-        (forge(&[(16, &1.0f32.to_le_bytes())], &lens_and_block), corrupt(F::Bound)),
-        (forge(&[(20, &[1, 16])], &lens_and_block), corrupt(F::FreqTable)),
-        (forge(&[(22, &[1, 0])], &lens_and_block), corrupt(F::Reserved)),
-        (forge(&[(20, &[1, 0])], &lens_and_block), corrupt(F::FreqTable)),
-        (forge(&[], &lens_and_block[..lens_and_block.len() - 1]), corrupt(F::BlockLen)),
+        (
+            forge(&[(6, &[0, 0])], &lens_and_block),
+            corrupt(F::KeyframeInterval),
+        ),
+        (
+            forge(&[(8, &[0, 0, 0, 0])], &lens_and_block),
+            corrupt(F::TensorLen),
+        ),
+        (
+            forge(&[(8, &[0, 0, 0, 2])], &lens_and_block),
+            corrupt(F::TensorLen),
+        ),
+        (
+            forge(&[(12, &[0, 0, 0, 0])], &lens_and_block),
+            corrupt(F::FrameCount),
+        ),
+        (
+            forge(&[(16, &f32::NAN.to_le_bytes())], &lens_and_block),
+            corrupt(F::Bound),
+        ),
+        (
+            forge(&[(16, &1.0f32.to_le_bytes())], &lens_and_block),
+            corrupt(F::Bound),
+        ),
+        (
+            forge(&[(20, &[1, 16])], &lens_and_block),
+            corrupt(F::FreqTable),
+        ),
+        (
+            forge(&[(22, &[1, 0])], &lens_and_block),
+            corrupt(F::Reserved),
+        ),
+        (
+            forge(&[(20, &[1, 0])], &lens_and_block),
+            corrupt(F::FreqTable),
+        ),
+        (
+            forge(&[], &lens_and_block[..lens_and_block.len() - 1]),
+            corrupt(F::BlockLen),
+        ),
         // Two frames, one block each: the second block's length is missing.
-        (forge(&[(12, &[2, 0, 0, 0])], &lens_and_block), corrupt(F::BlockLen)),
+        (
+            forge(&[(12, &[2, 0, 0, 0])], &lens_and_block),
+            corrupt(F::BlockLen),
+        ),
     ];
     for (i, (bytes, expected)) in cases.into_iter().enumerate() {
         let got = segment::decode(&bytes, &mut out).map(|_| ());
@@ -287,15 +356,26 @@ fn hostile_segments_with_valid_checksums_are_rejected() {
     }
     // Two frames claimed in a block that holds one.
     let two = forge(&[(6, &[2, 0]), (12, &[2, 0, 0, 0])], &lens_and_block);
-    assert!(matches!(segment::decode(&two, &mut out), Err(Error::CorruptSegment { .. })));
+    assert!(matches!(
+        segment::decode(&two, &mut out),
+        Err(Error::CorruptSegment { .. })
+    ));
     // A first frame predicted from nothing, an unknown mode, a negative step.
-    for (mode, step, field) in [(3u8, 1.0f32, F::FrameMode), (17, 1.0, F::FrameMode), (0, -1.0, F::Step), (0, f32::INFINITY, F::Step)] {
+    for (mode, step, field) in [
+        (3u8, 1.0f32, F::FrameMode),
+        (17, 1.0, F::FrameMode),
+        (0, -1.0, F::Step),
+        (0, f32::INFINITY, F::Step),
+    ] {
         let mut block = vec![mode];
         block.extend_from_slice(&step.to_le_bytes());
         block.extend_from_slice(&[0, 0, 1, 0].repeat(4));
         let mut body = (block.len() as u32).to_le_bytes().to_vec();
         body.extend_from_slice(&block);
-        assert_eq!(segment::decode(&forge(&[], &body), &mut out).map(|_| ()), corrupt(field));
+        assert_eq!(
+            segment::decode(&forge(&[], &body), &mut out).map(|_| ()),
+            corrupt(field)
+        );
     }
     // Huge claims are refused before allocating.
     let huge = forge(&[(8, &[0, 0, 0, 1]), (12, &[0, 0, 1, 0])], &lens_and_block);
@@ -309,7 +389,10 @@ fn hostile_segments_with_valid_checksums_are_rejected() {
 /// asserted). `cargo test --release --test coded_format real_trace -- --nocapture`
 #[test]
 fn real_trace_ratios() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../traces/minilm-stdlib-384.npy");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../traces/minilm-stdlib-384.npy"
+    );
     let Some((frames, dim, data)) = load_npy(path) else {
         panic!("{path} is missing");
     };
@@ -321,7 +404,8 @@ fn real_trace_ratios() {
             let mut c = compressor_in(format, bits, dim as u32, 64);
             let bytes = compress(&mut c, &stream);
             let (_, values) = decode_all(&bytes);
-            let bound = ruvector_temporal_tensor::quantizer::error_bound(bits as u32).unwrap() as f64;
+            let bound =
+                ruvector_temporal_tensor::quantizer::error_bound(bits as u32).unwrap() as f64;
             for (t, f) in stream.iter().enumerate() {
                 assert!(relative_error(f, &values[t * dim..(t + 1) * dim]) < bound);
             }

@@ -6,6 +6,7 @@
 //! | dequantize | ✓ | AVX2 | NEON | simd128 |
 //! | pack / unpack 8 codes | ✓ (shift/or) | BMI2 `pext`/`pdep` | scalar | scalar |
 //! | fused quantize+pack, unpack+dequantize | ✓ | AVX2 + BMI2 | NEON | simd128 |
+//! | coded quantize / reconstruct ([`coded`]) | ✓ | AVX2 (compiler-vectorized) | NEON (auto) | simd128 (auto) |
 //!
 //! The set is chosen once, on first use, and cached: on x86-64 by runtime detection (needs the
 //! `std` feature; without it the scalar set is used), on aarch64 NEON always (it is part of the
@@ -44,6 +45,7 @@ macro_rules! fused_via_scalar_packing {
     };
 }
 
+pub mod coded;
 pub mod scalar;
 
 #[cfg(target_arch = "aarch64")]
@@ -84,6 +86,8 @@ pub struct Kernels {
     pub quantize_pack: fn(&[f32], f32, f32, u32, &mut [u8], &mut GroupStats),
     /// See [`scalar::unpack_dequantize`].
     pub unpack_dequantize: fn(&[u8], u32, f32, i32, &mut [f32]),
+    /// The coded format's kernels ([`coded`]).
+    pub coded: coded::CodedKernels,
 }
 
 /// The scalar reference set.
@@ -95,6 +99,7 @@ pub const SCALAR: Kernels = Kernels {
     unpack: scalar::unpack,
     quantize_pack: scalar::quantize_pack,
     unpack_dequantize: scalar::unpack_dequantize,
+    coded: coded::PORTABLE,
 };
 
 /// Fused quantize + pack built from a quantize kernel and the scalar packer, 64 codes at a time.

@@ -13,6 +13,7 @@ pub const KERNELS: Kernels = Kernels {
     unpack: scalar::unpack,
     quantize_pack,
     unpack_dequantize,
+    coded: super::coded::PORTABLE,
 };
 
 fused_via_scalar_packing!();

@@ -20,6 +20,7 @@ pub fn detect() -> Option<Kernels> {
             unpack: unpack_bmi2,
             quantize_pack: quantize_pack_bmi2,
             unpack_dequantize: unpack_dequantize_bmi2,
+            coded: super::coded::avx2::KERNELS,
         });
     }
     Some(Kernels {
@@ -30,6 +31,7 @@ pub fn detect() -> Option<Kernels> {
         unpack: scalar::unpack,
         quantize_pack: avx2_only::quantize_pack,
         unpack_dequantize: avx2_only::unpack_dequantize,
+        coded: super::coded::avx2::KERNELS,
     })
 }
 

@@ -134,7 +134,9 @@ pub fn check_round_trip_in(
     let bytes = compress(&mut c, frames);
     let (headers, values) = decode_all(&bytes);
     assert_eq!(values.len(), frames.len() * n, "every frame comes back");
-    assert!(headers.iter().all(|h| h.bits == bits && h.format() == format));
+    assert!(headers
+        .iter()
+        .all(|h| h.bits == bits && h.format() == format));
     let bound = error_bound(bits as u32).unwrap() as f64;
     let mut worst = 0.0f64;
     for (t, frame) in frames.iter().enumerate() {
