@@ -10,11 +10,15 @@ const CLAMP: f32 = 2048.0;
 /// `1.5 · 2²³`: adding and subtracting it rounds an `f32` below 2²² to an integer, ties to even.
 const ROUND: f32 = 12_582_912.0;
 
+/// Signature of [`quantize`]: frame, previous frame, weight, step, 1/step, symbols out,
+/// reconstruction out → `[max error, max |q|]`.
+pub type QuantizeFn = fn(&[f32], &[f32], f32, f32, f32, &mut [u16], &mut [f32]) -> [f32; 2];
+
 /// The coded-format kernels of one kernel set.
 #[derive(Clone, Copy)]
 pub struct CodedKernels {
     /// See [`quantize`].
-    pub quantize: fn(&[f32], &[f32], f32, f32, f32, &mut [u16], &mut [f32]) -> [f32; 2],
+    pub quantize: QuantizeFn,
     /// See [`reconstruct`].
     pub reconstruct: fn(&[u16], f32, f32, &[f32], &mut [f32]),
 }
