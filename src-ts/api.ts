@@ -2,10 +2,10 @@
  * The public API, written once over whichever backend is active (see `index.ts` for Node and
  * `browser.ts` for browsers).
  */
-import type { Backend, BackendCompressor, ResolvedPolicy, SegmentInfo } from './backend.js'
+import type { Backend, BackendCompressor, ResolvedCoding, ResolvedPolicy, SegmentFormat, SegmentInfo } from './backend.js'
 import { TemporalTensorError, checkBytes, checkFloat32Array, checkU32 } from './errors.js'
 
-export type { SegmentInfo } from './backend.js'
+export type { SegmentFormat, SegmentInfo } from './backend.js'
 
 /** Tier policy (ADR-017 §3.4); every field optional, defaults shown. */
 export interface TierPolicyOptions {
@@ -21,6 +21,9 @@ export interface TierPolicyOptions {
   groupLen?: number
   /** A segment holds at most this many frames, 1..=65536. Default 128. */
   maxSegmentFrames?: number
+  /** Store every frame at this width and its bound (8, 7, 5 or 3) whatever the access
+   * statistics say; 0 (default) lets the tiers decide. */
+  fixedBits?: 0 | 3 | 5 | 7 | 8
 }
 
 /** Options of `new TemporalTensorCompressor(...)`. */
@@ -31,7 +34,22 @@ export interface CompressorOptions {
   nowTs?: number
   /** Tier policy overrides. */
   policy?: TierPolicyOptions
+  /**
+   * Segment format. `'coded'` (TQTC v3): steps sized to each frame's bound, prediction from the
+   * previous frame and entropy coding; the smallest output. `'packed'` (v1/v2): the ADR's
+   * fixed-width layout that other TQTC implementations read. Default: `DEFAULT_FORMAT`.
+   */
+  format?: SegmentFormat
+  /** Frames per keyframe block of coded segments (decoding one frame decodes at most this
+   * many), 1..=65535. Default 32. */
+  keyframeInterval?: number
 }
+
+/** The format a compressor writes unless told otherwise. */
+export const DEFAULT_FORMAT: SegmentFormat = 'packed'
+
+/** Frames per keyframe block of coded segments unless told otherwise. */
+export const DEFAULT_KEYFRAME_INTERVAL = 32
 
 /** The defaults of ADR-017 §3.4 (plus the frame cap). */
 export const DEFAULT_POLICY: Readonly<Required<TierPolicyOptions>> = Object.freeze({
@@ -41,6 +59,7 @@ export const DEFAULT_POLICY: Readonly<Required<TierPolicyOptions>> = Object.free
   driftPctQ8: 26,
   groupLen: 64,
   maxSegmentFrames: 128,
+  fixedBits: 0,
 })
 
 let active: Backend | null = null
@@ -62,12 +81,21 @@ export function currentBackend(): Backend {
   return active
 }
 
+function resolveCoding(options: CompressorOptions): ResolvedCoding {
+  const format = options.format ?? DEFAULT_FORMAT
+  if (format !== 'coded' && format !== 'packed') {
+    throw new TemporalTensorError('INVALID_ARGUMENT', `format must be 'coded' or 'packed', got ${String(format)}`)
+  }
+  const keyframeInterval = checkU32(options.keyframeInterval ?? DEFAULT_KEYFRAME_INTERVAL, 'keyframeInterval')
+  return { format, keyframeInterval }
+}
+
 function resolvePolicy(options: TierPolicyOptions | undefined): ResolvedPolicy {
   if (options !== undefined && (typeof options !== 'object' || options === null)) {
     throw new TemporalTensorError('INVALID_ARGUMENT', 'policy must be an object')
   }
   for (const key of Object.keys(options ?? {})) {
-    if (!(key in DEFAULT_POLICY)) {
+    if (!Object.hasOwn(DEFAULT_POLICY, key)) {
       throw new TemporalTensorError('INVALID_ARGUMENT', `unknown policy option "${key}"`)
     }
   }
@@ -96,6 +124,7 @@ function resolvePolicy(options: TierPolicyOptions | undefined): ResolvedPolicy {
 export class TemporalTensorCompressor {
   #impl: BackendCompressor | null
   readonly #tensorLen: number
+  readonly #format: ResolvedCoding
 
   constructor(options: CompressorOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -103,7 +132,8 @@ export class TemporalTensorCompressor {
     }
     this.#tensorLen = checkU32(options.tensorLen, 'tensorLen')
     const nowTs = checkU32(options.nowTs ?? 0, 'nowTs')
-    this.#impl = currentBackend().createCompressor(this.#tensorLen, nowTs, resolvePolicy(options.policy))
+    this.#format = resolveCoding(options)
+    this.#impl = currentBackend().createCompressor(this.#tensorLen, nowTs, resolvePolicy(options.policy), this.#format)
   }
 
   #live(): BackendCompressor {
@@ -175,6 +205,11 @@ export class TemporalTensorCompressor {
   /** Values per frame. */
   get tensorLen(): number {
     return this.#tensorLen
+  }
+
+  /** The format of the segments this compressor writes. */
+  get format(): SegmentFormat {
+    return this.#format.format
   }
 
   /** True once `free()` was called. */

@@ -8,6 +8,18 @@ export interface ResolvedPolicy {
   driftPctQ8: number
   groupLen: number
   maxSegmentFrames: number
+  /** 0: the tiers decide; else 8, 7, 5 or 3 for every frame. */
+  fixedBits: number
+}
+
+/** Segment format: `'coded'` (TQTC v3) or `'packed'` (v1/v2, the ADR's fixed-width layout). */
+export type SegmentFormat = 'coded' | 'packed'
+
+/** How a compressor writes segments, every field present. */
+export interface ResolvedCoding {
+  format: SegmentFormat
+  /** Frames per keyframe block of coded segments, 1..=65535. */
+  keyframeInterval: number
 }
 
 /** Snapshot of a compressor's state. */
@@ -23,18 +35,25 @@ export interface CompressorState {
 
 /** Header fields of a segment. */
 export interface SegmentInfo {
-  /** Format version: 1 (f16 scales) or 2 (f32 scales). */
+  /** `'packed'` (versions 1 and 2) or `'coded'` (version 3). */
+  format: SegmentFormat
+  /** Format version: 1 (packed, f16 scales), 2 (packed, f32 scales), 3 (coded). */
   version: number
-  /** Bits per code, 1..=8 (this library writes 8, 7, 5 or 3). */
+  /** Bits per code, 1..=8 (this library writes 8, 7, 5 or 3); for coded segments the packed
+   * width whose bound they keep. */
   bits: number
-  /** Values per quantization group. */
+  /** The bound on max|v − v'| / max|v| every frame of the segment keeps (0.008 for 8 bits...). */
+  bound: number
+  /** Values per quantization group (0 for coded segments). */
   groupLen: number
   /** Values per frame. */
   tensorLen: number
   /** Frames in the segment. */
   frameCount: number
-  /** Number of group scales. */
+  /** Number of group scales (0 for coded segments). */
   scaleCount: number
+  /** Most frames decoding one frame touches: 1 for packed, the keyframe interval for coded. */
+  keyframeInterval: number
   /** Length of the segment in bytes (bytes after it are not part of it). */
   byteLength: number
 }
@@ -56,27 +75,44 @@ export interface Backend {
   readonly name: 'native' | 'wasm'
   /** Kernel set in use (`'avx2+bmi2'`, `'neon'`, `'simd128'`, `'scalar'`, ...). */
   readonly kernels: string
-  createCompressor(tensorLen: number, nowTs: number, policy: ResolvedPolicy): BackendCompressor
+  createCompressor(tensorLen: number, nowTs: number, policy: ResolvedPolicy, coding: ResolvedCoding): BackendCompressor
   decodeSegment(segment: Uint8Array): Float32Array
   decodeSegmentInto(segment: Uint8Array, out: Float32Array): number
   decodeFrame(segment: Uint8Array, index: number): Float32Array
   segmentInfo(segment: Uint8Array): SegmentInfo
 }
 
-/** Field order of the policy arguments in both backends' constructors. */
-export function policyArgs(p: ResolvedPolicy): number[] {
-  return [p.hotMinScore, p.warmMinScore, p.warmBits, p.driftPctQ8, p.groupLen, p.maxSegmentFrames]
+/** The arguments after `(tensorLen, nowTs)` of both backends' constructors, in order. */
+export function policyArgs(p: ResolvedPolicy, c: ResolvedCoding): number[] {
+  return [
+    p.hotMinScore,
+    p.warmMinScore,
+    p.warmBits,
+    p.driftPctQ8,
+    p.groupLen,
+    p.maxSegmentFrames,
+    p.fixedBits,
+    c.format === 'coded' ? 1 : 0,
+    c.keyframeInterval,
+  ]
 }
 
-/** `SegmentInfo` from the 7 numbers both backends return. */
+/**
+ * `SegmentInfo` from the 9 numbers both backends return: version, bits, groupLen, tensorLen,
+ * frameCount, scaleCount, byteLength, bound (an f32), keyframeInterval.
+ */
 export function segmentInfoFrom(v: ArrayLike<number>): SegmentInfo {
   return {
+    format: v[0] === 3 ? 'coded' : 'packed',
     version: v[0],
     bits: v[1],
+    // The f32 bound as the shortest decimal that names it (0.008, not 0.00800000037997961).
+    bound: Number(Math.fround(v[7]).toPrecision(7)),
     groupLen: v[2],
     tensorLen: v[3],
     frameCount: v[4],
     scaleCount: v[5],
+    keyframeInterval: v[8],
     byteLength: v[6],
   }
 }

@@ -1,6 +1,6 @@
 /** The native (napi-rs) backend: a thin adapter over the addon's exports. Internal. */
 import { policyArgs, segmentInfoFrom, stateFrom } from './backend.js'
-import type { Backend, BackendCompressor, ResolvedPolicy } from './backend.js'
+import type { Backend, BackendCompressor, ResolvedCoding, ResolvedPolicy } from './backend.js'
 import { TemporalTensorError, isErrorCode } from './errors.js'
 
 /** What the addon exports (`crates/ruvector-temporal-tensor-node`). */
@@ -40,8 +40,8 @@ export function nativeBackend(binding: NativeBinding): Backend {
   return {
     name: 'native',
     kernels: binding.kernels(),
-    createCompressor(tensorLen: number, nowTs: number, policy: ResolvedPolicy): BackendCompressor {
-      const inner = call(() => new binding.NativeCompressor(tensorLen, nowTs, ...policyArgs(policy)))
+    createCompressor(tensorLen: number, nowTs: number, policy: ResolvedPolicy, coding: ResolvedCoding): BackendCompressor {
+      const inner = call(() => new binding.NativeCompressor(tensorLen, nowTs, ...policyArgs(policy, coding)))
       return {
         push: (frame, ts) => call(() => inner.push(frame, ts)),
         pushMany: (frames, ts) => call(() => inner.pushMany(frames, ts)),

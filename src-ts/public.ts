@@ -1,5 +1,7 @@
 /** The API both entries (Node `index.ts`, browser `browser.ts`) export unchanged. */
 export {
+  DEFAULT_FORMAT,
+  DEFAULT_KEYFRAME_INTERVAL,
   DEFAULT_POLICY,
   TemporalTensorCompressor,
   decodeFrame,
@@ -8,6 +10,6 @@ export {
   segmentInfo,
   splitSegments,
 } from './api.js'
-export type { CompressorOptions, SegmentInfo, TierPolicyOptions } from './api.js'
+export type { CompressorOptions, SegmentFormat, SegmentInfo, TierPolicyOptions } from './api.js'
 export { ERROR_CODES, TemporalTensorError } from './errors.js'
 export type { CoreErrorCode, ErrorCode } from './errors.js'

@@ -3,7 +3,7 @@
  * core as the native addon). Internal.
  */
 import { policyArgs, segmentInfoFrom, stateFrom } from './backend.js'
-import type { Backend, BackendCompressor, ResolvedPolicy } from './backend.js'
+import type { Backend, BackendCompressor, ResolvedCoding, ResolvedPolicy } from './backend.js'
 import { ERROR_CODES, TemporalTensorError, codeForStatus } from './errors.js'
 
 /** The module's exports (see `crates/ruvector-temporal-tensor-wasm`). */
@@ -13,7 +13,7 @@ interface Exports {
   ttc_scratch_ptr(): number
   ttc_alloc(size: number, outPtr: number): number
   ttc_dealloc(ptr: number, cap: number): number
-  ttc_create_with_policy(len: number, nowTs: number, ...rest: number[]): number
+  ttc_create_with_options(len: number, nowTs: number, ...rest: number[]): number
   ttc_free(handle: number): number
   ttc_touch(handle: number, nowTs: number): number
   ttc_set_access(handle: number, count: number, lastTs: number): number
@@ -52,7 +52,7 @@ export function wasmFileName(simd = wasmSimdSupported()): string {
 }
 
 /** The ABI version this facade speaks (`ttc_abi_version`). */
-export const WASM_ABI_VERSION = 1
+export const WASM_ABI_VERSION = 2
 
 const TOO_SMALL = ERROR_CODES.BUFFER_TOO_SMALL
 
@@ -70,7 +70,7 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
   }
   const scratch = ex.ttc_scratch_ptr() >>> 0
   const OUT = scratch // a u32/usize out-parameter
-  const INFO = scratch + 16 // an info struct (up to 7 u32)
+  const INFO = scratch + 16 // an info struct (up to 9 words)
   const u32 = (ptr: number): number => new DataView(ex.memory.buffer).getUint32(ptr, true)
 
   function fail(status: number): never {
@@ -145,8 +145,8 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
   return {
     name: 'wasm',
     kernels,
-    createCompressor(tensorLen: number, nowTs: number, policy: ResolvedPolicy): BackendCompressor {
-      check(ex.ttc_create_with_policy(tensorLen, nowTs, ...policyArgs(policy), OUT))
+    createCompressor(tensorLen: number, nowTs: number, policy: ResolvedPolicy, coding: ResolvedCoding): BackendCompressor {
+      check(ex.ttc_create_with_options(tensorLen, nowTs, ...policyArgs(policy, coding), OUT))
       const handle = u32(OUT)
       const token = {}
       const compressor: BackendCompressor = {
@@ -206,7 +206,9 @@ export function wasmBackend(instance: WebAssembly.Instance): Backend {
     segmentInfo(segment) {
       const segPtr = putBytes(segment)
       check(ex.ttc_segment_info(segPtr, segment.byteLength, INFO))
-      return segmentInfoFrom(new Uint32Array(ex.memory.buffer, INFO, 7).slice())
+      const words = Array.from(new Uint32Array(ex.memory.buffer, INFO, 9))
+      words[7] = new Float32Array(ex.memory.buffer, INFO + 28, 1)[0]
+      return segmentInfoFrom(words)
     },
   }
 }

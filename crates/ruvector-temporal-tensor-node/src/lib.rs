@@ -8,7 +8,7 @@
 use napi::bindgen_prelude::{Float32Array, Uint8Array};
 use napi_derive::napi;
 use ruvector_temporal_tensor::segment::{self, SegmentHeader};
-use ruvector_temporal_tensor::{Error, TemporalTensorCompressor, TierPolicy};
+use ruvector_temporal_tensor::{Error, Format, TemporalTensorCompressor, TierPolicy};
 
 /// The JS error code: the core's stable code string.
 pub struct Code(&'static str);
@@ -33,7 +33,8 @@ pub struct NativeCompressor {
 
 #[napi]
 impl NativeCompressor {
-    /// Creates a compressor; the policy fields are `TierPolicy`'s, in order.
+    /// Creates a compressor; the policy fields are `TierPolicy`'s, in order, then `fixed_bits`,
+    /// the format (0 packed, 1 coded) and the keyframe interval of coded segments.
     #[napi(constructor)]
     #[allow(clippy::too_many_arguments)]
     pub fn new(
@@ -45,8 +46,11 @@ impl NativeCompressor {
         drift_pct_q8: u32,
         group_len: u32,
         max_segment_frames: u32,
+        fixed_bits: u32,
+        format: u32,
+        keyframe_interval: u32,
     ) -> Result<Self> {
-        let policy = TierPolicy::from_fields(
+        let mut policy = TierPolicy::from_fields(
             hot_min_score,
             warm_min_score,
             warm_bits,
@@ -54,9 +58,18 @@ impl NativeCompressor {
             group_len,
             max_segment_frames,
         );
-        TemporalTensorCompressor::new(policy, tensor_len, now_ts)
-            .map(|inner| NativeCompressor { inner })
-            .map_err(js_error)
+        policy.fixed_bits = u8::try_from(fixed_bits).unwrap_or(1);
+        let format = match format {
+            0 => Format::Packed,
+            1 => Format::Coded,
+            _ => return Err(js_error(Error::InvalidConfig { field: "format" })),
+        };
+        let mut inner = TemporalTensorCompressor::with_format(policy, tensor_len, now_ts, format)
+            .map_err(js_error)?;
+        inner
+            .set_keyframe_interval(keyframe_interval)
+            .map_err(js_error)?;
+        Ok(NativeCompressor { inner })
     }
 
     /// Compresses one frame; returns the segment it finished, if any.
@@ -150,18 +163,21 @@ pub fn decode_frame(segment_bytes: &[u8], index: u32) -> Result<Float32Array> {
         .map_err(js_error)
 }
 
-/// `[version, bits, groupLen, tensorLen, frameCount, scaleCount, byteLength]` of a segment.
+/// `[version, bits, groupLen, tensorLen, frameCount, scaleCount, byteLength, bound,
+/// keyframeInterval]` of a segment (`bound` is the stored f32, widened).
 #[napi]
-pub fn segment_info(segment_bytes: &[u8]) -> Result<Vec<u32>> {
+pub fn segment_info(segment_bytes: &[u8]) -> Result<Vec<f64>> {
     let h: SegmentHeader = SegmentHeader::parse(segment_bytes).map_err(js_error)?;
     Ok(vec![
-        h.version as u32,
-        h.bits as u32,
-        h.group_len,
-        h.tensor_len,
-        h.frame_count,
-        h.scale_count,
-        u32::try_from(h.byte_len).unwrap_or(u32::MAX),
+        h.version as f64,
+        h.bits as f64,
+        h.group_len as f64,
+        h.tensor_len as f64,
+        h.frame_count as f64,
+        h.scale_count as f64,
+        h.byte_len as f64,
+        h.bound as f64,
+        h.keyframe_interval as f64,
     ])
 }
 

@@ -41,7 +41,7 @@
 use crate::crc32c::crc32c;
 use crate::error::{Error, SegmentField};
 use crate::limits;
-use crate::quantizer::round_ties_even;
+use crate::quantizer::{clamp, round_ties_even};
 use crate::rans::{self, DecodeTable, Decoder, FreqTable, MAX_SYMBOLS};
 use alloc::vec;
 use alloc::vec::Vec;
@@ -631,6 +631,6 @@ fn predictor_weight(frame: &[f32], prev: &[f32]) -> u8 {
     if !(pp > 0.0 && pp.is_finite() && dot.is_finite()) {
         return 0;
     }
-    let k = round_ties_even((16.0 * (dot / pp)).clamp(0.0, 16.0));
+    let k = round_ties_even(clamp(16.0 * (dot / pp), 0.0, 16.0));
     k as u8
 }

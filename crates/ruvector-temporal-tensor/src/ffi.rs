@@ -21,7 +21,7 @@
 
 use crate::compressor::TemporalTensorCompressor;
 use crate::error::Error;
-use crate::segment::{self, SegmentHeader};
+use crate::segment::{self, Format, SegmentHeader};
 use crate::tier_policy::TierPolicy;
 use alloc::collections::{BTreeMap, BinaryHeap};
 use alloc::vec::Vec;
@@ -38,9 +38,9 @@ const GENERATION_LIMIT: u32 = 1 << (32 - SLOT_BITS);
 
 /// Header fields of a segment, as filled in by [`ttc_segment_info`].
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct TtcSegmentInfo {
-    /// Format version (1 or 2).
+    /// Format version (1 or 2: packed; 3: coded).
     pub version: u32,
     /// Bits per code.
     pub bits: u32,
@@ -54,6 +54,10 @@ pub struct TtcSegmentInfo {
     pub scale_count: u32,
     /// The segment's length in bytes.
     pub byte_length: u32,
+    /// The bound on `max|v − v'| / max|v|` every frame keeps.
+    pub bound: f32,
+    /// The most frames decoding one frame touches (1 for packed segments).
+    pub keyframe_interval: u32,
 }
 
 /// A compressor's state, as filled in by [`ttc_compressor_info`].
@@ -380,6 +384,57 @@ pub unsafe extern "C" fn ttc_create_with_policy(
     })
 }
 
+/// Like [`ttc_create_with_policy`], also choosing the width (`fixed_bits`: 0 lets the tiers
+/// decide, else 8, 7, 5 or 3), the segment format (`format`: 0 packed, versions 1/2; 1 coded,
+/// version 3) and, for coded segments, the frames per keyframe block (`keyframe_interval`,
+/// 1..=65535).
+///
+/// Errors: `INVALID_CONFIG`, `LIMIT_EXCEEDED`, `NULL_POINTER`.
+///
+/// # Safety
+/// `out_handle` must be null or valid for writing a `u32`.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn ttc_create_with_options(
+    len: u32,
+    now_ts: u32,
+    hot_min_score: u32,
+    warm_min_score: u32,
+    warm_bits: u32,
+    drift_pct_q8: u32,
+    group_len: u32,
+    max_segment_frames: u32,
+    fixed_bits: u32,
+    format: u32,
+    keyframe_interval: u32,
+    out_handle: *mut u32,
+) -> i32 {
+    run(|| {
+        if out_handle.is_null() {
+            return Err(Error::NullPointer);
+        }
+        let mut policy = TierPolicy::from_fields(
+            hot_min_score,
+            warm_min_score,
+            warm_bits,
+            drift_pct_q8,
+            group_len,
+            max_segment_frames,
+        );
+        policy.fixed_bits = u8::try_from(fixed_bits).unwrap_or(1);
+        let format = match format {
+            0 => Format::Packed,
+            1 => Format::Coded,
+            _ => return Err(Error::InvalidConfig { field: "format" }),
+        };
+        let mut compressor = TemporalTensorCompressor::with_format(policy, len, now_ts, format)?;
+        compressor.set_keyframe_interval(keyframe_interval)?;
+        let handle = STORE.lock().insert(compressor)?;
+        // SAFETY: checked non-null above; valid per the caller.
+        unsafe { put(out_handle, handle) }
+    })
+}
+
 /// Frees a compressor; its open segment (if any) is discarded, so flush first to keep it.
 ///
 /// Errors: `INVALID_HANDLE`.
@@ -658,6 +713,8 @@ pub unsafe extern "C" fn ttc_segment_info(
             frame_count: h.frame_count,
             scale_count: h.scale_count,
             byte_length: u32::try_from(h.byte_len).unwrap_or(u32::MAX),
+            bound: h.bound,
+            keyframe_interval: h.keyframe_interval,
         };
         // SAFETY: checked non-null; writable per the caller.
         unsafe { put(out_info, info) }

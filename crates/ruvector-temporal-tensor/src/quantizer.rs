@@ -104,6 +104,19 @@ impl Divisor {
     }
 }
 
+/// `x.clamp(lo, hi)` for `lo <= hi` (NaN stays NaN), without `f32::clamp`'s panic path, whose
+/// message formatting would add ~16 KB of float printing to the WebAssembly module.
+#[inline(always)]
+pub(crate) fn clamp(x: f32, lo: f32, hi: f32) -> f32 {
+    if x < lo {
+        lo
+    } else if x > hi {
+        hi
+    } else {
+        x
+    }
+}
+
 /// Round to nearest, ties to even, for `|x| <= 2^22` (codes are far smaller).
 #[inline(always)]
 pub(crate) fn round_ties_even(x: f32) -> f32 {
@@ -316,7 +329,7 @@ fn quantize_by_rule(
         stats.finite &= a <= f32::MAX;
         let x = divisor.apply(v);
         stats.clamped |= x.abs() > limit;
-        let c = round_ties_even(x.clamp(-q, q));
+        let c = round_ties_even(clamp(x, -q, q));
         let c = if c.is_nan() { 0.0 } else { c };
         *code = (c as i32 + q as i32) as u8;
         let err = (v - c * scale).abs();

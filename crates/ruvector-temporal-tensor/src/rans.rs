@@ -72,17 +72,17 @@ impl FreqTable {
             freqs[top] = (freqs[top] as i64 + diff) as u16;
             sum = SCALE as i64;
         }
-        // Otherwise take one from each of the largest frequencies in turn.
+        // Otherwise take from the largest frequency, at most half of it at a time, until the
+        // sum is right (every counted symbol keeps at least 1: there are at most SCALE of them).
         while sum > SCALE as i64 {
-            let mut order: Vec<usize> = (0..used).filter(|&i| freqs[i] > 1).collect();
-            order.sort_by_key(|&i| (core::cmp::Reverse(freqs[i]), i));
-            for i in order {
-                if sum == SCALE as i64 {
-                    break;
-                }
-                freqs[i] -= 1;
-                sum -= 1;
-            }
+            let (big, &f) = freqs
+                .iter()
+                .enumerate()
+                .max_by_key(|&(i, &f)| (f, core::cmp::Reverse(i)))
+                .unwrap_or((0, &1));
+            let take = (sum - SCALE as i64).min((f as i64 / 2).max(1));
+            freqs[big] -= take as u16;
+            sum -= take;
         }
         FreqTable::from_freqs(freqs).unwrap_or_default()
     }

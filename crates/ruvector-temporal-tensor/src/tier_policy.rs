@@ -55,6 +55,9 @@ pub struct TierPolicy {
     /// A segment is finished once it holds this many frames (default 128),
     /// `1..=limits::MAX_SEGMENT_FRAMES`.
     pub max_segment_frames: u32,
+    /// When non-zero (8, 7, 5 or 3), every frame is stored at this width (and its bound) whatever
+    /// the access statistics say; 0 (default) lets the tiers decide.
+    pub fixed_bits: u8,
 }
 
 impl Default for TierPolicy {
@@ -66,11 +69,20 @@ impl Default for TierPolicy {
             drift_pct_q8: 26,
             group_len: 64,
             max_segment_frames: 128,
+            fixed_bits: 0,
         }
     }
 }
 
 impl TierPolicy {
+    /// The default policy pinned to one width (8, 7, 5 or 3; see [`TierPolicy::fixed_bits`]).
+    pub fn fixed(bits: u8) -> Self {
+        TierPolicy {
+            fixed_bits: bits,
+            ..TierPolicy::default()
+        }
+    }
+
     /// A policy from its fields in declaration order, as the `ttc_*` ABI and the bindings pass
     /// them (`warm_bits` as a `u32`; a value beyond `u8` becomes 0, which `validate` rejects).
     pub fn from_fields(
@@ -88,6 +100,7 @@ impl TierPolicy {
             drift_pct_q8,
             group_len,
             max_segment_frames,
+            fixed_bits: 0,
         }
     }
 
@@ -110,6 +123,9 @@ impl TierPolicy {
         }
         if self.max_segment_frames == 0 || self.max_segment_frames > limits::MAX_SEGMENT_FRAMES {
             return invalid("max_segment_frames");
+        }
+        if !matches!(self.fixed_bits, 0 | 3 | 5 | 7 | 8) {
+            return invalid("fixed_bits");
         }
         Ok(())
     }
@@ -142,8 +158,11 @@ impl TierPolicy {
         }
     }
 
-    /// Bits per code for these access statistics.
+    /// Bits per code for these access statistics (or [`TierPolicy::fixed_bits`] when set).
     pub fn select_bits(&self, access_count: u32, last_access_ts: u32, now_ts: u32) -> u8 {
+        if self.fixed_bits != 0 {
+            return self.fixed_bits;
+        }
         self.bits_for(self.tier(access_count, last_access_ts, now_ts))
     }
 

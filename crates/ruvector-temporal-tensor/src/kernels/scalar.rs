@@ -1,7 +1,7 @@
 //! Scalar reference kernels. Every SIMD kernel must produce exactly what these produce.
 
 use super::GroupStats;
-use crate::quantizer::round_ties_even;
+use crate::quantizer::{clamp, round_ties_even};
 
 /// Quantizes `values` with `x = v · inv`: writes codes `round_ties_even(clamp(x, ±qmax)) + qmax`
 /// and folds into `stats` (in code units) `max |x|`, `max |x − q|` and their sum (see
@@ -13,7 +13,7 @@ pub fn quantize(values: &[f32], inv: f32, qmax: f32, codes: &mut [u8], stats: &m
         if ax > stats.max_x {
             stats.max_x = ax;
         }
-        let r = round_ties_even(x.clamp(-qmax, qmax));
+        let r = round_ties_even(clamp(x, -qmax, qmax));
         let e = (x - r).abs();
         if e > stats.max_e {
             stats.max_e = e;
