@@ -20,11 +20,11 @@
 // Writes bench-results/rd.json, rd.md and rd.svg. Figures are reported, never asserted, except that
 // a frame of ours at or above its bound is reported as a violation and makes the exit status 1.
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { join, relative } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { root, run, step } from './lib.mjs'
+import { probe, root, run, step } from './lib.mjs'
 
 const argv = process.argv.slice(2)
 function option(name) {
@@ -100,6 +100,20 @@ if (!process.env.BENCH_RD_MODULE && !existsSync(join(root, 'dist', 'index.mjs'))
   step('dist/ is missing: node scripts/setup.mjs')
   run(process.execPath, ['scripts/setup.mjs'])
 }
+/** Which build was measured: the checkout's commit, whether the library sources differ from it,
+ * and when the loaded bundle was built. */
+function buildInfo() {
+  const modulePath = process.env.BENCH_RD_MODULE ?? join(root, 'dist', 'index.mjs')
+  const changed = probe('git', ['status', '--porcelain', '--', 'crates', 'src-ts'])
+  return {
+    module: relative(root, modulePath) || modulePath,
+    moduleBuilt: existsSync(modulePath) ? statSync(modulePath).mtime.toISOString() : null,
+    commit: probe('git', ['rev-parse', '--short', 'HEAD']),
+    uncommittedLibraryFiles: changed === null ? null : changed.split('\n').filter(Boolean).length,
+  }
+}
+
+const build = buildInfo() // before the import, so that it describes the bundle loaded
 // BENCH_RD_MODULE: another build of the package to measure (default: this checkout's dist/).
 const lib = process.env.BENCH_RD_MODULE
   ? await import(new URL(process.env.BENCH_RD_MODULE, `file://${process.cwd()}/`).href)
@@ -400,6 +414,7 @@ const report = {
   node: process.version,
   backend: lib.backend,
   kernels: lib.kernels,
+  build,
   facade: { format: formatKnown, coded: codedAvailable, fixedBits },
   codecs: CODECS,
   loadAverageAtStart: loadAtStart,
@@ -429,6 +444,9 @@ function markdown(rep) {
       `our codecs: ${rep.codecs.join(', ')}${rep.facade.coded ? '' : ' (the facade has no `format` option yet, so only the packed format)'}; ` +
       `widths pinned with ${rep.facade.fixedBits ? '`policy.fixedBits`' : 'access-score thresholds (no `policy.fixedBits` yet)'}. ` +
       `Load average at the start: ${rep.loadAverageAtStart.join(', ')} (the machine may be shared: MB/s are indicative).`,
+    '',
+    `Build measured: ${rep.build.module} built ${rep.build.moduleBuilt}, checkout at ${rep.build.commit}` +
+      (rep.build.uncommittedLibraryFiles ? ` with ${rep.build.uncommittedLibraryFiles} uncommitted file(s) under crates/ and src-ts/ (the bundle may include them).` : '.'),
     '',
     'Frame error = max|v − v′| / max|v| (ADR-017 §8.2). A setting meets a bound when every frame is strictly below it. ' +
       'Ratio = raw f32 bytes / compressed bytes. SNR = 10·log10(Σv² / Σ(v − v′)²). MB/s are of raw f32 bytes, best of ' +
