@@ -1,13 +1,14 @@
 //! TQTC version 3, "coded": error-bounded quantization, closed-loop prediction, rANS coding.
 //!
 //! Each frame gets its own quantization step from its tier's bound `b` and its own largest
-//! magnitude `M = max|v|`: `step = 2·b·M·(1 − 2⁻¹⁰)`, so rounding to the nearest step keeps every
-//! value within `b·M` ([`crate::quantizer::error_bound`], ADR-017 §8.2). A frame is predicted
-//! from the previous *decoded* frame of its block, scaled by a weight `k/16` that the encoder
-//! picks per frame (`k = 0` is no prediction); the residual's step counts are entropy coded
-//! with one frequency table per segment ([`crate::rans`]). The encoder reconstructs every frame
-//! exactly as the decoder will and checks its error; a frame that would break the bound (tiny
-//! or huge magnitudes) is stored raw. Frames are grouped in blocks of `keyframe_interval`
+//! magnitude `M = max|v|`: `step = 2·b·M·(1 − 2⁻¹⁰)`. A frame is predicted from `w/16` of the
+//! previous *decoded* frame of its block (a weight `w` the encoder picks per frame by least
+//! squares; 0 = no prediction) and the difference is rounded to a whole number of steps `q`, so
+//! every value decodes within `b·M` ([`crate::quantizer::error_bound`], ADR-017 §8.2) and errors
+//! never accumulate. The `q`s are coded as they are or differenced along the frame, whichever
+//! is cheaper, with one rANS frequency table per segment ([`crate::rans`]). The encoder checks
+//! every frame's decoded error; a frame that would break the bound (tiny or huge magnitudes) is
+//! stored raw. Frames are grouped in blocks of `keyframe_interval`
 //! frames; a block's first frame is never predicted, so any frame decodes after at most
 //! `keyframe_interval − 1` others. A CRC-32C covers the whole segment.
 //!
@@ -30,16 +31,20 @@
 //! | … | … | the blocks, back to back |
 //! | byte_len − 4 | 4 | CRC-32C of bytes `0 .. byte_len − 4` |
 //!
-//! A block holds, for each of its frames in order, a mode byte (`0..=16`: predicted with weight
-//! `mode/16` from the previous frame, 0 meaning not at all; `255`: raw) followed, unless raw, by
-//! the frame's step (f32, finite, ≥ 0); then the values of its raw frames (f32, `tensor_len`
-//! each); then the rANS stream of its coded frames' symbols ([`crate::rans`]). Symbol `z` stands
-//! for the step count `q = (z >> 1) ^ −(z & 1)` (zigzag). A coded value decodes as `q·step`
-//! (mode 0) or `(mode/16)·prev + q·step`, each operation rounded to f32 as written; `prev` is the
-//! previous decoded frame of the same block, so a block's first frame must be mode 0 or raw.
+//! A block holds, for each of its frames in order, a mode byte followed, unless raw, by the
+//! frame's step (f32, finite, ≥ 0); then the values of its raw frames (f32, `tensor_len` each);
+//! then the rANS stream of its coded frames' symbols ([`crate::rans`]). The mode byte is `255`
+//! for a raw frame, else `w | s·0x80` with the temporal weight `w` in `0..=16` and the spatial
+//! flag `s` (bits 5 and 6 are zero). Decoding a coded frame (see [`crate::kernels::coded`]):
+//! symbol `z` gives `r = (z >> 1) ^ −(z & 1)` (zigzag); with `s`, `q[j] = q[j−1] + r[j]` (from
+//! `q[−1] = 0`, 32-bit wrapping), else `q = r`; the value is `q[j] · step` when `w = 0`, else
+//! `(w/16) · prev[j] + q[j] · step`, every `f32` operation rounded as written (no fused
+//! multiply-add). `prev` is the previous decoded frame of the same block, so a block's first frame has
+//! `w = 0` (or is raw).
 
 use crate::crc32c::crc32c;
 use crate::error::{Error, SegmentField};
+use crate::kernels::coded::Prediction;
 use crate::limits;
 use crate::quantizer::{clamp, round_ties_even};
 use crate::rans::{self, DecodeTable, Decoder, FreqTable, MAX_SYMBOLS};
@@ -58,10 +63,17 @@ pub const DEFAULT_KEYFRAME_INTERVAL: u32 = 32;
 pub const MAX_KEYFRAME_INTERVAL: u32 = u16::MAX as u32;
 /// Mode byte of a frame stored raw.
 pub const MODE_RAW: u8 = 255;
-/// Largest prediction weight numerator (weights are `mode / 16`).
+/// Largest temporal weight numerator (weights are `w / 16`).
 pub const MAX_WEIGHT: u8 = 16;
-/// Largest step count magnitude the encoder writes (its zigzag symbol stays below 4096).
-const MAX_CODE: f32 = 2047.0;
+/// Mode bit of the running difference along the frame.
+pub const MODE_SPATIAL: u8 = 0x80;
+/// Mode bit of a frame whose step equals the previous coded frame's in the block (not stored).
+pub const MODE_SAME_STEP: u8 = 0x40;
+/// Mode bit of a frame quantized along a chain: each value predicted by the decoded value
+/// before it (weight 0 and no running difference).
+pub const MODE_CHAIN: u8 = 0x20;
+/// Largest residual magnitude the encoder writes (its zigzag symbol stays below 4096).
+const MAX_RESIDUAL: u64 = 2047;
 /// The step is this fraction of `2·b·M`, leaving room for f32 rounding.
 const STEP_FRACTION: f64 = 1.0 - 1.0 / 1024.0;
 /// A frame is accepted when its measured error is below `b·M` times this.
@@ -247,15 +259,26 @@ impl<'a> CodedSegment<'a> {
                     records.push((mode, 0.0f32));
                     continue;
                 }
-                if mode > MAX_WEIGHT || (f == 0 && mode != 0) {
+                let Some(prediction) = prediction_of(mode) else {
+                    return Err(corrupt(SegmentField::FrameMode));
+                };
+                if f == 0 && prediction.weight != 0 {
                     return Err(corrupt(SegmentField::FrameMode));
                 }
-                let s = block.get(at..at + 4).ok_or(corrupt(SegmentField::Step))?;
-                let step = f32::from_le_bytes([s[0], s[1], s[2], s[3]]);
+                let step = if mode & MODE_SAME_STEP != 0 {
+                    // The previous coded frame's step; there must be one.
+                    match records.iter().rev().find(|(m, _)| *m != MODE_RAW) {
+                        Some(&(_, step)) => step,
+                        None => return Err(corrupt(SegmentField::FrameMode)),
+                    }
+                } else {
+                    let s = block.get(at..at + 4).ok_or(corrupt(SegmentField::Step))?;
+                    at += 4;
+                    f32::from_le_bytes([s[0], s[1], s[2], s[3]])
+                };
                 if !(step >= 0.0 && step.is_finite()) {
                     return Err(corrupt(SegmentField::Step));
                 }
-                at += 4;
                 records.push((mode, step));
             }
             let raw_len = raw_frames
@@ -275,8 +298,15 @@ impl<'a> CodedSegment<'a> {
                     }
                 } else {
                     decoder.decode(&mut symbols)?;
-                    let weight = mode as f32 / 16.0;
-                    (kernels.reconstruct)(&symbols, weight, step, &prev, &mut cur);
+                    if mode & MODE_CHAIN != 0 {
+                        crate::kernels::coded::reconstruct_chain(&symbols, step, &mut cur);
+                    } else {
+                        let prediction = prediction_of(mode).unwrap_or(Prediction {
+                            weight: 0,
+                            spatial: false,
+                        });
+                        (kernels.reconstruct)(&symbols, prediction, step, &prev, &mut cur);
+                    }
                     if !all_finite(&cur) {
                         return Err(corrupt(SegmentField::Values));
                     }
@@ -293,6 +323,20 @@ impl<'a> CodedSegment<'a> {
         }
         Ok(())
     }
+}
+
+/// The prediction a coded frame's mode byte names, or `None` for an invalid byte (or raw).
+/// A chain frame has weight 0 and no running difference.
+fn prediction_of(mode: u8) -> Option<Prediction> {
+    let weight = mode & !(MODE_SPATIAL | MODE_SAME_STEP | MODE_CHAIN);
+    let spatial = mode & MODE_SPATIAL != 0;
+    let chain_ok = mode & MODE_CHAIN == 0 || (weight == 0 && !spatial);
+    (weight <= MAX_WEIGHT && chain_ok).then_some(Prediction { weight, spatial })
+}
+
+/// The mode byte of a prediction.
+fn mode_of(prediction: Prediction) -> u8 {
+    prediction.weight | if prediction.spatial { MODE_SPATIAL } else { 0 }
 }
 
 /// True when every value is finite (scans without early exit so it vectorizes).
@@ -370,13 +414,10 @@ pub struct CodedWriter {
     raw: Vec<f32>,
     prev: Vec<f32>,
     recon: Vec<f32>,
+    codes: Vec<i32>,
+    chain_codes: Vec<i32>,
+    chain_recon: Vec<f32>,
     frame_symbols: Vec<u16>,
-}
-
-/// Outcome of quantizing one frame with one predictor weight.
-struct Attempt {
-    max_err: f32,
-    max_code: f32,
 }
 
 impl CodedWriter {
@@ -394,6 +435,9 @@ impl CodedWriter {
             raw: Vec::new(),
             prev: vec![0.0; tensor_len],
             recon: vec![0.0; tensor_len],
+            codes: vec![0; tensor_len],
+            chain_codes: vec![0; tensor_len],
+            chain_recon: vec![0.0; tensor_len],
             frame_symbols: vec![0; tensor_len],
         }
     }
@@ -432,7 +476,10 @@ impl CodedWriter {
 
     /// Heap bytes held besides the frames' data (per-frame scratch).
     pub fn overhead_heap_bytes(&self) -> usize {
-        (self.prev.capacity() + self.recon.capacity()) * 4 + self.frame_symbols.capacity() * 2
+        (self.prev.capacity() + self.recon.capacity()) * 4
+            + (self.codes.capacity() + self.chain_codes.capacity() + self.chain_recon.capacity())
+                * 4
+            + self.frame_symbols.capacity() * 2
     }
 
     /// Adds a frame of finite values (`frame.len() == tensor_len`; the caller checks both).
@@ -445,27 +492,71 @@ impl CodedWriter {
             // Every value decodes to +0 exactly.
             self.frame_symbols.iter_mut().for_each(|s| *s = 0);
             self.recon.iter_mut().for_each(|v| *v = 0.0);
-            return self.accept(FrameRecord { mode: 0, step: 0.0 });
+            return self.accept(0, 0.0);
         }
         let limit = self.bound as f64 * max_abs as f64 * ACCEPT_FRACTION;
-        let step = (2.0 * self.bound as f64 * max_abs as f64 * STEP_FRACTION) as f32;
+        let mut step = (2.0 * self.bound as f64 * max_abs as f64 * STEP_FRACTION) as f32;
+        // Keep the block's previous step when it is at most 1/64 finer than this frame's: a
+        // shared step is not stored again (4 bytes a frame for streams of steady magnitude).
+        if let Some(prev) = self.previous_step_in_block() {
+            if prev <= step && prev >= step * (1.0 - 1.0 / 64.0) {
+                step = prev;
+            }
+        }
         let inv = 1.0 / step;
+        let kernels = crate::kernels::active().coded;
         if step.is_normal() && inv.is_normal() {
             let weight = if first_of_block {
                 0
             } else {
                 predictor_weight(frame, &self.prev)
             };
-            for mode in [weight, 0] {
-                let a = self.quantize(frame, mode, step, inv);
+            // A block's first frame may also be quantized along a chain, when that is cheaper.
+            let chain = first_of_block.then(|| {
+                let [max_err, _] = crate::kernels::coded::quantize_chain(
+                    frame,
+                    step,
+                    inv,
+                    &mut self.chain_codes,
+                    &mut self.chain_recon,
+                );
+                let costs = (kernels.residual_costs)(&self.chain_codes);
+                let within = (max_err as f64) * (1.0 + f32::EPSILON as f64) < limit;
+                (within && costs[2] <= MAX_RESIDUAL).then_some(costs)
+            });
+            for weight in [weight, 0] {
+                let [max_err, _] = (kernels.quantize)(
+                    frame,
+                    &self.prev,
+                    weight,
+                    step,
+                    inv,
+                    &mut self.codes,
+                    &mut self.recon,
+                );
+                let costs = (kernels.residual_costs)(&self.codes);
                 // The f32 error may be rounded down by half an ulp; allow for it.
-                let err = a.max_err as f64 * (1.0 + f32::EPSILON as f64);
-                if a.max_code <= MAX_CODE && err < limit {
-                    // zigzag(−q) = 2q − 1 and zigzag(q) = 2q.
-                    self.max_symbol = self.max_symbol.max(2 * a.max_code as u16);
-                    return self.accept(FrameRecord { mode, step });
+                let within = (max_err as f64) * (1.0 + f32::EPSILON as f64) < limit;
+                // Differenced along the frame when that is cheaper (by Σ|residual|) and fits.
+                let spatial = costs[1] < costs[0] && costs[3] <= MAX_RESIDUAL;
+                let largest = costs[2 + spatial as usize];
+                let cost = costs[spatial as usize];
+                if let Some(Some(c)) = chain {
+                    if c[0] < cost || !(within && largest <= MAX_RESIDUAL) {
+                        core::mem::swap(&mut self.codes, &mut self.chain_codes);
+                        core::mem::swap(&mut self.recon, &mut self.chain_recon);
+                        (kernels.residuals)(&self.codes, false, &mut self.frame_symbols);
+                        self.max_symbol = self.max_symbol.max(2 * c[2] as u16);
+                        return self.accept(MODE_CHAIN, step);
+                    }
                 }
-                if mode == 0 {
+                if within && largest <= MAX_RESIDUAL {
+                    (kernels.residuals)(&self.codes, spatial, &mut self.frame_symbols);
+                    // zigzag(−r) = 2r − 1 and zigzag(r) = 2r.
+                    self.max_symbol = self.max_symbol.max(2 * largest as u16);
+                    return self.accept(mode_of(Prediction { weight, spatial }), step);
+                }
+                if weight == 0 {
                     break;
                 }
             }
@@ -479,24 +570,25 @@ impl CodedWriter {
         });
     }
 
-    fn accept(&mut self, record: FrameRecord) {
-        self.symbols.extend_from_slice(&self.frame_symbols);
-        core::mem::swap(&mut self.prev, &mut self.recon);
-        self.records.push(record);
+    /// The step of the block's latest coded frame (the next frame's block), if any.
+    fn previous_step_in_block(&self) -> Option<f32> {
+        let block_start = self.records.len() - self.records.len() % self.keyframe_interval as usize;
+        self.records[block_start..]
+            .iter()
+            .rev()
+            .find(|r| r.mode != MODE_RAW)
+            .map(|r| r.step)
     }
 
-    /// Quantizes `frame` against `(mode/16)·prev` into `frame_symbols` and `recon`.
-    fn quantize(&mut self, frame: &[f32], mode: u8, step: f32, inv: f32) -> Attempt {
-        let [max_err, max_code] = (crate::kernels::active().coded.quantize)(
-            frame,
-            &self.prev,
-            mode as f32 / 16.0,
-            step,
-            inv,
-            &mut self.frame_symbols,
-            &mut self.recon,
-        );
-        Attempt { max_err, max_code }
+    fn accept(&mut self, mode: u8, step: f32) {
+        self.symbols.extend_from_slice(&self.frame_symbols);
+        core::mem::swap(&mut self.prev, &mut self.recon);
+        // The step is left out when the previous coded frame of the block has the same one.
+        let same = self
+            .previous_step_in_block()
+            .is_some_and(|s| s.to_bits() == step.to_bits());
+        let mode = if same { mode | MODE_SAME_STEP } else { mode };
+        self.records.push(FrameRecord { mode, step });
     }
 
     /// An upper bound on [`write`](Self::write)'s output length.
@@ -547,7 +639,9 @@ impl CodedWriter {
                     continue;
                 }
                 coded += 1;
-                out.extend_from_slice(&r.step.to_le_bytes());
+                if r.mode & MODE_SAME_STEP == 0 {
+                    out.extend_from_slice(&r.step.to_le_bytes());
+                }
             }
             let raw_count = records.iter().filter(|r| r.mode == MODE_RAW).count() * n;
             for v in &self.raw[raw_at..raw_at + raw_count] {

@@ -385,35 +385,46 @@ fn hostile_segments_with_valid_checksums_are_rejected() {
     ));
 }
 
-/// Ratio of the coded and packed formats on the real trace in `traces/` (printed; the bound is
-/// asserted). `cargo test --release --test coded_format real_trace -- --nocapture`
+/// Ratio of the coded and packed formats on the real traces in `traces/` (printed; the bound
+/// is asserted): `cargo test --release --test coded_format real_trace -- --nocapture`. The
+/// committed MiniLM trace is required; the ones `npm run traces` makes are used when present.
 #[test]
 fn real_trace_ratios() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../traces/minilm-stdlib-384.npy"
-    );
-    let Some((frames, dim, data)) = load_npy(path) else {
-        panic!("{path} is missing");
-    };
-    let stream: Vec<Vec<f32>> = data.chunks_exact(dim).map(|c| c.to_vec()).collect();
-    assert_eq!(stream.len(), frames);
-    for bits in WIDTHS {
-        let mut ratios = Vec::new();
-        for format in [Format::Packed, Format::Coded] {
-            let mut c = compressor_in(format, bits, dim as u32, 64);
-            let bytes = compress(&mut c, &stream);
-            let (_, values) = decode_all(&bytes);
-            let bound =
-                ruvector_temporal_tensor::quantizer::error_bound(bits as u32).unwrap() as f64;
-            for (t, f) in stream.iter().enumerate() {
-                assert!(relative_error(f, &values[t * dim..(t + 1) * dim]) < bound);
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../traces/");
+    let mut paths = vec![format!("{root}minilm-stdlib-384.npy")];
+    if let Ok(dir) = std::fs::read_dir(format!("{root}generated")) {
+        let mut more: Vec<String> = dir
+            .filter_map(|e| e.ok().map(|e| e.path().display().to_string()))
+            .filter(|p| p.ends_with(".npy"))
+            .collect();
+        more.sort();
+        paths.extend(more);
+    }
+    for (i, path) in paths.iter().enumerate() {
+        let Some((frames, dim, data)) = load_npy(path) else {
+            assert!(i > 0, "{path} is missing");
+            continue;
+        };
+        let stream: Vec<Vec<f32>> = data.chunks_exact(dim).map(|c| c.to_vec()).collect();
+        assert_eq!(stream.len(), frames);
+        let name = path.rsplit('/').next().unwrap_or(path);
+        for bits in WIDTHS {
+            let mut ratios = Vec::new();
+            for format in [Format::Packed, Format::Coded] {
+                let mut c = compressor_in(format, bits, dim as u32, 64);
+                let bytes = compress(&mut c, &stream);
+                let (_, values) = decode_all(&bytes);
+                let bound =
+                    ruvector_temporal_tensor::quantizer::error_bound(bits as u32).unwrap() as f64;
+                for (t, f) in stream.iter().enumerate() {
+                    assert!(relative_error(f, &values[t * dim..(t + 1) * dim]) < bound);
+                }
+                ratios.push((data.len() * 4) as f64 / bytes.len() as f64);
             }
-            ratios.push((data.len() * 4) as f64 / bytes.len() as f64);
+            println!(
+                "{name} {bits}-bit bound: packed {:.3}x, coded {:.3}x",
+                ratios[0], ratios[1]
+            );
         }
-        println!(
-            "minilm-stdlib {bits}-bit bound: packed {:.3}x, coded {:.3}x",
-            ratios[0], ratios[1]
-        );
     }
 }

@@ -1,54 +1,68 @@
-//! Kernels of the coded (v3) format: quantize a frame against a prediction with a bound-sized
-//! step, and reconstruct it. Each is one portable body, written so the compiler vectorizes it,
-//! compiled once for the baseline target and once more with AVX2 enabled on x86-64; every
-//! operation is a single IEEE-754 `f32` operation in the same order (Rust never fuses a multiply
-//! and an add), so every build gives the same bits.
+//! Kernels of the coded (v3) format. A frame is predicted from `w/16` of the previous decoded
+//! frame and the difference quantized with the frame's step (`q = round((v − p) / step)`,
+//! decoded as `p + q · step`: closed-loop, so the error never accumulates); the integer `q`s
+//! may then be differenced along the frame (lossless), and the result is entropy coded. Each kernel is one portable body written so the compiler
+//! vectorizes it, compiled for the baseline target and again with AVX2 on x86-64; every step is
+//! an IEEE-754 `f32` or integer operation in a fixed order (Rust never fuses a multiply and an
+//! add), so every build gives the same bits.
 
-/// Largest step count magnitude the quantizer produces before the caller's range check:
-/// residuals are clamped to `±CLAMP` steps, which the coded encoder then rejects (> 2047).
-const CLAMP: f32 = 2048.0;
+/// Step counts are clamped to this magnitude (so the rounding trick is exact); the encoder
+/// rejects frames that reach it.
+pub const CODE_CLAMP: f32 = 2048.0;
 /// `1.5 · 2²³`: adding and subtracting it rounds an `f32` below 2²² to an integer, ties to even.
 const ROUND: f32 = 12_582_912.0;
 
-/// Signature of [`quantize`]: frame, previous frame, weight, step, 1/step, symbols out,
-/// reconstruction out → `[max error, max |q|]`.
-pub type QuantizeFn = fn(&[f32], &[f32], f32, f32, f32, &mut [u16], &mut [f32]) -> [f32; 2];
+/// Signature of [`quantize`].
+pub type QuantizeFn = fn(&[f32], &[f32], u8, f32, f32, &mut [i32], &mut [f32]) -> [f32; 2];
+/// Signature of [`reconstruct`].
+pub type ReconstructFn = fn(&[u16], Prediction, f32, &[f32], &mut [f32]);
 
 /// The coded-format kernels of one kernel set.
 #[derive(Clone, Copy)]
 pub struct CodedKernels {
     /// See [`quantize`].
     pub quantize: QuantizeFn,
+    /// See [`residual_costs`].
+    pub residual_costs: fn(&[i32]) -> [u64; 4],
+    /// See [`residuals`].
+    pub residuals: fn(&[i32], bool, &mut [u16]),
     /// See [`reconstruct`].
-    pub reconstruct: fn(&[u16], f32, f32, &[f32], &mut [f32]),
+    pub reconstruct: ReconstructFn,
 }
 
 /// The portable set (vectorized by the compiler where the target has SIMD in its baseline).
 pub const PORTABLE: CodedKernels = CodedKernels {
     quantize,
+    residual_costs,
+    residuals,
     reconstruct,
 };
 
-/// Quantizes `frame` against the prediction `weight · prev[j]` with step `step` (`inv = 1/step`):
-/// `q = round_ties_even(clamp((v − p) · inv, ±2048))`, writes the zigzag symbol of `q` to
-/// `syms[j]` and the decoded value `p + q · step` to `recon[j]`. Returns
-/// `[max |v − recon|, max |q|]`. All slices have `frame.len()` elements (checked).
-pub fn quantize(
-    frame: &[f32],
-    prev: &[f32],
-    weight: f32,
-    step: f32,
-    inv: f32,
-    syms: &mut [u16],
-    recon: &mut [f32],
-) -> [f32; 2] {
-    quantize_body(frame, prev, weight, step, inv, syms, recon)
+/// How a frame is predicted: from `weight/16` of the previous decoded frame (0 = not at all),
+/// and whether its step counts are differenced along the frame (`spatial`: the count of value
+/// `j` minus that of value `j − 1`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Prediction {
+    /// Numerator of the temporal weight, 0..=16.
+    pub weight: u8,
+    /// Whether to difference along the frame.
+    pub spatial: bool,
 }
 
-/// Decodes zigzag symbols: `out[j] = q · step` when `weight == 0`, else
-/// `weight · prev[j] + q · step`. All slices have `symbols.len()` elements (checked).
-pub fn reconstruct(symbols: &[u16], weight: f32, step: f32, prev: &[f32], out: &mut [f32]) {
-    reconstruct_body(symbols, weight, step, prev, out)
+#[inline(always)]
+fn round(x: f32) -> f32 {
+    (x + ROUND) - ROUND
+}
+
+#[inline(always)]
+fn clamp(x: f32, limit: f32) -> f32 {
+    if x < -limit {
+        -limit
+    } else if x > limit {
+        limit
+    } else {
+        x
+    }
 }
 
 #[inline(always)]
@@ -61,52 +75,70 @@ fn larger(a: f32, b: f32) -> f32 {
 }
 
 #[inline(always)]
-fn quantize_one(v: f32, pv: f32, weight: f32, step: f32, inv: f32) -> (u16, f32, f32, f32) {
-    let p = weight * pv;
-    let mut x = (v - p) * inv;
-    x = if x < -CLAMP { -CLAMP } else { x };
-    x = if x > CLAMP { CLAMP } else { x };
-    let q = (x + ROUND) - ROUND;
-    let r = p + q * step;
-    let qi = q as i32;
-    (((qi << 1) ^ (qi >> 31)) as u16, r, (v - r).abs(), q.abs())
+fn zigzag(r: i32) -> u16 {
+    ((r << 1) ^ (r >> 31)) as u16
+}
+
+#[inline(always)]
+fn unzigzag(z: u16) -> i32 {
+    let z = z as i32;
+    (z >> 1) ^ -(z & 1)
+}
+
+/// Quantizes `frame` against the prediction `p = (weight/16) · prev[j]` with step `step`
+/// (`inv = 1/step`): `q[j] = round(clamp((v − p) · inv, ±2048))` and
+/// `recon[j] = p + q[j] · step` (just `q[j] · step` when `weight == 0`). Returns
+/// `[max |v − recon|, max |q|]`. All slices have `frame.len()` elements (checked).
+pub fn quantize(
+    frame: &[f32],
+    prev: &[f32],
+    weight: u8,
+    step: f32,
+    inv: f32,
+    q: &mut [i32],
+    recon: &mut [f32],
+) -> [f32; 2] {
+    quantize_body(frame, prev, weight, step, inv, q, recon)
 }
 
 #[inline(always)]
 fn quantize_body(
     frame: &[f32],
     prev: &[f32],
-    weight: f32,
+    weight: u8,
     step: f32,
     inv: f32,
-    syms: &mut [u16],
+    q: &mut [i32],
     recon: &mut [f32],
 ) -> [f32; 2] {
     let n = frame.len();
-    let (prev, syms, recon) = (&prev[..n], &mut syms[..n], &mut recon[..n]);
+    let (prev, q, recon) = (&prev[..n], &mut q[..n], &mut recon[..n]);
+    let w = weight as f32 / 16.0;
     let mut err = [0.0f32; 8];
     let mut code = [0.0f32; 8];
+    // With weight 0 the prediction is exactly 0 (never −0 · prev), so q · step is the value.
+    let one = |v: f32, pv: f32, q: &mut i32, r: &mut f32, err: &mut f32, code: &mut f32| {
+        let p = if weight == 0 { 0.0 } else { w * pv };
+        let x = round(clamp((v - p) * inv, CODE_CLAMP));
+        let rec = if weight == 0 { x * step } else { p + x * step };
+        *q = x as i32;
+        *r = rec;
+        *err = larger((v - rec).abs(), *err);
+        *code = larger(x.abs(), *code);
+    };
     let mut f8 = frame.chunks_exact(8);
     let mut p8 = prev.chunks_exact(8);
-    let mut s8 = syms.chunks_exact_mut(8);
+    let mut q8 = q.chunks_exact_mut(8);
     let mut r8 = recon.chunks_exact_mut(8);
-    for (((f, p), s), r) in (&mut f8).zip(&mut p8).zip(&mut s8).zip(&mut r8) {
+    for (((f, p), qq), r) in (&mut f8).zip(&mut p8).zip(&mut q8).zip(&mut r8) {
         for l in 0..8 {
-            let (sym, rec, e, a) = quantize_one(f[l], p[l], weight, step, inv);
-            s[l] = sym;
-            r[l] = rec;
-            err[l] = larger(e, err[l]);
-            code[l] = larger(a, code[l]);
+            one(f[l], p[l], &mut qq[l], &mut r[l], &mut err[l], &mut code[l]);
         }
     }
     let (f, p) = (f8.remainder(), p8.remainder());
-    let (s, r) = (s8.into_remainder(), r8.into_remainder());
+    let (qq, r) = (q8.into_remainder(), r8.into_remainder());
     for j in 0..f.len() {
-        let (sym, rec, e, a) = quantize_one(f[j], p[j], weight, step, inv);
-        s[j] = sym;
-        r[j] = rec;
-        err[0] = larger(e, err[0]);
-        code[0] = larger(a, code[0]);
+        one(f[j], p[j], &mut qq[j], &mut r[j], &mut err[0], &mut code[0]);
     }
     [
         err.iter().fold(0.0, |m, &e| larger(e, m)),
@@ -114,79 +146,195 @@ fn quantize_body(
     ]
 }
 
-#[inline(always)]
-fn unzigzag(z: u16) -> f32 {
-    let z = z as i32;
-    ((z >> 1) ^ -(z & 1)) as f32
+/// Costs of coding step counts `q` as they are and differenced along the frame:
+/// `[Σ|q[j]|, Σ|q[j] − q[j−1]|, max|q[j]|, max|q[j] − q[j−1]|]` (with `q[−1] = 0`).
+pub fn residual_costs(q: &[i32]) -> [u64; 4] {
+    residual_costs_body(q)
 }
 
 #[inline(always)]
-fn reconstruct_body(symbols: &[u16], weight: f32, step: f32, prev: &[f32], out: &mut [f32]) {
-    let n = symbols.len();
-    let out = &mut out[..n];
-    if weight == 0.0 {
-        for (o, &z) in out.iter_mut().zip(symbols) {
-            *o = unzigzag(z) * step;
+fn residual_costs_body(q: &[i32]) -> [u64; 4] {
+    // |q| ≤ 2048, so lane sums of u32 are exact for frames below 2^20 values per lane; longer
+    // frames are summed in pieces.
+    let mut total = [0u64; 4];
+    for (c, piece) in q.chunks(1 << 20).enumerate() {
+        let before = if c == 0 { 0 } else { q[c * (1 << 20) - 1] };
+        let mut sum = [[0u32; 8]; 2];
+        let mut top = [[0u32; 8]; 2];
+        let mut prev8 = piece.chunks_exact(8);
+        let mut last = before;
+        for chunk in &mut prev8 {
+            let mut shifted = [0i32; 8];
+            shifted[0] = last;
+            shifted[1..].copy_from_slice(&chunk[..7]);
+            for l in 0..8 {
+                let a = chunk[l].unsigned_abs();
+                let d = chunk[l].wrapping_sub(shifted[l]).unsigned_abs();
+                sum[0][l] += a;
+                sum[1][l] += d;
+                top[0][l] = top[0][l].max(a);
+                top[1][l] = top[1][l].max(d);
+            }
+            last = chunk[7];
+        }
+        for &x in prev8.remainder() {
+            let (a, d) = (x.unsigned_abs(), x.wrapping_sub(last).unsigned_abs());
+            sum[0][0] += a;
+            sum[1][0] += d;
+            top[0][0] = top[0][0].max(a);
+            top[1][0] = top[1][0].max(d);
+            last = x;
+        }
+        for m in 0..2 {
+            total[m] += sum[m].iter().map(|&x| x as u64).sum::<u64>();
+            total[2 + m] = total[2 + m].max(top[m].iter().copied().max().unwrap_or(0) as u64);
+        }
+    }
+    total
+}
+
+/// Writes the zigzag symbols of `q` (`spatial == false`) or of `q[j] − q[j−1]` (with `q[−1] = 0`).
+pub fn residuals(q: &[i32], spatial: bool, out: &mut [u16]) {
+    residuals_body(q, spatial, out)
+}
+
+#[inline(always)]
+fn residuals_body(q: &[i32], spatial: bool, out: &mut [u16]) {
+    let out = &mut out[..q.len()];
+    if spatial {
+        let mut last = 0i32;
+        for (o, &x) in out.iter_mut().zip(q) {
+            *o = zigzag(x.wrapping_sub(last));
+            last = x;
         }
     } else {
-        for ((o, &z), &p) in out.iter_mut().zip(symbols).zip(&prev[..n]) {
-            *o = weight * p + unzigzag(z) * step;
+        for (o, &x) in out.iter_mut().zip(q) {
+            *o = zigzag(x);
         }
+    }
+}
+
+/// Decodes a frame from its symbols: `q` from the zigzag symbols (a running sum when
+/// `spatial`), then `out[j] = q[j] · step` (weight 0) or `(weight/16) · prev[j] + q[j] · step`.
+/// The running sum wraps (a hostile segment yields wrong values, never a panic). All slices
+/// have `symbols.len()` elements (checked).
+pub fn reconstruct(
+    symbols: &[u16],
+    prediction: Prediction,
+    step: f32,
+    prev: &[f32],
+    out: &mut [f32],
+) {
+    reconstruct_body(symbols, prediction, step, prev, out)
+}
+
+#[inline(always)]
+fn reconstruct_body(
+    symbols: &[u16],
+    prediction: Prediction,
+    step: f32,
+    prev: &[f32],
+    out: &mut [f32],
+) {
+    let n = symbols.len();
+    let out = &mut out[..n];
+    let q = |j: usize, running: &mut i32| -> f32 {
+        *running = running.wrapping_add(unzigzag(symbols[j]));
+        *running as f32
+    };
+    if prediction.spatial {
+        // The running sum is serial; keep it apart from the vectorizable part.
+        let mut running = 0i32;
+        for (j, o) in out.iter_mut().enumerate() {
+            *o = q(j, &mut running);
+        }
+    } else {
+        for (o, &s) in out.iter_mut().zip(symbols) {
+            *o = unzigzag(s) as f32;
+        }
+    }
+    if prediction.weight == 0 {
+        for o in out.iter_mut() {
+            *o *= step;
+        }
+    } else {
+        let w = prediction.weight as f32 / 16.0;
+        for (o, &p) in out.iter_mut().zip(&prev[..n]) {
+            *o = w * p + *o * step;
+        }
+    }
+}
+
+/// Quantizes `frame` along a chain: each value is predicted by the decoded value before it
+/// (`p[0] = 0`), `q[j] = round(clamp((v[j] − p) · inv, ±2048))`, `recon[j] = p + q[j] · step`.
+/// Serial by nature, so one portable version serves every kernel set (the encoder uses it for a
+/// block's first frame only). Returns `[max |v − recon|, max |q|]`.
+pub fn quantize_chain(
+    frame: &[f32],
+    step: f32,
+    inv: f32,
+    q: &mut [i32],
+    recon: &mut [f32],
+) -> [f32; 2] {
+    let n = frame.len();
+    let (q, recon) = (&mut q[..n], &mut recon[..n]);
+    let (mut p, mut err, mut code) = (0.0f32, 0.0f32, 0.0f32);
+    for j in 0..n {
+        let v = frame[j];
+        let x = round(clamp((v - p) * inv, CODE_CLAMP));
+        let rec = p + x * step;
+        q[j] = x as i32;
+        recon[j] = rec;
+        err = larger((v - rec).abs(), err);
+        code = larger(x.abs(), code);
+        p = rec;
+    }
+    [err, code]
+}
+
+/// Decodes a chain-quantized frame ([`quantize_chain`]): `out[j] = out[j−1] + q[j] · step` with
+/// `out[−1] = 0` and `q` the zigzag-decoded symbols.
+pub fn reconstruct_chain(symbols: &[u16], step: f32, out: &mut [f32]) {
+    let mut p = 0.0f32;
+    for (o, &s) in out[..symbols.len()].iter_mut().zip(symbols) {
+        p += unzigzag(s) as f32 * step;
+        *o = p;
     }
 }
 
 /// The same bodies compiled with AVX2 (and the SSE/AVX it implies).
 #[cfg(all(target_arch = "x86_64", feature = "std"))]
 pub mod avx2 {
-    use super::CodedKernels;
+    use super::{CodedKernels, Prediction};
 
     /// The AVX2 set; only valid where AVX2 was detected (see [`super::super::best`]).
     pub(crate) const KERNELS: CodedKernels = CodedKernels {
         quantize,
+        residual_costs,
+        residuals,
         reconstruct,
     };
 
-    fn quantize(
-        frame: &[f32],
-        prev: &[f32],
-        weight: f32,
-        step: f32,
-        inv: f32,
-        syms: &mut [u16],
-        recon: &mut [f32],
-    ) -> [f32; 2] {
-        // SAFETY: this set is only selected after AVX2 was detected.
-        unsafe { quantize_avx2(frame, prev, weight, step, inv, syms, recon) }
+    macro_rules! avx2_wrapper {
+        ($name:ident, $inner:ident, $body:ident, ($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
+            fn $name($($arg: $ty),*) $(-> $ret)? {
+                // SAFETY: this set is only selected after AVX2 was detected.
+                unsafe { $inner($($arg),*) }
+            }
+
+            #[target_feature(enable = "avx2")]
+            unsafe fn $inner($($arg: $ty),*) $(-> $ret)? {
+                super::$body($($arg),*)
+            }
+        };
     }
 
-    fn reconstruct(symbols: &[u16], weight: f32, step: f32, prev: &[f32], out: &mut [f32]) {
-        // SAFETY: this set is only selected after AVX2 was detected.
-        unsafe { reconstruct_avx2(symbols, weight, step, prev, out) }
-    }
-
-    #[target_feature(enable = "avx2")]
-    unsafe fn quantize_avx2(
-        frame: &[f32],
-        prev: &[f32],
-        weight: f32,
-        step: f32,
-        inv: f32,
-        syms: &mut [u16],
-        recon: &mut [f32],
-    ) -> [f32; 2] {
-        super::quantize_body(frame, prev, weight, step, inv, syms, recon)
-    }
-
-    #[target_feature(enable = "avx2")]
-    unsafe fn reconstruct_avx2(
-        symbols: &[u16],
-        weight: f32,
-        step: f32,
-        prev: &[f32],
-        out: &mut [f32],
-    ) {
-        super::reconstruct_body(symbols, weight, step, prev, out)
-    }
+    avx2_wrapper!(quantize, quantize_avx2, quantize_body,
+        (frame: &[f32], prev: &[f32], weight: u8, step: f32, inv: f32, q: &mut [i32], recon: &mut [f32]) -> [f32; 2]);
+    avx2_wrapper!(residual_costs, residual_costs_avx2, residual_costs_body, (q: &[i32]) -> [u64; 4]);
+    avx2_wrapper!(residuals, residuals_avx2, residuals_body, (q: &[i32], spatial: bool, out: &mut [u16]));
+    avx2_wrapper!(reconstruct, reconstruct_avx2, reconstruct_body,
+        (symbols: &[u16], prediction: Prediction, step: f32, prev: &[f32], out: &mut [f32]));
 }
 
 #[cfg(test)]
@@ -195,62 +343,84 @@ mod tests {
     use alloc::vec;
     use alloc::vec::Vec;
 
-    /// Checks a set against the portable one bit for bit on awkward values.
-    pub(crate) fn check_against_portable(k: CodedKernels) {
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    /// Checks a set against the portable one bit for bit on awkward values, and that
+    /// reconstruct inverts quantize + residuals.
+    pub(crate) fn check_against_portable(set: CodedKernels) {
         let values = crate::kernels::tests::tricky_values(1000, 77);
         let prev = crate::kernels::tests::tricky_values(1000, 78);
         for n in [0usize, 1, 7, 8, 9, 63, 64, 65, 1000] {
-            for (weight, step) in [
-                (0.0f32, 0.01f32),
-                (1.0, 0.5),
-                (0.5625, 3.0e-3),
-                (0.25, 1.0e30),
-            ] {
+            for step in [0.01f32, 0.5, 3.0e-3, 1.0e30, 7.0e-39] {
                 let inv = 1.0 / step;
-                let (mut s1, mut s2) = (vec![0u16; n], vec![0u16; n]);
-                let (mut r1, mut r2) = (vec![0f32; n], vec![0f32; n]);
-                let a = quantize(
-                    &values[..n],
-                    &prev[..n],
-                    weight,
-                    step,
-                    inv,
-                    &mut s1,
-                    &mut r1,
-                );
-                let b = (k.quantize)(
-                    &values[..n],
-                    &prev[..n],
-                    weight,
-                    step,
-                    inv,
-                    &mut s2,
-                    &mut r2,
-                );
-                assert_eq!(s1, s2);
-                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                assert_eq!(bits(&r1), bits(&r2));
-                assert_eq!(a.map(f32::to_bits), b.map(f32::to_bits));
-                (k.reconstruct)(&s1, weight, step, &prev[..n], &mut r2);
-                reconstruct(&s1, weight, step, &prev[..n], &mut r1);
-                assert_eq!(bits(&r1), bits(&r2));
+                for weight in [0u8, 1, 9, 16] {
+                    let (mut q1, mut q2) = (vec![0i32; n], vec![0i32; n]);
+                    let (mut r1, mut r2) = (vec![0f32; n], vec![0f32; n]);
+                    let a = quantize(
+                        &values[..n],
+                        &prev[..n],
+                        weight,
+                        step,
+                        inv,
+                        &mut q1,
+                        &mut r1,
+                    );
+                    let b = (set.quantize)(
+                        &values[..n],
+                        &prev[..n],
+                        weight,
+                        step,
+                        inv,
+                        &mut q2,
+                        &mut r2,
+                    );
+                    assert_eq!((&q1, bits(&r1)), (&q2, bits(&r2)));
+                    assert_eq!(a.map(f32::to_bits), b.map(f32::to_bits));
+                    assert_eq!(residual_costs(&q1), (set.residual_costs)(&q1));
+                    for spatial in [false, true] {
+                        let (mut s1, mut s2) = (vec![0u16; n], vec![0u16; n]);
+                        residuals(&q1, spatial, &mut s1);
+                        (set.residuals)(&q1, spatial, &mut s2);
+                        assert_eq!(s1, s2);
+                        let fits = residual_costs(&q1)[2 + spatial as usize] <= 2047;
+                        let pred = Prediction { weight, spatial };
+                        let (mut o1, mut o2) = (vec![0f32; n], vec![0f32; n]);
+                        reconstruct(&s1, pred, step, &prev[..n], &mut o1);
+                        (set.reconstruct)(&s1, pred, step, &prev[..n], &mut o2);
+                        assert_eq!(bits(&o1), bits(&o2));
+                        if fits {
+                            assert_eq!(bits(&o1), bits(&r1), "n {n} step {step} {pred:?}");
+                        }
+                    }
+                }
             }
         }
     }
 
     #[test]
-    fn quantize_and_reconstruct_agree() {
-        let frame = [0.3f32, -1.7, 2.49, 100.0, -0.0, 5.0, 7.0, 8.0, 9.0];
-        let prev = [0.0f32, -1.0, 2.0, 0.0, 1.0, 5.0, 7.0, 8.0, 9.5];
-        let (mut s, mut r) = ([0u16; 9], [0f32; 9]);
-        let [err, code] = quantize(&frame, &prev, 1.0, 0.5, 2.0, &mut s, &mut r);
-        // 100 − 0 is 200 steps; -1.7 − (−1) is −1.4 steps → −1.
-        assert_eq!(code, 200.0);
-        assert_eq!(s[1], 1); // zigzag(−1)
-        assert!(err <= 0.25);
-        let mut back = [0f32; 9];
-        reconstruct(&s, 1.0, 0.5, &prev, &mut back);
-        assert_eq!(back, r);
+    fn chain_round_trips() {
+        let values = crate::kernels::tests::tricky_values(300, 5);
+        let (mut q, mut r) = (vec![0i32; 300], vec![0f32; 300]);
+        let [err, code] = quantize_chain(&values, 0.25, 4.0, &mut q, &mut r);
+        let syms: Vec<u16> = q.iter().map(|&x| zigzag(x)).collect();
+        let mut back = vec![0f32; 300];
+        reconstruct_chain(&syms, 0.25, &mut back);
+        assert_eq!(bits(&back), bits(&r));
+        assert!(code <= CODE_CLAMP && err >= 0.0);
+    }
+
+    #[test]
+    fn costs_count_both_ways() {
+        assert_eq!(residual_costs(&[3, 4, 4, -10]), [21, 3 + 1 + 14, 10, 14]);
+        let long: Vec<i32> = (0..100).collect();
+        assert_eq!(residual_costs(&long), [4950, 99, 99, 1]);
+    }
+
+    #[test]
+    fn portable_round_trips() {
+        check_against_portable(PORTABLE);
     }
 
     #[test]
