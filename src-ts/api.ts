@@ -43,6 +43,12 @@ export interface CompressorOptions {
   /** Frames per keyframe block of coded segments (decoding one frame decodes at most this
    * many), 1..=65535. Default 32. */
   keyframeInterval?: number
+  /**
+   * Coded segments only: keep every frame within this bound on max|v − v'| / max|v|, in (0, 1),
+   * instead of its tier's (0.008, 0.016 or 0.065, 0.30). Segments keep the tier's width label.
+   * Throws `INVALID_CONFIG` outside (0, 1) or with `format: 'packed'`.
+   */
+  bound?: number
 }
 
 /** The format a compressor writes unless told otherwise. */
@@ -87,7 +93,14 @@ function resolveCoding(options: CompressorOptions): ResolvedCoding {
     throw new TemporalTensorError('INVALID_ARGUMENT', `format must be 'coded' or 'packed', got ${String(format)}`)
   }
   const keyframeInterval = checkU32(options.keyframeInterval ?? DEFAULT_KEYFRAME_INTERVAL, 'keyframeInterval')
-  return { format, keyframeInterval }
+  const bound = options.bound ?? 0
+  if (typeof bound !== 'number' || Number.isNaN(bound)) {
+    throw new TemporalTensorError('INVALID_ARGUMENT', 'bound must be a number in (0, 1)')
+  }
+  if (options.bound !== undefined && !(bound > 0 && bound < 1)) {
+    throw new TemporalTensorError('INVALID_CONFIG', `bound must be in (0, 1), got ${bound}`)
+  }
+  return { format, keyframeInterval, bound }
 }
 
 function resolvePolicy(options: TierPolicyOptions | undefined): ResolvedPolicy {

@@ -20,6 +20,8 @@ export interface ResolvedCoding {
   format: SegmentFormat
   /** Frames per keyframe block of coded segments, 1..=65535. */
   keyframeInterval: number
+  /** A bound coded segments keep instead of the tiers' (0: the tiers'). */
+  bound: number
 }
 
 /** Snapshot of a compressor's state. */
@@ -94,6 +96,7 @@ export function policyArgs(p: ResolvedPolicy, c: ResolvedCoding): number[] {
     p.fixedBits,
     c.format === 'coded' ? 1 : 0,
     c.keyframeInterval,
+    c.bound,
   ]
 }
 

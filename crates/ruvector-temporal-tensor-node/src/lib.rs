@@ -34,7 +34,8 @@ pub struct NativeCompressor {
 #[napi]
 impl NativeCompressor {
     /// Creates a compressor; the policy fields are `TierPolicy`'s, in order, then `fixed_bits`,
-    /// the format (0 packed, 1 coded) and the keyframe interval of coded segments.
+    /// the format (0 packed, 1 coded), the keyframe interval of coded segments and a bound to keep
+    /// instead of the tiers' (0: the tiers').
     #[napi(constructor)]
     #[allow(clippy::too_many_arguments)]
     pub fn new(
@@ -49,6 +50,7 @@ impl NativeCompressor {
         fixed_bits: u32,
         format: u32,
         keyframe_interval: u32,
+        bound: f64,
     ) -> Result<Self> {
         let mut policy = TierPolicy::from_fields(
             hot_min_score,
@@ -68,6 +70,9 @@ impl NativeCompressor {
             .map_err(js_error)?;
         inner
             .set_keyframe_interval(keyframe_interval)
+            .map_err(js_error)?;
+        inner
+            .set_bound((bound != 0.0).then_some(bound as f32))
             .map_err(js_error)?;
         Ok(NativeCompressor { inner })
     }

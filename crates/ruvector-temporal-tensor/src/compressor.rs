@@ -37,6 +37,8 @@ pub struct TemporalTensorCompressor {
     /// The open coded segment (format `Coded`); open while it holds a frame.
     coded: Option<CodedWriter>,
     keyframe_interval: u32,
+    /// A bound coded segments keep instead of the tier's (see `set_bound`).
+    bound_override: Option<f32>,
 }
 
 /// The segment being filled.
@@ -216,6 +218,7 @@ impl TemporalTensorCompressor {
             active: None,
             coded: None,
             keyframe_interval: DEFAULT_KEYFRAME_INTERVAL,
+            bound_override: None,
         })
     }
 
@@ -240,6 +243,29 @@ impl TemporalTensorCompressor {
     /// Frames per block of coded segments.
     pub fn keyframe_interval(&self) -> u32 {
         self.keyframe_interval
+    }
+
+    /// Makes coded segments keep `bound` (on `max|v − v'| / max|v|` per frame, `0 < bound < 1`)
+    /// instead of their tier's bound, from the next segment on; `None` returns to the tiers'
+    /// bounds. Segments are still labelled with the tier's width. Used, for example, to re-encode
+    /// decoded frames into a colder tier with the error they already carry budgeted.
+    ///
+    /// Errors: [`Error::InvalidConfig`] for a bound outside `(0, 1)` or a packed compressor
+    /// (packed widths have fixed bounds).
+    pub fn set_bound(&mut self, bound: Option<f32>) -> Result<(), Error> {
+        if let Some(b) = bound {
+            if self.format != Format::Coded || !(b > 0.0 && b < 1.0) {
+                return Err(Error::InvalidConfig { field: "bound" });
+            }
+        }
+        self.bound_override = bound;
+        Ok(())
+    }
+
+    /// The bound frames at `bits` are kept within: the override if set, else the tier's.
+    pub fn bound_for(&self, bits: u8) -> f32 {
+        self.bound_override
+            .unwrap_or_else(|| crate::quantizer::error_bound(bits as u32).unwrap_or(0.0))
     }
 
     /// Records one access at `now_ts` (count saturates at `u32::MAX`).
@@ -537,7 +563,7 @@ impl TemporalTensorCompressor {
                 written = self.write_active(out)?;
             }
         }
-        let bound = crate::quantizer::error_bound(bits as u32).unwrap_or(0.0);
+        let bound = self.bound_for(bits);
         let (n, k) = (self.tensor_len as usize, self.keyframe_interval);
         let writer = self
             .coded

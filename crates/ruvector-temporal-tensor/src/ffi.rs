@@ -387,7 +387,8 @@ pub unsafe extern "C" fn ttc_create_with_policy(
 /// Like [`ttc_create_with_policy`], also choosing the width (`fixed_bits`: 0 lets the tiers
 /// decide, else 8, 7, 5 or 3), the segment format (`format`: 0 packed, versions 1/2; 1 coded,
 /// version 3) and, for coded segments, the frames per keyframe block (`keyframe_interval`,
-/// 1..=65535).
+/// 1..=65535) and a bound to keep instead of the tiers' (`bound`: 0 for the tiers', else in
+/// `(0, 1)`; see `TemporalTensorCompressor::set_bound`).
 ///
 /// Errors: `INVALID_CONFIG`, `LIMIT_EXCEEDED`, `NULL_POINTER`.
 ///
@@ -407,6 +408,7 @@ pub unsafe extern "C" fn ttc_create_with_options(
     fixed_bits: u32,
     format: u32,
     keyframe_interval: u32,
+    bound: f32,
     out_handle: *mut u32,
 ) -> i32 {
     run(|| {
@@ -429,6 +431,7 @@ pub unsafe extern "C" fn ttc_create_with_options(
         };
         let mut compressor = TemporalTensorCompressor::with_format(policy, len, now_ts, format)?;
         compressor.set_keyframe_interval(keyframe_interval)?;
+        compressor.set_bound((bound != 0.0).then_some(bound))?;
         let handle = STORE.lock().insert(compressor)?;
         // SAFETY: checked non-null above; valid per the caller.
         unsafe { put(out_handle, handle) }

@@ -428,3 +428,26 @@ fn real_trace_ratios() {
         }
     }
 }
+
+#[test]
+fn a_bound_override_is_kept_and_recorded() {
+    let mut rng = Rng::new(17);
+    let stream = walk(&mut rng, 50, 200, 0.2);
+    let mut c = compressor_in(Format::Coded, 3, 200, 64);
+    c.set_bound(Some(0.05)).unwrap();
+    let bytes = compress(&mut c, &stream);
+    let (headers, values) = decode_all(&bytes);
+    assert!(headers.iter().all(|h| h.bits == 3 && h.bound == 0.05));
+    for (t, f) in stream.iter().enumerate() {
+        assert!(relative_error(f, &values[t * 200..(t + 1) * 200]) < 0.05);
+    }
+    for bad in [0.0f32, 1.0, -0.1, f32::NAN] {
+        assert_eq!(
+            c.set_bound(Some(bad)),
+            Err(Error::InvalidConfig { field: "bound" })
+        );
+    }
+    let mut packed = compressor(8, 4, 64);
+    assert!(packed.set_bound(Some(0.01)).is_err());
+    assert!(packed.set_bound(None).is_ok());
+}
