@@ -17,6 +17,8 @@ export interface GoldenCase {
   bits: number
   tensorLen: number
   frames: number
+  format: 'coded' | 'packed'
+  keyframeInterval: number
   segments: number
   policy: {
     hotMinScore: number

@@ -1,17 +1,17 @@
 // Prints SHA-256 digests of the segments and decoded values one backend produces for fixed
-// streams at every tier and a few dimensions (used by cross-backend.test.ts).
+// streams in both formats at every tier and a few dimensions (used by cross-backend.test.ts).
 import { createHash } from 'node:crypto'
 
 const t = await import(process.argv[2])
 const result = { backend: t.backend, kernels: t.kernels }
-for (const n of [1, 7, 100, 512, 4099]) {
+for (const format of ['packed', 'coded']) for (const n of [1, 7, 100, 512, 4099]) {
   for (const [tier, access, policy] of [
     ['hot', 1000, {}],
     ['warm7', 0, { hotMinScore: 0xffffffff, warmMinScore: 0 }],
     ['warm5', 0, { hotMinScore: 0xffffffff, warmMinScore: 0, warmBits: 5 }],
     ['cold', 0, {}],
   ]) {
-    const c = new t.TemporalTensorCompressor({ tensorLen: n, policy })
+    const c = new t.TemporalTensorCompressor({ tensorLen: n, policy, format })
     c.setAccess(access, 0)
     const frames = new Float32Array(n * 50)
     for (let i = 0; i < frames.length; i++) {
@@ -27,7 +27,7 @@ for (const n of [1, 7, 100, 512, 4099]) {
       const d = t.decodeSegment(s)
       hash.update(new Uint8Array(d.buffer, d.byteOffset, d.byteLength))
     }
-    result[`${tier}-${n}`] = `${segments.length}:${hash.digest('hex')}`
+    result[`${format}-${tier}-${n}`] = `${segments.length}:${hash.digest('hex')}`
   }
 }
 console.log(JSON.stringify(result))

@@ -23,15 +23,9 @@ import {
 
 const N = 64
 
-/** A compressor pinned to a width (as the Rust tests do). */
-function pinned(bits: 8 | 7 | 5 | 3, tensorLen = N): TemporalTensorCompressor {
-  const warm = bits === 7 || bits === 5
-  const c = new TemporalTensorCompressor({
-    tensorLen,
-    policy: warm ? { hotMinScore: 0xffffffff, warmMinScore: 0, warmBits: bits } : {},
-  })
-  c.setAccess(bits === 8 ? 0xffffffff : 0, 0)
-  return c
+/** A compressor pinned to a width, in the given format (packed unless told). */
+function pinned(bits: 8 | 7 | 5 | 3, tensorLen = N, format: 'coded' | 'packed' = 'packed'): TemporalTensorCompressor {
+  return new TemporalTensorCompressor({ tensorLen, format, policy: { fixedBits: bits } })
 }
 
 function compressAll(c: TemporalTensorCompressor, frames: Float32Array, n: number): Uint8Array[] {
@@ -73,7 +67,13 @@ describe(`facade on the ${process.env.TEMPORAL_TENSOR_BACKEND} backend (${kernel
   describe('golden vectors of the Rust core', () => {
     for (const g of goldenCases()) {
       it(`${g.name}: same bytes, same decoded values`, () => {
-        const c = new TemporalTensorCompressor({ tensorLen: g.tensorLen, nowTs: 0, policy: g.policy })
+        const c = new TemporalTensorCompressor({
+          tensorLen: g.tensorLen,
+          nowTs: 0,
+          policy: g.policy,
+          format: g.format,
+          keyframeInterval: g.keyframeInterval,
+        })
         c.setAccess(g.accessCount, g.lastAccessTs)
         const parts = compressAll(c, readFloats(g.input), g.tensorLen)
         expect(parts).toHaveLength(g.segments)
@@ -84,6 +84,8 @@ describe(`facade on the ${process.env.TEMPORAL_TENSOR_BACKEND} backend (${kernel
         for (const seg of parts) {
           const info = segmentInfo(seg)
           expect(info.bits).toBe(g.bits)
+          expect(info.format).toBe(g.format)
+          expect(info.version === 3).toBe(g.format === 'coded')
           expect(info.byteLength).toBe(seg.byteLength)
           expect(info.tensorLen).toBe(g.tensorLen)
         }
@@ -91,15 +93,94 @@ describe(`facade on the ${process.env.TEMPORAL_TENSOR_BACKEND} backend (${kernel
     }
   })
 
+  describe('coded format (TQTC v3)', () => {
+    it('reports its format, bound and keyframe interval', () => {
+      const c = new TemporalTensorCompressor({ tensorLen: N, format: 'coded', keyframeInterval: 5, policy: { fixedBits: 7 } })
+      expect(c.format).toBe('coded')
+      const seg = c.pushMany(stream(N, 12), 0).concat(c.flush() ?? [])[0]
+      expect(segmentInfo(seg)).toEqual({
+        format: 'coded',
+        version: 3,
+        bits: 7,
+        bound: 0.016,
+        groupLen: 0,
+        tensorLen: N,
+        frameCount: 12,
+        scaleCount: 0,
+        keyframeInterval: 5,
+        byteLength: seg.byteLength,
+      })
+      for (let i = 0; i < 12; i++) {
+        expect(decodeFrame(seg, i)).toEqual(decodeSegment(seg).subarray(i * N, (i + 1) * N))
+      }
+    })
+
+    it('keeps a custom bound and labels segments with it', () => {
+      const frames = stream(N, 40, 9)
+      const c = new TemporalTensorCompressor({ tensorLen: N, format: 'coded', bound: 0.1, policy: { fixedBits: 3 } })
+      const segs = [...c.pushMany(frames, 0), c.flush()!]
+      let t = 0
+      for (const seg of segs) {
+        expect(segmentInfo(seg).bound).toBe(0.1)
+        const all = decodeSegment(seg)
+        for (let i = 0; i < segmentInfo(seg).frameCount; i++, t++) {
+          expect(relativeError(frames.subarray(t * N, (t + 1) * N), all.subarray(i * N, (i + 1) * N))).toBeLessThan(0.1)
+        }
+      }
+      expect(t).toBe(40)
+    })
+
+    it('rejects bad options with coded errors', () => {
+      expectCode(() => new TemporalTensorCompressor({ tensorLen: N, format: 'zip' as never }), 'INVALID_ARGUMENT')
+      expectCode(() => new TemporalTensorCompressor({ tensorLen: N, format: 'coded', bound: 1.5 }), 'INVALID_CONFIG')
+      expectCode(() => new TemporalTensorCompressor({ tensorLen: N, format: 'coded', bound: 0 }), 'INVALID_CONFIG')
+      expectCode(() => new TemporalTensorCompressor({ tensorLen: N, format: 'packed', bound: 0.1 }), 'INVALID_CONFIG')
+      expectCode(() => new TemporalTensorCompressor({ tensorLen: N, format: 'coded', keyframeInterval: 0 }), 'INVALID_CONFIG')
+      expectCode(() => new TemporalTensorCompressor({ tensorLen: N, policy: { fixedBits: 4 as never } }), 'INVALID_CONFIG')
+      expectCode(() => new TemporalTensorCompressor({ tensorLen: N, policy: { constructor: 1 } as never }), 'INVALID_ARGUMENT')
+    })
+
+    it('damaged or truncated coded bytes give coded errors, never wrong values', () => {
+      const c = pinned(8, N, 'coded')
+      const seg = [...c.pushMany(stream(N, 20, 4), 0), c.flush()!][0]
+      for (let at = 0; at < seg.byteLength; at += 7) {
+        const bad = seg.slice()
+        bad[at] ^= 0x10
+        let code = ''
+        try {
+          decodeSegment(bad)
+        } catch (e) {
+          code = (e as { code: string }).code
+        }
+        expect(['CORRUPT_SEGMENT', 'TRUNCATED', 'BAD_MAGIC', 'UNSUPPORTED_VERSION']).toContain(code)
+      }
+      expectCode(() => decodeSegment(seg.subarray(0, seg.byteLength - 1)), 'TRUNCATED')
+      expectCode(() => decodeFrame(seg, 20), 'FRAME_OUT_OF_RANGE')
+    })
+
+    it('is smaller than packed at every tier on a drifting stream', () => {
+      const frames = stream(N, 200, 3)
+      for (const bits of [8, 7, 5, 3] as const) {
+        const size = (format: 'coded' | 'packed') => {
+          const c = pinned(bits, N, format)
+          return [...c.pushMany(frames, 0), c.flush()!].reduce((n, s) => n + s.byteLength, 0)
+        }
+        expect(size('coded')).toBeLessThan(size('packed'))
+      }
+    })
+  })
+
   describe('round trips', () => {
-    for (const bits of [8, 7, 5, 3] as const) {
-      it(`${bits}-bit: every frame within the ADR-017 bound, random access agrees`, () => {
+    for (const [bits, format] of [8, 7, 5, 3].flatMap((b) => [[b, 'packed'], [b, 'coded']] as const)) {
+      it(`${format} ${bits}-bit: every frame within the ADR-017 bound, random access agrees`, () => {
         const frames = stream(N, 120, bits)
-        const segments = compressAll(pinned(bits), frames, N)
+        const segments = compressAll(pinned(bits as 8 | 7 | 5 | 3, N, format), frames, N)
         let t = 0
         for (const seg of segments) {
           const info = segmentInfo(seg)
           expect(info.bits).toBe(bits)
+          expect(info.format).toBe(format)
+          expect(info.bound).toBe(BOUNDS[bits])
           const all = decodeSegment(seg)
           expect(all).toHaveLength(info.frameCount * N)
           for (let i = 0; i < info.frameCount; i++, t++) {

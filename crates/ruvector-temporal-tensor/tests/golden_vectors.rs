@@ -8,12 +8,14 @@
 mod common;
 use common::*;
 use ruvector_temporal_tensor::segment::{self, SegmentHeader};
-use ruvector_temporal_tensor::{TemporalTensorCompressor, TierPolicy};
+use ruvector_temporal_tensor::{Format, TemporalTensorCompressor, TierPolicy};
 use std::fs;
 use std::path::PathBuf;
 
 struct Case {
     name: &'static str,
+    format: Format,
+    keyframe_interval: u32,
     bits: u8,
     tensor_len: usize,
     group_len: u32,
@@ -33,11 +35,23 @@ fn cases() -> Vec<Case> {
         base.iter().map(|v| v * 4.0).collect(),
         base.clone(),
     ];
+    let offsets = normal(24, 2.0);
+    let mut state = normal(24, 1.0);
+    let walk: Vec<Vec<f32>> = (0..10)
+        .map(|_| {
+            for (s, d) in state.iter_mut().zip(normal(24, 0.2)) {
+                *s += d;
+            }
+            state.iter().zip(&offsets).map(|(s, o)| s + o).collect()
+        })
+        .collect();
     let mut cases = Vec::new();
     for bits in [8u8, 7, 5, 3] {
         let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
         cases.push(Case {
             name: leak(format!("v1-{bits}bit")),
+            format: Format::Packed,
+            keyframe_interval: 32,
             bits,
             tensor_len: 20,
             group_len: 8,
@@ -45,14 +59,41 @@ fn cases() -> Vec<Case> {
         });
         cases.push(Case {
             name: leak(format!("v2-{bits}bit")),
+            format: Format::Packed,
+            keyframe_interval: 32,
             bits,
             tensor_len: 20,
             group_len: 8,
             frames: tiny.clone(),
         });
+        // Coded: a drifting walk over 3 keyframe blocks (prediction, running differences,
+        // shared steps), and one with a frame of subnormal magnitude (stored raw).
+        cases.push(Case {
+            name: leak(format!("v3-{bits}bit")),
+            format: Format::Coded,
+            keyframe_interval: 4,
+            bits,
+            tensor_len: 24,
+            group_len: 64,
+            frames: walk.clone(),
+        });
     }
+    let mut odd = walk[..5].to_vec();
+    odd[2] = odd[2].iter().map(|v| v * 1e-41).collect();
+    odd[3] = vec![0.0; 24];
+    cases.push(Case {
+        name: "v3-raw-and-zero-8bit",
+        format: Format::Coded,
+        keyframe_interval: 32,
+        bits: 8,
+        tensor_len: 24,
+        group_len: 64,
+        frames: odd,
+    });
     cases.push(Case {
         name: "drift-8bit",
+        format: Format::Packed,
+        keyframe_interval: 32,
         bits: 8,
         tensor_len: 20,
         group_len: 8,
@@ -60,6 +101,8 @@ fn cases() -> Vec<Case> {
     });
     cases.push(Case {
         name: "zeros-3bit",
+        format: Format::Packed,
+        keyframe_interval: 32,
         bits: 3,
         tensor_len: 5,
         group_len: 64,
@@ -87,6 +130,7 @@ fn manifest_entry(case: &Case, policy: &TierPolicy, access: u32, segments: usize
     format!(
         concat!(
             "    {{\"name\": \"{}\", \"bits\": {}, \"tensorLen\": {}, \"frames\": {}, ",
+            "\"format\": \"{}\", \"keyframeInterval\": {}, ",
             "\"segments\": {}, \"policy\": {{\"hotMinScore\": {}, \"warmMinScore\": {}, ",
             "\"warmBits\": {}, \"driftPctQ8\": {}, \"groupLen\": {}, \"maxSegmentFrames\": {}}}, ",
             "\"accessCount\": {}, \"lastAccessTs\": 0, \"nowTs\": 0, ",
@@ -96,6 +140,8 @@ fn manifest_entry(case: &Case, policy: &TierPolicy, access: u32, segments: usize
         case.bits,
         case.tensor_len,
         case.frames.len(),
+        case.format.name(),
+        case.keyframe_interval,
         segments,
         policy.hot_min_score,
         policy.warm_min_score,
@@ -122,7 +168,10 @@ fn golden_vectors_encode_and_decode_byte_for_byte() {
         } else {
             f32_from(&fs::read(dir().join(format!("{}.input.f32", case.name))).unwrap())
         };
-        let mut c = TemporalTensorCompressor::new(policy, case.tensor_len as u32, 0).unwrap();
+        let mut c =
+            TemporalTensorCompressor::with_format(policy, case.tensor_len as u32, 0, case.format)
+                .unwrap();
+        c.set_keyframe_interval(case.keyframe_interval).unwrap();
         c.set_access(access, 0);
         let frames: Vec<Vec<f32>> = input.chunks(case.tensor_len).map(|f| f.to_vec()).collect();
         let encoded = compress(&mut c, &frames);
@@ -172,8 +221,8 @@ fn golden_vectors_encode_and_decode_byte_for_byte() {
     }
     assert_eq!(
         versions_seen.into_iter().collect::<Vec<_>>(),
-        vec![1, 2],
-        "both versions covered"
+        vec![1, 2, 3],
+        "every version covered"
     );
     let manifest = format!("{{\n  \"cases\": [\n{}\n  ]\n}}\n", entries.join(",\n"));
     let path = dir().join("manifest.json");
