@@ -184,6 +184,10 @@ describe('browser build in headless Chromium', () => {
     expect(result.bits!.hot!.every((b) => b === 8)).toBe(true);
     expect(result.bits!.cold!.every((b) => b === 3)).toBe(true);
     expect(result.bits!.warm!.every((b) => b === 7 || b === 5)).toBe(true);
+    // The coded format runs in the browser too, with the same bytes as in Node.
+    expect(result.bits!['hot-coded']!.every((b) => b === 8)).toBe(true);
+    expect(result.bits!['cold-coded']!.every((b) => b === 3)).toBe(true);
+    expect(result.segmentsHex!['hot-coded']![0]!.slice(8, 10)).toBe('03');
     // Every frame round-trips, and the decoded values match the Node build exactly.
     expect(result.decodedFrames).toEqual(expected.decodedFrames);
     expect(Object.values(result.decodedFrames!).every((n) => n === 40)).toBe(true);

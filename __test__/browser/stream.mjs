@@ -14,6 +14,10 @@ export const TIERS = [
   { name: 'hot', access: [1000, 0], ts: 0 },
   { name: 'warm', access: [1, 0], ts: 3 },
   { name: 'cold', access: null, ts: 0 },
+  // The same tiers in the coded format (TQTC v3).
+  { name: 'hot-coded', access: [1000, 0], ts: 0, format: 'coded' },
+  { name: 'warm-coded', access: [1, 0], ts: 3, format: 'coded' },
+  { name: 'cold-coded', access: null, ts: 0, format: 'coded' },
 ];
 
 /** Frame `t` (0-based): value i = sin(i * 0.05 + t * 0.01) * (t >= 20 ? 4 : 1). */
@@ -45,7 +49,7 @@ export function checksumFloats(arrays, seed = 0x811c9dc5) {
 
 /** Compresses the stream at one tier with `api` (browser or Node entry); returns the segments. */
 export function compressTier(api, tier) {
-  const c = new api.TemporalTensorCompressor({ tensorLen: TENSOR_LEN });
+  const c = new api.TemporalTensorCompressor({ tensorLen: TENSOR_LEN, format: tier.format ?? 'packed' });
   try {
     if (tier.access) c.setAccess(tier.access[0], tier.access[1]);
     const segments = [];
