@@ -52,7 +52,7 @@ export interface CompressorOptions {
 }
 
 /** The format a compressor writes unless told otherwise. */
-export const DEFAULT_FORMAT: SegmentFormat = 'packed'
+export const DEFAULT_FORMAT: SegmentFormat = 'coded'
 
 /** Frames per keyframe block of coded segments unless told otherwise. */
 export const DEFAULT_KEYFRAME_INTERVAL = 32

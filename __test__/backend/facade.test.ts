@@ -202,7 +202,7 @@ describe(`facade on the ${process.env.TEMPORAL_TENSOR_BACKEND} backend (${kernel
     })
 
     it('reports tier, frames and pending bytes', () => {
-      const c = new TemporalTensorCompressor({ tensorLen: N })
+      const c = new TemporalTensorCompressor({ tensorLen: N, format: 'packed' })
       expect(c.activeBits).toBeNull()
       expect(c.activeFrames).toBe(0)
       expect(c.tensorLen).toBe(N)
@@ -214,6 +214,16 @@ describe(`facade on the ${process.env.TEMPORAL_TENSOR_BACKEND} backend (${kernel
       expect(c.activeBits).toBe(8)
       expect(c.activeFrames).toBe(1)
       expect(c.pendingBytes).toBe(26 + 2 + N)
+    })
+
+    it('coded: pending bytes bound what a flush emits, and stay near it', () => {
+      const c = new TemporalTensorCompressor({ tensorLen: N })
+      expect(c.format).toBe('coded')
+      c.push(stream(N, 1), 0)
+      const pending = c.pendingBytes
+      const seg = c.flush()!
+      expect(seg.byteLength).toBeLessThanOrEqual(pending)
+      expect(pending).toBeLessThan(4 * N + 100)
     })
 
     it('decodeSegmentInto fills a caller buffer, or writes nothing when it is too small', () => {

@@ -594,12 +594,16 @@ impl CodedWriter {
     /// An upper bound on [`write`](Self::write)'s output length.
     pub fn max_encoded_len(&self) -> usize {
         let blocks = (self.records.len() as u32).div_ceil(self.keyframe_interval) as usize;
+        // Table: at most 2 bytes per symbol up to the largest used. Codes: at most 12 bits a
+        // symbol (the smallest frequency is 1/4096), plus per block its states, a few
+        // renormalisation words and its length field.
+        let coded_bits = (self.symbols.len() * rans::SCALE_BITS as usize).div_ceil(8);
         HEADER_LEN
-            + 2 * MAX_SYMBOLS
-            + blocks * (4 + rans::max_encoded_len(0))
+            + 2 * (self.max_symbol as usize + 1)
+            + blocks * (4 + 2 + rans::max_encoded_len(0))
             + self.records.len() * 5
             + self.raw.len() * 4
-            + rans::max_encoded_len(self.symbols.len())
+            + coded_bits
             + CHECKSUM_LEN
     }
 

@@ -173,8 +173,9 @@ impl FreqTable {
 
 /// Upper bound on the bytes [`encode`] writes for `symbols` symbols.
 pub fn max_encoded_len(symbols: usize) -> usize {
-    // Each symbol adds at most SCALE_BITS bits to its lane; every lane may emit one extra word.
-    STATE_BYTES + 2 * ((symbols * SCALE_BITS as usize).div_ceil(16) + LANES)
+    // Each symbol adds at most SCALE_BITS bits to its lane; each lane may round up by a word
+    // and emit one more on its first renormalisation.
+    STATE_BYTES + 2 * ((symbols * SCALE_BITS as usize).div_ceil(16) + 2 * LANES)
 }
 
 /// What the encoder needs per symbol: the renormalisation limit, a reciprocal for the division
