@@ -54,6 +54,17 @@ fn round(x: f32) -> f32 {
     (x + ROUND) - ROUND
 }
 
+/// `round(x)` as an `f32` and as an `i32`, for `|x| < 2²²`: the integer is read from the bits of
+/// `x + 1.5·2²³` (whose unit in the last place is 1), so no float-to-int conversion is needed.
+#[inline(always)]
+fn round_to_int(x: f32) -> (f32, i32) {
+    let t = x + ROUND;
+    (
+        t - ROUND,
+        (t.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32),
+    )
+}
+
 #[inline(always)]
 fn clamp(x: f32, limit: f32) -> f32 {
     if x < -limit {
@@ -111,34 +122,51 @@ fn quantize_body(
     q: &mut [i32],
     recon: &mut [f32],
 ) -> [f32; 2] {
+    // With weight 0 the prediction is exactly 0 (never −0 · prev): `(v − 0) = v`, and the value
+    // decodes as `q · step`. Two monomorphic loops keep the per-value work branch-free.
+    if weight == 0 {
+        quantize_lanes::<false>(frame, prev, 0.0, step, inv, q, recon)
+    } else {
+        quantize_lanes::<true>(frame, prev, weight as f32 / 16.0, step, inv, q, recon)
+    }
+}
+
+#[inline(always)]
+fn quantize_lanes<const PREDICT: bool>(
+    frame: &[f32],
+    prev: &[f32],
+    w: f32,
+    step: f32,
+    inv: f32,
+    q: &mut [i32],
+    recon: &mut [f32],
+) -> [f32; 2] {
     let n = frame.len();
     let (prev, q, recon) = (&prev[..n], &mut q[..n], &mut recon[..n]);
-    let w = weight as f32 / 16.0;
     let mut err = [0.0f32; 8];
     let mut code = [0.0f32; 8];
-    // With weight 0 the prediction is exactly 0 (never −0 · prev), so q · step is the value.
-    let one = |v: f32, pv: f32, q: &mut i32, r: &mut f32, err: &mut f32, code: &mut f32| {
-        let p = if weight == 0 { 0.0 } else { w * pv };
-        let x = round(clamp((v - p) * inv, CODE_CLAMP));
-        let rec = if weight == 0 { x * step } else { p + x * step };
-        *q = x as i32;
-        *r = rec;
-        *err = larger((v - rec).abs(), *err);
-        *code = larger(x.abs(), *code);
-    };
-    let mut f8 = frame.chunks_exact(8);
-    let mut p8 = prev.chunks_exact(8);
-    let mut q8 = q.chunks_exact_mut(8);
-    let mut r8 = recon.chunks_exact_mut(8);
-    for (((f, p), qq), r) in (&mut f8).zip(&mut p8).zip(&mut q8).zip(&mut r8) {
+    let whole = n - n % 8;
+    for base in (0..whole).step_by(8) {
+        let (f, p) = (&frame[base..base + 8], &prev[base..base + 8]);
+        let (qq, r) = (&mut q[base..base + 8], &mut recon[base..base + 8]);
         for l in 0..8 {
-            one(f[l], p[l], &mut qq[l], &mut r[l], &mut err[l], &mut code[l]);
+            let pred = if PREDICT { w * p[l] } else { 0.0 };
+            let (x, xi) = round_to_int(clamp((f[l] - pred) * inv, CODE_CLAMP));
+            let rec = if PREDICT { pred + x * step } else { x * step };
+            qq[l] = xi;
+            r[l] = rec;
+            err[l] = larger((f[l] - rec).abs(), err[l]);
+            code[l] = larger(x.abs(), code[l]);
         }
     }
-    let (f, p) = (f8.remainder(), p8.remainder());
-    let (qq, r) = (q8.into_remainder(), r8.into_remainder());
-    for j in 0..f.len() {
-        one(f[j], p[j], &mut qq[j], &mut r[j], &mut err[0], &mut code[0]);
+    for j in whole..n {
+        let pred = if PREDICT { w * prev[j] } else { 0.0 };
+        let (x, xi) = round_to_int(clamp((frame[j] - pred) * inv, CODE_CLAMP));
+        let rec = if PREDICT { pred + x * step } else { x * step };
+        q[j] = xi;
+        recon[j] = rec;
+        err[0] = larger((frame[j] - rec).abs(), err[0]);
+        code[0] = larger(x.abs(), code[0]);
     }
     [
         err.iter().fold(0.0, |m, &e| larger(e, m)),
@@ -329,8 +357,108 @@ pub mod avx2 {
         };
     }
 
-    avx2_wrapper!(quantize, quantize_avx2, quantize_body,
-        (frame: &[f32], prev: &[f32], weight: u8, step: f32, inv: f32, q: &mut [i32], recon: &mut [f32]) -> [f32; 2]);
+    fn quantize(
+        frame: &[f32],
+        prev: &[f32],
+        weight: u8,
+        step: f32,
+        inv: f32,
+        q: &mut [i32],
+        recon: &mut [f32],
+    ) -> [f32; 2] {
+        let n = frame.len();
+        let (prev, q, recon) = (&prev[..n], &mut q[..n], &mut recon[..n]);
+        // SAFETY: this set is only selected after AVX2 was detected; all slices hold n values.
+        unsafe {
+            if weight == 0 {
+                quantize_avx2::<false>(frame, prev, 0.0, step, inv, q, recon)
+            } else {
+                quantize_avx2::<true>(frame, prev, weight as f32 / 16.0, step, inv, q, recon)
+            }
+        }
+    }
+
+    /// [`super::quantize_lanes`] eight values at a time with the same operations in the same
+    /// order: `max(−L, x)` and `min(L, x)` are the scalar clamp's comparisons, `max(e, m)` its
+    /// `larger`, and the integer comes from the bits of `x + 1.5·2²³`.
+    #[target_feature(enable = "avx2")]
+    unsafe fn quantize_avx2<const PREDICT: bool>(
+        frame: &[f32],
+        prev: &[f32],
+        w: f32,
+        step: f32,
+        inv: f32,
+        q: &mut [i32],
+        recon: &mut [f32],
+    ) -> [f32; 2] {
+        use core::arch::x86_64::*;
+        let n = frame.len();
+        let whole = n - n % 8;
+        let (vw, vstep, vinv) = (_mm256_set1_ps(w), _mm256_set1_ps(step), _mm256_set1_ps(inv));
+        let (lo, hi) = (
+            _mm256_set1_ps(-super::CODE_CLAMP),
+            _mm256_set1_ps(super::CODE_CLAMP),
+        );
+        let round = _mm256_set1_ps(super::ROUND);
+        let round_bits = _mm256_set1_epi32(super::ROUND.to_bits() as i32);
+        let abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
+        let (mut err, mut code) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+        let mut j = 0;
+        while j < whole {
+            // SAFETY: j + 8 <= whole <= n, the length of every slice (checked by the caller).
+            let v = unsafe { _mm256_loadu_ps(frame.as_ptr().add(j)) };
+            let pred = if PREDICT {
+                // SAFETY: as above.
+                _mm256_mul_ps(vw, unsafe { _mm256_loadu_ps(prev.as_ptr().add(j)) })
+            } else {
+                _mm256_setzero_ps()
+            };
+            let x = _mm256_mul_ps(_mm256_sub_ps(v, pred), vinv);
+            let x = _mm256_min_ps(hi, _mm256_max_ps(lo, x));
+            let t = _mm256_add_ps(x, round);
+            let xr = _mm256_sub_ps(t, round);
+            let xi = _mm256_sub_epi32(_mm256_castps_si256(t), round_bits);
+            let scaled = _mm256_mul_ps(xr, vstep);
+            let rec = if PREDICT {
+                _mm256_add_ps(pred, scaled)
+            } else {
+                scaled
+            };
+            // SAFETY: as above.
+            unsafe {
+                _mm256_storeu_si256(q.as_mut_ptr().add(j).cast(), xi);
+                _mm256_storeu_ps(recon.as_mut_ptr().add(j), rec);
+            }
+            let e = _mm256_and_ps(_mm256_sub_ps(v, rec), abs_mask);
+            err = _mm256_max_ps(e, err);
+            code = _mm256_max_ps(_mm256_and_ps(xr, abs_mask), code);
+            j += 8;
+        }
+        let mut lanes = [[0.0f32; 8]; 2];
+        // SAFETY: each lane array holds 8 values.
+        unsafe {
+            _mm256_storeu_ps(lanes[0].as_mut_ptr(), err);
+            _mm256_storeu_ps(lanes[1].as_mut_ptr(), code);
+        }
+        // The tail, value by value, into lane 0 as the scalar body does.
+        let [mut e0, mut c0] = [lanes[0][0], lanes[1][0]];
+        for k in whole..n {
+            let pred = if PREDICT { w * prev[k] } else { 0.0 };
+            let (x, xi) =
+                super::round_to_int(super::clamp((frame[k] - pred) * inv, super::CODE_CLAMP));
+            let rec = if PREDICT { pred + x * step } else { x * step };
+            q[k] = xi;
+            recon[k] = rec;
+            e0 = super::larger((frame[k] - rec).abs(), e0);
+            c0 = super::larger(x.abs(), c0);
+        }
+        lanes[0][0] = e0;
+        lanes[1][0] = c0;
+        [
+            lanes[0].iter().fold(0.0, |m, &e| super::larger(e, m)),
+            lanes[1].iter().fold(0.0, |m, &c| super::larger(c, m)),
+        ]
+    }
     avx2_wrapper!(residual_costs, residual_costs_avx2, residual_costs_body, (q: &[i32]) -> [u64; 4]);
     avx2_wrapper!(residuals, residuals_avx2, residuals_body, (q: &[i32], spatial: bool, out: &mut [u16]));
     avx2_wrapper!(reconstruct, reconstruct_avx2, reconstruct_body,
