@@ -24,10 +24,11 @@ async function expectReject(p: Promise<unknown>, code: string): Promise<void> {
 }
 
 const DIM = 64
+const FORMATS = ['packed', 'coded'] as const
 
-describe('in-memory store', () => {
+describe.each(FORMATS)('in-memory store (%s segments)', (format) => {
   it('reads frames back with their exact timestamps, within bound, finished and open alike', async () => {
-    const store = new TensorStreamStore({ retier: false })
+    const store = new TensorStreamStore({ retier: false, format })
     const next = embeddingStream(DIM, 7)
     const originals: Float32Array[] = []
     for (let k = 0; k < 300; k++) {
@@ -48,7 +49,7 @@ describe('in-memory store', () => {
   })
 
   it('readAt finds the latest frame at or before a time, through the index', async () => {
-    const store = new TensorStreamStore({ retier: false, policy: { maxSegmentFrames: 7 } })
+    const store = new TensorStreamStore({ retier: false, format, policy: { maxSegmentFrames: 7 } })
     const next = embeddingStream(DIM, 8)
     for (let k = 0; k < 100; k++) await store.append('b', next(), 100 + k * 2)
     expect(await store.readAt('b', 99)).toBeNull()
@@ -61,17 +62,17 @@ describe('in-memory store', () => {
   })
 
   it('keys, tags and lineage follow ADR-017 §5.2 and §5.4', async () => {
-    const store = new TensorStreamStore({ retier: false, producer: 'agent-x', policy: { maxSegmentFrames: 4 } })
+    const store = new TensorStreamStore({ retier: false, format, producer: 'agent-x', policy: { maxSegmentFrames: 4 } })
     for (let k = 0; k < 10; k++) await store.append('c', embeddingStream(DIM, k)(), k)
     const chain = store.lineage('c')
     expect(chain.map((s) => s.key)).toEqual(['c:0:3', 'c:4:7'])
-    expect(chain[0]).toMatchObject({ prevKey: null, producer: 'agent-x', tier: 'cold', bits: 3, frames: 4 })
+    expect(chain[0]).toMatchObject({ prevKey: null, producer: 'agent-x', tier: 'cold', bits: 3, format, bound: BOUNDS[3], frames: 4 })
     expect(chain[1].prevKey).toBe('c:0:3')
   })
 
   it('refresh and a coherence callback force segment boundaries', async () => {
     let coherent = true
-    const store = new TensorStreamStore({ retier: false, coherence: () => coherent })
+    const store = new TensorStreamStore({ retier: false, format, coherence: () => coherent })
     const next = embeddingStream(DIM, 9)
     for (let k = 0; k < 5; k++) await store.append('d', next(), k)
     await store.refresh('d')
@@ -83,7 +84,7 @@ describe('in-memory store', () => {
   })
 
   it('bad input is a coded error and changes nothing', async () => {
-    const store = new TensorStreamStore({ retier: false })
+    const store = new TensorStreamStore({ retier: false, format })
     await store.append('e', new Float32Array(DIM).fill(1), 10)
     const before = JSON.stringify(store.stats())
     await expectReject(store.append('e', new Float32Array(DIM + 1), 11), 'LENGTH_MISMATCH')
@@ -100,7 +101,7 @@ describe('in-memory store', () => {
   })
 
   it('re-tiering narrows the segments of a tensor that cooled, within bound of the originals', async () => {
-    const store = new TensorStreamStore({ retier: false, policy: { maxSegmentFrames: 20 } })
+    const store = new TensorStreamStore({ retier: false, format, policy: { maxSegmentFrames: 20 } })
     const next = embeddingStream(DIM, 10)
     const originals: Float32Array[] = []
     for (let k = 0; k < 100; k++) {
@@ -117,7 +118,7 @@ describe('in-memory store', () => {
     while ((await store.retier(3700, 2)) > 0) steps++
     expect(steps).toBeGreaterThan(1) // bounded steps
     const chain = store.lineage('f')
-    expect(chain.every((s) => s.bits === 3 && s.reencodedFrom === 8)).toBe(true)
+    expect(chain.every((s) => s.bits === 3 && s.reencodedFrom === 8 && s.format === format && s.bound === BOUNDS[3])).toBe(true)
     expect(chain.slice(1).every((s, i) => s.prevKey === chain[i].key)).toBe(true)
     expect(bytesOf()).toBeLessThan(hotBytes * 0.45) // 3 of 8 bits, plus headers
     const { frames } = await store.read('f', 0, 1e9)
@@ -126,12 +127,26 @@ describe('in-memory store', () => {
       expect(relativeError(originals[k], frames.subarray(k * DIM, (k + 1) * DIM))).toBeLessThan(BOUNDS[bits])
     }
   })
+
+  it('writes its format, and counts an open segment at the bytes it will take', async () => {
+    const store = new TensorStreamStore({ retier: false, format, policy: { maxSegmentFrames: 32 } })
+    expect(store.format).toBe(format)
+    const next = embeddingStream(DIM, 13)
+    for (let k = 0; k < 50; k++) await store.append('h', next(), k) // one finished segment, 18 frames open
+    const open = store.stats()
+    expect(open.total.frames).toBe(50)
+    await store.flushAll()
+    const flushed = store.stats()
+    expect(flushed.total.residentBytes).toBe(open.total.residentBytes)
+    expect(flushed.total.residentBytes).toBe(store.lineage('h').reduce((n, seg) => n + seg.byteLength, 0))
+    expect(store.lineage('h').map((seg) => seg.format)).toEqual([format, format])
+  })
 })
 
-describe('persistent store (LMDB)', () => {
+describe.each(FORMATS)('persistent store (LMDB, %s segments)', (format) => {
   it('reopens and serves the same reads after a restart', async () => {
     const path = tempDir()
-    const store = await TensorStreamStore.open({ path, retier: false, policy: { maxSegmentFrames: 16 } })
+    const store = await TensorStreamStore.open({ path, retier: false, format, policy: { maxSegmentFrames: 16 } })
     const next = embeddingStream(DIM, 11)
     for (let k = 0; k < 50; k++) await store.append('g', next(), k)
     const before = await store.read('g', 0, 1e9)
@@ -139,7 +154,7 @@ describe('persistent store (LMDB)', () => {
     await store.close()
     await expectReject(store.read('g', 0, 1), 'INVALID_HANDLE')
 
-    const reopened = await TensorStreamStore.open({ path, retier: false, policy: { maxSegmentFrames: 16 } })
+    const reopened = await TensorStreamStore.open({ path, retier: false, format, policy: { maxSegmentFrames: 16 } })
     const after = await reopened.read('g', 0, 1e9)
     expect(Array.from(after.timestamps)).toEqual(Array.from(before.timestamps))
     // Finished segments come back byte for byte; open frames are replayed from the WAL.
@@ -150,7 +165,10 @@ describe('persistent store (LMDB)', () => {
     expect((await reopened.readAt('g', 60))?.ts).toBe(50)
     await reopened.close()
   })
+})
 
+// The writer (fixtures/store-writer.mjs) uses the default format.
+describe('persistent store (LMDB), killed writer', () => {
   it('loses nothing acknowledged when the process is killed mid-stream', async () => {
     const path = tempDir()
     const writer = fileURLToPath(new URL('./fixtures/store-writer.mjs', import.meta.url))
@@ -178,8 +196,8 @@ describe('persistent store (LMDB)', () => {
 })
 
 describe('ADR-017 §8.1 acceptance: a 1-hour, 10 fps trace of 512-dim embeddings', () => {
-  it('keeps >= 6x for warm and >= 10x for cold tensors in resident bytes, every frame within bound', async () => {
-    const store = new TensorStreamStore(TRACE_STORE_OPTIONS)
+  it.each(FORMATS)('%s segments: keep >= 6x for warm and >= 10x for cold tensors in resident bytes, every frame within bound', async (format) => {
+    const store = new TensorStreamStore({ ...TRACE_STORE_OPTIONS, format })
     const originals = new Map<string, Float32Array[]>()
     await runTrace(store, {
       onFrame: (id: string, _ts: number, frame: Float32Array) => {
@@ -190,10 +208,11 @@ describe('ADR-017 §8.1 acceptance: a 1-hour, 10 fps trace of 512-dim embeddings
     })
     const stats = store.stats()
     console.log(
-      ['hot', 'warm', 'cold', 'total']
+      [`${format}:`, ...['hot', 'warm', 'cold', 'total']]
         .map((k) => {
+          if (k.endsWith(':')) return k
           const s = stats[k as 'hot']
-          return `${k}: ${s.frames} frames, ${s.segments} segments, ${(s.residentBytes / 1e6).toFixed(2)} MB, ${s.ratio.toFixed(2)}x`
+          return `  ${k}: ${s.frames} frames, ${s.segments} segments, ${(s.residentBytes / 1e6).toFixed(2)} MB, ${s.ratio.toFixed(2)}x`
         })
         .join('\n'),
     )
@@ -213,4 +232,35 @@ describe('ADR-017 §8.1 acceptance: a 1-hour, 10 fps trace of 512-dim embeddings
       }
     }
   }, 600_000)
+})
+
+describe('store format option', () => {
+  it('rejects an unknown format when the store is made', () => {
+    expectCode(() => new TensorStreamStore({ format: 'zip' as 'coded' }), 'INVALID_ARGUMENT')
+  })
+
+  it('reads records persisted before they held format and bound', async () => {
+    const path = tempDir()
+    const store = await TensorStreamStore.open({ path, retier: false, format: 'packed', policy: { maxSegmentFrames: 8 } })
+    const next = embeddingStream(DIM, 14)
+    for (let k = 0; k < 20; k++) await store.append('old', next(), k)
+    const before = store.lineage('old')
+    await store.close()
+    const { open } = await import('lmdb')
+    const db = open({ path, compression: false })
+    const segments = db.openDB('segments')
+    await db.transaction(() => {
+      for (const { key, value } of segments.getRange()) {
+        const { format: _f, bound: _b, ...legacy } = value as Record<string, unknown>
+        segments.put(key, legacy)
+      }
+    })
+    await db.close()
+    const reopened = await TensorStreamStore.open({ path, retier: false, format: 'coded', policy: { maxSegmentFrames: 8 } })
+    expect(reopened.lineage('old')).toEqual(before)
+    for (let k = 20; k < 30; k++) await reopened.append('old', next(), k)
+    await reopened.flushAll()
+    expect(reopened.lineage('old').map((seg) => seg.format)).toEqual(['packed', 'packed', 'coded', 'coded'])
+    await reopened.close()
+  })
 })

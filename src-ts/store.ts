@@ -4,8 +4,8 @@
  * persisted in LMDB (an embedded, crash-safe key-value store; install the optional `lmdb`
  * package).
  */
-import { TemporalTensorCompressor, decodeFrame, decodeSegment, segmentInfo } from './api.js'
-import type { TierPolicyOptions } from './api.js'
+import { DEFAULT_FORMAT, TemporalTensorCompressor, decodeFrame, decodeSegment, segmentInfo } from './api.js'
+import type { SegmentFormat, TierPolicyOptions } from './api.js'
 import { TemporalTensorError, checkFloat32Array } from './errors.js'
 import { type Persistence, openPersistence } from './store-lmdb.js'
 
@@ -30,7 +30,17 @@ export interface SegmentRecord {
   /** Timestamp of the last frame. */
   endTs: number
   tier: TierName
+  /** The width of the segment's tier (for coded segments, the width whose bound it keeps). */
   bits: number
+  /** `'packed'` (TQTC v1/v2) or `'coded'` (v3), from the segment's header. */
+  format: SegmentFormat
+  /**
+   * The bound every frame keeps against the frames that were appended: max|v − v'| / max|v|
+   * below it. The segment's own header bound for segments written from appended frames; the
+   * destination tier's bound for segments re-tiering wrote (their header holds the smaller
+   * bound they were encoded at, relative to the frames they were re-encoded from).
+   */
+  bound: number
   frames: number
   /** Bytes of the TQTC segment. */
   byteLength: number
@@ -77,8 +87,15 @@ export interface StoreStats {
 export interface StoreOptions {
   /** Directory of an LMDB database for persistence (use `TensorStreamStore.open`). */
   path?: string
-  /** Policy for every tensor's compressor (ADR-017 §3.4). */
+  /** Policy for every tensor's compressor (ADR-017 §3.4). `fixedBits` pins every tensor to one
+   * width (re-tiering then has nothing to do). */
   policy?: TierPolicyOptions
+  /**
+   * Format of the segments every tensor's compressor (and re-tiering) writes: `'coded'` or
+   * `'packed'`. Default: `DEFAULT_FORMAT`. Segments already stored keep their own format and
+   * are read whatever this says.
+   */
+  format?: SegmentFormat
   /**
    * Maps a timestamp to the policy's integer tick (u32); default `Math.floor(ts)`. Access
    * scores are `count · 1024 / (ticks since last access + 1)` (ADR-017 §3.4), where `count`
@@ -136,6 +153,17 @@ export interface TensorMeta {
   producer: string | null
 }
 
+/**
+ * A record persisted before records held `format` and `bound`, completed: the header's format
+ * and bound, or for a segment re-tiering wrote, its width's bound (what was checked then).
+ */
+function withFormatAndBound(s: StoredSegment): StoredSegment {
+  if (s.format !== undefined && s.bound !== undefined) return s
+  const info = segmentInfo(s.bytes)
+  const bound = s.reencodedFrom !== undefined ? (ERROR_BOUNDS[info.bits] ?? info.bound) : info.bound
+  return { ...s, format: info.format, bound }
+}
+
 const u32 = (n: number): number => Math.min(0xffffffff, Math.max(0, Math.round(n)))
 
 /**
@@ -161,6 +189,7 @@ const accessArgs = (t: TensorState): [number, number] => [u32(t.accessCount), u3
  */
 export class TensorStreamStore {
   readonly #options: StoreOptions
+  readonly #format: SegmentFormat
   readonly #tensors = new Map<string, TensorState>()
   /** Accesses recorded for tensors whose first frame has not arrived. */
   readonly #earlyAccess = new Map<string, { accessCount: number; accessTick: number }>()
@@ -178,7 +207,17 @@ export class TensorStreamStore {
     if (options.path !== undefined) {
       throw new TemporalTensorError('INVALID_ARGUMENT', 'a persistent store is opened with `await TensorStreamStore.open({ path })`')
     }
+    const format = options.format ?? DEFAULT_FORMAT
+    if (format !== 'coded' && format !== 'packed') {
+      throw new TemporalTensorError('INVALID_ARGUMENT', `format must be 'coded' or 'packed', got ${String(format)}`)
+    }
     this.#options = options
+    this.#format = format
+  }
+
+  /** The format new segments are written in. */
+  get format(): SegmentFormat {
+    return this.#format
   }
 
   /** Opens (or creates) a store; with `path`, persisted in LMDB and recovered from it. */
@@ -215,7 +254,7 @@ export class TensorStreamStore {
     return {
       id,
       tensorLen,
-      compressor: new TemporalTensorCompressor({ tensorLen, policy: this.#options.policy }),
+      compressor: new TemporalTensorCompressor({ tensorLen, policy: this.#options.policy, format: this.#format }),
       segments: [],
       pendingTs: [],
       peekCache: null,
@@ -232,8 +271,18 @@ export class TensorStreamStore {
     return t.accessCount * 2 ** (-Math.max(0, tick - t.accessTick) / halfLife)
   }
 
-  /** Records a finished segment (bytes from the compressor) in memory; returns it. */
-  #commitSegment(t: TensorState, bytes: Uint8Array, timestamps: number[], producer: string | null, reencodedFrom?: number): StoredSegment {
+  /**
+   * Records a finished segment (bytes from the compressor) in memory; returns it. `reencoded`
+   * is given for segments re-tiering wrote: the width the frames had and the bound the new
+   * segment keeps against the appended frames.
+   */
+  #commitSegment(
+    t: TensorState,
+    bytes: Uint8Array,
+    timestamps: number[],
+    producer: string | null,
+    reencoded?: { from: number; bound: number },
+  ): StoredSegment {
     const info = segmentInfo(bytes)
     if (info.frameCount !== timestamps.length) {
       throw new TemporalTensorError('INTERNAL', `segment holds ${info.frameCount} frames, ${timestamps.length} timestamps`)
@@ -248,11 +297,13 @@ export class TensorStreamStore {
       endTs,
       tier: tierOfBits(info.bits),
       bits: info.bits,
+      format: info.format,
+      bound: reencoded?.bound ?? info.bound,
       frames: info.frameCount,
       byteLength: bytes.byteLength,
       prevKey: prev?.key ?? null,
       producer,
-      ...(reencodedFrom !== undefined ? { reencodedFrom } : {}),
+      ...(reencoded !== undefined ? { reencodedFrom: reencoded.from } : {}),
       bytes,
       timestamps: Float64Array.from(timestamps),
     }
@@ -496,7 +547,7 @@ export class TensorStreamStore {
     for (const t of this.#tensors.values()) {
       for (const seg of t.segments) add(seg.tier, seg.frames, t.tensorLen, seg.byteLength)
       const bits = t.compressor.activeBits
-      if (bits !== null) add(tierOfBits(bits), t.pendingTs.length, t.tensorLen, t.compressor.pendingBytes)
+      if (bits !== null) add(tierOfBits(bits), t.pendingTs.length, t.tensorLen, this.#openBytes(t))
       const latest = bits ?? t.segments[t.segments.length - 1]?.bits
       if (latest !== undefined) {
         result[tierOfBits(latest)].tensors += 1
@@ -509,9 +560,23 @@ export class TensorStreamStore {
     return result
   }
 
+  /**
+   * Bytes of a tensor's open segment if it were finished now. A packed compressor knows it
+   * exactly; a coded one only bounds it (`pendingBytes` is the most its entropy coder could
+   * need), so its snapshot is measured (and cached until the next append, like reads do).
+   */
+  #openBytes(t: TensorState): number {
+    if (t.compressor.format === 'packed') return t.compressor.pendingBytes
+    return this.#peek(t)?.byteLength ?? 0
+  }
+
   /** The width a tensor's frames would get now. */
   #currentBits(t: TensorState, tick: number): number {
-    const probe = new TemporalTensorCompressor({ tensorLen: 1, policy: this.#options.policy })
+    const fixed = this.#options.policy?.fixedBits ?? 0
+    if (fixed !== 0) return fixed
+    // The tiers decide: ask a one-value compressor with the tensor's access statistics, so the
+    // policy is evaluated by the same code that chooses the width of appended frames.
+    const probe = new TemporalTensorCompressor({ tensorLen: 1, policy: this.#options.policy, format: 'packed' })
     try {
       probe.setAccess(...accessArgs(t))
       probe.push(new Float32Array(1), tick)
@@ -523,10 +588,12 @@ export class TensorStreamStore {
 
   /**
    * Re-encodes up to `maxSegments` finished segments of tensors that cooled at `ts` to their
-   * current (narrower) width, oldest first. A segment is replaced only if every frame stays
-   * within the new width's bound against the original data (measured against the decoded
-   * frames, allowing for the error they already carry); otherwise it is left as it is.
-   * Returns the number of segments re-encoded.
+   * current (narrower) width, oldest first, in the store's format. Every frame of a re-encoded
+   * segment stays within the new width's bound (`ERROR_BOUNDS`) against the frames that were
+   * appended, not only against the decoded frames it was re-encoded from: the error those
+   * already carry is budgeted (see `#reencode`). A segment that cannot be narrowed within that
+   * budget is left as it is (only packed re-encoding can fail). Returns the number of segments
+   * tried, re-encoded or left.
    */
   async retier(ts: number, maxSegments = 4): Promise<number> {
     this.#live()
@@ -557,17 +624,33 @@ export class TensorStreamStore {
     return done
   }
 
-  /** `old` re-encoded at `bits`, or `null` if that would break the bound. */
+  /**
+   * `old` re-encoded at `bits`, or `null` if that would break the bound.
+   *
+   * The frames of `old` are within `bSrc = old.bound` of the appended ones (`|v − v'| < bSrc·M`
+   * with `M = max|v|`, so `M' = max|v'| < (1 + bSrc)·M`). Re-encoding `v'` into `v''` with
+   * `|v' − v''| ≤ b'·M'` and `b' = (bDst − bSrc) / (1 + bSrc)` gives
+   * `|v − v''| < bSrc·M + b'·(1 + bSrc)·M = bDst·M`: the destination bound against the
+   * appended frames. A naive re-encoding at `bDst` could reach `bSrc + bDst·(1 + bSrc)`.
+   *
+   * Coded: the compressor is given `b'` as its bound (and the width pinned with `fixedBits`),
+   * so it keeps it by construction. Packed: widths have fixed steps, so the frames are encoded
+   * at the pinned width and each is checked against `b'·M'`; one frame over it keeps `old`.
+   * Both are checked here before anything changes.
+   */
   #reencode(t: TensorState, old: StoredSegment, bits: number): StoredSegment[] | null {
     const n = t.tensorLen
+    const bSrc = old.bound
+    const bDst = ERROR_BOUNDS[bits]
+    if (bDst === undefined || !(bDst > bSrc)) return null
+    const budget = (bDst - bSrc) / (1 + bSrc)
     const decoded = decodeSegment(old.bytes)
-    const policy =
-      bits === 3
-        ? { ...this.#options.policy, hotMinScore: 0xffffffff, warmMinScore: 0xffffffff }
-        : bits === 8
-          ? { ...this.#options.policy, hotMinScore: 0, warmMinScore: 0 }
-          : { ...this.#options.policy, hotMinScore: 0xffffffff, warmMinScore: 0, warmBits: bits as 5 | 7 }
-    const c = new TemporalTensorCompressor({ tensorLen: n, policy })
+    const c = new TemporalTensorCompressor({
+      tensorLen: n,
+      policy: { ...this.#options.policy, fixedBits: bits as 3 | 5 | 7 | 8 },
+      format: this.#format,
+      ...(this.#format === 'coded' ? { bound: budget } : {}),
+    })
     let parts: Uint8Array[]
     try {
       parts = c.pushMany(decoded, 0)
@@ -576,9 +659,7 @@ export class TensorStreamStore {
     } finally {
       c.free()
     }
-    // Check every frame against the budget left after the old width's error.
-    const oldBound = ERROR_BOUNDS[old.bits] ?? 0
-    const budget = ((ERROR_BOUNDS[bits] ?? 0) - oldBound) / (1 + oldBound)
+    // Every frame within the budget of the frames it was re-encoded from.
     let frame = 0
     for (const part of parts) {
       const values = decodeSegment(part)
@@ -593,13 +674,17 @@ export class TensorStreamStore {
         if (maxErr > budget * maxAbs) return null
       }
     }
+    if (frame !== old.frames) {
+      throw new TemporalTensorError('INTERNAL', `re-encoding ${old.frames} frames gave ${frame}`)
+    }
     const scratch: TensorState = { ...t, segments: t.segments.slice(0, t.segments.indexOf(old)) }
+    const reencoded = { from: old.reencodedFrom ?? old.bits, bound: bDst }
     let at = 0
     return parts.map((part) => {
       const frames = segmentInfo(part).frameCount
       const stamps = Array.from(old.timestamps.subarray(at, at + frames))
       at += frames
-      return this.#commitSegment(scratch, part, stamps, old.producer, old.reencodedFrom ?? old.bits)
+      return this.#commitSegment(scratch, part, stamps, old.producer, reencoded)
     })
   }
 
@@ -612,7 +697,7 @@ export class TensorStreamStore {
       t.accessCount = meta.accessCount
       t.accessTick = meta.accessTick
       t.lastTs = meta.lastTs
-      t.segments = segments.get(meta.id) ?? []
+      t.segments = (segments.get(meta.id) ?? []).map(withFormatAndBound)
       this.#tensors.set(meta.id, t)
     }
     for (const [id, frames] of wal) {
