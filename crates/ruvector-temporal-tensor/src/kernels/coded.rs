@@ -330,6 +330,129 @@ pub fn reconstruct_chain(symbols: &[u16], step: f32, out: &mut [f32]) {
     }
 }
 
+/// The quantize kernel with WebAssembly simd128, four values at a time; the rest portable.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub mod simd128 {
+    use super::CodedKernels;
+    use core::arch::wasm32::*;
+
+    /// The simd128 set.
+    pub(crate) const KERNELS: CodedKernels = CodedKernels {
+        quantize,
+        ..super::PORTABLE
+    };
+
+    fn quantize(
+        frame: &[f32],
+        prev: &[f32],
+        weight: u8,
+        step: f32,
+        inv: f32,
+        q: &mut [i32],
+        recon: &mut [f32],
+    ) -> [f32; 2] {
+        let n = frame.len();
+        let (prev, q, recon) = (&prev[..n], &mut q[..n], &mut recon[..n]);
+        if weight == 0 {
+            lanes::<false>(frame, prev, 0.0, step, inv, q, recon)
+        } else {
+            lanes::<true>(frame, prev, weight as f32 / 16.0, step, inv, q, recon)
+        }
+    }
+
+    /// [`super::quantize_lanes`] with the same operations in the same order: `pmax`/`pmin` are
+    /// exactly the scalar comparisons (`a < b ? b : a`), so NaN and signed zeros agree too. The
+    /// eight statistics lanes of the portable body are kept as two vectors (lanes 0–3, 4–7).
+    fn lanes<const PREDICT: bool>(
+        frame: &[f32],
+        prev: &[f32],
+        w: f32,
+        step: f32,
+        inv: f32,
+        q: &mut [i32],
+        recon: &mut [f32],
+    ) -> [f32; 2] {
+        let n = frame.len();
+        let whole = n - n % 8;
+        let (vw, vstep, vinv) = (f32x4_splat(w), f32x4_splat(step), f32x4_splat(inv));
+        let (lo, hi) = (
+            f32x4_splat(-super::CODE_CLAMP),
+            f32x4_splat(super::CODE_CLAMP),
+        );
+        let round = f32x4_splat(super::ROUND);
+        let round_bits = i32x4_splat(super::ROUND.to_bits() as i32);
+        let mut err = [f32x4_splat(0.0); 2];
+        let mut code = [f32x4_splat(0.0); 2];
+        let load = |s: &[f32], at: usize| f32x4(s[at], s[at + 1], s[at + 2], s[at + 3]);
+        let mut j = 0;
+        while j < whole {
+            for half in 0..2 {
+                let at = j + 4 * half;
+                let v = load(frame, at);
+                let pred = if PREDICT {
+                    f32x4_mul(vw, load(prev, at))
+                } else {
+                    f32x4_splat(0.0)
+                };
+                let x = f32x4_mul(f32x4_sub(v, pred), vinv);
+                let x = f32x4_pmin(f32x4_pmax(x, lo), hi);
+                let t = f32x4_add(x, round);
+                let xr = f32x4_sub(t, round);
+                let xi = i32x4_sub(t, round_bits);
+                let scaled = f32x4_mul(xr, vstep);
+                let rec = if PREDICT {
+                    f32x4_add(pred, scaled)
+                } else {
+                    scaled
+                };
+                q[at] = i32x4_extract_lane::<0>(xi);
+                q[at + 1] = i32x4_extract_lane::<1>(xi);
+                q[at + 2] = i32x4_extract_lane::<2>(xi);
+                q[at + 3] = i32x4_extract_lane::<3>(xi);
+                recon[at] = f32x4_extract_lane::<0>(rec);
+                recon[at + 1] = f32x4_extract_lane::<1>(rec);
+                recon[at + 2] = f32x4_extract_lane::<2>(rec);
+                recon[at + 3] = f32x4_extract_lane::<3>(rec);
+                let e = f32x4_abs(f32x4_sub(v, rec));
+                err[half] = f32x4_pmax(err[half], e);
+                code[half] = f32x4_pmax(code[half], f32x4_abs(xr));
+            }
+            j += 8;
+        }
+        let mut e = [0.0f32; 8];
+        let mut c = [0.0f32; 8];
+        for half in 0..2 {
+            let (ev, cv) = (err[half], code[half]);
+            e[4 * half..4 * half + 4].copy_from_slice(&[
+                f32x4_extract_lane::<0>(ev),
+                f32x4_extract_lane::<1>(ev),
+                f32x4_extract_lane::<2>(ev),
+                f32x4_extract_lane::<3>(ev),
+            ]);
+            c[4 * half..4 * half + 4].copy_from_slice(&[
+                f32x4_extract_lane::<0>(cv),
+                f32x4_extract_lane::<1>(cv),
+                f32x4_extract_lane::<2>(cv),
+                f32x4_extract_lane::<3>(cv),
+            ]);
+        }
+        for k in whole..n {
+            let pred = if PREDICT { w * prev[k] } else { 0.0 };
+            let (x, xi) =
+                super::round_to_int(super::clamp((frame[k] - pred) * inv, super::CODE_CLAMP));
+            let rec = if PREDICT { pred + x * step } else { x * step };
+            q[k] = xi;
+            recon[k] = rec;
+            e[0] = super::larger((frame[k] - rec).abs(), e[0]);
+            c[0] = super::larger(x.abs(), c[0]);
+        }
+        [
+            e.iter().fold(0.0, |m, &x| super::larger(x, m)),
+            c.iter().fold(0.0, |m, &x| super::larger(x, m)),
+        ]
+    }
+}
+
 /// The same bodies compiled with AVX2 (and the SSE/AVX it implies).
 #[cfg(all(target_arch = "x86_64", feature = "std"))]
 pub mod avx2 {

@@ -13,7 +13,7 @@ pub const KERNELS: Kernels = Kernels {
     unpack: scalar::unpack,
     quantize_pack,
     unpack_dequantize,
-    coded: super::coded::PORTABLE,
+    coded: super::coded::simd128::KERNELS,
 };
 
 fused_via_scalar_packing!();
