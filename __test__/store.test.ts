@@ -128,6 +128,25 @@ describe.each(FORMATS)('in-memory store (%s segments)', (format) => {
     }
   })
 
+  it('policy.fixedBits pins every tensor to one width, whatever its reads; re-tiering leaves it', async () => {
+    const store = new TensorStreamStore({ retier: false, format, policy: { fixedBits: 5, maxSegmentFrames: 10 } })
+    const next = embeddingStream(DIM, 15)
+    const originals: Float32Array[] = []
+    for (let k = 0; k < 40; k++) {
+      await store.touch('p', k) // would make it hot
+      originals.push(next())
+      await store.append('p', originals[k], k)
+    }
+    await store.refresh('p')
+    expect(await store.retier(1e6)).toBe(0)
+    const chain = store.lineage('p')
+    expect(chain.every((s) => s.bits === 5 && s.tier === 'warm' && s.bound === BOUNDS[5] && s.format === format)).toBe(true)
+    const { frames } = await store.read('p', 0, 1e9)
+    for (let k = 0; k < 40; k++) {
+      expect(relativeError(originals[k], frames.subarray(k * DIM, (k + 1) * DIM))).toBeLessThan(BOUNDS[5])
+    }
+  })
+
   it('writes its format, and counts an open segment at the bytes it will take', async () => {
     const store = new TensorStreamStore({ retier: false, format, policy: { maxSegmentFrames: 32 } })
     expect(store.format).toBe(format)
