@@ -67,7 +67,8 @@ pub const MODE_RAW: u8 = 255;
 pub const MAX_WEIGHT: u8 = 16;
 /// Mode bit of the running difference along the frame.
 pub const MODE_SPATIAL: u8 = 0x80;
-/// Mode bit of a frame whose step equals the previous coded frame's in the block (not stored).
+/// Mode bit of a frame whose step code equals the previous coded frame's in the block (no
+/// difference stored).
 pub const MODE_SAME_STEP: u8 = 0x40;
 /// Mode bit of a frame quantized along a chain: each value predicted by the decoded value
 /// before it (weight 0 and no running difference).
@@ -251,6 +252,8 @@ impl<'a> CodedSegment<'a> {
             let mut at = 0usize;
             let mut records = Vec::with_capacity(frames);
             let mut raw_frames = 0usize;
+            // Steps are stored as differences of step codes, from 0 at the block's start.
+            let mut step_code = 0i64;
             for f in 0..frames {
                 let mode = *block.get(at).ok_or(corrupt(SegmentField::FrameMode))?;
                 at += 1;
@@ -265,21 +268,19 @@ impl<'a> CodedSegment<'a> {
                 if f == 0 && prediction.weight != 0 {
                     return Err(corrupt(SegmentField::FrameMode));
                 }
-                let step = if mode & MODE_SAME_STEP != 0 {
-                    // The previous coded frame's step; there must be one.
-                    match records.iter().rev().find(|(m, _)| *m != MODE_RAW) {
-                        Some(&(_, step)) => step,
-                        None => return Err(corrupt(SegmentField::FrameMode)),
-                    }
+                let code = if mode & MODE_SAME_STEP != 0 {
+                    step_code
                 } else {
-                    let s = block.get(at..at + 4).ok_or(corrupt(SegmentField::Step))?;
-                    at += 4;
-                    f32::from_le_bytes([s[0], s[1], s[2], s[3]])
+                    let (delta, used) =
+                        read_varint(&block[at..]).ok_or(corrupt(SegmentField::Step))?;
+                    at += used;
+                    step_code + unzigzag32(delta) as i64
                 };
-                if !(step >= 0.0 && step.is_finite()) {
+                if !(0..=MAX_STEP_CODE as i64).contains(&code) {
                     return Err(corrupt(SegmentField::Step));
                 }
-                records.push((mode, step));
+                step_code = code;
+                records.push((mode, step_of(code as u16)));
             }
             let raw_len = raw_frames
                 .checked_mul(4 * n)
@@ -337,6 +338,51 @@ fn prediction_of(mode: u8) -> Option<Prediction> {
 /// The mode byte of a prediction.
 fn mode_of(prediction: Prediction) -> u8 {
     prediction.weight | if prediction.spatial { MODE_SPATIAL } else { 0 }
+}
+
+/// Largest valid step code (exponent 254, all 8 mantissa bits set); larger ones are infinite
+/// or NaN.
+const MAX_STEP_CODE: u16 = 0xFEFF;
+
+/// A step's code: its f32 bits above the low 15 (exponent and 8 mantissa bits), so a step is
+/// stored as 16 bits and rounding a step to a code only ever makes it smaller.
+fn step_code(step: f32) -> u16 {
+    (step.to_bits() >> 15) as u16
+}
+
+/// The step a code stands for.
+fn step_of(code: u16) -> f32 {
+    f32::from_bits((code as u32) << 15)
+}
+
+fn zigzag32(v: i32) -> u32 {
+    ((v << 1) ^ (v >> 31)) as u32
+}
+
+fn unzigzag32(z: u32) -> i32 {
+    (z >> 1) as i32 ^ -((z & 1) as i32)
+}
+
+/// Appends `v` as LEB128.
+fn write_varint(mut v: u32, out: &mut Vec<u8>) {
+    while v >= 0x80 {
+        out.push((v & 0x7f) as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Reads a LEB128 number of at most 3 bytes (below 2²¹) with no redundant trailing zero byte;
+/// returns it and the bytes used.
+fn read_varint(bytes: &[u8]) -> Option<(u32, usize)> {
+    let mut v = 0u32;
+    for (i, &b) in bytes.iter().take(3).enumerate() {
+        v |= ((b & 0x7f) as u32) << (7 * i);
+        if b & 0x80 == 0 {
+            return (i == 0 || b != 0).then_some((v, i + 1));
+        }
+    }
+    None
 }
 
 /// True when every value is finite (scans without early exit so it vectorizes).
@@ -495,11 +541,12 @@ impl CodedWriter {
             return self.accept(0, 0.0);
         }
         let limit = self.bound as f64 * max_abs as f64 * ACCEPT_FRACTION;
-        let mut step = (2.0 * self.bound as f64 * max_abs as f64 * STEP_FRACTION) as f32;
-        // Keep the block's previous step when it is at most 1/64 finer than this frame's: a
-        // shared step is not stored again (4 bytes a frame for streams of steady magnitude).
+        let allowed = (2.0 * self.bound as f64 * max_abs as f64 * STEP_FRACTION) as f32;
+        // Rounded down to a 16-bit code; the block's previous step is kept when it is at most
+        // 1/64 finer (its code then costs one byte, a zero difference).
+        let mut step = step_of(step_code(allowed));
         if let Some(prev) = self.previous_step_in_block() {
-            if prev <= step && prev >= step * (1.0 - 1.0 / 64.0) {
+            if prev <= allowed && prev >= allowed * (1.0 - 1.0 / 64.0) {
                 step = prev;
             }
         }
@@ -583,11 +630,6 @@ impl CodedWriter {
     fn accept(&mut self, mode: u8, step: f32) {
         self.symbols.extend_from_slice(&self.frame_symbols);
         core::mem::swap(&mut self.prev, &mut self.recon);
-        // The step is left out when the previous coded frame of the block has the same one.
-        let same = self
-            .previous_step_in_block()
-            .is_some_and(|s| s.to_bits() == step.to_bits());
-        let mode = if same { mode | MODE_SAME_STEP } else { mode };
         self.records.push(FrameRecord { mode, step });
     }
 
@@ -601,7 +643,7 @@ impl CodedWriter {
         HEADER_LEN
             + 2 * (self.max_symbol as usize + 1)
             + blocks * (4 + 2 + rans::max_encoded_len(0))
-            + self.records.len() * 5
+            + self.records.len() * 4
             + self.raw.len() * 4
             + coded_bits
             + CHECKSUM_LEN
@@ -637,15 +679,21 @@ impl CodedWriter {
             let records =
                 &self.records[b * k as usize..((b + 1) * k as usize).min(frames as usize)];
             let mut coded = 0;
+            let mut last_code = 0i32;
             for r in records {
-                out.push(r.mode);
                 if r.mode == MODE_RAW {
+                    out.push(r.mode);
                     continue;
                 }
                 coded += 1;
-                if r.mode & MODE_SAME_STEP == 0 {
-                    out.extend_from_slice(&r.step.to_le_bytes());
+                let code = step_code(r.step) as i32;
+                if code == last_code {
+                    out.push(r.mode | MODE_SAME_STEP);
+                } else {
+                    out.push(r.mode);
+                    write_varint(zigzag32(code - last_code), out);
                 }
+                last_code = code;
             }
             let raw_count = records.iter().filter(|r| r.mode == MODE_RAW).count() * n;
             for v in &self.raw[raw_at..raw_at + raw_count] {

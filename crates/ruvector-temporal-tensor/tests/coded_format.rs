@@ -360,15 +360,21 @@ fn hostile_segments_with_valid_checksums_are_rejected() {
         segment::decode(&two, &mut out),
         Err(Error::CorruptSegment { .. })
     ));
-    // A first frame predicted from nothing, an unknown mode, a negative step.
+    // A first frame predicted from nothing, an unknown mode, then step-code differences: one
+    // that makes the code negative, one beyond the finite codes, a truncated one, an overlong
+    // one.
     for (mode, step, field) in [
-        (3u8, 1.0f32, F::FrameMode),
-        (17, 1.0, F::FrameMode),
-        (0, -1.0, F::Step),
-        (0, f32::INFINITY, F::Step),
+        (3u8, &[2u8][..], F::FrameMode),
+        (17, &[2], F::FrameMode),
+        (0xA0, &[2], F::FrameMode),
+        (0, &[1], F::Step),
+        (0, &[0x80, 0xFC, 0x07], F::Step),
+        (0, &[0x80], F::Step),
+        (0, &[0x82, 0x00], F::Step),
+        (0, &[0x80, 0x80, 0x80, 0x01], F::Step),
     ] {
         let mut block = vec![mode];
-        block.extend_from_slice(&step.to_le_bytes());
+        block.extend_from_slice(step);
         block.extend_from_slice(&[0, 0, 1, 0].repeat(4));
         let mut body = (block.len() as u32).to_le_bytes().to_vec();
         body.extend_from_slice(&block);
