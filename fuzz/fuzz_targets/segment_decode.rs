@@ -4,7 +4,11 @@
 //! Oracle: nothing panics; an `Ok` header is consistent with the bytes; `Ok` decodes give
 //! exactly `value_count` values, all finite, identical from the scalar and the best kernels and
 //! from the whole-segment and random-access paths; too-small buffers report the size needed.
+//! Coded (v3) bytes go through the coded oracle (`common/coded.rs`, see also `coded_decode`).
 #![no_main]
+
+#[path = "common/coded.rs"]
+mod coded_oracle;
 
 use libfuzzer_sys::fuzz_target;
 use ruvector_temporal_tensor::segment::{self, SegmentHeader};
@@ -15,6 +19,10 @@ fn bits_of(v: &[f32]) -> Vec<u32> {
 }
 
 fn check_segment(data: &[u8]) {
+    if coded_oracle::is_coded(data) {
+        coded_oracle::check(data, false);
+        return;
+    }
     let parsed = SegmentHeader::parse(data);
     kernels::force_scalar(false);
     let mut best = vec![1.5f32; 3]; // decode appends: prefix must survive
