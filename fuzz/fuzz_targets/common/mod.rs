@@ -120,6 +120,20 @@ impl<'a> Input<'a> {
     }
 }
 
+/// Panics unless `a` and `b` are the same state. `PartialEq` first; when it says no, the `Debug`
+/// forms decide, because a compressor's scratch buffers may hold NaN (a coded writer keeps the
+/// overflowed reconstruction of a rejected chain quantization), which makes a state differ
+/// from its own clone under `PartialEq`. (`Debug` tells -0.0 from 0.0 but not NaN payloads.)
+#[macro_export]
+macro_rules! assert_same {
+    ($a:expr, $b:expr $(, $($msg:tt)+)?) => {{
+        let (a, b) = (&$a, &$b);
+        if a != b && format!("{a:?}") != format!("{b:?}") {
+            assert_eq!(a, b $(, $($msg)+)?);
+        }
+    }};
+}
+
 /// `max|v − v'| / max|v|` of one frame, in f64; 0 for an all-zero frame decoded exactly and
 /// infinity for an all-zero frame decoded inexactly.
 pub fn relative_error(original: &[f32], decoded: &[f32]) -> f64 {
