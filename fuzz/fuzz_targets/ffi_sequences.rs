@@ -1,4 +1,5 @@
-//! Arbitrary sequences of `ttc_*` calls: create (any policy), push / push_frames / flush / peek with
+//! Arbitrary sequences of `ttc_*` calls: create (any policy; through `ttc_create_with_options`
+//! also any width, format (packed, coded, invalid), keyframe interval and bound), push / push_frames / flush / peek with
 //! arbitrary capacities and (mis)aligned offsets into a buffer, null pointers, free, reuse of
 //! freed slots, stale and made-up handles, info, decode / decode_frame / segment_info of emitted
 //! or arbitrary bytes, alloc / dealloc, last_error and kernels.
@@ -17,7 +18,7 @@ use common::Input;
 use libfuzzer_sys::fuzz_target;
 use ruvector_temporal_tensor::ffi::*;
 use ruvector_temporal_tensor::segment::{self, SegmentHeader};
-use ruvector_temporal_tensor::{Error, TemporalTensorCompressor, TierPolicy};
+use ruvector_temporal_tensor::{Error, Format, TemporalTensorCompressor, TierPolicy};
 use std::collections::BTreeMap;
 use std::ptr::{null, null_mut};
 
@@ -43,6 +44,14 @@ const MISALIGNED: i32 = -12;
 const INVALID_HANDLE: i32 = -13;
 const UNKNOWN_ALLOCATION: i32 = -14;
 const OUT_OF_MEMORY: i32 = -15;
+
+/// `ttc_peek` of a coded compressor panics (it copies `pending_segment_len()` bytes, an upper
+/// bound for coded segments): reported, reproduced by
+/// `crates/ruvector-temporal-tensor/tests/coded_regressions.rs`
+/// (`ttc_peek_of_a_coded_compressor_writes_the_snapshot`, ignored until fixed) and
+/// `regressions/ffi_sequences/coded-peek-pending-len`. Until the fix, runs skip that call so they
+/// can find other bugs; set this to false with the fix.
+const SKIP_CODED_PEEK: bool = true;
 
 const SEGMENT_ERRORS: [i32; 4] = [TRUNCATED, BAD_MAGIC, UNSUPPORTED_VERSION, CORRUPT_SEGMENT];
 
@@ -313,7 +322,7 @@ fn push(
         }
         Err(e) => {
             assert_eq!(status, st(e), "{what}: model failed with {e:?}");
-            assert_eq!(*model_c, before);
+            assert_same!(*model_c, before);
             if let Error::BufferTooSmall { needed, .. } = e {
                 assert_eq!(written as u64, needed, "{what}: needed size reported");
                 // The same call with the reported size succeeds (bytes checked above).
@@ -564,6 +573,20 @@ fn decode(
                             h.byte_len
                         )
                     );
+                    assert_eq!(
+                        (
+                            info.group_len,
+                            info.scale_count,
+                            info.bound.to_bits(),
+                            info.keyframe_interval
+                        ),
+                        (
+                            h.group_len,
+                            h.scale_count,
+                            h.bound.to_bits(),
+                            h.keyframe_interval
+                        )
+                    );
                 }
                 Err(e) => assert_eq!(status, st(e)),
             }
@@ -713,34 +736,104 @@ fuzz_target!(|data: &[u8]| {
                         1 + input.u8() as u32 % 6,
                     ]
                 };
+                // With bit 5: ttc_create_with_options (width, format, keyframe interval, bound).
+                let options = (op & 0x20 != 0).then(|| {
+                    let fixed_bits = match input.u8() % 8 {
+                        0..=2 => 0,
+                        3 => 3,
+                        4 => 5,
+                        5 => 7,
+                        6 => 8,
+                        _ => input.u32_interesting() % 10,
+                    };
+                    let format = match input.u8() % 8 {
+                        0..=2 => 0,
+                        7 => input.u32_interesting(),
+                        _ => 1,
+                    };
+                    let keyframe_interval = match input.u8() % 4 {
+                        0 => input.u32_interesting(),
+                        _ => 1 + input.u8() as u32 % 10,
+                    };
+                    let bound = match input.u8() % 4 {
+                        0 | 1 => 0.0,
+                        2 => [1e-4f32, 0.01, 0.3, 0.999_999_94][input.u8() as usize % 4],
+                        _ => input.f32_interesting(),
+                    };
+                    (fixed_bits, format, keyframe_interval, bound)
+                });
                 let null_out = input.u8() % 32 == 0;
                 let mut handle = 0u32;
                 let out: *mut u32 = if null_out { null_mut() } else { &mut handle };
                 // SAFETY: valid out-pointer (or null).
                 let status = unsafe {
-                    ttc_create_with_policy(
-                        len, now, fields[0], fields[1], fields[2], fields[3], fields[4], fields[5],
-                        out,
-                    )
+                    match options {
+                        None => ttc_create_with_policy(
+                            len, now, fields[0], fields[1], fields[2], fields[3], fields[4],
+                            fields[5], out,
+                        ),
+                        Some((fixed_bits, format, keyframe_interval, bound)) => {
+                            ttc_create_with_options(
+                                len,
+                                now,
+                                fields[0],
+                                fields[1],
+                                fields[2],
+                                fields[3],
+                                fields[4],
+                                fields[5],
+                                fixed_bits,
+                                format,
+                                keyframe_interval,
+                                bound,
+                                out,
+                            )
+                        }
+                    }
+                };
+                let what = if options.is_some() {
+                    "ttc_create_with_options"
+                } else {
+                    "ttc_create_with_policy"
                 };
                 assert_status(
                     status,
                     &[INVALID_CONFIG, LIMIT_EXCEEDED, NULL_POINTER],
-                    "ttc_create_with_policy",
+                    what,
                 );
                 model.record(status);
-                let policy = TierPolicy::from_fields(
+                let mut policy = TierPolicy::from_fields(
                     fields[0], fields[1], fields[2], fields[3], fields[4], fields[5],
                 );
                 if null_out {
                     assert_eq!(status, NULL_POINTER);
                     continue;
                 }
-                match TemporalTensorCompressor::new(policy, len, now) {
+                // The model: the documented checks, in the documented order.
+                let created = match options {
+                    None => TemporalTensorCompressor::new(policy, len, now),
+                    Some((fixed_bits, format, keyframe_interval, bound)) => {
+                        policy.fixed_bits = u8::try_from(fixed_bits).unwrap_or(1);
+                        let format = match format {
+                            0 => Ok(Format::Packed),
+                            1 => Ok(Format::Coded),
+                            _ => Err(Error::InvalidConfig { field: "format" }),
+                        };
+                        format.and_then(|format| {
+                            let mut c =
+                                TemporalTensorCompressor::with_format(policy, len, now, format)?;
+                            c.set_keyframe_interval(keyframe_interval)?;
+                            c.set_bound((bound != 0.0).then_some(bound))?;
+                            assert_eq!(c.format(), format);
+                            Ok(c)
+                        })
+                    }
+                };
+                match created {
                     Ok(c) => {
                         assert_eq!(
                             status, OK,
-                            "create: the model accepted {policy:?} len={len}"
+                            "{what}: the model accepted {policy:?} {options:?} len={len}"
                         );
                         assert_ne!(handle, 0);
                         assert!(
@@ -750,7 +843,7 @@ fuzz_target!(|data: &[u8]| {
                         model.stale.retain(|&h| h != handle);
                         model.compressors.insert(handle, c);
                     }
-                    Err(e) => assert_eq!(status, st(e), "create: {e:?}"),
+                    Err(e) => assert_eq!(status, st(e), "{what}: {e:?}"),
                 }
             }
             2 => {
@@ -834,7 +927,13 @@ fuzz_target!(|data: &[u8]| {
                 let h = model.handle(&mut input);
                 let region = Region::pick(&mut input, 1, ARENA);
                 let null_written = input.u8() % 32 == 0;
-                if op & 0x40 != 0 {
+                let coded = model
+                    .compressors
+                    .get(&h)
+                    .is_some_and(|c| c.format() == Format::Coded);
+                if op & 0x40 != 0 && coded && SKIP_CODED_PEEK {
+                    // Known bug, see SKIP_CODED_PEEK.
+                } else if op & 0x40 != 0 {
                     peek(&mut model, &mut out_arena, h, region, null_written);
                 } else {
                     flush(&mut model, &mut out_arena, h, region, null_written);
