@@ -115,6 +115,16 @@ describe(`facade on the ${process.env.TEMPORAL_TENSOR_BACKEND} backend (${kernel
       }
     })
 
+    it('peek() returns the open coded segment, readable, on every backend', () => {
+      const frames = stream(N, 7, 6)
+      const c = new TemporalTensorCompressor({ tensorLen: N, format: 'coded' })
+      expect(c.pushMany(frames, 0)).toEqual([])
+      const snap = c.peek()!
+      expect(snap.byteLength).toBeLessThanOrEqual(c.pendingBytes)
+      expect(segmentInfo(snap).frameCount).toBe(7)
+      expect(decodeSegment(snap)).toEqual(decodeSegment(c.flush()!))
+    })
+
     it('keeps a custom bound and labels segments with it', () => {
       const frames = stream(N, 40, 9)
       const c = new TemporalTensorCompressor({ tensorLen: N, format: 'coded', bound: 0.1, policy: { fixedBits: 3 } })

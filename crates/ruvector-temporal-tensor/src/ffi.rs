@@ -586,14 +586,15 @@ pub unsafe extern "C" fn ttc_peek(
             |_, out| {
                 let mut store = STORE.lock();
                 let compressor = store.get(handle)?;
-                let needed = compressor.pending_segment_len();
+                // The snapshot's exact length: for coded segments `pending_segment_len` is only
+                // an upper bound.
+                let mut bytes = Vec::with_capacity(compressor.pending_segment_len());
+                let needed = compressor.peek(&mut bytes);
                 let available = out.len();
                 let dst = out.get_mut(..needed).ok_or(Error::BufferTooSmall {
                     needed: needed as u64,
                     available: available as u64,
                 })?;
-                let mut bytes = Vec::with_capacity(needed);
-                compressor.peek(&mut bytes);
                 dst.copy_from_slice(&bytes);
                 Ok(needed)
             },
