@@ -8,7 +8,7 @@
 use napi::bindgen_prelude::{Float32Array, Uint8Array};
 use napi_derive::napi;
 use ruvector_temporal_tensor::segment::{self, SegmentHeader};
-use ruvector_temporal_tensor::{Error, Format, TemporalTensorCompressor, TierPolicy};
+use ruvector_temporal_tensor::{Error, TemporalTensorCompressor};
 
 /// The JS error code: the core's stable code string.
 pub struct Code(&'static str);
@@ -52,28 +52,21 @@ impl NativeCompressor {
         keyframe_interval: u32,
         bound: f64,
     ) -> Result<Self> {
-        let mut policy = TierPolicy::from_fields(
+        let inner = TemporalTensorCompressor::from_flat_options(
+            tensor_len,
+            now_ts,
             hot_min_score,
             warm_min_score,
             warm_bits,
             drift_pct_q8,
             group_len,
             max_segment_frames,
-        );
-        policy.fixed_bits = u8::try_from(fixed_bits).unwrap_or(1);
-        let format = match format {
-            0 => Format::Packed,
-            1 => Format::Coded,
-            _ => return Err(js_error(Error::InvalidConfig { field: "format" })),
-        };
-        let mut inner = TemporalTensorCompressor::with_format(policy, tensor_len, now_ts, format)
-            .map_err(js_error)?;
-        inner
-            .set_keyframe_interval(keyframe_interval)
-            .map_err(js_error)?;
-        inner
-            .set_bound((bound != 0.0).then_some(bound as f32))
-            .map_err(js_error)?;
+            fixed_bits,
+            format,
+            keyframe_interval,
+            bound as f32,
+        )
+        .map_err(js_error)?;
         Ok(NativeCompressor { inner })
     }
 

@@ -222,6 +222,52 @@ impl TemporalTensorCompressor {
         })
     }
 
+    /// A compressor from the flat argument list the `ttc_*` C ABI and the language bindings
+    /// pass: [`TierPolicy::from_fields`]'s six fields, then `fixed_bits`
+    /// ([`TierPolicy::fixed_bits`]), `format` (0 packed, 1 coded), the keyframe interval of coded
+    /// segments and a bound to keep instead of the tiers' (0 for the tiers'; see
+    /// [`set_bound`](Self::set_bound)).
+    ///
+    /// Errors: as [`with_format`](Self::with_format), [`set_keyframe_interval`](Self::set_keyframe_interval)
+    /// and [`set_bound`](Self::set_bound); [`Error::InvalidConfig`] for another `format` or a
+    /// `fixed_bits` beyond `u8`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_flat_options(
+        tensor_len: u32,
+        now_ts: u32,
+        hot_min_score: u32,
+        warm_min_score: u32,
+        warm_bits: u32,
+        drift_pct_q8: u32,
+        group_len: u32,
+        max_segment_frames: u32,
+        fixed_bits: u32,
+        format: u32,
+        keyframe_interval: u32,
+        bound: f32,
+    ) -> Result<Self, Error> {
+        let mut policy = TierPolicy::from_fields(
+            hot_min_score,
+            warm_min_score,
+            warm_bits,
+            drift_pct_q8,
+            group_len,
+            max_segment_frames,
+        );
+        policy.fixed_bits = u8::try_from(fixed_bits).map_err(|_| Error::InvalidConfig {
+            field: "fixed_bits",
+        })?;
+        let format = match format {
+            0 => Format::Packed,
+            1 => Format::Coded,
+            _ => return Err(Error::InvalidConfig { field: "format" }),
+        };
+        let mut compressor = Self::with_format(policy, tensor_len, now_ts, format)?;
+        compressor.set_keyframe_interval(keyframe_interval)?;
+        compressor.set_bound((bound != 0.0).then_some(bound))?;
+        Ok(compressor)
+    }
+
     /// The format of the segments this compressor writes.
     pub fn format(&self) -> Format {
         self.format

@@ -21,7 +21,7 @@
 
 use crate::compressor::TemporalTensorCompressor;
 use crate::error::Error;
-use crate::segment::{self, Format, SegmentHeader};
+use crate::segment::{self, SegmentHeader};
 use crate::tier_policy::TierPolicy;
 use alloc::collections::{BTreeMap, BinaryHeap};
 use alloc::vec::Vec;
@@ -415,23 +415,20 @@ pub unsafe extern "C" fn ttc_create_with_options(
         if out_handle.is_null() {
             return Err(Error::NullPointer);
         }
-        let mut policy = TierPolicy::from_fields(
+        let compressor = TemporalTensorCompressor::from_flat_options(
+            len,
+            now_ts,
             hot_min_score,
             warm_min_score,
             warm_bits,
             drift_pct_q8,
             group_len,
             max_segment_frames,
-        );
-        policy.fixed_bits = u8::try_from(fixed_bits).unwrap_or(1);
-        let format = match format {
-            0 => Format::Packed,
-            1 => Format::Coded,
-            _ => return Err(Error::InvalidConfig { field: "format" }),
-        };
-        let mut compressor = TemporalTensorCompressor::with_format(policy, len, now_ts, format)?;
-        compressor.set_keyframe_interval(keyframe_interval)?;
-        compressor.set_bound((bound != 0.0).then_some(bound))?;
+            fixed_bits,
+            format,
+            keyframe_interval,
+            bound,
+        )?;
         let handle = STORE.lock().insert(compressor)?;
         // SAFETY: checked non-null above; valid per the caller.
         unsafe { put(out_handle, handle) }

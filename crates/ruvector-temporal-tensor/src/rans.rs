@@ -335,20 +335,26 @@ impl<'a> Decoder<'a> {
         let mut lane = self.lane;
         let mut state = self.state;
         let mask = SCALE - 1;
-        let mut out_iter = out.iter_mut();
-        // Bring the lane cursor back to 0 so the main loop can run four at a time.
-        while lane != 0 {
-            let Some(o) = out_iter.next() else { break };
-            let x = &mut state[lane];
+        // One symbol on one lane, reading a word when the state falls below the interval.
+        let one = |x: &mut u32, o: &mut u16, at: &mut usize| -> Result<(), Error> {
             let slot = (*x & mask) as usize;
             *o = symbol[slot];
             let e = step[slot];
             *x = (e >> 16) * (*x >> SCALE_BITS) + (e & 0xffff);
             if *x < LOW {
-                let w = words.get(at..at + 2).ok_or(corrupt(SegmentField::Stream))?;
+                let w = words
+                    .get(*at..*at + 2)
+                    .ok_or(corrupt(SegmentField::Stream))?;
                 *x = (*x << 16) | u16::from_le_bytes([w[0], w[1]]) as u32;
-                at += 2;
+                *at += 2;
             }
+            Ok(())
+        };
+        let mut out_iter = out.iter_mut();
+        // Bring the lane cursor back to 0 so the main loop can run four at a time.
+        while lane != 0 {
+            let Some(o) = out_iter.next() else { break };
+            one(&mut state[lane], o, &mut at)?;
             lane = (lane + 1) % LANES;
         }
         let rest = out_iter.into_slice();
@@ -370,16 +376,7 @@ impl<'a> Decoder<'a> {
             }
         }
         for o in quads.into_remainder() {
-            let x = &mut state[lane];
-            let slot = (*x & mask) as usize;
-            *o = symbol[slot];
-            let e = step[slot];
-            *x = (e >> 16) * (*x >> SCALE_BITS) + (e & 0xffff);
-            if *x < LOW {
-                let w = words.get(at..at + 2).ok_or(corrupt(SegmentField::Stream))?;
-                *x = (*x << 16) | u16::from_le_bytes([w[0], w[1]]) as u32;
-                at += 2;
-            }
+            one(&mut state[lane], o, &mut at)?;
             lane = (lane + 1) % LANES;
         }
         self.state = state;

@@ -159,7 +159,28 @@ fn quantize_lanes<const PREDICT: bool>(
             code[l] = larger(x.abs(), code[l]);
         }
     }
-    for j in whole..n {
+    quantize_tail::<PREDICT>(
+        frame, prev, w, step, inv, q, recon, whole, &mut err, &mut code,
+    )
+}
+
+/// Quantizes values `from..` one at a time into statistics lane 0, then folds the eight lanes:
+/// the common end of every quantize kernel (portable, AVX2, simd128).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn quantize_tail<const PREDICT: bool>(
+    frame: &[f32],
+    prev: &[f32],
+    w: f32,
+    step: f32,
+    inv: f32,
+    q: &mut [i32],
+    recon: &mut [f32],
+    from: usize,
+    err: &mut [f32; 8],
+    code: &mut [f32; 8],
+) -> [f32; 2] {
+    for j in from..frame.len() {
         let pred = if PREDICT { w * prev[j] } else { 0.0 };
         let (x, xi) = round_to_int(clamp((frame[j] - pred) * inv, CODE_CLAMP));
         let rec = if PREDICT { pred + x * step } else { x * step };
@@ -436,20 +457,7 @@ pub mod simd128 {
                 f32x4_extract_lane::<3>(cv),
             ]);
         }
-        for k in whole..n {
-            let pred = if PREDICT { w * prev[k] } else { 0.0 };
-            let (x, xi) =
-                super::round_to_int(super::clamp((frame[k] - pred) * inv, super::CODE_CLAMP));
-            let rec = if PREDICT { pred + x * step } else { x * step };
-            q[k] = xi;
-            recon[k] = rec;
-            e[0] = super::larger((frame[k] - rec).abs(), e[0]);
-            c[0] = super::larger(x.abs(), c[0]);
-        }
-        [
-            e.iter().fold(0.0, |m, &x| super::larger(x, m)),
-            c.iter().fold(0.0, |m, &x| super::larger(x, m)),
-        ]
+        super::quantize_tail::<PREDICT>(frame, prev, w, step, inv, q, recon, whole, &mut e, &mut c)
     }
 }
 
@@ -563,24 +571,20 @@ pub mod avx2 {
             _mm256_storeu_ps(lanes[0].as_mut_ptr(), err);
             _mm256_storeu_ps(lanes[1].as_mut_ptr(), code);
         }
-        // The tail, value by value, into lane 0 as the scalar body does.
-        let [mut e0, mut c0] = [lanes[0][0], lanes[1][0]];
-        for k in whole..n {
-            let pred = if PREDICT { w * prev[k] } else { 0.0 };
-            let (x, xi) =
-                super::round_to_int(super::clamp((frame[k] - pred) * inv, super::CODE_CLAMP));
-            let rec = if PREDICT { pred + x * step } else { x * step };
-            q[k] = xi;
-            recon[k] = rec;
-            e0 = super::larger((frame[k] - rec).abs(), e0);
-            c0 = super::larger(x.abs(), c0);
-        }
-        lanes[0][0] = e0;
-        lanes[1][0] = c0;
-        [
-            lanes[0].iter().fold(0.0, |m, &e| super::larger(e, m)),
-            lanes[1].iter().fold(0.0, |m, &c| super::larger(c, m)),
-        ]
+        // The tail, value by value, into lane 0 as the portable body does.
+        let [mut err_lanes, mut code_lanes] = lanes;
+        super::quantize_tail::<PREDICT>(
+            frame,
+            prev,
+            w,
+            step,
+            inv,
+            q,
+            recon,
+            whole,
+            &mut err_lanes,
+            &mut code_lanes,
+        )
     }
     avx2_wrapper!(residual_costs, residual_costs_avx2, residual_costs_body, (q: &[i32]) -> [u64; 4]);
     avx2_wrapper!(residuals, residuals_avx2, residuals_body, (q: &[i32], spatial: bool, out: &mut [u16]));
