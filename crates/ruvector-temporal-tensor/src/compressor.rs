@@ -515,16 +515,21 @@ impl TemporalTensorCompressor {
     /// plus, per frame, its codes at 8 bits and one header with f32 scales.
     pub fn max_batch_output_len(&self, frame_count: usize) -> usize {
         let n = self.tensor_len as usize;
-        let scales = n.div_ceil(self.policy.group_len as usize);
-        let per_frame = if self.format == Format::Coded {
-            // A one-frame segment holding a raw frame, with the largest table.
-            self.coded_frame_worst_case()
-                + crate::coded::HEADER_LEN
+        if self.format == Format::Coded {
+            // Every frame of a batch is at one tier, so only the frame cap (and the open
+            // segment, finished first) starts segments; each pays a header and a full table.
+            let cap = self.frame_cap(0) as usize;
+            let segments = frame_count.div_ceil(cap.max(1)) + 2;
+            let per_segment = crate::coded::HEADER_LEN
                 + 2 * crate::rans::MAX_SYMBOLS
-                + crate::coded::CHECKSUM_LEN
-        } else {
-            crate::segment::FIXED_HEADER_LEN + 4 * scales + n + 1
-        };
+                + crate::coded::CHECKSUM_LEN;
+            return self
+                .pending_segment_len()
+                .saturating_add(frame_count.saturating_mul(self.coded_frame_worst_case()))
+                .saturating_add(segments.saturating_mul(per_segment));
+        }
+        let scales = n.div_ceil(self.policy.group_len as usize);
+        let per_frame = crate::segment::FIXED_HEADER_LEN + 4 * scales + n + 1;
         self.pending_segment_len()
             .saturating_add(frame_count.saturating_mul(per_frame))
     }
