@@ -204,6 +204,22 @@ impl EncodeSymbol {
         }
     }
 
+    /// `x / freq`. On 64-bit targets without a division: exact for `x < 2^32` because the
+    /// reciprocal's error, below 2^32 / 2^44, is smaller than 1 / freq for every freq ≤ 4096.
+    /// Elsewhere (wasm32, where a 128-bit product is a library call) a plain division; both give
+    /// the same quotient.
+    #[inline(always)]
+    fn quotient(&self, x: u32) -> u32 {
+        #[cfg(target_pointer_width = "64")]
+        {
+            ((x as u128 * self.magic as u128) >> 44) as u32
+        }
+        #[cfg(not(target_pointer_width = "64"))]
+        {
+            x / ((SCALE - self.complement) as u32)
+        }
+    }
+
     /// Codes one symbol into state `x`, pushing a word to `words[..*at]` from the back when
     /// the state must shrink first.
     #[inline(always)]
@@ -213,9 +229,7 @@ impl EncodeSymbol {
             words[*at] = *x as u16;
             *x >>= 16;
         }
-        // x / freq without a division: exact for x < 2^32 because the reciprocal's error,
-        // below 2^32 / 2^44, is smaller than 1 / freq for every freq ≤ 4096.
-        let q = ((*x as u128 * self.magic as u128) >> 44) as u32;
+        let q = self.quotient(*x);
         // (q << SCALE_BITS) + (x − q·freq) + start, which stays below 2^32.
         *x = *x + self.start + q * self.complement;
     }
