@@ -446,8 +446,10 @@ struct FrameRecord {
 /// Builds one coded segment frame by frame (the encoder side of this module).
 ///
 /// Holds the frames' symbols (2 bytes per value), raw frames, and the previous decoded frame;
-/// the rANS coding happens in [`write`](Self::write).
-#[derive(Clone, Debug, PartialEq)]
+/// the rANS coding happens in [`write`](Self::write). Two writers are equal when they would
+/// write the same segment from here on (scratch buffers are not compared: a rejected attempt
+/// may leave non-finite values in them).
+#[derive(Clone, Debug)]
 pub struct CodedWriter {
     bits: u8,
     bound: f32,
@@ -464,6 +466,21 @@ pub struct CodedWriter {
     chain_codes: Vec<i32>,
     chain_recon: Vec<f32>,
     frame_symbols: Vec<u16>,
+}
+
+impl PartialEq for CodedWriter {
+    fn eq(&self, other: &Self) -> bool {
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        self.bits == other.bits
+            && self.bound.to_bits() == other.bound.to_bits()
+            && self.tensor_len == other.tensor_len
+            && self.keyframe_interval == other.keyframe_interval
+            && self.records == other.records
+            && self.symbols == other.symbols
+            && self.max_symbol == other.max_symbol
+            && bits(&self.raw) == bits(&other.raw)
+            && bits(&self.prev) == bits(&other.prev)
+    }
 }
 
 impl CodedWriter {

@@ -457,3 +457,26 @@ fn a_bound_override_is_kept_and_recorded() {
     assert!(packed.set_bound(Some(0.01)).is_err());
     assert!(packed.set_bound(None).is_ok());
 }
+
+#[test]
+fn a_compressor_equals_its_clone_after_rejected_attempts() {
+    // Alternating extremes make the predicted attempt overflow (non-finite scratch values)
+    // before the frame is coded another way; the state compared is what will be written.
+    let n = 16;
+    let mut c = compressor_in(Format::Coded, 8, n as u32, 64);
+    let mut out = Vec::new();
+    for k in 0..4 {
+        let sign = if k % 2 == 0 { 1.0 } else { -1.0 };
+        let frame: Vec<f32> = (0..n)
+            .map(|i| {
+                if i % 2 == 0 {
+                    sign * 3e38
+                } else {
+                    -sign * 3e38
+                }
+            })
+            .collect();
+        c.push_frame(&frame, 0, &mut out).unwrap();
+        assert_eq!(c, c.clone());
+    }
+}
