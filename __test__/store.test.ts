@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
-import { TensorStreamStore } from '../dist/index.mjs'
+import { TemporalTensorCompressor, TensorStreamStore } from '../dist/index.mjs'
 // @ts-expect-error: plain ESM module without types
 import { TRACE_STORE_OPTIONS, embeddingStream, runTrace } from '../bin/trace.mjs'
 import { BOUNDS, expectCode, relativeError } from './helpers.js'
@@ -258,28 +258,57 @@ describe('store format option', () => {
     expectCode(() => new TensorStreamStore({ format: 'zip' as 'coded' }), 'INVALID_ARGUMENT')
   })
 
-  it('reads records persisted before they held format and bound', async () => {
+  it('converts a store of the first layout (timestamp keys, no checksums, records without format and bound)', async () => {
+    // Write the first layout by hand: tables `segments` [id, startTs], `wal` [id, ts] and
+    // `tensors`, msgpack values, as stores before schema 2 wrote them.
     const path = tempDir()
-    const store = await TensorStreamStore.open({ path, retier: false, format: 'packed', policy: { maxSegmentFrames: 8 } })
     const next = embeddingStream(DIM, 14)
-    for (let k = 0; k < 20; k++) await store.append('old', next(), k)
-    const before = store.lineage('old')
-    await store.close()
+    const originals = Array.from({ length: 20 }, () => next())
+    const c = new TemporalTensorCompressor({ tensorLen: DIM, format: 'packed', policy: { maxSegmentFrames: 8 } })
+    const segs: Uint8Array[] = []
+    for (let k = 0; k < 16; k++) {
+      const s = c.push(originals[k], k)
+      if (s) segs.push(s)
+    }
+    segs.push(c.flush()!) // frames 0..15 in two segments; 16..19 go to the WAL
+    c.free()
     const { open } = await import('lmdb')
     const db = open({ path, compression: false })
     const segments = db.openDB('segments')
+    const wal = db.openDB('wal')
+    const tensors = db.openDB('tensors')
     await db.transaction(() => {
-      for (const { key, value } of segments.getRange()) {
-        const { format: _f, bound: _b, ...legacy } = value as Record<string, unknown>
-        segments.put(key, legacy)
-      }
+      segs.forEach((bytes, i) => {
+        const ts = Float64Array.from({ length: 8 }, (_, k) => i * 8 + k)
+        segments.put(['old', i * 8], {
+          key: `old:${i * 8}:${i * 8 + 7}`, tensorId: 'old', startTs: i * 8, endTs: i * 8 + 7, tier: 'cold', bits: 3,
+          frames: 8, byteLength: bytes.byteLength, prevKey: i === 0 ? null : 'old:0:7', producer: null,
+          bytes, timestamps: new Uint8Array(ts.buffer),
+        })
+      })
+      for (let k = 16; k < 20; k++) wal.put(['old', k], new Uint8Array(originals[k].buffer.slice(0)))
+      tensors.put('old', { id: 'old', tensorLen: DIM, accessCount: 0, accessTick: 0, lastTs: 19, producer: null })
     })
     await db.close()
+
     const reopened = await TensorStreamStore.open({ path, retier: false, format: 'coded', policy: { maxSegmentFrames: 8 } })
-    expect(reopened.lineage('old')).toEqual(before)
+    expect(reopened.lineage('old').map((s) => [s.key, s.seq, s.format, s.bound])).toEqual([
+      ['old:0:7', 0, 'packed', BOUNDS[3]],
+      ['old:8:15', 8, 'packed', BOUNDS[3]],
+    ])
     for (let k = 20; k < 30; k++) await reopened.append('old', next(), k)
     await reopened.flushAll()
     expect(reopened.lineage('old').map((seg) => seg.format)).toEqual(['packed', 'packed', 'coded', 'coded'])
+    const { timestamps, frames } = await reopened.read('old', 0, 1e9)
+    expect(Array.from(timestamps)).toEqual(Array.from({ length: 30 }, (_, k) => k))
+    for (let k = 0; k < 20; k++) {
+      expect(relativeError(originals[k], frames.subarray(k * DIM, (k + 1) * DIM))).toBeLessThan(BOUNDS[3])
+    }
     await reopened.close()
+    // Converted once: the old tables are empty, and the store opens the same again.
+    expect((await TensorStreamStore.verify({ path })).ok).toBe(true)
+    const again = await TensorStreamStore.open({ path, retier: false })
+    expect((await again.read('old', 0, 1e9)).timestamps.length).toBe(30)
+    await again.close()
   })
 })

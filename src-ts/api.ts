@@ -103,7 +103,8 @@ function resolveCoding(options: CompressorOptions): ResolvedCoding {
   return { format, keyframeInterval, bound }
 }
 
-function resolvePolicy(options: TierPolicyOptions | undefined): ResolvedPolicy {
+/** Checks policy options (own properties only) and fills in the defaults. Internal. */
+export function resolvePolicy(options: TierPolicyOptions | undefined): ResolvedPolicy {
   if (options !== undefined && (typeof options !== 'object' || options === null)) {
     throw new TemporalTensorError('INVALID_ARGUMENT', 'policy must be an object')
   }

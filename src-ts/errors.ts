@@ -1,8 +1,8 @@
 /**
  * Errors thrown by every function of this package, from either backend.
  *
- * `code` is stable and matches the Rust core's `Error::code()` (see `ERROR_CODES`), plus two
- * codes of the JS loader itself: `BACKEND_UNAVAILABLE` and `NOT_INITIALIZED`.
+ * `code` is stable and matches the Rust core's `Error::code()` (see `ERROR_CODES`), plus the
+ * codes of the JS layer itself (`JS_ERROR_CODES`).
  */
 
 /** Core error codes with the status the `ttc_*` ABI returns for each (pinned by a test). */
@@ -30,11 +30,30 @@ export const ERROR_CODES = {
 export type CoreErrorCode = keyof typeof ERROR_CODES
 
 /**
- * Every `code` a `TemporalTensorError` can carry: the core's, plus `BACKEND_UNAVAILABLE` (a
- * forced or required backend could not load) and `NOT_INITIALIZED` (browser entry used before
- * `await init()`).
+ * Codes of the JS layer itself (no `ttc_*` status):
+ * - `BACKEND_UNAVAILABLE`: a forced or required backend could not load.
+ * - `NOT_INITIALIZED`: the browser entry was used before `await init()`.
+ * - `BACKEND_FAILED`: the WebAssembly instance trapped; its compressors are gone (every call on
+ *   them throws this), while new compressors and decodes run on a fresh instance.
+ * - `STORAGE_FULL`: a persistent store's disk (or database map) is full; nothing was written.
+ * - `IO_ERROR`: a persistent store's file system failed (read-only, permissions, I/O error);
+ *   nothing was written.
+ * - `STORE_LOCKED`: another process (or another open store in this one) has the store open.
+ * - `STORE_CORRUPT`: a persistent store's files are damaged; `TensorStreamStore.verify` tells
+ *   what, `TensorStreamStore.repair` keeps what is intact.
  */
-export type ErrorCode = CoreErrorCode | 'BACKEND_UNAVAILABLE' | 'NOT_INITIALIZED'
+export const JS_ERROR_CODES = [
+  'BACKEND_UNAVAILABLE',
+  'NOT_INITIALIZED',
+  'BACKEND_FAILED',
+  'STORAGE_FULL',
+  'IO_ERROR',
+  'STORE_LOCKED',
+  'STORE_CORRUPT',
+] as const
+
+/** Every `code` a `TemporalTensorError` can carry: the core's and the JS layer's. */
+export type ErrorCode = CoreErrorCode | (typeof JS_ERROR_CODES)[number]
 
 const BY_STATUS = new Map<number, CoreErrorCode>(
   Object.entries(ERROR_CODES).map(([code, status]) => [status, code as CoreErrorCode]),
@@ -49,7 +68,7 @@ export function codeForStatus(status: number): CoreErrorCode {
 export function isErrorCode(value: unknown): value is ErrorCode {
   return (
     typeof value === 'string' &&
-    (value in ERROR_CODES || value === 'BACKEND_UNAVAILABLE' || value === 'NOT_INITIALIZED')
+    (Object.hasOwn(ERROR_CODES, value) || (JS_ERROR_CODES as readonly string[]).includes(value))
   )
 }
 

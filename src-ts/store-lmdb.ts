@@ -1,111 +1,644 @@
 /**
  * LMDB persistence for `TensorStreamStore` (the optional `lmdb` package). Internal.
  *
- * Three tables: `segments` keyed `[tensorId, startTs]` (ordered keys: the time-range index on
- * disk), `wal` keyed `[tensorId, ts]` holding raw frames of open segments, and `tensors` keyed
- * by id. An append writes its WAL entry, any segment it finished, the WAL deletions for that
- * segment's frames and the tensor's metadata in one transaction.
+ * Layout (schema 2). Every record is binary: a CRC-32C of the rest, the length of a JSON header,
+ * the header, padding to 8 bytes, then the payload. Frames of a tensor are numbered from 0 in the
+ * order they were appended (`seq`), so keys are unique whatever the timestamps:
+ * - `tt-wal` `[tensorId, seq]`: one frame of an open segment (header `{ id, seq, ts, producer,
+ *   boundary }`, payload the f32 values), written before the frame is compressed;
+ * - `tt-segments` `[tensorId, seq of its first frame]`: a finished segment (header the record,
+ *   payload the frame timestamps as f64 then the TQTC bytes); written in one transaction with
+ *   the deletion of its frames from `tt-wal`;
+ * - `tt-tensors` `tensorId`: length and access statistics (and frames a repair gave up).
+ *
+ * Every write is one synchronous LMDB transaction: it commits or throws (`STORAGE_FULL`,
+ * `IO_ERROR`) having written nothing, and a committed transaction survives the process being
+ * killed. One process (one open store) owns a directory at a time, through the lock file
+ * `tt-store.lock`. `data.mdb` is checked page by page (`lmdb-check.ts`) before LMDB maps it, and
+ * every record by its checksum when it is read. Stores written by the first layout (tables
+ * `segments`, `wal`, `tensors` keyed by timestamp) are converted when opened.
  */
+import {
+  accessSync,
+  constants as fsConstants,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  statfsSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs'
+import { hostname } from 'node:os'
+import { join } from 'node:path'
+import { threadId } from 'node:worker_threads'
+import { crc32c } from './crc32c.js'
 import { TemporalTensorError } from './errors.js'
-import type { StoredSegment, TensorMeta } from './store.js'
+import { checkLmdbFile } from './lmdb-check.js'
+import type { StoredSegment } from './store.js'
 
-/** The store's view of its database. */
+/** The persisted description of a tensor. */
+export interface TensorMeta {
+  id: string
+  tensorLen: number
+  accessCount: number
+  accessTick: number
+  /** Frames `repair` could not keep: `[firstSeq, lastSeq]` ranges (absent when none). */
+  lost?: [number, number][]
+}
+
+/** A frame of an open segment, as the write-ahead table keeps it. */
+export interface WalFrame {
+  seq: number
+  ts: number
+  producer: string | null
+  /** The frame starts a new segment (a coherence refresh before it). */
+  boundary: boolean
+  frame: Float32Array
+}
+
+/** A record that could not be read back as it was written. */
+export interface Damage {
+  table: 'segments' | 'wal' | 'tensors'
+  tensorId: string | null
+  /** Sequence number of the record's first frame (from its key), if readable. */
+  seq: number | null
+  problem: string
+}
+
+/** What was read from the database. */
+export interface Loaded {
+  tensors: TensorMeta[]
+  segments: Map<string, StoredSegment[]>
+  wal: Map<string, WalFrame[]>
+  damage: Damage[]
+}
+
+/** The store's view of its database. Every write throws a coded error having written nothing. */
 export interface Persistence {
-  writeAppend(meta: TensorMeta, frame: Float32Array, ts: number, finished: StoredSegment[]): Promise<void>
-  writeSegments(meta: TensorMeta, added: StoredSegment[], removed: StoredSegment[]): Promise<void>
-  writeMeta(meta: TensorMeta): Promise<void>
-  load(): Promise<{
-    tensors: TensorMeta[]
-    segments: Map<string, StoredSegment[]>
-    wal: Map<string, { ts: number; frame: Float32Array }[]>
-  }>
+  /** Writes one frame to the write-ahead table (and the tensor's description, if given). */
+  writeFrame(id: string, frame: WalFrame, meta: TensorMeta | null): void
+  /** Removes a frame from the write-ahead table. */
+  removeFrame(id: string, seq: number): void
+  /**
+   * Writes finished segments and removes replaced ones, in one transaction. With `fromWal`,
+   * also removes the frames of `added` from the write-ahead table.
+   */
+  writeSegments(meta: TensorMeta | null, added: StoredSegment[], removed: StoredSegment[], fromWal: boolean): void
+  writeMeta(meta: TensorMeta): void
+  /** Reads everything; damaged records are reported in `damage`, not returned. */
+  load(): Loaded
+  /** Removes what `load` reported damaged and records the frames lost with their tensors. */
+  removeDamaged(damage: Damage[], lost: Map<string, [number, number][]>): void
   close(): Promise<void>
 }
 
 /* Minimal typing of the parts of lmdb-js used here. */
 interface Db {
-  put(key: unknown, value: unknown): Promise<boolean>
-  remove(key: unknown): Promise<boolean>
+  get(key: unknown): unknown
+  putSync(key: unknown, value: unknown): boolean
+  removeSync(key: unknown): boolean
   getRange(options?: { start?: unknown; end?: unknown }): Iterable<{ key: unknown; value: unknown }>
-  transaction<T>(action: () => T): Promise<T>
-  openDB(name: string, options?: object): Db
+  transactionSync<T>(action: () => T, flags?: number): T
+  openDB(name: string, options?: object): Db | undefined
   close(): Promise<void>
 }
 
-type SegmentRow = Omit<StoredSegment, 'bytes' | 'timestamps'> & { bytes: Uint8Array; timestamps: Uint8Array }
+/** Flags lmdb-js itself uses for a synchronous write (commit now, flush to disk in the background). */
+const SYNC_TXN_FLAGS = process.platform === 'win32' ? 2 : 0x10002
 
-const bytesOf = (a: Float32Array | Float64Array): Uint8Array =>
-  new Uint8Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength))
+const LOCK_FILE = 'tt-store.lock'
+const MANIFEST_FILE = 'tt-store.json'
+const SCHEMA = 2
 
-function toRow(s: StoredSegment): SegmentRow {
-  return { ...s, timestamps: bytesOf(s.timestamps) }
-}
+/* ---------------------------------------------------------------------------------------------
+ * Errors
+ */
 
-function fromRow(r: SegmentRow): StoredSegment {
-  const ts = new Uint8Array(r.timestamps)
-  return { ...r, bytes: new Uint8Array(r.bytes), timestamps: new Float64Array(ts.buffer, ts.byteOffset, ts.byteLength / 8) }
-}
+const ERRNO_NAMES: Record<number, string> = { 1: 'EPERM', 5: 'EIO', 13: 'EACCES', 28: 'ENOSPC', 30: 'EROFS', 122: 'EDQUOT' }
+const MDB_MAP_FULL = -30792
+const MDB_CORRUPT = new Set([-30796, -30797, -30793, -30794, -30795]) // CORRUPTED, PAGE_NOTFOUND, INVALID, VERSION_MISMATCH, PANIC
 
-/** Opens (creating if needed) the database at `path`. */
-export async function openPersistence(path: string): Promise<Persistence> {
-  let lmdb: { open(options: object): Db }
+/** Bytes free for this process on the file system of `path` (Infinity when unknown). */
+function freeBytes(path: string): number {
   try {
-    lmdb = (await import('lmdb')) as unknown as { open(options: object): Db }
+    const s = statfsSync(path)
+    return s.bavail * s.bsize
+  } catch {
+    return Infinity
+  }
+}
+
+/**
+ * The coded error for a failure of the file system or LMDB while doing `what`. LMDB reports a
+ * full disk as a failed write (`EIO`): it is `STORAGE_FULL` when the file system has (almost)
+ * no room left.
+ */
+export function storageError(e: unknown, path: string, what: string): TemporalTensorError {
+  if (e instanceof TemporalTensorError) return e
+  const err = e as { code?: unknown; message?: unknown }
+  const raw = err?.code
+  const name = typeof raw === 'number' ? (ERRNO_NAMES[raw] ?? raw) : raw
+  const message = `${what} failed: ${String(err?.message ?? e)}`
+  const has = (s: string) => String(err?.message ?? '').includes(s)
+  if (name === 'ENOSPC' || name === 'EDQUOT' || raw === MDB_MAP_FULL || has('MDB_MAP_FULL')) {
+    return new TemporalTensorError('STORAGE_FULL', `${message} (the disk or database map is full; nothing was written)`, { cause: e })
+  }
+  if (typeof raw === 'number' && MDB_CORRUPT.has(raw)) {
+    return new TemporalTensorError('STORE_CORRUPT', message, { cause: e })
+  }
+  if (name === 'EIO' && freeBytes(path) < 1 << 20) {
+    return new TemporalTensorError('STORAGE_FULL', `${message} (the disk is full; nothing was written)`, { cause: e })
+  }
+  return new TemporalTensorError('IO_ERROR', message, { cause: e })
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Records
+ */
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder('utf-8', { fatal: true })
+
+/** `[crc32c u32][header length u32][header JSON][pad to 8][payloads...]`, CRC over the rest. */
+function encodeRow(header: object, payloads: Uint8Array[] = []): Uint8Array {
+  const head = encoder.encode(JSON.stringify(header))
+  const start = (8 + head.length + 7) & ~7
+  const total = payloads.reduce((n, p) => n + p.byteLength, start)
+  const out = new Uint8Array(total)
+  const view = new DataView(out.buffer)
+  view.setUint32(4, head.length, true)
+  out.set(head, 8)
+  let at = start
+  for (const p of payloads) {
+    out.set(p, at)
+    at += p.byteLength
+  }
+  view.setUint32(0, crc32c(out.subarray(4)), true)
+  return out
+}
+
+/** The header and payload of a record, or a description of the damage. */
+function decodeRow(value: unknown): { header: Record<string, unknown>; payload: Uint8Array } | string {
+  if (!(value instanceof Uint8Array)) return 'not a binary record'
+  if (value.byteLength < 8) return `${value.byteLength} bytes, shorter than a record header`
+  const bytes = new Uint8Array(value) // a copy: aligned, and ours to keep
+  const view = new DataView(bytes.buffer)
+  if (crc32c(bytes.subarray(4)) !== view.getUint32(0, true)) return 'checksum mismatch'
+  const headLen = view.getUint32(4, true)
+  const start = (8 + headLen + 7) & ~7
+  if (start > bytes.length) return 'header length past the record'
+  let header: unknown
+  try {
+    header = JSON.parse(decoder.decode(bytes.subarray(8, 8 + headLen)))
+  } catch {
+    return 'unreadable header'
+  }
+  if (typeof header !== 'object' || header === null) return 'unreadable header'
+  return { header: header as Record<string, unknown>, payload: bytes.subarray(start) }
+}
+
+const bytesOf = (a: Float32Array | Float64Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength)
+
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+const isTs = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0
+const isProducer = (v: unknown): v is string | null => v === null || typeof v === 'string'
+
+function segmentRow(s: StoredSegment): Uint8Array {
+  const { bytes, timestamps, ...record } = s
+  return encodeRow(record, [bytesOf(timestamps), bytes])
+}
+
+/** A segment from its record, or the damage. The segment's own checks run later (`segmentInfo`). */
+function segmentFromRow(key: [string, number], value: unknown): StoredSegment | string {
+  const row = decodeRow(value)
+  if (typeof row === 'string') return row
+  const h = row.header
+  if (h.tensorId !== key[0] || h.seq !== key[1]) return 'record does not match its key'
+  if (!isCount(h.frames) || h.frames < 1 || !isCount(h.byteLength) || !isTs(h.startTs) || !isTs(h.endTs)) {
+    return 'malformed record'
+  }
+  if (row.payload.length !== h.frames * 8 + h.byteLength) return 'payload length does not match the record'
+  const timestamps = new Float64Array(row.payload.buffer.slice(row.payload.byteOffset, row.payload.byteOffset + h.frames * 8))
+  const bytes = row.payload.subarray(h.frames * 8)
+  if (timestamps[0] !== h.startTs || timestamps[h.frames - 1] !== h.endTs) return 'timestamps do not match the record'
+  for (let i = 1; i < timestamps.length; i++) if (!(timestamps[i] >= timestamps[i - 1])) return 'timestamps out of order'
+  return { ...(h as unknown as StoredSegment), bytes, timestamps }
+}
+
+function walRow(id: string, f: WalFrame): Uint8Array {
+  return encodeRow({ id, seq: f.seq, ts: f.ts, producer: f.producer, boundary: f.boundary }, [bytesOf(f.frame)])
+}
+
+function walFromRow(key: [string, number], value: unknown): WalFrame | string {
+  const row = decodeRow(value)
+  if (typeof row === 'string') return row
+  const h = row.header
+  if (h.id !== key[0] || h.seq !== key[1]) return 'record does not match its key'
+  if (!isTs(h.ts) || !isProducer(h.producer) || typeof h.boundary !== 'boolean' || row.payload.length % 4 !== 0) {
+    return 'malformed record'
+  }
+  const frame = new Float32Array(row.payload.buffer, row.payload.byteOffset, row.payload.length / 4)
+  return { seq: key[1], ts: h.ts, producer: h.producer, boundary: h.boundary, frame }
+}
+
+function metaFromRow(key: string, value: unknown): TensorMeta | string {
+  const row = decodeRow(value)
+  if (typeof row === 'string') return row
+  const h = row.header
+  if (h.id !== key) return 'record does not match its key'
+  if (!isCount(h.tensorLen) || h.tensorLen < 1 || typeof h.accessCount !== 'number' || !isCount(h.accessTick)) {
+    return 'malformed record'
+  }
+  return h as unknown as TensorMeta
+}
+
+const isKey = (k: unknown): k is [string, number] =>
+  Array.isArray(k) && k.length === 2 && typeof k[0] === 'string' && isCount(k[1])
+
+/* ---------------------------------------------------------------------------------------------
+ * The lock file
+ */
+
+interface Owner {
+  pid: number
+  /** Start time of the process (Linux: field 22 of /proc/<pid>/stat), to tell a reused pid. */
+  start: string | null
+  host: string
+  thread: number
+  token: string
+}
+
+/** Tokens of the stores open in this thread (shared by every copy of this module). */
+const liveTokens: Set<string> = ((globalThis as Record<symbol, unknown>)[Symbol.for('temporal-tensor.store-locks')] ??=
+  new Set<string>()) as Set<string>
+
+function processStart(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null
+  } catch {
+    return null
+  }
+}
+
+/** True unless `owner` is certainly gone (its process has exited, or it is this thread's and closed). */
+function ownerAlive(owner: Owner): boolean {
+  if (owner.host !== hostname()) return true // another machine sharing the directory: cannot tell
+  if (owner.pid === process.pid) return owner.thread !== threadId || liveTokens.has(owner.token)
+  try {
+    process.kill(owner.pid, 0)
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ESRCH') return false
+  }
+  const start = processStart(owner.pid)
+  return owner.start === null || start === null || start === owner.start
+}
+
+function readOwner(file: string): Owner | null {
+  try {
+    const o = JSON.parse(readFileSync(file, 'utf8')) as Owner
+    return typeof o === 'object' && o !== null && typeof o.pid === 'number' && typeof o.token === 'string' ? o : null
+  } catch {
+    return null
+  }
+}
+
+const lockedError = (path: string, owner: Owner | null): TemporalTensorError =>
+  new TemporalTensorError(
+    'STORE_LOCKED',
+    `the store at ${path} is open in another ${owner?.pid === process.pid ? 'store of this process' : `process (pid ${owner?.pid ?? 'unknown'})`}; close it first`,
+  )
+
+/**
+ * Takes the directory's lock file, atomically: the file appears complete (`link` of a written
+ * temporary file) or not at all. A lock left by a process that is gone is replaced, one taker at
+ * a time (the `.takeover` file). Returns the token to release it with.
+ */
+function acquireLock(dir: string): string {
+  const lock = join(dir, LOCK_FILE)
+  const token = `${process.pid}-${threadId}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`
+  const me: Owner = { pid: process.pid, start: processStart(process.pid), host: hostname(), thread: threadId, token }
+  const temp = join(dir, `${LOCK_FILE}.${token}`)
+  writeFileSync(temp, JSON.stringify(me))
+  try {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      try {
+        linkSync(temp, lock)
+        return token
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'EEXIST') throw e
+      }
+      const holder = readOwner(lock)
+      if (holder === null) {
+        // Unreadable: damaged, or being replaced right now. Replace it if it stays unreadable.
+        if (attempt < 10) {
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20)
+          continue
+        }
+      } else if (ownerAlive(holder)) {
+        throw lockedError(dir, holder)
+      }
+      const takeover = `${lock}.takeover`
+      try {
+        linkSync(temp, takeover)
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'EEXIST') throw e
+        const other = readOwner(takeover)
+        if (other !== null && ownerAlive(other)) throw lockedError(dir, other)
+        unlinkSync(takeover) // left by a taker that is gone
+        continue
+      }
+      try {
+        const again = readOwner(lock)
+        if (again?.token === holder?.token) {
+          renameSync(temp, lock) // atomic replace of the stale lock
+          writeFileSync(temp, '') // recreated so the cleanup below has something to remove
+          return token
+        }
+      } finally {
+        unlinkSync(takeover)
+      }
+    }
+    throw lockedError(dir, readOwner(lock))
+  } finally {
+    try {
+      unlinkSync(temp)
+    } catch {
+      // already renamed into place
+    }
+  }
+}
+
+function releaseLock(dir: string, token: string): void {
+  liveTokens.delete(token)
+  const lock = join(dir, LOCK_FILE)
+  if (readOwner(lock)?.token === token) {
+    try {
+      unlinkSync(lock)
+    } catch {
+      // gone already
+    }
+  }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Opening
+ */
+
+/** Creates `path` if needed and checks it is a writable directory; coded errors otherwise. */
+function prepareDirectory(path: string): void {
+  try {
+    mkdirSync(path, { recursive: true })
+  } catch (e) {
+    throw storageError(e, path, `creating the store directory ${path}`)
+  }
+  let isDir: boolean
+  try {
+    isDir = statSync(path).isDirectory()
+  } catch (e) {
+    throw storageError(e, path, `reading the store directory ${path}`)
+  }
+  if (!isDir) throw new TemporalTensorError('IO_ERROR', `the store path ${path} is not a directory`)
+  try {
+    accessSync(path, fsConstants.R_OK | fsConstants.W_OK)
+  } catch (e) {
+    throw storageError(e, path, `opening the store directory ${path} for writing`)
+  }
+}
+
+/** Problems of the files before LMDB opens them (none for a new store). */
+function checkFiles(path: string): string[] {
+  const data = join(path, 'data.mdb')
+  const hasManifest = existsSync(join(path, MANIFEST_FILE))
+  if (!existsSync(data)) return hasManifest ? ['data.mdb is missing'] : []
+  const size = statSync(data).size
+  if (size === 0) return ['data.mdb is empty (truncated to 0 bytes)']
+  return checkLmdbFile(data).problems
+}
+
+const corrupt = (path: string, problems: string[]): TemporalTensorError =>
+  new TemporalTensorError(
+    'STORE_CORRUPT',
+    `the store at ${path} is damaged: ${problems.slice(0, 3).join('; ')}${problems.length > 3 ? ` (and ${problems.length - 3} more)` : ''}. ` +
+      'TensorStreamStore.verify({ path }) lists what; TensorStreamStore.repair({ path }) keeps what is intact',
+  )
+
+/** The structural problems of the store's `data.mdb` (empty when it is sound). */
+export function checkStoreFiles(path: string): string[] {
+  try {
+    return checkFiles(path)
+  } catch (e) {
+    throw storageError(e, path, `reading ${path}`)
+  }
+}
+
+async function importLmdb(): Promise<{ open(options: object): Db }> {
+  try {
+    return (await import('lmdb')) as unknown as { open(options: object): Db }
   } catch (e) {
     throw new TemporalTensorError('BACKEND_UNAVAILABLE', 'persistence needs the `lmdb` package: npm install lmdb', { cause: e })
   }
-  const root = lmdb.open({ path, compression: false })
-  const segments = root.openDB('segments')
-  const wal = root.openDB('wal')
-  const tensors = root.openDB('tensors')
+}
 
-  const walKeysOf = (s: StoredSegment) => Array.from(s.timestamps, (ts) => [s.tensorId, ts])
+/**
+ * Opens (creating if needed) the database at `path` for this process alone. Throws
+ * `STORE_LOCKED`, `STORE_CORRUPT` (the files are damaged), `IO_ERROR`, `STORAGE_FULL`,
+ * `BACKEND_UNAVAILABLE`.
+ */
+export async function openPersistence(path: string): Promise<Persistence> {
+  const lmdb = await importLmdb()
+  prepareDirectory(path)
+  let token: string
+  try {
+    token = acquireLock(path)
+  } catch (e) {
+    throw storageError(e, path, `locking the store at ${path}`)
+  }
+  liveTokens.add(token)
+  try {
+    const problems = checkStoreFiles(path)
+    if (problems.length > 0) throw corrupt(path, problems)
+    let root: Db
+    try {
+      root = lmdb.open({ path, compression: false })
+    } catch (e) {
+      throw storageError(e, path, `opening the database at ${path}`)
+    }
+    try {
+      const persistence = withDatabase(path, root, token)
+      if (!existsSync(join(path, MANIFEST_FILE))) {
+        writeFileSync(join(path, MANIFEST_FILE), JSON.stringify({ format: 'temporal-tensor-store', schema: SCHEMA }) + '\n')
+      }
+      return persistence
+    } catch (e) {
+      await root.close().catch(() => {})
+      throw storageError(e, path, `opening the database at ${path}`)
+    }
+  } catch (e) {
+    releaseLock(path, token)
+    throw e
+  }
+}
+
+function withDatabase(path: string, root: Db, token: string): Persistence {
+  const open = (name: string, options: object = { encoding: 'binary' }): Db => {
+    const db = root.openDB(name, options)
+    if (db === undefined) throw new TemporalTensorError('INTERNAL', `could not open table ${name}`)
+    return db
+  }
+  const segments = open('tt-segments')
+  const wal = open('tt-wal')
+  const tensors = open('tt-tensors')
+  const txn = (what: string, body: () => void): void => {
+    try {
+      root.transactionSync(body, SYNC_TXN_FLAGS)
+    } catch (e) {
+      throw storageError(e, path, what)
+    }
+  }
+  migrateLegacy(root, txn, segments, wal, tensors)
+  let closed = false
 
   return {
-    async writeAppend(meta, frame, ts, finished) {
-      await root.transaction(() => {
-        wal.put([meta.id, ts], bytesOf(frame))
-        for (const s of finished) {
-          segments.put([s.tensorId, s.startTs], toRow(s))
-          for (const key of walKeysOf(s)) wal.remove(key)
-        }
-        tensors.put(meta.id, meta)
+    writeFrame(id, frame, meta) {
+      txn('writing a frame', () => {
+        wal.putSync([id, frame.seq], walRow(id, frame))
+        if (meta) tensors.putSync(meta.id, encodeRow(meta))
       })
     },
-    async writeSegments(meta, added, removed) {
-      await root.transaction(() => {
-        for (const s of removed) segments.remove([s.tensorId, s.startTs])
+    removeFrame(id, seq) {
+      txn('removing a frame', () => {
+        wal.removeSync([id, seq])
+      })
+    },
+    writeSegments(meta, added, removed, fromWal) {
+      txn('writing segments', () => {
+        for (const s of removed) segments.removeSync([s.tensorId, s.seq])
         for (const s of added) {
-          segments.put([s.tensorId, s.startTs], toRow(s))
-          for (const key of walKeysOf(s)) wal.remove(key)
+          segments.putSync([s.tensorId, s.seq], segmentRow(s))
+          if (fromWal) for (let q = s.seq; q < s.seq + s.frames; q++) wal.removeSync([s.tensorId, q])
         }
-        tensors.put(meta.id, meta)
+        if (meta) tensors.putSync(meta.id, encodeRow(meta))
       })
     },
-    async writeMeta(meta) {
-      await tensors.put(meta.id, meta)
+    writeMeta(meta) {
+      txn('writing access statistics', () => {
+        tensors.putSync(meta.id, encodeRow(meta))
+      })
     },
-    async load() {
-      const metas = [...tensors.getRange()].map(({ value }) => value as TensorMeta)
+    load() {
+      const damage: Damage[] = []
+      const read = <T>(db: Db, table: Damage['table'], keyOk: (k: unknown) => boolean, decode: (k: never, v: unknown) => T | string, keep: (k: never, v: T) => void) => {
+        try {
+          for (const { key, value } of db.getRange()) {
+            if (!keyOk(key)) {
+              damage.push({ table, tensorId: null, seq: null, problem: 'unreadable key' })
+              continue
+            }
+            const decoded = decode(key as never, value)
+            if (typeof decoded === 'string') {
+              const [tensorId, seq] = Array.isArray(key) ? (key as [string, number]) : [key as string, null]
+              damage.push({ table, tensorId, seq, problem: decoded })
+            } else keep(key as never, decoded)
+          }
+        } catch (e) {
+          throw storageError(e, path, `reading table ${table}`)
+        }
+      }
+      const metas: TensorMeta[] = []
+      read(tensors, 'tensors', (k) => typeof k === 'string', metaFromRow, (_k, m) => metas.push(m))
       const bySegment = new Map<string, StoredSegment[]>()
-      for (const { value } of segments.getRange()) {
-        const s = fromRow(value as SegmentRow)
-        const list = bySegment.get(s.tensorId) ?? []
+      read(segments, 'segments', isKey, segmentFromRow, (k: [string, number], s) => {
+        const list = bySegment.get(k[0]) ?? []
         list.push(s)
-        bySegment.set(s.tensorId, list)
-      }
-      const byWal = new Map<string, { ts: number; frame: Float32Array }[]>()
-      for (const { key, value } of wal.getRange()) {
-        const [id, ts] = key as [string, number]
-        const bytes = new Uint8Array(value as Uint8Array)
-        const list = byWal.get(id) ?? []
-        list.push({ ts, frame: new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4) })
-        byWal.set(id, list)
-      }
-      return { tensors: metas, segments: bySegment, wal: byWal }
+        bySegment.set(k[0], list)
+      })
+      const byWal = new Map<string, WalFrame[]>()
+      read(wal, 'wal', isKey, walFromRow, (k: [string, number], f) => {
+        const list = byWal.get(k[0]) ?? []
+        list.push(f)
+        byWal.set(k[0], list)
+      })
+      return { tensors: metas, segments: bySegment, wal: byWal, damage }
+    },
+    removeDamaged(damage, lost) {
+      txn('removing damaged records', () => {
+        for (const d of damage) {
+          if (d.tensorId === null) continue
+          if (d.table === 'tensors') tensors.removeSync(d.tensorId)
+          else if (d.seq !== null) (d.table === 'segments' ? segments : wal).removeSync([d.tensorId, d.seq])
+        }
+        // Unreadable keys: every key that does not parse.
+        for (const [db, ok] of [
+          [segments, isKey],
+          [wal, isKey],
+          [tensors, (k: unknown) => typeof k === 'string'],
+        ] as const) {
+          for (const { key } of db.getRange()) if (!ok(key)) db.removeSync(key)
+        }
+        for (const [id, ranges] of lost) {
+          const row = tensors.get(id)
+          const meta = row === undefined ? null : metaFromRow(id, row)
+          if (meta === null || typeof meta === 'string') continue
+          tensors.putSync(id, encodeRow({ ...meta, lost: [...(meta.lost ?? []), ...ranges] }))
+        }
+      })
     },
     async close() {
-      await root.close()
+      if (closed) return
+      closed = true
+      try {
+        await root.close()
+      } finally {
+        releaseLock(path, token)
+      }
     },
   }
+}
+
+/**
+ * Converts a store of the first layout (tables `segments` keyed `[id, startTs]`, `wal` keyed
+ * `[id, ts]`, `tensors`; msgpack values without checksums) in one transaction: frames are
+ * numbered in key order, segments first.
+ */
+function migrateLegacy(root: Db, txn: (what: string, body: () => void) => void, segments: Db, wal: Db, tensors: Db): void {
+  const legacySegments = root.openDB('segments', { create: false })
+  const legacyWal = root.openDB('wal', { create: false })
+  const legacyTensors = root.openDB('tensors', { create: false })
+  if (!legacyTensors) return
+  const metas = [...legacyTensors.getRange()].map(({ value }) => value as Record<string, unknown>)
+  if (metas.length === 0) return
+  txn('converting the store to schema 2', () => {
+    const next = new Map<string, number>()
+    const producers = new Map(metas.map((m) => [String(m.id), typeof m.producer === 'string' ? m.producer : null]))
+    for (const m of metas) {
+      const id = String(m.id)
+      tensors.putSync(id, encodeRow({ id, tensorLen: m.tensorLen, accessCount: m.accessCount ?? 0, accessTick: m.accessTick ?? 0 }))
+      next.set(id, 0)
+    }
+    for (const { key, value } of legacySegments?.getRange() ?? []) {
+      const r = value as Record<string, unknown> & { bytes: Uint8Array; timestamps: Uint8Array; tensorId: string; frames: number }
+      const seq = next.get(r.tensorId)
+      if (seq === undefined) continue
+      const ts = new Uint8Array(r.timestamps)
+      const s = { ...r, seq, bytes: new Uint8Array(r.bytes), timestamps: new Float64Array(ts.buffer, 0, ts.byteLength / 8) } as unknown as StoredSegment
+      segments.putSync([r.tensorId, seq], segmentRow(s))
+      next.set(r.tensorId, seq + r.frames)
+      legacySegments!.removeSync(key)
+    }
+    for (const { key, value } of legacyWal?.getRange() ?? []) {
+      const [id, ts] = key as [string, number]
+      const seq = next.get(id)
+      if (seq === undefined) continue
+      const bytes = new Uint8Array(value as Uint8Array)
+      const frame = new Float32Array(bytes.buffer, 0, bytes.byteLength / 4)
+      wal.putSync([id, seq], walRow(id, { seq, ts, producer: producers.get(id) ?? null, boundary: false, frame }))
+      next.set(id, seq + 1)
+      legacyWal!.removeSync(key)
+    }
+    for (const m of metas) legacyTensors.removeSync(m.id)
+  })
 }

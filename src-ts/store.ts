@@ -4,10 +4,18 @@
  * persisted in LMDB (an embedded, crash-safe key-value store; install the optional `lmdb`
  * package).
  */
-import { DEFAULT_FORMAT, TemporalTensorCompressor, decodeFrame, decodeSegment, segmentInfo } from './api.js'
+import { DEFAULT_FORMAT, TemporalTensorCompressor, decodeFrame, decodeSegment, resolvePolicy, segmentInfo } from './api.js'
 import type { SegmentFormat, TierPolicyOptions } from './api.js'
 import { TemporalTensorError, checkFloat32Array } from './errors.js'
-import { type Persistence, openPersistence } from './store-lmdb.js'
+import {
+  type Damage,
+  type Loaded,
+  type Persistence,
+  type TensorMeta,
+  type WalFrame,
+  checkStoreFiles,
+  openPersistence,
+} from './store-lmdb.js'
 
 /** A tier name; derived from the bits a segment is stored at (8 hot, 7/5 warm, 3 cold). */
 export type TierName = 'hot' | 'warm' | 'cold'
@@ -22,9 +30,17 @@ export const ERROR_BOUNDS: Readonly<Record<number, number>> = Object.freeze({ 8:
 
 /** What the store records about each segment (ADR-017 §5.2 key and tags, §5.4 lineage). */
 export interface SegmentRecord {
-  /** `${tensorId}:${startTs}:${endTs}` */
+  /**
+   * `${tensorId}:${startTs}:${endTs}` (ADR-017 §5.2). Frames may share a timestamp, so two
+   * segments can share this key; `seq` is unique.
+   */
   key: string
   tensorId: string
+  /**
+   * Sequence number of the segment's first frame: a tensor's frames are numbered from 0 in the
+   * order they were appended, so `(tensorId, seq)` names a segment uniquely.
+   */
+  seq: number
   /** Timestamp of the first frame. */
   startTs: number
   /** Timestamp of the last frame. */
@@ -134,6 +150,12 @@ interface TensorState {
   segments: StoredSegment[]
   /** Timestamps of the frames in the open segment. */
   pendingTs: number[]
+  /** Sequence number the next frame gets (the open segment's frames end just before it). */
+  nextSeq: number
+  /** Finished segments not yet written to the database (their frames are in its write-ahead table). */
+  unsaved: StoredSegment[]
+  /** Frames a repair gave up, as `[firstSeq, lastSeq]` ranges. */
+  lost: [number, number][]
   /** Snapshot of the open segment, cached until the next append. */
   peekCache: Uint8Array | null
   /** Decayed access count and the tick it was last updated. */
@@ -143,14 +165,79 @@ interface TensorState {
   producer: string | null
 }
 
-/** The persisted description of a tensor (for reopening). */
-export interface TensorMeta {
-  id: string
-  tensorLen: number
-  accessCount: number
-  accessTick: number
-  lastTs: number
-  producer: string | null
+/** What `TensorStreamStore.verify` and `TensorStreamStore.repair` found. */
+export interface StoreReport {
+  /** True when nothing is damaged. */
+  ok: boolean
+  path: string
+  /**
+   * Problems of the database file's structure (`data.mdb`: truncated, pages overwritten), one
+   * line each. When there are any, no record was read (reading would not be safe).
+   */
+  fileProblems: string[]
+  /** Records that fail their checksum or their checks, with the problem. */
+  damaged: { table: 'segments' | 'wal' | 'tensors'; tensorId: string | null; seq: number | null; problem: string }[]
+  /**
+   * Per tensor: frames intact, and frames lost as ranges of sequence numbers (`[first, last]`,
+   * frames numbered from 0 in append order; a damaged record at the end of a tensor counts as
+   * one frame lost, as its length cannot be read).
+   */
+  tensors: { id: string; frames: number; lost: [number, number][] }[]
+  /** `repair` only: records removed. */
+  removed?: number
+}
+
+/** Options a store accepts (own properties only). */
+const STORE_OPTIONS = new Set(['path', 'policy', 'format', 'tick', 'accessHalfLife', 'coherence', 'producer', 'retier'])
+
+/** Checks store options; returns them with the policy resolved. Throws `INVALID_ARGUMENT`/`INVALID_CONFIG`. */
+function checkStoreOptions(options: StoreOptions): StoreOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new TemporalTensorError('INVALID_ARGUMENT', 'options must be an object')
+  }
+  for (const key of Object.keys(options)) {
+    if (!STORE_OPTIONS.has(key)) throw new TemporalTensorError('INVALID_ARGUMENT', `unknown store option "${key}"`)
+  }
+  const own = <K extends keyof StoreOptions>(key: K): StoreOptions[K] =>
+    Object.hasOwn(options, key) ? options[key] : undefined
+  const fn = (key: 'tick' | 'coherence') => {
+    const v = own(key)
+    if (v !== undefined && typeof v !== 'function') throw new TemporalTensorError('INVALID_ARGUMENT', `${key} must be a function`)
+  }
+  fn('tick')
+  fn('coherence')
+  const producer = own('producer')
+  if (producer !== undefined && typeof producer !== 'string') {
+    throw new TemporalTensorError('INVALID_ARGUMENT', 'producer must be a string')
+  }
+  const halfLife = own('accessHalfLife')
+  if (halfLife !== undefined && !(typeof halfLife === 'number' && Number.isFinite(halfLife) && halfLife > 0)) {
+    throw new TemporalTensorError('INVALID_ARGUMENT', `accessHalfLife must be a finite number > 0, got ${String(halfLife)}`)
+  }
+  const retier = own('retier')
+  if (retier !== undefined && retier !== false) {
+    if (typeof retier !== 'object' || retier === null) {
+      throw new TemporalTensorError('INVALID_ARGUMENT', 'retier must be false or { everyAppends, maxSegments }')
+    }
+    for (const key of Object.keys(retier)) {
+      if (key !== 'everyAppends' && key !== 'maxSegments') throw new TemporalTensorError('INVALID_ARGUMENT', `unknown retier option "${key}"`)
+      const v = (retier as Record<string, unknown>)[key]
+      if (v !== undefined && !(typeof v === 'number' && Number.isSafeInteger(v) && v >= 1)) {
+        throw new TemporalTensorError('INVALID_ARGUMENT', `retier.${key} must be an integer >= 1, got ${String(v)}`)
+      }
+    }
+  }
+  const path = own('path')
+  if (path !== undefined && (typeof path !== 'string' || path.length === 0 || path.includes('\0'))) {
+    throw new TemporalTensorError('INVALID_ARGUMENT', `path must be a non-empty string, got ${typeof path === 'string' ? JSON.stringify(path) : String(path)}`)
+  }
+  const policy = own('policy')
+  const resolved = resolvePolicy(policy) // INVALID_ARGUMENT for unknown keys and non-integers
+  return {
+    ...Object.fromEntries(Object.keys(options).map((k) => [k, options[k as keyof StoreOptions]])),
+    ...(policy !== undefined ? { policy: { ...resolved } as TierPolicyOptions } : {}),
+    ...(retier !== undefined && retier !== false ? { retier: { ...retier } } : {}),
+  }
 }
 
 /**
@@ -195,23 +282,31 @@ export class TensorStreamStore {
   readonly #earlyAccess = new Map<string, { accessCount: number; accessTick: number }>()
   #persistence: Persistence | null = null
   #appendsSinceRetier = 0
+  /** Segments finished but not yet written (frames safe in the write-ahead table meanwhile). */
+  #unsavedCount = 0
+  /** Set when the store cannot keep its promises any more: every call throws it. */
+  #failure: TemporalTensorError | null = null
   /** Segments that could not be re-encoded, with the widest width that failed for them. */
   readonly #kept = new WeakMap<StoredSegment, number>()
   #closed = false
 
-  /** An in-memory store. For persistence use `TensorStreamStore.open({ path })`. */
+  /**
+   * An in-memory store. For persistence use `TensorStreamStore.open({ path })`. Throws
+   * `INVALID_ARGUMENT` for an unknown option or a value of the wrong type, `INVALID_CONFIG` for a
+   * policy the compressor refuses.
+   */
   constructor(options: StoreOptions = {}) {
-    if (typeof options !== 'object' || options === null) {
-      throw new TemporalTensorError('INVALID_ARGUMENT', 'options must be an object')
-    }
-    if (options.path !== undefined) {
+    const checked = checkStoreOptions(options)
+    if (checked.path !== undefined) {
       throw new TemporalTensorError('INVALID_ARGUMENT', 'a persistent store is opened with `await TensorStreamStore.open({ path })`')
     }
-    const format = options.format ?? DEFAULT_FORMAT
+    const format = checked.format ?? DEFAULT_FORMAT
     if (format !== 'coded' && format !== 'packed') {
       throw new TemporalTensorError('INVALID_ARGUMENT', `format must be 'coded' or 'packed', got ${String(format)}`)
     }
-    this.#options = options
+    // The policy as a compressor sees it: INVALID_CONFIG now rather than at the first append.
+    new TemporalTensorCompressor({ tensorLen: 1, policy: checked.policy, format }).free()
+    this.#options = checked
     this.#format = format
   }
 
@@ -220,15 +315,86 @@ export class TensorStreamStore {
     return this.#format
   }
 
-  /** Opens (or creates) a store; with `path`, persisted in LMDB and recovered from it. */
+  /**
+   * Opens (or creates) a store; with `path`, persisted in LMDB and recovered from it.
+   *
+   * Errors: `INVALID_ARGUMENT` (options), `STORE_LOCKED` (another process, or another open store
+   * in this one, has `path` open), `STORE_CORRUPT` (the files are damaged: see `verify` and
+   * `repair`), `IO_ERROR` (the directory cannot be created or written: read-only, permissions),
+   * `STORAGE_FULL`, `BACKEND_UNAVAILABLE` (no `lmdb` package).
+   */
   static async open(options: StoreOptions = {}): Promise<TensorStreamStore> {
-    const { path, ...rest } = options
+    const checked = checkStoreOptions(options)
+    const { path, ...rest } = checked
     const store = new TensorStreamStore(rest)
     if (path !== undefined) {
-      store.#persistence = await openPersistence(path)
-      await store.#recover()
+      const persistence = await openPersistence(path)
+      try {
+        store.#persistence = persistence
+        store.#recover(path, persistence.load())
+      } catch (e) {
+        for (const t of store.#tensors.values()) t.compressor.free()
+        await persistence.close().catch(() => {})
+        throw e
+      }
     }
     return store
+  }
+
+  /**
+   * Checks the store at `path` without changing it: the database file page by page, every
+   * record's checksum, every segment, and that each tensor's frames follow on from each other.
+   * Throws `STORE_LOCKED` when the store is open, `IO_ERROR` when it cannot be read.
+   */
+  static async verify(options: { path: string }): Promise<StoreReport> {
+    return TensorStreamStore.#examine(options, false)
+  }
+
+  /**
+   * Removes what `verify` finds damaged, so the store opens with everything else, and records
+   * the frames lost with their tensors (reads skip them). Returns what it found. The database
+   * file's own structure cannot be repaired (`fileProblems`: restore `data.mdb` from a copy);
+   * then it throws `STORE_CORRUPT`.
+   */
+  static async repair(options: { path: string }): Promise<StoreReport> {
+    return TensorStreamStore.#examine(options, true)
+  }
+
+  static async #examine(options: { path: string }, repair: boolean): Promise<StoreReport> {
+    if (typeof options !== 'object' || options === null) {
+      throw new TemporalTensorError('INVALID_ARGUMENT', 'options must be an object with path')
+    }
+    const { path } = checkStoreOptions({ path: options.path })
+    if (path === undefined) throw new TemporalTensorError('INVALID_ARGUMENT', 'path is required')
+    const fileProblems = checkStoreFiles(path)
+    if (fileProblems.length > 0) {
+      if (repair) {
+        throw new TemporalTensorError(
+          'STORE_CORRUPT',
+          `the database file of ${path} is damaged (${fileProblems[0]}); restore data.mdb from a copy`,
+        )
+      }
+      return { ok: false, path, fileProblems, damaged: [], tensors: [] }
+    }
+    const persistence = await openPersistence(path)
+    try {
+      const loaded = persistence.load()
+      const { damage, tensors, lost } = examineLoaded(loaded)
+      const report: StoreReport = {
+        ok: damage.length === 0,
+        path,
+        fileProblems: [],
+        damaged: damage.map((d) => ({ ...d })),
+        tensors: [...tensors.values()].map((t) => ({ id: t.meta.id, frames: t.frames, lost: t.lost })),
+      }
+      if (repair && damage.length > 0) {
+        persistence.removeDamaged(damage, lost)
+        report.removed = damage.length
+      }
+      return report
+    } finally {
+      await persistence.close()
+    }
   }
 
   #tick(ts: number): number {
@@ -241,6 +407,7 @@ export class TensorStreamStore {
 
   #live(): void {
     if (this.#closed) throw new TemporalTensorError('INVALID_HANDLE', 'this store was closed')
+    if (this.#failure !== null) throw this.#failure
   }
 
   #tensor(id: string): TensorState {
@@ -257,6 +424,9 @@ export class TensorStreamStore {
       compressor: new TemporalTensorCompressor({ tensorLen, policy: this.#options.policy, format: this.#format }),
       segments: [],
       pendingTs: [],
+      nextSeq: 0,
+      unsaved: [],
+      lost: [],
       peekCache: null,
       accessCount: early?.accessCount ?? 0,
       accessTick: early?.accessTick ?? 0,
@@ -266,21 +436,24 @@ export class TensorStreamStore {
   }
 
   /** The access count decayed to `tick` (used when a new access is added). */
-  #decayedCount(t: TensorState, tick: number): number {
+  #decayedCount(t: { accessCount: number; accessTick: number }, tick: number): number {
     const halfLife = this.#options.accessHalfLife ?? 60
     return t.accessCount * 2 ** (-Math.max(0, tick - t.accessTick) / halfLife)
   }
 
   /**
-   * Records a finished segment (bytes from the compressor) in memory; returns it. `reencoded`
-   * is given for segments re-tiering wrote: the width the frames had and the bound the new
-   * segment keeps against the appended frames.
+   * The record of a finished segment (bytes from the compressor) whose first frame is frame
+   * `seq` of its tensor, to follow the tensor's last segment. `reencoded` is given for segments
+   * re-tiering wrote: the width the frames had and the bound the new segment keeps against the
+   * appended frames.
    */
-  #commitSegment(
+  #segment(
     t: TensorState,
     bytes: Uint8Array,
-    timestamps: number[],
+    timestamps: ArrayLike<number>,
+    seq: number,
     producer: string | null,
+    prev: StoredSegment | null,
     reencoded?: { from: number; bound: number },
   ): StoredSegment {
     const info = segmentInfo(bytes)
@@ -289,10 +462,10 @@ export class TensorStreamStore {
     }
     const startTs = timestamps[0]
     const endTs = timestamps[timestamps.length - 1]
-    const prev = t.segments.length > 0 ? t.segments[t.segments.length - 1] : null
-    const segment: StoredSegment = {
+    return {
       key: `${t.id}:${startTs}:${endTs}`,
       tensorId: t.id,
+      seq,
       startTs,
       endTs,
       tier: tierOfBits(info.bits),
@@ -307,17 +480,56 @@ export class TensorStreamStore {
       bytes,
       timestamps: Float64Array.from(timestamps),
     }
+  }
+
+  /** Closes the tensor's open segment in memory with `bytes` (what its compressor finished). */
+  #finishOpen(t: TensorState, bytes: Uint8Array): StoredSegment {
+    const seq = t.nextSeq - t.pendingTs.length
+    const segment = this.#segment(t, bytes, t.pendingTs, seq, t.producer, t.segments[t.segments.length - 1] ?? null)
     t.segments.push(segment)
+    t.pendingTs = []
+    t.peekCache = null
     return segment
+  }
+
+  /** Marks a segment the compressor finished as still to be written (with persistence). */
+  #keep(t: TensorState, segment: StoredSegment): void {
+    if (this.#persistence === null) return
+    t.unsaved.push(segment)
+    this.#unsavedCount++
+  }
+
+  /**
+   * Writes the segments that finished without being written (their frames are safe in the
+   * write-ahead table meanwhile). With `strict`, a failure is thrown; else they wait for the next try.
+   */
+  #saveUnsaved(strict = false): void {
+    const p = this.#persistence
+    if (p === null || this.#unsavedCount === 0) return
+    for (const t of this.#tensors.values()) {
+      if (t.unsaved.length === 0) continue
+      try {
+        p.writeSegments(null, t.unsaved, [], true)
+      } catch (e) {
+        if (strict) throw e
+        return
+      }
+      this.#unsavedCount -= t.unsaved.length
+      t.unsaved = []
+    }
   }
 
   /**
    * Compresses `frame` (the tensor's next frame, taken at `ts`) into tensor `tensorId`'s
    * stream. The first frame of a tensor fixes its length. Timestamps of a tensor must not
-   * decrease. Resolves once the frame is stored (durably, with persistence).
+   * decrease (frames may share one). Resolves once the frame is stored: with persistence, once
+   * it is written to the database, so it survives the process being killed. A rejected append
+   * changed nothing and wrote nothing; retrying it is safe.
    *
    * Errors (nothing changed): `INVALID_ARGUMENT` (types, a decreasing timestamp),
-   * `LENGTH_MISMATCH`, `NON_FINITE`, and the compressor's configuration errors.
+   * `LENGTH_MISMATCH`, `NON_FINITE`, the compressor's configuration errors, `INVALID_HANDLE`
+   * (the store was closed, or close() had begun), and with persistence `STORAGE_FULL` and
+   * `IO_ERROR`.
    */
   async append(tensorId: string, frame: Float32Array, ts: number, meta: { producer?: string } = {}): Promise<void> {
     this.#live()
@@ -328,95 +540,150 @@ export class TensorStreamStore {
     if (typeof ts !== 'number' || !Number.isFinite(ts) || ts < 0) {
       throw new TemporalTensorError('INVALID_ARGUMENT', `ts must be a finite number >= 0, got ${String(ts)}`)
     }
+    if (typeof meta !== 'object' || meta === null) throw new TemporalTensorError('INVALID_ARGUMENT', 'meta must be an object')
+    const given = Object.hasOwn(meta, 'producer') ? meta.producer : undefined
+    if (given !== undefined && typeof given !== 'string') {
+      throw new TemporalTensorError('INVALID_ARGUMENT', 'meta.producer must be a string')
+    }
     const tick = this.#tick(ts)
-    const producer = meta.producer ?? this.#options.producer ?? null
+    const producer = given ?? this.#options.producer ?? null
     const existing = this.#tensors.get(tensorId)
     if (existing && ts < existing.lastTs) {
       throw new TemporalTensorError('INVALID_ARGUMENT', `ts ${ts} is before the tensor's last frame (${existing.lastTs})`)
     }
-    const t = existing ?? this.#newTensor(tensorId, frame.length, producer)
-    if (frame.length !== t.tensorLen) {
-      throw new TemporalTensorError('LENGTH_MISMATCH', `tensor "${tensorId}" has ${t.tensorLen} values per frame, got ${frame.length}`)
+    if (existing && frame.length !== existing.tensorLen) {
+      throw new TemporalTensorError('LENGTH_MISMATCH', `tensor "${tensorId}" has ${existing.tensorLen} values per frame, got ${frame.length}`)
     }
+    // Validated before anything is written, so a bad frame changes nothing.
+    for (let i = 0; i < frame.length; i++) {
+      if (!Number.isFinite(frame[i])) throw new TemporalTensorError('NON_FINITE', `frame value at index ${i} is NaN or infinite`)
+    }
+    const t = existing ?? this.#newTensor(tensorId, frame.length, producer)
     const refresh =
       this.#options.coherence !== undefined &&
       t.pendingTs.length > 0 &&
       this.#options.coherence(tensorId, frame, ts) === false
-    if (refresh) {
-      // Validate before flushing, so a bad frame still changes nothing.
-      const bad = frame.findIndex((v) => !Number.isFinite(v))
-      if (bad >= 0) throw new TemporalTensorError('NON_FINITE', `frame value at index ${bad} is NaN or infinite`)
+    this.#live() // the callback may have closed the store
+    const seq = t.nextSeq
+    const p = this.#persistence
+    if (p !== null) {
+      try {
+        this.#saveUnsaved()
+        p.writeFrame(tensorId, { seq, ts, producer, boundary: refresh, frame }, existing ? null : this.#meta(t))
+      } catch (e) {
+        if (!existing) t.compressor.free()
+        throw e
+      }
     }
-    t.compressor.setAccess(...accessArgs(t))
-    const refreshed = refresh ? t.compressor.flush() : null
-    // The push validates the frame; if it throws, nothing has changed.
-    const finished = t.compressor.push(frame, tick)
+    // The frame is durable: from here on it is applied, or removed again if the backend fails.
+    let finished: Uint8Array | null
+    try {
+      t.compressor.setAccess(...accessArgs(t))
+      if (refresh) {
+        const bytes = t.compressor.flush()
+        if (bytes !== null) this.#keep(t, this.#finishOpen(t, bytes))
+      }
+      finished = t.compressor.push(frame, tick)
+    } catch (e) {
+      this.#undoFrame(t, seq, !existing)
+      throw e
+    }
+    if (finished !== null) this.#keep(t, this.#finishOpen(t, finished))
+    t.pendingTs.push(ts)
+    t.nextSeq = seq + 1
+    t.lastTs = ts
+    t.producer = producer
+    t.peekCache = null
     if (!existing) {
       this.#tensors.set(tensorId, t)
       this.#earlyAccess.delete(tensorId)
     }
-    const done = refreshed ?? finished
-    const committed: StoredSegment[] = []
-    if (done !== null) {
-      committed.push(this.#commitSegment(t, done, t.pendingTs, t.producer))
-      t.pendingTs = []
-    }
-    t.pendingTs.push(ts)
-    t.lastTs = ts
-    t.producer = producer
-    t.peekCache = null
-    if (this.#persistence) {
-      await this.#persistence.writeAppend(this.#meta(t), frame, ts, committed)
-    }
+    if (finished !== null) this.#saveUnsaved()
     if (this.#options.retier !== false) {
       const every = this.#options.retier?.everyAppends ?? 256
       if (++this.#appendsSinceRetier >= every) {
         this.#appendsSinceRetier = 0
-        await this.retier(ts, this.#options.retier?.maxSegments ?? 4)
+        try {
+          this.#retier(ts, this.#options.retier?.maxSegments ?? 4)
+        } catch {
+          // Re-tiering is housekeeping: the frame is stored; the segments wait for the next round.
+        }
       }
     }
   }
 
-  #meta(t: TensorState): TensorMeta {
+  /** After a backend failure while applying frame `seq`: takes the frame back out of the database. */
+  #undoFrame(t: TensorState, seq: number, created: boolean): void {
+    if (created) t.compressor.free()
+    if (this.#persistence === null) return
+    try {
+      this.#persistence.removeFrame(t.id, seq)
+    } catch (e) {
+      // Neither applied nor removed: the store cannot keep its promise any more.
+      this.#failure = new TemporalTensorError('INTERNAL', 'a frame could not be applied nor removed; reopen the store', { cause: e })
+    }
+  }
+
+  #meta(t: TensorState, access?: { accessCount: number; accessTick: number }): TensorMeta {
     return {
       id: t.id,
       tensorLen: t.tensorLen,
-      accessCount: t.accessCount,
-      accessTick: t.accessTick,
-      lastTs: t.lastTs,
-      producer: t.producer,
+      accessCount: access?.accessCount ?? t.accessCount,
+      accessTick: access?.accessTick ?? t.accessTick,
+      ...(t.lost.length > 0 ? { lost: t.lost } : {}),
     }
   }
 
   /**
    * Records one read access of `tensorId` at `ts` (drives its tier). Accesses to a tensor with
-   * no frame yet are kept for when its first frame arrives.
+   * no frame yet are kept for when its first frame arrives. With persistence, the statistics
+   * are written before they change (`STORAGE_FULL`, `IO_ERROR`: nothing changed).
    */
   async touch(tensorId: string, ts: number): Promise<void> {
     this.#live()
+    if (typeof tensorId !== 'string' || tensorId.length === 0) {
+      throw new TemporalTensorError('INVALID_ARGUMENT', 'tensorId must be a non-empty string')
+    }
     const tick = this.#tick(ts)
-    let t = this.#tensors.get(tensorId)
+    const t = this.#tensors.get(tensorId)
     if (!t) {
       const early = this.#earlyAccess.get(tensorId) ?? { accessCount: 0, accessTick: 0 }
-      const decayed = early.accessCount * 2 ** (-Math.max(0, tick - early.accessTick) / (this.#options.accessHalfLife ?? 60))
-      this.#earlyAccess.set(tensorId, { accessCount: decayed + 1, accessTick: Math.max(early.accessTick, tick) })
+      this.#earlyAccess.set(tensorId, { accessCount: this.#decayedCount(early, tick) + 1, accessTick: Math.max(early.accessTick, tick) })
       return
     }
-    t.accessCount = this.#decayedCount(t, tick) + 1
-    t.accessTick = Math.max(t.accessTick, tick)
-    if (this.#persistence) await this.#persistence.writeMeta(this.#meta(t!))
+    const access = { accessCount: this.#decayedCount(t, tick) + 1, accessTick: Math.max(t.accessTick, tick) }
+    this.#persistence?.writeMeta(this.#meta(t, access))
+    t.accessCount = access.accessCount
+    t.accessTick = access.accessTick
   }
 
-  /** Forces a segment boundary now (ADR-017 §5.3 coherence-gated refresh). */
+  /**
+   * Forces a segment boundary now (ADR-017 §5.3 coherence-gated refresh). With persistence the
+   * segment is written before the open one is closed (`STORAGE_FULL`, `IO_ERROR`: nothing changed).
+   */
   async refresh(tensorId: string): Promise<void> {
     this.#live()
     const t = this.#tensor(tensorId)
+    if (t.pendingTs.length === 0) return
+    const p = this.#persistence
+    if (p === null) {
+      const bytes = t.compressor.flush()
+      if (bytes !== null) this.#finishOpen(t, bytes)
+      return
+    }
+    this.#saveUnsaved()
+    // The segment the flush will give (a peek is that segment), written before anything changes.
+    const snapshot = this.#peek(t)!
+    const seq = t.nextSeq - t.pendingTs.length
+    const segment = this.#segment(t, snapshot, t.pendingTs, seq, t.producer, t.segments[t.segments.length - 1] ?? null)
+    p.writeSegments(null, [segment], [], true)
     const bytes = t.compressor.flush()
-    if (bytes === null) return
-    const segment = this.#commitSegment(t, bytes, t.pendingTs, t.producer)
+    if (bytes === null || bytes.byteLength !== snapshot.byteLength || !bytes.every((b, i) => b === snapshot[i])) {
+      throw new TemporalTensorError('INTERNAL', 'a flushed segment differs from its snapshot')
+    }
+    t.segments.push(segment)
     t.pendingTs = []
     t.peekCache = null
-    if (this.#persistence) await this.#persistence.writeSegments(this.#meta(t), [segment], [])
   }
 
   /** Finishes every open segment (e.g. before closing, to keep the WAL empty). */
@@ -597,7 +864,19 @@ export class TensorStreamStore {
    */
   async retier(ts: number, maxSegments = 4): Promise<number> {
     this.#live()
+    if (!(typeof maxSegments === 'number' && Number.isSafeInteger(maxSegments) && maxSegments >= 0)) {
+      throw new TemporalTensorError('INVALID_ARGUMENT', `maxSegments must be an integer >= 0, got ${String(maxSegments)}`)
+    }
+    return this.#retier(ts, maxSegments)
+  }
+
+  /**
+   * `retier`'s work. Each segment is replaced in the database (one transaction) before it is
+   * replaced in memory, so a failed write changes nothing.
+   */
+  #retier(ts: number, maxSegments: number): number {
     const tick = this.#tick(ts)
+    this.#saveUnsaved()
     let done = 0
     for (const t of this.#tensors.values()) {
       if (done >= maxSegments) break
@@ -615,9 +894,15 @@ export class TensorStreamStore {
           this.#kept.set(old, Math.max(failed ?? 0, target))
           continue
         }
+        // A segment not written yet still has its frames in the write-ahead table: they go now.
+        const unsaved = t.unsaved.indexOf(old)
+        this.#persistence?.writeSegments(null, replacement, [old], unsaved >= 0)
+        if (unsaved >= 0) {
+          t.unsaved.splice(unsaved, 1)
+          this.#unsavedCount--
+        }
         t.segments.splice(s, 1, ...replacement)
         for (let k = s; k < t.segments.length; k++) t.segments[k].prevKey = k > 0 ? t.segments[k - 1].key : null
-        if (this.#persistence) await this.#persistence.writeSegments(this.#meta(t), replacement, [old])
         s += replacement.length - 1
       }
     }
@@ -677,49 +962,198 @@ export class TensorStreamStore {
     if (frame !== old.frames) {
       throw new TemporalTensorError('INTERNAL', `re-encoding ${old.frames} frames gave ${frame}`)
     }
-    const scratch: TensorState = { ...t, segments: t.segments.slice(0, t.segments.indexOf(old)) }
     const reencoded = { from: old.reencodedFrom ?? old.bits, bound: bDst }
+    let prev = t.segments[t.segments.indexOf(old) - 1] ?? null
     let at = 0
     return parts.map((part) => {
       const frames = segmentInfo(part).frameCount
-      const stamps = Array.from(old.timestamps.subarray(at, at + frames))
+      const stamps = old.timestamps.subarray(at, at + frames)
+      const segment = this.#segment(t, part, stamps, old.seq + at, old.producer, prev, reencoded)
       at += frames
-      return this.#commitSegment(scratch, part, stamps, old.producer, reencoded)
+      prev = segment
+      return segment
     })
   }
 
-  /** Replays the write-ahead table into fresh compressors after a restart. */
-  async #recover(): Promise<void> {
-    const p = this.#persistence!
-    const { tensors, segments, wal } = await p.load()
-    for (const meta of tensors) {
-      const t = this.#newTensor(meta.id, meta.tensorLen, meta.producer)
+  /**
+   * Rebuilds the store from what `load` read: finished segments as they are, and the frames of
+   * each open segment replayed from the write-ahead table into a fresh compressor (segment
+   * boundaries a coherence refresh made are kept). Throws `STORE_CORRUPT` for damage.
+   */
+  #recover(path: string, loaded: Loaded): void {
+    const { damage, tensors } = examineLoaded(loaded)
+    if (damage.length > 0) {
+      const first = damage.slice(0, 3).map((d) => `${d.table} ${d.tensorId ?? '?'}${d.seq !== null ? `#${d.seq}` : ''}: ${d.problem}`)
+      throw new TemporalTensorError(
+        'STORE_CORRUPT',
+        `the store at ${path} has ${damage.length} damaged record(s) (${first.join('; ')}). ` +
+          'TensorStreamStore.verify({ path }) lists them; TensorStreamStore.repair({ path }) removes them and keeps the rest',
+      )
+    }
+    for (const { meta, segments, wal, lost } of tensors.values()) {
+      const t = this.#newTensor(meta.id, meta.tensorLen, null)
+      this.#tensors.set(meta.id, t)
       t.accessCount = meta.accessCount
       t.accessTick = meta.accessTick
-      t.lastTs = meta.lastTs
-      t.segments = (segments.get(meta.id) ?? []).map(withFormatAndBound)
-      this.#tensors.set(meta.id, t)
-    }
-    for (const [id, frames] of wal) {
-      const t = this.#tensors.get(id)
-      if (!t) continue
-      for (const { ts, frame } of frames) {
-        const finished = t.compressor.push(frame, this.#tick(ts))
-        if (finished !== null) {
-          const segment = this.#commitSegment(t, finished, t.pendingTs, t.producer)
-          t.pendingTs = []
-          await p.writeSegments(this.#meta(t), [segment], [])
+      t.lost = lost
+      t.segments = segments.map(withFormatAndBound)
+      const last = t.segments[t.segments.length - 1]
+      t.nextSeq = last ? last.seq + last.frames : 0
+      t.lastTs = last ? last.endTs : -Infinity
+      t.producer = last?.producer ?? null
+      for (const f of wal) {
+        // A boundary where a refresh made one, and where frames were lost (a segment's frames
+        // always have consecutive sequence numbers).
+        if ((f.boundary || f.seq !== t.nextSeq) && t.pendingTs.length > 0) {
+          const bytes = t.compressor.flush()
+          if (bytes !== null) this.#keep(t, this.#finishOpen(t, bytes))
         }
-        t.pendingTs.push(ts)
+        t.nextSeq = f.seq
+        t.compressor.setAccess(...accessArgs(t))
+        const finished = t.compressor.push(f.frame, this.#tick(f.ts))
+        if (finished !== null) this.#keep(t, this.#finishOpen(t, finished))
+        t.pendingTs.push(f.ts)
+        t.nextSeq = f.seq + 1
+        t.lastTs = f.ts
+        t.producer = f.producer
       }
     }
+    // On a full disk the segments wait in memory (their frames are in the write-ahead table).
+    this.#saveUnsaved()
   }
 
-  /** Closes the store (and its database); later calls throw `INVALID_HANDLE`. */
+  /**
+   * Closes the store (and its database); later calls throw `INVALID_HANDLE`. Every append that
+   * resolved is stored; every append called after `close()` rejects with `INVALID_HANDLE` and
+   * writes nothing. Segments that could not be written yet are written now; if that fails
+   * (`STORAGE_FULL`, `IO_ERROR`) the store is closed all the same, and their frames, still in the
+   * write-ahead table, are replayed at the next open.
+   */
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    let error: unknown = null
+    try {
+      this.#saveUnsaved(true)
+    } catch (e) {
+      error = e
+    }
     for (const t of this.#tensors.values()) t.compressor.free()
-    await this.#persistence?.close()
+    try {
+      await this.#persistence?.close()
+    } catch (e) {
+      error ??= e
+    }
+    if (error !== null) throw error
+  }
+}
+
+/** A tensor as read back: its description, intact segments and frames in order, and frames lost. */
+interface ExaminedTensor {
+  meta: TensorMeta
+  segments: StoredSegment[]
+  wal: WalFrame[]
+  frames: number
+  lost: [number, number][]
+}
+
+/**
+ * Checks what was read beyond record checksums: each segment parses and holds what its record
+ * says, each frame has its tensor's length, and each tensor's frames follow on from each other
+ * (sequence numbers without gaps, except those a repair recorded; timestamps not decreasing).
+ * Returns the damage found (a record that fails is left out) and each tensor's frames lost.
+ */
+function examineLoaded(loaded: Loaded): { damage: Damage[]; tensors: Map<string, ExaminedTensor>; lost: Map<string, [number, number][]> } {
+  const damage = [...loaded.damage]
+  const tensors = new Map<string, ExaminedTensor>()
+  const ids = new Set([...loaded.tensors.map((m) => m.id), ...loaded.segments.keys(), ...loaded.wal.keys()])
+  const metas = new Map(loaded.tensors.map((m) => [m.id, m]))
+  const newLost = new Map<string, [number, number][]>()
+  for (const id of ids) {
+    const segments = loaded.segments.get(id) ?? []
+    const wal = loaded.wal.get(id) ?? []
+    let meta = metas.get(id)
+    if (meta === undefined) {
+      // Its description was lost (and reported); the frames tell its length.
+      const tensorLen = wal[0]?.frame.length ?? (segments[0] ? segmentInfoOrNull(segments[0].bytes)?.tensorLen : undefined)
+      if (tensorLen === undefined || tensorLen < 1) continue
+      if (!damage.some((d) => d.table === 'tensors' && d.tensorId === id)) {
+        damage.push({ table: 'tensors', tensorId: id, seq: null, problem: 'the tensor has frames but no description' })
+      }
+      meta = { id, tensorLen, accessCount: 0, accessTick: 0 }
+    }
+    const known = (meta.lost ?? []).map(([a, b]) => [a, b] as [number, number])
+    const covered = (from: number, to: number) => known.some(([a, b]) => a <= from && to <= b)
+    type Item = { seq: number; frames: number; firstTs: number; lastTs: number; segment?: StoredSegment; frame?: WalFrame }
+    const items: Item[] = []
+    for (const s of segments) {
+      const info = segmentInfoOrNull(s.bytes)
+      const problem =
+        info === null
+          ? 'the segment does not parse'
+          : info.frameCount !== s.frames || info.byteLength !== s.bytes.byteLength || info.tensorLen !== meta.tensorLen
+            ? 'the segment does not match its record'
+            : null
+      if (problem !== null) damage.push({ table: 'segments', tensorId: id, seq: s.seq, problem })
+      else items.push({ seq: s.seq, frames: s.frames, firstTs: s.startTs, lastTs: s.endTs, segment: s })
+    }
+    for (const f of wal) {
+      if (f.frame.length !== meta.tensorLen) damage.push({ table: 'wal', tensorId: id, seq: f.seq, problem: `a frame of ${f.frame.length} values, not ${meta.tensorLen}` })
+      else items.push({ seq: f.seq, frames: 1, firstTs: f.ts, lastTs: f.ts, frame: f })
+    }
+    items.sort((a, b) => a.seq - b.seq)
+    const kept: Item[] = []
+    const lost: [number, number][] = []
+    let expected = 0
+    let lastTs = -Infinity
+    for (const item of items) {
+      if (item.seq < expected) {
+        damage.push({ table: item.segment ? 'segments' : 'wal', tensorId: id, seq: item.seq, problem: 'frames overlap the ones before' })
+        continue
+      }
+      if (item.firstTs < lastTs) {
+        damage.push({ table: item.segment ? 'segments' : 'wal', tensorId: id, seq: item.seq, problem: 'timestamps before the frames before' })
+        continue
+      }
+      if (item.seq > expected && !covered(expected, item.seq - 1)) lost.push([expected, item.seq - 1])
+      kept.push(item)
+      expected = item.seq + item.frames
+      lastTs = item.lastTs
+    }
+    // Damaged records after the last intact one: one frame each at least.
+    for (const d of damage) {
+      if (d.tensorId === id && d.seq !== null && d.seq >= expected && !covered(d.seq, d.seq)) lost.push([d.seq, d.seq])
+    }
+    // A gap no damaged record explains: records vanished.
+    for (const [a, b] of lost) {
+      if (!damage.some((d) => d.tensorId === id && d.seq !== null && d.seq >= a && d.seq <= b)) {
+        damage.push({ table: 'segments', tensorId: id, seq: a, problem: `frames ${a}..${b} are missing` })
+      }
+    }
+    // Write-ahead frames must follow the last segment: a segment after them would mean frames
+    // were kept twice or lost.
+    const firstWal = kept.findIndex((k) => k.frame !== undefined)
+    const segmentsKept = kept.filter((k) => k.segment !== undefined)
+    const walKept = kept.filter((k) => k.frame !== undefined)
+    if (firstWal >= 0 && kept.slice(firstWal).some((k) => k.segment !== undefined)) {
+      damage.push({ table: 'wal', tensorId: id, seq: kept[firstWal].seq, problem: 'frames of the write-ahead table come before a segment' })
+    }
+    if (lost.length > 0) newLost.set(id, lost)
+    tensors.set(id, {
+      meta,
+      segments: segmentsKept.map((k) => k.segment!),
+      wal: walKept.map((k) => k.frame!),
+      frames: kept.reduce((n, k) => n + k.frames, 0),
+      lost: [...known, ...lost],
+    })
+  }
+  return { damage, tensors, lost: newLost }
+}
+
+function segmentInfoOrNull(bytes: Uint8Array): ReturnType<typeof segmentInfo> | null {
+  try {
+    return segmentInfo(bytes)
+  } catch {
+    return null
   }
 }
