@@ -1,8 +1,8 @@
 // The persistent store under faults (issue 11): equal timestamps, killed writers, close() with
 // appends in flight. `npm test` runs the short forms; `npm run faults` sets TT_FAULTS=long and
 // runs them at length.
-import { fork } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { fork, spawnSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { TensorStreamStore } from '../dist/index.mjs'
 // @ts-expect-error: plain ESM module without types
 import { embeddingStream } from '../bin/trace.mjs'
-import { BOUNDS, relativeError } from './helpers.js'
+import { BOUNDS, expectCode, relativeError } from './helpers.js'
 
 const LONG = process.env.TT_FAULTS === 'long'
 const DIM = 64
@@ -140,4 +140,166 @@ describe('close() with appends in flight', () => {
     }
     await reopened.close()
   })
+})
+
+describe('store options and paths (coded errors, nothing opened)', () => {
+  async function rejects(p: () => Promise<unknown>, code: string): Promise<void> {
+    await expect(p()).rejects.toMatchObject({ name: 'TemporalTensorError', code })
+  }
+
+  it('bad paths give INVALID_ARGUMENT or IO_ERROR', async () => {
+    await rejects(() => TensorStreamStore.open({ path: '' }), 'INVALID_ARGUMENT')
+    await rejects(() => TensorStreamStore.open({ path: 123 as unknown as string }), 'INVALID_ARGUMENT')
+    await rejects(() => TensorStreamStore.open({ path: 'a\0b' }), 'INVALID_ARGUMENT')
+    const file = join(tempDir(), 'a-file')
+    writeFileSync(file, 'x')
+    await rejects(() => TensorStreamStore.open({ path: file }), 'IO_ERROR')
+    await rejects(() => TensorStreamStore.open({ path: join(file, 'below') }), 'IO_ERROR')
+    // A directory that cannot be created (this used to spin inside lmdb).
+    await rejects(() => TensorStreamStore.open({ path: '/proc/tt-store-cannot-exist' }), 'IO_ERROR')
+  })
+
+  it('a read-only file system gives IO_ERROR (tmpfs mounted read-only; skipped where mount is not allowed)', async (ctx) => {
+    const dir = tempDir()
+    const mnt = join(dir, 'ro')
+    mkdirSync(mnt)
+    if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', mnt]).status !== 0) {
+      ctx.skip()
+      return
+    }
+    try {
+      await rejects(() => TensorStreamStore.open({ path: mnt }), 'IO_ERROR')
+      await rejects(() => TensorStreamStore.open({ path: join(mnt, 'store') }), 'IO_ERROR')
+    } finally {
+      spawnSync('umount', [mnt])
+    }
+  })
+
+  it('bad options give INVALID_ARGUMENT when the store is made, not later', () => {
+    for (const options of [
+      { accessHalfLife: 0 },
+      { accessHalfLife: -1 },
+      { accessHalfLife: Number.NaN },
+      { accessHalfLife: Infinity },
+      { accessHalfLife: '60' },
+      { tick: 5 },
+      { coherence: 'yes' },
+      { producer: 7 },
+      { retier: { everyAppends: 0 } },
+      { retier: { every: 5 } },
+      { retier: true },
+      { unknownOption: 1 },
+      { policy: { constructor: 1 } },
+      { policy: JSON.parse('{"__proto__": {"fixedBits": 5}}') },
+      { policy: { toString: 1 } },
+      { policy: 'hot' },
+    ]) {
+      expectCode(() => new TensorStreamStore(options as never), 'INVALID_ARGUMENT')
+    }
+    // Values the compressor refuses: INVALID_CONFIG at once.
+    expectCode(() => new TensorStreamStore({ policy: { groupLen: 0 } }), 'INVALID_CONFIG')
+    expectCode(() => new TensorStreamStore({ policy: { hotMinScore: 1, warmMinScore: 2 } }), 'INVALID_CONFIG')
+  })
+
+  it('policy fields inherited through a prototype are ignored everywhere, not only by the compressor', async () => {
+    // Before: the compressor ignored an inherited fixedBits but the store's re-tiering obeyed it.
+    const store = new TensorStreamStore({ retier: false, policy: Object.create({ fixedBits: 5 }) as never })
+    const next = embeddingStream(DIM, 23)
+    for (let k = 0; k < 20; k++) {
+      await store.touch('h', k)
+      await store.append('h', next(), k)
+    }
+    await store.refresh('h')
+    expect(store.lineage('h').map((s) => s.bits)).toEqual([8])
+    expect(await store.retier(10_000)).toBe(1) // cooled: narrowed, not pinned at 5 bits
+    expect(store.lineage('h').map((s) => s.bits)).toEqual([3])
+  })
+
+  it('accessHalfLife keeps a tensor usable after many touches at one tick', async () => {
+    const store = new TensorStreamStore({ retier: false, accessHalfLife: 1e-9 })
+    await store.append('t', new Float32Array(DIM).fill(1), 0)
+    for (let k = 0; k < 5; k++) await store.touch('t', 0)
+    await store.append('t', new Float32Array(DIM).fill(2), 1)
+    expect((await store.read('t', 0, 1)).timestamps.length).toBe(2)
+  })
+
+  it('bad append metadata is a coded error', async () => {
+    const store = new TensorStreamStore({ retier: false })
+    await expect(store.append('m', new Float32Array(4), 0, { producer: 5 as unknown as string })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    await expect(store.append('m', new Float32Array(4), 0, null as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    await expect(store.retier(0, -1)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    expect(store.tensorIds()).toEqual([])
+  })
+})
+
+describe('one writer per store directory', () => {
+  const holder = fileURLToPath(new URL('./fixtures/store-holder.mjs', import.meta.url))
+  type Msg = { opened?: boolean; error?: string; closed?: boolean; appended?: number }
+  function start(path: string): { child: ReturnType<typeof fork>; next: () => Promise<Msg> } {
+    const child = fork(holder, [path], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+    const queue: Msg[] = []
+    const waiting: ((m: Msg) => void)[] = []
+    child.on('message', (m: Msg) => (waiting.length > 0 ? waiting.shift()!(m) : queue.push(m)))
+    const next = () => new Promise<Msg>((resolve) => (queue.length > 0 ? resolve(queue.shift()!) : waiting.push(resolve)))
+    return { child, next }
+  }
+  const exited = (child: ReturnType<typeof fork>) =>
+    new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())))
+
+  it('a second process gets STORE_LOCKED while the first has the store open; it opens once the first closes', async () => {
+    const path = tempDir()
+    const first = start(path)
+    expect(await first.next()).toMatchObject({ opened: true })
+    first.child.send('append')
+    expect(await first.next()).toMatchObject({ appended: 1 })
+    const second = start(path)
+    expect(await second.next()).toEqual({ error: 'STORE_LOCKED' })
+    await rejectsLocked(path)
+    first.child.send('close')
+    expect(await first.next()).toMatchObject({ closed: true })
+    await exited(first.child)
+    const third = start(path)
+    expect(await third.next()).toMatchObject({ opened: true })
+    third.child.send('close')
+    await third.next()
+    await exited(third.child)
+    const store = await TensorStreamStore.open({ path, retier: false })
+    expect((await store.read('held', 0, 10)).timestamps.length).toBe(1)
+    await store.close()
+  })
+
+  it('a lock left by a killed process is taken over', async () => {
+    const path = tempDir()
+    const first = start(path)
+    expect(await first.next()).toMatchObject({ opened: true })
+    first.child.kill('SIGKILL')
+    await exited(first.child)
+    const store = await TensorStreamStore.open({ path, retier: false })
+    await store.close()
+  })
+
+  it('two stores in one process cannot open one path; closing releases it', async () => {
+    const path = tempDir()
+    const a = await TensorStreamStore.open({ path, retier: false })
+    await rejectsLocked(path)
+    await a.close()
+    const b = await TensorStreamStore.open({ path, retier: false })
+    await b.close()
+  })
+
+  it(`processes racing to open one path: exactly one wins (${LONG ? 20 : 3} rounds)`, async () => {
+    for (let round = 0; round < (LONG ? 20 : 3); round++) {
+      const path = tempDir()
+      const racers = Array.from({ length: 4 }, () => start(path))
+      const results = await Promise.all(racers.map((r) => r.next()))
+      expect(results.filter((m) => m.opened).length).toBe(1)
+      expect(results.filter((m) => m.error === 'STORE_LOCKED').length).toBe(3)
+      for (const [i, r] of racers.entries()) if (results[i].opened) r.child.send('close')
+      await Promise.all(racers.map((r) => exited(r.child)))
+    }
+  }, 120_000)
+
+  async function rejectsLocked(path: string): Promise<void> {
+    await expect(TensorStreamStore.open({ path })).rejects.toMatchObject({ name: 'TemporalTensorError', code: 'STORE_LOCKED' })
+  }
 })

@@ -31,6 +31,7 @@ export type {
   ReadResult,
   SegmentRecord,
   StoreOptions,
+  StoreReport,
   StoreStats,
   StoredSegment,
   TierName,

@@ -11,5 +11,5 @@ export {
   splitSegments,
 } from './api.js'
 export type { CompressorOptions, SegmentFormat, SegmentInfo, TierPolicyOptions } from './api.js'
-export { ERROR_CODES, TemporalTensorError } from './errors.js'
+export { ERROR_CODES, JS_ERROR_CODES, TemporalTensorError } from './errors.js'
 export type { CoreErrorCode, ErrorCode } from './errors.js'

@@ -32,7 +32,7 @@ import {
   writeFileSync,
 } from 'node:fs'
 import { hostname } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { threadId } from 'node:worker_threads'
 import { crc32c } from './crc32c.js'
 import { TemporalTensorError } from './errors.js'
@@ -390,10 +390,19 @@ function releaseLock(dir: string, token: string): void {
 
 /** Creates `path` if needed and checks it is a writable directory; coded errors otherwise. */
 function prepareDirectory(path: string): void {
-  try {
-    mkdirSync(path, { recursive: true })
-  } catch (e) {
-    throw storageError(e, path, `creating the store directory ${path}`)
+  // Not `mkdirSync(path, { recursive: true })`: it loops forever where a file system refuses a
+  // directory with ENOENT (under /proc), and so did lmdb's own attempt.
+  const missing: string[] = []
+  for (let dir = resolve(path); !existsSync(dir); dir = dirname(dir)) {
+    missing.unshift(dir)
+    if (dirname(dir) === dir) break
+  }
+  for (const dir of missing) {
+    try {
+      mkdirSync(dir)
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'EEXIST') throw storageError(e, path, `creating the store directory ${path}`)
+    }
   }
   let isDir: boolean
   try {
