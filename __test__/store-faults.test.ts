@@ -303,3 +303,44 @@ describe('one writer per store directory', () => {
     await expect(TensorStreamStore.open({ path })).rejects.toMatchObject({ name: 'TemporalTensorError', code: 'STORE_LOCKED' })
   }
 })
+
+describe('disk full (a small tmpfs; skipped where mount is not allowed)', () => {
+  // Frame sizes: one in npm test; small, medium and large in npm run faults. The store refuses
+  // a write that would leave less than its reserve free (LMDB itself must not meet a full disk:
+  // lmdb-js 3.5.6 overflows a heap buffer when a write fails, see docs/reliability.md).
+  const cases = FORMATS.flatMap((format) => (LONG ? [64, 1024, 16384] : [1024]).map((dim) => [format, dim] as const))
+  it.each(cases)('%s, %i values per frame: coded STORAGE_FULL, nothing unacknowledged visible, reads work, close() settles, nothing acknowledged lost', async (format, dim, ctx) => {
+    const dir = tempDir()
+    const mnt = join(dir, 'small')
+    mkdirSync(mnt)
+    if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt]).status !== 0) {
+      ctx.skip()
+      return
+    }
+    try {
+      // A filler takes most of the room, so the store fills the rest quickly.
+      const filler = join(mnt, 'filler')
+      writeFileSync(filler, Buffer.alloc(1024 * 1024 + 512 * 1024))
+      const fixture = fileURLToPath(new URL('./fixtures/store-disk-full.mjs', import.meta.url))
+      const child = spawnSync(process.execPath, [fixture, join(mnt, 'store'), filler, String(dim), format], {
+        encoding: 'utf8',
+        timeout: 120_000,
+      })
+      expect(child.status, child.stderr).toBe(0)
+      const r = JSON.parse(child.stdout)
+      console.log(`disk full (${format}, ${dim}): ${JSON.stringify(r)}`)
+      expect(r.unhandled).toEqual([])
+      expect(Object.keys(r.codes).every((c) => c === 'STORAGE_FULL' || c === 'IO_ERROR')).toBe(true)
+      expect(r.codes.STORAGE_FULL).toBeGreaterThan(0)
+      expect(r.acked).toBeGreaterThan(dim > 4096 ? 0 : 10)
+      expect(r.visibleMatchesAcked).toBe(true)
+      expect(r.readAtWorks).toBe(true)
+      expect(r.visibleMatchesAcked2).toBe(true)
+      expect(r.reopenMatchesAcked).toBe(true)
+      expect(r.worstError).toBeLessThan(BOUNDS[3])
+      expect(r.appendAfterReopen).toBe(true)
+    } finally {
+      spawnSync('umount', ['-l', mnt])
+    }
+  }, 180_000)
+})

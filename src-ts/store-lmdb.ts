@@ -477,7 +477,7 @@ export async function openPersistence(path: string): Promise<Persistence> {
       throw storageError(e, path, `opening the database at ${path}`)
     }
     try {
-      const persistence = withDatabase(path, root, token)
+      const persistence = withDatabase(path, root, token, lmdb)
       if (!existsSync(join(path, MANIFEST_FILE))) {
         writeFileSync(join(path, MANIFEST_FILE), JSON.stringify({ format: 'temporal-tensor-store', schema: SCHEMA }) + '\n')
       }
@@ -492,20 +492,71 @@ export async function openPersistence(path: string): Promise<Persistence> {
   }
 }
 
-function withDatabase(path: string, root: Db, token: string): Persistence {
+/**
+ * Bytes a write leaves free on the file system at least: a write that would go below is refused
+ * with `STORAGE_FULL` before LMDB sees it. LMDB must not meet a full disk: when a write fails,
+ * lmdb-js 3.5.6's mdb.c formats a message into `malloc(100)` with `sprintf`, overflowing it
+ * (seen as "malloc(): invalid next size" and SIGSEGV after one failed commit). The reserve
+ * makes that need another process filling the disk between the check and the write.
+ * `TEMPORAL_TENSOR_STORE_RESERVE` (bytes) sets it; 0 turns the check off.
+ */
+function reserveBytes(): number {
+  const v = Number(process.env.TEMPORAL_TENSOR_STORE_RESERVE)
+  return Number.isFinite(v) && v >= 0 ? v : 256 * 1024
+}
+
+function withDatabase(path: string, firstRoot: Db, token: string, lmdb: { open(options: object): Db }): Persistence {
+  let root = firstRoot
   const open = (name: string, options: object = { encoding: 'binary' }): Db => {
     const db = root.openDB(name, options)
     if (db === undefined) throw new TemporalTensorError('INTERNAL', `could not open table ${name}`)
     return db
   }
-  const segments = open('tt-segments')
-  const wal = open('tt-wal')
-  const tensors = open('tt-tensors')
-  const txn = (what: string, body: () => void): void => {
+  let segments = open('tt-segments')
+  let wal = open('tt-wal')
+  let tensors = open('tt-tensors')
+  const reserve = reserveBytes()
+  /**
+   * After a failed commit the environment is closed and opened again (from the last committed
+   * state on disk) before anything else is written: until then writes fail at once.
+   */
+  let failed: TemporalTensorError | null = null
+  let reopening: Promise<void> | null = null
+  const reopen = (): Promise<void> =>
+    (async () => {
+      try {
+        await root.close()
+      } catch {
+        // closing a failed environment may report the failure again
+      }
+      try {
+        root = lmdb.open({ path, compression: false })
+        segments = open('tt-segments')
+        wal = open('tt-wal')
+        tensors = open('tt-tensors')
+        failed = null
+      } catch (e) {
+        failed = storageError(e, path, 'reopening the database after a failed write')
+      }
+    })()
+  const txn = (what: string, body: () => void, bytes = 0): void => {
+    if (failed !== null) {
+      throw new TemporalTensorError(failed.code, `${what} failed: the database is reopening after a failed write (${failed.message})`, { cause: failed })
+    }
+    if (reserve > 0 && freeBytes(path) < reserve + 2 * bytes) {
+      throw new TemporalTensorError('STORAGE_FULL', `${what} failed: less than ${reserve + 2 * bytes} bytes free on the disk of ${path}; nothing was written`)
+    }
     try {
       root.transactionSync(body, SYNC_TXN_FLAGS)
     } catch (e) {
-      throw storageError(e, path, what)
+      const error = storageError(e, path, what)
+      if (error.code === 'STORAGE_FULL' || error.code === 'IO_ERROR' || error.code === 'STORE_CORRUPT') {
+        failed = error
+        reopening = reopen().finally(() => {
+          reopening = null
+        })
+      }
+      throw error
     }
   }
   migrateLegacy(root, txn, segments, wal, tensors)
@@ -513,10 +564,15 @@ function withDatabase(path: string, root: Db, token: string): Persistence {
 
   return {
     writeFrame(id, frame, meta) {
-      txn('writing a frame', () => {
-        wal.putSync([id, frame.seq], walRow(id, frame))
-        if (meta) tensors.putSync(meta.id, encodeRow(meta))
-      })
+      const row = walRow(id, frame)
+      txn(
+        'writing a frame',
+        () => {
+          wal.putSync([id, frame.seq], row)
+          if (meta) tensors.putSync(meta.id, encodeRow(meta))
+        },
+        row.byteLength,
+      )
     },
     removeFrame(id, seq) {
       txn('removing a frame', () => {
@@ -524,14 +580,19 @@ function withDatabase(path: string, root: Db, token: string): Persistence {
       })
     },
     writeSegments(meta, added, removed, fromWal) {
-      txn('writing segments', () => {
-        for (const s of removed) segments.removeSync([s.tensorId, s.seq])
-        for (const s of added) {
-          segments.putSync([s.tensorId, s.seq], segmentRow(s))
-          if (fromWal) for (let q = s.seq; q < s.seq + s.frames; q++) wal.removeSync([s.tensorId, q])
-        }
-        if (meta) tensors.putSync(meta.id, encodeRow(meta))
-      })
+      const rows = added.map(segmentRow)
+      txn(
+        'writing segments',
+        () => {
+          for (const s of removed) segments.removeSync([s.tensorId, s.seq])
+          added.forEach((s, i) => {
+            segments.putSync([s.tensorId, s.seq], rows[i])
+            if (fromWal) for (let q = s.seq; q < s.seq + s.frames; q++) wal.removeSync([s.tensorId, q])
+          })
+          if (meta) tensors.putSync(meta.id, encodeRow(meta))
+        },
+        rows.reduce((n, r) => n + r.byteLength, 0),
+      )
     },
     writeMeta(meta) {
       txn('writing access statistics', () => {
@@ -600,6 +661,7 @@ function withDatabase(path: string, root: Db, token: string): Persistence {
       if (closed) return
       closed = true
       try {
+        await reopening
         await root.close()
       } finally {
         releaseLock(path, token)
