@@ -11,7 +11,7 @@
 //! their precision. Every kernel, scalar or SIMD, follows this rule, so they agree bit for bit.
 
 use crate::bitpack::{BitReader, BitWriter};
-use crate::f16::{f16_bits_at_least, f16_bits_to_f32, F16_MIN_POSITIVE};
+use crate::f16::{F16_MAX, F16_MIN_POSITIVE};
 use crate::kernels::GroupStats;
 use core::cmp::Ordering;
 
@@ -160,8 +160,8 @@ impl Default for FrameStats {
 
 impl FrameStats {
     /// Adds a group measured in code steps (`x = v / scale`) by a kernel.
-    fn fold_group(&mut self, group: &GroupStats, scale: f32, qmax: f32) {
-        self.finite &= group.sum_e.is_finite();
+    pub(crate) fn fold_group(&mut self, group: &GroupStats, scale: f32, qmax: f32) {
+        self.finite &= group.finite();
         // Beyond qmax + ½ steps, or NaN (non-finite input): clamped.
         let within = group.max_x.partial_cmp(&(qmax + 0.5));
         self.clamped |= !matches!(within, Some(Ordering::Less | Ordering::Equal));
@@ -180,7 +180,7 @@ impl FrameStats {
     /// precision or vanished, so the error measured in code steps is wrong (zero when `x`
     /// underflows), while every code is 0 and the group decodes to zeros: its exact error and
     /// its maximum are both `max |v|`.
-    fn fold_vanished(&mut self, values: &[f32]) {
+    pub(crate) fn fold_vanished(&mut self, values: &[f32]) {
         let m = values.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         if m > self.max_abs {
             self.max_abs = m;
@@ -201,17 +201,20 @@ impl FrameStats {
 }
 
 /// Writes `max |v|` of each group of `frame` into `out` (`out.len()` = number of groups).
+///
+/// The maximum is taken over the bit patterns of `|v|` (an integer maximum, which the compiler
+/// vectorizes): the same as the float maximum on finite values; a group holding a NaN gets NaN.
+/// Runs on the active kernels ([`crate::kernels::scalar::group_max_abs`]).
 pub fn group_max_abs(frame: &[f32], group_len: usize, out: &mut [f32]) {
-    for (chunk, slot) in frame.chunks(group_len).zip(out.iter_mut()) {
-        let mut m = 0.0f32;
-        for &v in chunk {
-            let a = v.abs();
-            if a > m {
-                m = a;
-            }
-        }
-        *slot = m;
-    }
+    (crate::kernels::active().group_max_abs)(frame, group_len, out);
+}
+
+/// The smallest f16 value `>= s`, as an `f32`, for `s` in f16's normal range
+/// (`F16_MIN_POSITIVE..=F16_MAX`): `s` with its mantissa rounded up to 10 bits (equal to
+/// `f16_bits_to_f32(f16_bits_at_least(s))` there, without the conversions).
+#[inline]
+fn f16_ceil_normal(s: f32) -> f32 {
+    f32::from_bits((s.to_bits() + 0x1fff) & !0x1fff)
 }
 
 /// Turns group maxima into stored scales at `bits`, in place, and returns their storage format.
@@ -240,7 +243,9 @@ pub fn scales_from_max_abs(values: &mut [f32], bits: u32, headroom: f32) -> Scal
             s = f32::from_bits(1);
         }
         *slot = s;
-        let f16_normal = s >= F16_MIN_POSITIVE && f16_bits_at_least(s).is_some();
+        // An f16 normal at least `s` exists exactly when `s` is in f16's normal range (above
+        // F16_MAX it would round up to infinity).
+        let f16_normal = (F16_MIN_POSITIVE..=F16_MAX).contains(&s);
         if s != 0.0 && !f16_normal {
             format = ScaleFormat::F32;
         }
@@ -248,8 +253,8 @@ pub fn scales_from_max_abs(values: &mut [f32], bits: u32, headroom: f32) -> Scal
     if format == ScaleFormat::F16 {
         for slot in values.iter_mut() {
             if *slot != 0.0 {
-                // Checked above: representable as an f16 normal.
-                *slot = f16_bits_to_f32(f16_bits_at_least(*slot).unwrap_or(0));
+                // Checked above: in f16's normal range.
+                *slot = f16_ceil_normal(*slot);
             }
         }
     }
@@ -262,8 +267,10 @@ const CHUNK: usize = 64;
 /// Quantizes `frame` with the stored `scales` into `writer`, measuring the error.
 ///
 /// `divisors[g]` must be `Divisor::for_scale(scales[g])`. Uses the kernels of
-/// [`crate::kernels::active`]: fused quantize+pack while the stream is byte-aligned (the usual
-/// case: group and tensor lengths that are multiples of 8), codes one by one otherwise.
+/// [`crate::kernels::active`]: the whole-frame quantize+pack kernel for the leading groups when
+/// the stream is byte-aligned, the group length a multiple of 8 and the scales ordinary (the
+/// usual case), then fused quantize+pack per group while the stream stays byte-aligned, and
+/// codes one by one otherwise.
 ///
 /// The error is measured in code steps (`|x − q|` with `x = v / scale`) and scaled back per
 /// group; it differs from the decoded error by a few ulps of `max |v|`, far inside the 1 % margin
@@ -280,8 +287,27 @@ pub(crate) fn quantize_frame(
     let kernels = crate::kernels::active();
     let q = qmax(bits) as f32;
     let mut stats = FrameStats::default();
+    let fast = whole_frame_groups(frame.len(), group_len, divisors);
+    let mut done = 0;
+    if fast > 0 {
+        if let Some(out) = writer.aligned_tail() {
+            let len = (fast * group_len).min(frame.len());
+            (kernels.quantize_pack_groups)(
+                &frame[..len],
+                group_len,
+                scales,
+                q,
+                bits,
+                out,
+                &mut stats,
+            );
+            writer.skip_bytes(len / 8 * bits as usize);
+            done = fast;
+        }
+    }
     let mut codes = [0u8; CHUNK];
-    for ((values, &scale), &divisor) in frame.chunks(group_len).zip(scales).zip(divisors) {
+    for ((values, &scale), &divisor) in frame.chunks(group_len).zip(scales).zip(divisors).skip(done)
+    {
         let Divisor::Reciprocal(inv) = divisor else {
             for chunk in values.chunks(CHUNK) {
                 let out = &mut codes[..chunk.len()];
@@ -311,6 +337,24 @@ pub(crate) fn quantize_frame(
         }
     }
     stats
+}
+
+/// How many leading groups of a frame the whole-frame kernels take: none unless `group_len` is a
+/// multiple of 8; then the groups up to the first with an unusual scale, and not a last group
+/// whose length is not a multiple of 8.
+fn whole_frame_groups(frame_len: usize, group_len: usize, divisors: &[Divisor]) -> usize {
+    if group_len % 8 != 0 || group_len == 0 {
+        return 0;
+    }
+    let groups = if frame_len % 8 == 0 {
+        frame_len.div_ceil(group_len)
+    } else {
+        frame_len / group_len
+    };
+    divisors[..groups.min(divisors.len())]
+        .iter()
+        .position(|d| !matches!(d, Divisor::Reciprocal(_)))
+        .unwrap_or(groups.min(divisors.len()))
 }
 
 /// The scalar formula for the rare divisors (zero, subnormal or huge scales).
@@ -343,7 +387,9 @@ fn quantize_by_rule(
 }
 
 /// Decodes `out.len()` values (one frame) from `reader` with per-group `scales`:
-/// `(code - qmax) * scale`. Fused unpack+dequantize while the stream is byte-aligned.
+/// `(code - qmax) * scale`. The whole-frame unpack+dequantize kernel when the stream is
+/// byte-aligned and the group length a multiple of 8 (the usual case), else fused
+/// unpack+dequantize per group while the stream is byte-aligned.
 pub(crate) fn dequantize_frame(
     reader: &mut BitReader<'_>,
     bits: u32,
@@ -353,8 +399,33 @@ pub(crate) fn dequantize_frame(
 ) {
     let kernels = crate::kernels::active();
     let q = qmax(bits) as i32;
+    let mut fast = 0;
+    if group_len % 8 == 0 && group_len > 0 {
+        // Whole groups, and the last one too if its length is a multiple of 8.
+        let len = if out.len() % 8 == 0 {
+            out.len()
+        } else {
+            out.len() / group_len * group_len
+        };
+        let len = len.min(scales.len() * group_len);
+        let bytes = len / 8 * bits as usize;
+        if len > 0 {
+            if let Some(data) = reader.aligned_tail().filter(|d| d.len() >= bytes) {
+                (kernels.unpack_dequantize_groups)(
+                    data,
+                    bits,
+                    group_len,
+                    scales,
+                    q,
+                    &mut out[..len],
+                );
+                reader.skip_bytes(bytes);
+                fast = len.div_ceil(group_len);
+            }
+        }
+    }
     let mut codes = [0u8; CHUNK];
-    for (group, &scale) in out.chunks_mut(group_len).zip(scales) {
+    for (group, &scale) in out.chunks_mut(group_len).zip(scales).skip(fast) {
         let whole = group.len() / 8 * 8;
         let mut done = 0;
         if whole > 0 {
@@ -520,6 +591,65 @@ mod tests {
         );
         // Huge group: scale above f16's range.
         assert_eq!(scales_from_max_abs(&mut [1e8], 3, 1.0), ScaleFormat::F32);
+    }
+
+    #[test]
+    fn f16_ceiling_matches_the_converter() {
+        use crate::f16::{f16_bits_at_least, f16_bits_to_f32};
+        let lo = F16_MIN_POSITIVE.to_bits();
+        let hi = F16_MAX.to_bits();
+        // Every 2^13-aligned pattern and its neighbours, and a stride through the rest.
+        let mut checked = 0;
+        let mut b = lo;
+        while b <= hi {
+            for s in [
+                b,
+                b + 1,
+                b + 0xfff,
+                b + 0x1000,
+                b + 0x1001,
+                b.wrapping_sub(1),
+            ] {
+                let v = f32::from_bits(s);
+                if (F16_MIN_POSITIVE..=F16_MAX).contains(&v) {
+                    let want = f16_bits_to_f32(f16_bits_at_least(v).unwrap());
+                    assert_eq!(f16_ceil_normal(v).to_bits(), want.to_bits(), "{v:e}");
+                    checked += 1;
+                }
+            }
+            b += 0x2000;
+        }
+        for s in (lo..=hi).step_by(977) {
+            let v = f32::from_bits(s);
+            let want = f16_bits_to_f32(f16_bits_at_least(v).unwrap());
+            assert_eq!(f16_ceil_normal(v).to_bits(), want.to_bits(), "{v:e}");
+        }
+        assert!(checked > 100_000);
+        // Just above F16_MAX no f16 is at least the value.
+        assert_eq!(f16_bits_at_least(f32::from_bits(hi + 1)), None);
+    }
+
+    #[test]
+    fn group_maxima_match_the_float_maximum() {
+        let frame: Vec<f32> = (0..300)
+            .map(|i| match i % 7 {
+                0 => -0.0,
+                1 => f32::MAX * if i % 2 == 0 { 1.0 } else { -1.0 },
+                2 => f32::from_bits(i as u32),
+                3 => -(i as f32) * 0.37,
+                _ => (i as f32).sin(),
+            })
+            .collect();
+        for group_len in [1usize, 7, 64, 300] {
+            let mut fast = vec![0f32; frame.len().div_ceil(group_len)];
+            group_max_abs(&frame, group_len, &mut fast);
+            for (g, chunk) in frame.chunks(group_len).enumerate() {
+                let want = chunk
+                    .iter()
+                    .fold(0.0f32, |m, v| if v.abs() > m { v.abs() } else { m });
+                assert_eq!(fast[g].to_bits(), want.to_bits());
+            }
+        }
     }
 
     #[test]

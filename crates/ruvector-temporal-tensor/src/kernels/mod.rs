@@ -1,25 +1,35 @@
 //! Hot loops, with a scalar reference and SIMD specializations that agree with it bit for bit.
 //!
-//! | kernel | scalar | x86-64 | aarch64 | wasm32 |
-//! | --- | --- | --- | --- | --- |
-//! | quantize + measure error | ✓ | AVX2 | NEON | simd128 |
-//! | dequantize | ✓ | AVX2 | NEON | simd128 |
-//! | pack / unpack 8 codes | ✓ (shift/or) | BMI2 `pext`/`pdep` | scalar | scalar |
-//! | fused quantize+pack, unpack+dequantize | ✓ | AVX2 + BMI2 | NEON | simd128 |
-//! | coded quantize / reconstruct ([`coded`]) | ✓ | AVX2 (compiler-vectorized) | NEON (auto) | simd128 (auto) |
+//! | kernel | scalar | x86-64 `avx2` | x86-64 `avx2+bmi2` | aarch64 | wasm32 |
+//! | --- | --- | --- | --- | --- | --- |
+//! | quantize + measure error | ✓ | AVX2 | AVX2 | NEON | simd128 |
+//! | dequantize | ✓ | AVX2 | AVX2 | NEON | simd128 |
+//! | pack / unpack codes | ✓ (shift/or) | AVX2 shuffles + multiplies | BMI2 `pext`/`pdep` | scalar | scalar |
+//! | fused quantize+pack, unpack+dequantize (one group or a whole frame) | ✓ | AVX2 | AVX2 (+ `pdep` for lone 8-code steps) | NEON + scalar packing | simd128 + scalar packing |
+//! | coded quantize / reconstruct ([`coded`]) | ✓ | AVX2 (compiler-vectorized) | same | NEON (auto) | simd128 (auto) |
 //!
-//! The set is chosen once, on first use, and cached: on x86-64 by runtime detection (needs the
-//! `std` feature; without it the scalar set is used), on aarch64 NEON always (it is part of the
-//! base architecture), on wasm32 simd128 when the module is compiled with
-//! `-C target-feature=+simd128`. [`force_scalar`] switches every kernel to the scalar reference
-//! (for comparison and benchmarks); the environment variable `TEMPORAL_TENSOR_FORCE_SCALAR=1`
-//! does the same at start-up under `std`.
+//! The set is chosen once, on first use, and cached ([`active`]): on x86-64 by run-time detection
+//! (needs the `std` feature; without it the scalar set is used) and the rule of [`choose`], which
+//! never picks BMI2 on CPUs where `pdep`/`pext` are microcoded; on aarch64 NEON always (it is part
+//! of the base architecture); on wasm32 simd128 when the module is compiled with
+//! `-C target-feature=+simd128`. [`active_reason`] says why.
+//!
+//! Under `std`, the environment overrides the choice at start-up:
+//! `TEMPORAL_TENSOR_KERNELS=scalar|avx2|avx2+bmi2|neon|simd128` forces a set (a value that is not
+//! a set, or a set this CPU cannot run, leaves the automatic choice, and [`active_reason`] says
+//! so; `auto` or an empty value is the automatic choice), and `TEMPORAL_TENSOR_FORCE_SCALAR=1`
+//! forces the scalar set (it wins over `TEMPORAL_TENSOR_KERNELS`). At run time [`force`] and
+//! [`force_scalar`] switch sets (for comparisons and benchmarks): results are identical whichever
+//! set runs; only speed differs.
 //!
 //! All kernels round ties to even and compute `v · (1/scale)`, so SIMD and scalar results are
-//! identical; the tests in this module check every kernel against the scalar one.
+//! identical; the tests in this module check every kernel of every set this CPU supports against
+//! the scalar one.
 
-/// Defines `quantize_pack` and `unpack_dequantize` for a kernel set from the `quantize` and
-/// `dequantize` in scope, packing with the scalar bit packer (see [`quantize_pack_with`]).
+/// Defines `quantize_pack`, `unpack_dequantize`, `quantize_pack_groups` and
+/// `unpack_dequantize_groups` for a kernel set from the `quantize` and `dequantize` in scope,
+/// packing with the scalar bit packer (see [`quantize_pack_with`]).
+#[allow(unused_macros)] // used by the aarch64 and wasm32 sets
 macro_rules! fused_via_scalar_packing {
     () => {
         pub(super) fn quantize_pack(
@@ -42,11 +52,57 @@ macro_rules! fused_via_scalar_packing {
         ) {
             $crate::kernels::unpack_dequantize_with(dequantize, data, bits, scale, qmax, out);
         }
+
+        pub(super) fn quantize_pack_groups(
+            values: &[f32],
+            group_len: usize,
+            scales: &[f32],
+            qmax: f32,
+            bits: u32,
+            out: &mut [u8],
+            stats: &mut $crate::quantizer::FrameStats,
+        ) {
+            $crate::kernels::quantize_pack_groups_with(
+                quantize_pack,
+                values,
+                group_len,
+                scales,
+                qmax,
+                bits,
+                out,
+                stats,
+            );
+        }
+
+        pub(super) fn group_max_abs(frame: &[f32], group_len: usize, out: &mut [f32]) {
+            // The portable body, vectorized by the compiler for this target.
+            $crate::kernels::scalar::group_max_abs(frame, group_len, out);
+        }
+
+        pub(super) fn unpack_dequantize_groups(
+            data: &[u8],
+            bits: u32,
+            group_len: usize,
+            scales: &[f32],
+            qmax: i32,
+            out: &mut [f32],
+        ) {
+            $crate::kernels::unpack_dequantize_groups_with(
+                unpack_dequantize,
+                data,
+                bits,
+                group_len,
+                scales,
+                qmax,
+                out,
+            );
+        }
     };
 }
 
 pub mod coded;
 pub mod scalar;
+mod select;
 
 #[cfg(target_arch = "aarch64")]
 mod neon;
@@ -55,19 +111,37 @@ mod wasm_simd;
 #[cfg(all(target_arch = "x86_64", feature = "std"))]
 mod x86;
 
+pub use select::{choose, cpu, decode_signature, features, CpuInfo, Features, KernelSet};
+
+use crate::quantizer::FrameStats;
+use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU8, Ordering};
 
 /// What a quantize kernel measured, in code units (`x = v · inv`): exactly the same numbers from
 /// every kernel, so every backend makes the same segment decisions.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct GroupStats {
-    /// `max |x|`: the largest scaled magnitude (beyond `qmax + ½` means a value was clamped).
+    /// `max |x|`, the largest scaled magnitude (beyond `qmax + ½` means a value was clamped),
+    /// taken as the largest bit pattern of `|x|`: NaN if some `x` was NaN, else `+∞` if some
+    /// was infinite (a non-finite value, or a finite one that overflowed when scaled).
     pub max_x: f32,
-    /// `max |x − q|`: the largest rounding error, in steps.
+    /// `max |x − q|`: the largest rounding error, in steps. Kernels agree on it when
+    /// [`finite`](Self::finite).
     pub max_e: f32,
-    /// `Σ |x − q|`: finite unless some value was NaN or infinite, or overflowed when scaled.
-    pub sum_e: f32,
 }
+
+impl GroupStats {
+    /// Every `x` was finite (no NaN or infinite value, none overflowed when scaled).
+    #[inline]
+    pub fn finite(&self) -> bool {
+        self.max_x <= f32::MAX
+    }
+}
+
+/// Signature of [`scalar::quantize_pack_groups`].
+pub type QuantizePackGroupsFn = fn(&[f32], usize, &[f32], f32, u32, &mut [u8], &mut FrameStats);
+/// Signature of [`scalar::unpack_dequantize_groups`].
+pub type UnpackDequantizeGroupsFn = fn(&[u8], u32, usize, &[f32], i32, &mut [f32]);
 
 /// One implementation of every kernel.
 #[derive(Clone, Copy)]
@@ -86,6 +160,12 @@ pub struct Kernels {
     pub quantize_pack: fn(&[f32], f32, f32, u32, &mut [u8], &mut GroupStats),
     /// See [`scalar::unpack_dequantize`].
     pub unpack_dequantize: fn(&[u8], u32, f32, i32, &mut [f32]),
+    /// See [`scalar::quantize_pack_groups`].
+    pub quantize_pack_groups: QuantizePackGroupsFn,
+    /// See [`scalar::unpack_dequantize_groups`].
+    pub unpack_dequantize_groups: UnpackDequantizeGroupsFn,
+    /// See [`scalar::group_max_abs`].
+    pub group_max_abs: fn(&[f32], usize, &mut [f32]),
     /// The coded format's kernels ([`coded`]).
     pub coded: coded::CodedKernels,
 }
@@ -99,8 +179,16 @@ pub const SCALAR: Kernels = Kernels {
     unpack: scalar::unpack,
     quantize_pack: scalar::quantize_pack,
     unpack_dequantize: scalar::unpack_dequantize,
+    quantize_pack_groups: scalar::quantize_pack_groups,
+    unpack_dequantize_groups: scalar::unpack_dequantize_groups,
+    group_max_abs: scalar_group_max_abs,
     coded: coded::PORTABLE,
 };
+
+/// [`scalar::group_max_abs`] as a function pointer (the body itself is always inlined).
+fn scalar_group_max_abs(frame: &[f32], group_len: usize, out: &mut [f32]) {
+    scalar::group_max_abs(frame, group_len, out);
+}
 
 /// Fused quantize + pack built from a quantize kernel and the scalar packer, 64 codes at a time.
 pub(crate) fn quantize_pack_with(
@@ -137,76 +225,305 @@ pub(crate) fn unpack_dequantize_with(
     }
 }
 
-const UNSET: u8 = 0;
-const USE_SCALAR: u8 = 1;
-const USE_BEST: u8 = 2;
-static CHOICE: AtomicU8 = AtomicU8::new(UNSET);
-
-/// The best set this CPU supports (ignores [`force_scalar`]).
-pub fn best() -> Kernels {
-    #[cfg(all(target_arch = "x86_64", feature = "std"))]
-    if let Some(k) = x86::detect() {
-        return k;
-    }
-    #[cfg(target_arch = "aarch64")]
-    return neon::KERNELS;
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    return wasm_simd::KERNELS;
-    #[allow(unreachable_code)]
-    SCALAR
-}
-
-/// The set in use: chosen once, then cached.
-#[inline]
-pub fn active() -> Kernels {
-    match CHOICE.load(Ordering::Relaxed) {
-        USE_SCALAR => SCALAR,
-        USE_BEST => best_cached(),
-        _ => {
-            let forced = forced_by_env();
-            CHOICE.store(
-                if forced { USE_SCALAR } else { USE_BEST },
-                Ordering::Relaxed,
-            );
-            if forced {
-                SCALAR
-            } else {
-                best_cached()
-            }
+/// A whole frame's groups through a one-group `quantize_pack`, folding each group's statistics
+/// as [`crate::quantizer::quantize_frame`] does (see [`scalar::quantize_pack_groups`]).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn quantize_pack_groups_with(
+    quantize_pack: fn(&[f32], f32, f32, u32, &mut [u8], &mut GroupStats),
+    values: &[f32],
+    group_len: usize,
+    scales: &[f32],
+    qmax: f32,
+    bits: u32,
+    out: &mut [u8],
+    stats: &mut FrameStats,
+) {
+    let per_group = group_len / 8 * bits as usize;
+    for (g, (chunk, &scale)) in values.chunks(group_len).zip(scales).enumerate() {
+        let mut group = GroupStats::default();
+        quantize_pack(
+            chunk,
+            1.0 / scale,
+            qmax,
+            bits,
+            &mut out[g * per_group..],
+            &mut group,
+        );
+        stats.fold_group(&group, scale, qmax);
+        if group.max_x < f32::MIN_POSITIVE {
+            stats.fold_vanished(chunk);
         }
     }
 }
 
-#[cfg(all(target_arch = "x86_64", feature = "std"))]
-fn best_cached() -> Kernels {
-    static BEST: std::sync::OnceLock<Kernels> = std::sync::OnceLock::new();
-    *BEST.get_or_init(best)
+/// A whole frame's groups through a one-group `unpack_dequantize`.
+pub(crate) fn unpack_dequantize_groups_with(
+    unpack_dequantize: fn(&[u8], u32, f32, i32, &mut [f32]),
+    data: &[u8],
+    bits: u32,
+    group_len: usize,
+    scales: &[f32],
+    qmax: i32,
+    out: &mut [f32],
+) {
+    let per_group = group_len / 8 * bits as usize;
+    for (g, (chunk, &scale)) in out.chunks_mut(group_len).zip(scales).enumerate() {
+        unpack_dequantize(&data[g * per_group..], bits, scale, qmax, chunk);
+    }
 }
 
-#[cfg(not(all(target_arch = "x86_64", feature = "std")))]
-fn best_cached() -> Kernels {
-    best()
+// ---- choosing the set ----
+
+/// The set in use (low 4 bits: [`KernelSet::id`]) and how it came to be (high bits), or 0 before
+/// the first use. Only ever holds sets this CPU supports: every store checks.
+static STATE: AtomicU8 = AtomicU8::new(0);
+const FROM_START: u8 = 1 << 4;
+const FROM_FORCE: u8 = 2 << 4;
+const FROM_FORCE_SCALAR: u8 = 3 << 4;
+const FROM_BEST: u8 = 4 << 4;
+
+/// The kernels of `set`, if this CPU (and build) can run them.
+pub fn kernels_of(set: KernelSet) -> Option<Kernels> {
+    if !features().supports(set) {
+        return None;
+    }
+    match set {
+        KernelSet::Scalar => Some(SCALAR),
+        #[cfg(all(target_arch = "x86_64", feature = "std"))]
+        KernelSet::Avx2 => Some(x86::AVX2),
+        #[cfg(all(target_arch = "x86_64", feature = "std"))]
+        KernelSet::Avx2Bmi2 => Some(x86::AVX2_BMI2),
+        #[cfg(target_arch = "aarch64")]
+        KernelSet::Neon => Some(neon::KERNELS),
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        KernelSet::Simd128 => Some(wasm_simd::KERNELS),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
 }
 
+/// Every set this CPU can run, the scalar one first, then in order of [`KernelSet::ALL`].
+pub fn supported() -> Vec<Kernels> {
+    KernelSet::ALL.into_iter().filter_map(kernels_of).collect()
+}
+
+/// Every set this CPU can run, by name (as [`supported`]).
+pub fn supported_sets() -> Vec<KernelSet> {
+    KernelSet::ALL
+        .into_iter()
+        .filter(|&s| features().supports(s))
+        .collect()
+}
+
+/// The automatic choice for this CPU ([`choose`] on [`cpu`] and [`features`]), and why.
+pub fn auto_choice() -> (KernelSet, &'static str) {
+    #[cfg(feature = "std")]
+    {
+        // CPUID can be slow (a virtual machine exit): once per process.
+        static AUTO: std::sync::OnceLock<(KernelSet, &'static str)> = std::sync::OnceLock::new();
+        *AUTO.get_or_init(auto_choice_now)
+    }
+    #[cfg(not(feature = "std"))]
+    auto_choice_now()
+}
+
+fn auto_choice_now() -> (KernelSet, &'static str) {
+    let cpu = cpu();
+    choose(cpu.vendor(), cpu.family, cpu.model, features())
+}
+
+/// The set [`auto_choice`] picks for this CPU (ignores the environment and [`force`]).
+pub fn best() -> Kernels {
+    kernels_of(auto_choice().0).unwrap_or(SCALAR)
+}
+
+/// The set in use: chosen once (see the module docs), then cached.
+#[inline]
+pub fn active() -> Kernels {
+    let state = match STATE.load(Ordering::Relaxed) {
+        0 => start(),
+        s => s,
+    };
+    lookup(state)
+}
+
+/// The kernels of a `STATE` value (which only holds supported sets).
+#[inline]
+fn lookup(state: u8) -> Kernels {
+    match KernelSet::from_id(state & 0xf) {
+        #[cfg(all(target_arch = "x86_64", feature = "std"))]
+        Some(KernelSet::Avx2) => x86::AVX2,
+        #[cfg(all(target_arch = "x86_64", feature = "std"))]
+        Some(KernelSet::Avx2Bmi2) => x86::AVX2_BMI2,
+        #[cfg(target_arch = "aarch64")]
+        Some(KernelSet::Neon) => neon::KERNELS,
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        Some(KernelSet::Simd128) => wasm_simd::KERNELS,
+        _ => SCALAR,
+    }
+}
+
+/// Makes the start-up choice the active one, unless a `force` got there first.
+#[cold]
+fn start() -> u8 {
+    let (set, _) = start_choice();
+    let state = FROM_START | set.id();
+    match STATE.compare_exchange(0, state, Ordering::Relaxed, Ordering::Relaxed) {
+        Ok(_) => state,
+        Err(current) => current,
+    }
+}
+
+/// The set the process starts with (environment, then [`auto_choice`]) and why; computed once.
 #[cfg(feature = "std")]
-fn forced_by_env() -> bool {
-    std::env::var_os("TEMPORAL_TENSOR_FORCE_SCALAR").is_some_and(|v| v == "1")
+fn start_choice() -> (KernelSet, &'static str) {
+    // The reason lives in the static itself: no heap allocation that would outlive a caller's
+    // measurement of its own memory.
+    static CHOICE: std::sync::OnceLock<(KernelSet, Text)> = std::sync::OnceLock::new();
+    let (set, why) = CHOICE.get_or_init(|| {
+        let env = |name: &str| std::env::var(name).ok();
+        decide_start(
+            env("TEMPORAL_TENSOR_FORCE_SCALAR").as_deref(),
+            env("TEMPORAL_TENSOR_KERNELS").as_deref(),
+            auto_choice(),
+            features(),
+        )
+    });
+    (*set, why.as_str())
 }
 
 #[cfg(not(feature = "std"))]
-fn forced_by_env() -> bool {
-    false
+fn start_choice() -> (KernelSet, &'static str) {
+    auto_choice()
 }
 
-/// Forces the scalar reference kernels (`true`) or returns to the best available (`false`).
-/// Results are identical either way; only speed differs.
+/// A short text kept inline (truncated at 256 bytes, on a character boundary).
+#[derive(Clone, Debug)]
+struct Text {
+    bytes: [u8; 256],
+    len: usize,
+}
+
+impl Text {
+    fn new(parts: &[&str]) -> Text {
+        let mut text = Text {
+            bytes: [0; 256],
+            len: 0,
+        };
+        for part in parts {
+            for c in part.chars() {
+                let mut utf8 = [0u8; 4];
+                let c = c.encode_utf8(&mut utf8).as_bytes();
+                if text.len + c.len() > text.bytes.len() {
+                    return text;
+                }
+                text.bytes[text.len..text.len + c.len()].copy_from_slice(c);
+                text.len += c.len();
+            }
+        }
+        text
+    }
+
+    fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.bytes[..self.len]).unwrap_or("")
+    }
+}
+
+/// The start-up rule: `force_scalar` and `kernels` are the values of
+/// `TEMPORAL_TENSOR_FORCE_SCALAR` and `TEMPORAL_TENSOR_KERNELS` (if set).
+#[cfg(feature = "std")]
+fn decide_start(
+    force_scalar: Option<&str>,
+    kernels: Option<&str>,
+    auto: (KernelSet, &'static str),
+    features: Features,
+) -> (KernelSet, Text) {
+    if force_scalar == Some("1") {
+        return (
+            KernelSet::Scalar,
+            Text::new(&["TEMPORAL_TENSOR_FORCE_SCALAR=1"]),
+        );
+    }
+    let (auto_set, auto_why) = auto;
+    let Some(value) = kernels
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && *v != "auto")
+    else {
+        return (auto_set, Text::new(&[auto_why]));
+    };
+    let var = "TEMPORAL_TENSOR_KERNELS=";
+    // Quote at most 32 characters of a value that is not a set name.
+    let quoted = value
+        .char_indices()
+        .nth(32)
+        .map_or(value, |(i, _)| &value[..i]);
+    match KernelSet::from_name(value) {
+        Some(set) if features.supports(set) => (set, Text::new(&[var, set.name()])),
+        Some(set) => (
+            auto_set,
+            Text::new(&[
+                var,
+                set.name(),
+                " cannot run on this CPU, so the automatic choice: ",
+                auto_why,
+            ]),
+        ),
+        None => (
+            auto_set,
+            Text::new(&[
+                var,
+                quoted,
+                " is not a kernel set (scalar, avx2, avx2+bmi2, neon, simd128), so the \
+                 automatic choice: ",
+                auto_why,
+            ]),
+        ),
+    }
+}
+
+/// Makes `set` the active set. Returns `false` (and changes nothing) if this CPU cannot run it.
+/// Results are identical whichever set runs; only speed differs.
+pub fn force(set: KernelSet) -> bool {
+    if !features().supports(set) {
+        return false;
+    }
+    STATE.store(FROM_FORCE | set.id(), Ordering::Relaxed);
+    true
+}
+
+/// Forces the scalar reference kernels (`true`) or returns to the automatic choice, [`best`]
+/// (`false`). Results are identical either way; only speed differs.
 pub fn force_scalar(on: bool) {
-    CHOICE.store(if on { USE_SCALAR } else { USE_BEST }, Ordering::Relaxed);
+    let state = if on {
+        FROM_FORCE_SCALAR | KernelSet::Scalar.id()
+    } else {
+        FROM_BEST | auto_choice().0.id()
+    };
+    STATE.store(state, Ordering::Relaxed);
+}
+
+/// The set in use.
+pub fn active_set() -> KernelSet {
+    active();
+    KernelSet::from_id(STATE.load(Ordering::Relaxed) & 0xf).unwrap_or(KernelSet::Scalar)
 }
 
 /// Name of the kernel set in use.
 pub fn active_name() -> &'static str {
     active().name
+}
+
+/// Why the set in use was chosen: the CPU rule of [`choose`] (e.g. "AMD family before 0x19 (Zen 2
+/// or older): pdep/pext are microcoded there, …"), the environment variable that forced it (and
+/// whether its value was refused), or the [`force`] / [`force_scalar`] call.
+pub fn active_reason() -> &'static str {
+    active();
+    match STATE.load(Ordering::Relaxed) & 0xf0 {
+        FROM_FORCE => "forced by kernels::force",
+        FROM_FORCE_SCALAR => "forced by kernels::force_scalar(true)",
+        FROM_BEST => auto_choice().1,
+        _ => start_choice().1,
+    }
 }
 
 #[cfg(test)]
@@ -237,14 +554,40 @@ pub(crate) mod tests {
             .collect()
     }
 
+    /// Plain values around `±amplitude` with a few exact ties (in steps of `1/inv`).
+    fn ordinary_values(n: usize, seed: u64, amplitude: f32) -> Vec<f32> {
+        let mut state = seed | 1;
+        (0..n)
+            .map(|i| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let r = (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0;
+                if i % 13 == 5 {
+                    0.0
+                } else {
+                    r * amplitude
+                }
+            })
+            .collect()
+    }
+
+    /// Kernels agree on `finite`, and on `max_x` and `max_e` when it holds.
     fn same_stats(a: &GroupStats, b: &GroupStats, what: &str) {
-        assert_eq!(a.max_x.to_bits(), b.max_x.to_bits(), "{what}: max_x");
-        assert_eq!(a.max_e.to_bits(), b.max_e.to_bits(), "{what}: max_e");
-        assert_eq!(
-            a.sum_e.is_finite(),
-            b.sum_e.is_finite(),
-            "{what}: finiteness"
-        );
+        assert_eq!(a.finite(), b.finite(), "{what}: finiteness");
+        if a.finite() {
+            assert_eq!(a.max_x.to_bits(), b.max_x.to_bits(), "{what}: max_x");
+            assert_eq!(a.max_e.to_bits(), b.max_e.to_bits(), "{what}: max_e");
+        }
+    }
+
+    fn same_frame_stats(a: &FrameStats, b: &FrameStats, what: &str) {
+        assert_eq!(a.finite, b.finite, "{what}: finite ({a:?} vs {b:?})");
+        if a.finite {
+            assert_eq!(a.clamped, b.clamped, "{what}: clamped");
+            assert_eq!(a.max_abs.to_bits(), b.max_abs.to_bits(), "{what}: max_abs");
+            assert_eq!(a.max_err.to_bits(), b.max_err.to_bits(), "{what}: max_err");
+        }
     }
 
     /// Checks `kernels` against the scalar reference on many shapes; call from each arch.
@@ -265,7 +608,7 @@ pub(crate) mod tests {
                     let (mut sa, mut sb) = (GroupStats::default(), GroupStats::default());
                     scalar::quantize(&values, inv, qmax, &mut a, &mut sa);
                     (kernels.quantize)(&values, inv, qmax, &mut b2, &mut sb);
-                    if sa.sum_e.is_finite() {
+                    if sa.finite() {
                         assert_eq!(a, b2, "{what}: quantize");
                     }
                     same_stats(&sa, &sb, &what);
@@ -275,48 +618,211 @@ pub(crate) mod tests {
                     (kernels.dequantize)(&a, scale, qmax as i32, &mut db);
                     assert_eq!(bits_of(&da), bits_of(&db), "{what}: dequantize");
 
-                    // Fused paths on the multiple-of-8 prefix.
+                    // Fused paths on the multiple-of-8 prefix, into exact and roomy buffers.
                     let whole = len / 8 * 8;
-                    let size = whole / 8 * b + 8;
-                    let (mut pa, mut pb) = (vec![0u8; size], vec![0u8; size]);
-                    let (mut sa, mut sb) = (GroupStats::default(), GroupStats::default());
-                    scalar::quantize_pack(&values[..whole], inv, qmax, bits, &mut pa, &mut sa);
-                    (kernels.quantize_pack)(&values[..whole], inv, qmax, bits, &mut pb, &mut sb);
                     let used = whole / 8 * b;
-                    if sa.sum_e.is_finite() {
-                        assert_eq!(pa[..used], pb[..used], "{what}: quantize_pack");
+                    for slack in [0usize, 40] {
+                        let (mut pa, mut pb) = (vec![0u8; used + slack], vec![0u8; used + slack]);
+                        let (mut sa, mut sb) = (GroupStats::default(), GroupStats::default());
+                        scalar::quantize_pack(&values[..whole], inv, qmax, bits, &mut pa, &mut sa);
+                        (kernels.quantize_pack)(
+                            &values[..whole],
+                            inv,
+                            qmax,
+                            bits,
+                            &mut pb,
+                            &mut sb,
+                        );
+                        if sa.finite() {
+                            assert_eq!(pa[..used], pb[..used], "{what}: quantize_pack");
+                            assert!(pb[used..].iter().all(|&x| x == 0), "{what}: past the end");
+                        }
+                        same_stats(&sa, &sb, &what);
+                        let (mut da, mut db) = (vec![0f32; whole], vec![0f32; whole]);
+                        scalar::unpack_dequantize(&pa, bits, scale, qmax as i32, &mut da);
+                        (kernels.unpack_dequantize)(&pa, bits, scale, qmax as i32, &mut db);
+                        assert_eq!(bits_of(&da), bits_of(&db), "{what}: unpack_dequantize");
                     }
-                    same_stats(&sa, &sb, &what);
-                    let (mut da, mut db) = (vec![0f32; whole], vec![0f32; whole]);
-                    scalar::unpack_dequantize(&pa[..used], bits, scale, qmax as i32, &mut da);
-                    (kernels.unpack_dequantize)(&pa[..used], bits, scale, qmax as i32, &mut db);
-                    assert_eq!(bits_of(&da), bits_of(&db), "{what}: unpack_dequantize");
                 }
                 // Non-finite input: both report it (codes are discarded then).
-                let mut values = tricky_values(len.max(1), 9);
-                values[len.max(1) / 2] = f32::NAN;
-                let mut codes = vec![0u8; values.len()];
-                let (mut sa, mut sb) = (GroupStats::default(), GroupStats::default());
-                scalar::quantize(&values, 1.0, qmax, &mut codes, &mut sa);
-                (kernels.quantize)(&values, 1.0, qmax, &mut codes, &mut sb);
-                assert!(
-                    !sa.sum_e.is_finite() && !sb.sum_e.is_finite(),
-                    "{}",
-                    kernels.name
-                );
+                for bad in [f32::NAN, f32::INFINITY, -f32::NAN] {
+                    let mut values = tricky_values(len.max(1), 9);
+                    values[len.max(1) / 2] = bad;
+                    let mut codes = vec![0u8; values.len()];
+                    let (mut sa, mut sb) = (GroupStats::default(), GroupStats::default());
+                    scalar::quantize(&values, 1.0, qmax, &mut codes, &mut sa);
+                    (kernels.quantize)(&values, 1.0, qmax, &mut codes, &mut sb);
+                    assert!(!sa.finite() && !sb.finite(), "{}", kernels.name);
+                    let whole = values.len() / 8 * 8;
+                    if whole > len.max(1) / 2 {
+                        let mut out = vec![0u8; whole];
+                        let mut sb = GroupStats::default();
+                        (kernels.quantize_pack)(
+                            &values[..whole],
+                            1.0,
+                            qmax,
+                            bits,
+                            &mut out,
+                            &mut sb,
+                        );
+                        assert!(!sb.finite(), "{} quantize_pack", kernels.name);
+                    }
+                }
             }
-            for groups in [0usize, 1, 2, 5, 64] {
+            for groups in [0usize, 1, 2, 3, 4, 5, 7, 9, 64] {
                 let codes: Vec<u8> = tricky_values(groups * 8, bits as u64)
                     .iter()
                     .map(|v| (v.to_bits() % (1 << bits)) as u8)
                     .collect();
-                let (mut pa, mut pb) = (vec![0u8; groups * b], vec![0u8; groups * b]);
+                for slack in [0usize, 1, 40] {
+                    let size = groups * b + slack;
+                    let (mut pa, mut pb) = (vec![0u8; size], vec![0u8; size]);
+                    scalar::pack(&codes, bits, &mut pa);
+                    (kernels.pack)(&codes, bits, &mut pb);
+                    assert_eq!(pa, pb, "{} pack bits={bits} groups={groups}", kernels.name);
+                    let mut back = vec![0u8; codes.len()];
+                    (kernels.unpack)(&pa, bits, &mut back);
+                    assert_eq!(back, codes, "{} unpack bits={bits}", kernels.name);
+                }
+            }
+            check_groups_against_scalar(kernels, bits);
+        }
+        for group_len in [1usize, 7, 8, 64, 100] {
+            for len in [0usize, 5, 64, 300, 1000] {
+                let values = tricky_values(len, group_len as u64);
+                let groups = len.div_ceil(group_len);
+                let (mut a, mut b) = (vec![0f32; groups], vec![1f32; groups]);
+                scalar::group_max_abs(&values, group_len, &mut a);
+                (kernels.group_max_abs)(&values, group_len, &mut b);
+                assert_eq!(bits_of(&a), bits_of(&b), "{} group_max_abs", kernels.name);
+            }
+        }
+        // Standalone packing is defined for every width 1..=8.
+        for bits in 1..=8u32 {
+            for groups in [1usize, 4, 5, 13] {
+                let codes: Vec<u8> = (0..groups * 8)
+                    .map(|i| ((i * 37 + 11) % (1 << bits)) as u8)
+                    .collect();
+                let size = groups * bits as usize + 40;
+                let (mut pa, mut pb) = (vec![0u8; size], vec![0u8; size]);
                 scalar::pack(&codes, bits, &mut pa);
                 (kernels.pack)(&codes, bits, &mut pb);
                 assert_eq!(pa, pb, "{} pack bits={bits}", kernels.name);
                 let mut back = vec![0u8; codes.len()];
-                (kernels.unpack)(&pa, bits, &mut back);
+                (kernels.unpack)(&pa[..groups * bits as usize], bits, &mut back);
                 assert_eq!(back, codes, "{} unpack bits={bits}", kernels.name);
+            }
+        }
+    }
+
+    /// The whole-frame kernels against the scalar ones: group lengths with every remainder of
+    /// 32, groups that vanish (values far below their scale), clamp, or hold ties.
+    fn check_groups_against_scalar(kernels: Kernels, bits: u32) {
+        let bits_of = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let qmax = crate::quantizer::qmax(bits) as f32;
+        let b = bits as usize;
+        for group_len in [8usize, 16, 24, 32, 40, 56, 64, 72, 96, 128, 136] {
+            for len in [8usize, 64, 136, 512, 1000, 1024] {
+                let len = len / 8 * 8;
+                let groups = len.div_ceil(group_len);
+                for seed in 0..4u64 {
+                    let mut values = ordinary_values(len, seed * 77 + len as u64, 2.0);
+                    // Scales: calibrated with headroom, except a few shrunk (clamping), grown
+                    // (vanishing), and tie-making ones.
+                    let mut scales = vec![0f32; groups];
+                    crate::quantizer::group_max_abs(&values, group_len, &mut scales);
+                    crate::quantizer::scales_from_max_abs(&mut scales, bits, 1.1);
+                    for (g, s) in scales.iter_mut().enumerate() {
+                        if *s == 0.0 {
+                            *s = 1.0;
+                        }
+                        match (g as u64 + seed) % 7 {
+                            1 if seed == 1 => *s *= 0.5,
+                            2 => *s *= 1e30,
+                            3 => *s = 0.5,
+                            _ => {}
+                        }
+                    }
+                    if seed == 3 {
+                        // Ties: multiples of half a step.
+                        for (i, v) in values.iter_mut().enumerate() {
+                            let s = scales[i / group_len];
+                            *v = ((i % 9) as f32 - 4.0) * 0.5 * s;
+                        }
+                    }
+                    let what = alloc::format!(
+                        "{} bits={bits} group_len={group_len} len={len} seed={seed}",
+                        kernels.name
+                    );
+                    let used = len / 8 * b;
+                    for slack in [0usize, 3, 40] {
+                        let mut pa = vec![0u8; used + slack];
+                        let mut pb = vec![0u8; used + slack];
+                        let (mut sa, mut sb) = (FrameStats::default(), FrameStats::default());
+                        scalar::quantize_pack_groups(
+                            &values, group_len, &scales, qmax, bits, &mut pa, &mut sa,
+                        );
+                        (kernels.quantize_pack_groups)(
+                            &values, group_len, &scales, qmax, bits, &mut pb, &mut sb,
+                        );
+                        same_frame_stats(&sa, &sb, &what);
+                        assert_eq!(pa[..used], pb[..used], "{what}: quantize_pack_groups");
+                        assert!(pb[used..].iter().all(|&x| x == 0), "{what}: past the end");
+                        let mut da = vec![0f32; len];
+                        let mut db = vec![1f32; len];
+                        scalar::unpack_dequantize_groups(
+                            &pa[..used],
+                            bits,
+                            group_len,
+                            &scales,
+                            qmax as i32,
+                            &mut da,
+                        );
+                        (kernels.unpack_dequantize_groups)(
+                            &pa[..used],
+                            bits,
+                            group_len,
+                            &scales,
+                            qmax as i32,
+                            &mut db,
+                        );
+                        assert_eq!(
+                            bits_of(&da),
+                            bits_of(&db),
+                            "{what}: unpack_dequantize_groups"
+                        );
+                    }
+                    // Statistics fold into what is already there.
+                    let mut pa = vec![0u8; used];
+                    let mut pb = vec![0u8; used];
+                    let start = FrameStats {
+                        max_abs: 0.75,
+                        max_err: 0.001,
+                        clamped: false,
+                        finite: true,
+                    };
+                    let (mut sa, mut sb) = (start, start);
+                    scalar::quantize_pack_groups(
+                        &values, group_len, &scales, qmax, bits, &mut pa, &mut sa,
+                    );
+                    (kernels.quantize_pack_groups)(
+                        &values, group_len, &scales, qmax, bits, &mut pb, &mut sb,
+                    );
+                    same_frame_stats(&sa, &sb, &what);
+                    // A non-finite value anywhere is reported.
+                    for bad in [f32::NAN, f32::NEG_INFINITY] {
+                        let mut values = values.clone();
+                        values[(seed as usize * 131) % len] = bad;
+                        let (mut sa, mut sb) = (FrameStats::default(), FrameStats::default());
+                        scalar::quantize_pack_groups(
+                            &values, group_len, &scales, qmax, bits, &mut pa, &mut sa,
+                        );
+                        (kernels.quantize_pack_groups)(
+                            &values, group_len, &scales, qmax, bits, &mut pb, &mut sb,
+                        );
+                        assert!(!sa.finite && !sb.finite, "{what}: {bad}");
+                    }
+                }
             }
         }
     }
@@ -336,15 +842,134 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn best_kernels_match_scalar_on_this_cpu() {
-        check_against_scalar(best());
+    fn scalar_group_kernels_are_the_group_by_group_loop() {
+        // The scalar whole-frame kernel is the reference for the others; check it against the
+        // one-group kernels it is made of, with a scale per group.
+        let values = ordinary_values(320, 3, 1.0);
+        let scales = [0.01f32, 0.02, 0.5, 1e-3, 0.03];
+        for bits in [3u32, 8] {
+            let q = crate::quantizer::qmax(bits) as f32;
+            let mut whole = vec![0u8; 40 * bits as usize];
+            let mut stats = FrameStats::default();
+            scalar::quantize_pack_groups(&values, 64, &scales, q, bits, &mut whole, &mut stats);
+            let mut by_group = vec![0u8; 40 * bits as usize];
+            let mut expect = FrameStats::default();
+            for (g, chunk) in values.chunks(64).enumerate() {
+                let mut gs = GroupStats::default();
+                let at = g * 8 * bits as usize;
+                scalar::quantize_pack(
+                    chunk,
+                    1.0 / scales[g],
+                    q,
+                    bits,
+                    &mut by_group[at..],
+                    &mut gs,
+                );
+                expect.fold_group(&gs, scales[g], q);
+                if gs.max_x < f32::MIN_POSITIVE {
+                    expect.fold_vanished(chunk);
+                }
+            }
+            assert_eq!(whole, by_group);
+            assert_eq!(stats, expect);
+            assert!(stats.clamped, "the 1e-3 group clamps");
+        }
     }
 
     #[test]
-    fn forcing_scalar_switches_and_restores() {
+    fn every_supported_set_matches_scalar() {
+        for k in supported() {
+            check_against_scalar(k);
+        }
+    }
+
+    #[test]
+    fn forcing_switches_and_restores() {
+        // The only test that changes the active set (tests run in parallel; every set gives the
+        // same results, so other tests cannot tell).
+        for set in supported_sets() {
+            assert!(force(set));
+            assert_eq!(active_name(), set.name());
+            assert_eq!(active_set(), set);
+            assert_eq!(active_reason(), "forced by kernels::force");
+        }
+        for set in KernelSet::ALL {
+            if !features().supports(set) {
+                let before = active_set();
+                assert!(!force(set), "{set:?}");
+                assert_eq!(active_set(), before);
+            }
+        }
         force_scalar(true);
         assert_eq!(active_name(), "scalar");
+        assert_eq!(active_reason(), "forced by kernels::force_scalar(true)");
         force_scalar(false);
         assert_eq!(active_name(), best().name);
+        assert_eq!(active_reason(), auto_choice().1);
+    }
+
+    #[test]
+    fn the_automatic_choice_runs_here() {
+        let (set, why) = auto_choice();
+        assert!(features().supports(set), "{set:?}: {why}");
+        assert_eq!(best().name, set.name());
+        assert!(supported_sets().contains(&set));
+        assert_eq!(supported()[0].name, "scalar");
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn environment_rule() {
+        let all = Features {
+            avx2: true,
+            bmi2: true,
+            neon: false,
+            simd128: false,
+        };
+        let auto = (KernelSet::Avx2Bmi2, "fast pdep");
+        let d = |fs: Option<&str>, k: Option<&str>, f: Features| {
+            let (set, why) = decide_start(fs, k, auto, f);
+            (set, std::string::String::from(why.as_str()))
+        };
+        assert_eq!(
+            d(None, None, all),
+            (KernelSet::Avx2Bmi2, "fast pdep".into())
+        );
+        assert_eq!(d(None, Some(""), all).0, KernelSet::Avx2Bmi2);
+        assert_eq!(d(None, Some("auto"), all).0, KernelSet::Avx2Bmi2);
+        assert_eq!(
+            d(None, Some("avx2"), all),
+            (KernelSet::Avx2, "TEMPORAL_TENSOR_KERNELS=avx2".into())
+        );
+        assert_eq!(d(None, Some("scalar"), all).0, KernelSet::Scalar);
+        assert_eq!(d(None, Some("AVX2+BMI2"), all).0, KernelSet::Avx2Bmi2);
+        // FORCE_SCALAR=1 wins; other values of it are ignored.
+        assert_eq!(d(Some("1"), Some("avx2"), all).0, KernelSet::Scalar);
+        assert_eq!(d(Some("0"), Some("avx2"), all).0, KernelSet::Avx2);
+        // Unsupported and unknown values fall back to the automatic choice, and say so.
+        let (set, why) = d(None, Some("neon"), all);
+        assert_eq!(set, KernelSet::Avx2Bmi2);
+        assert!(
+            why.contains("cannot run on this CPU") && why.ends_with("fast pdep"),
+            "{why}"
+        );
+        let no_bmi2 = Features { bmi2: false, ..all };
+        let (set, why) = decide_start(None, Some("avx2+bmi2"), (KernelSet::Avx2, "no"), no_bmi2);
+        let why = why.as_str();
+        assert_eq!(set, KernelSet::Avx2);
+        assert!(why.contains("cannot run on this CPU"), "{why}");
+        let (set, why) = d(None, Some("sse9"), all);
+        assert_eq!(set, KernelSet::Avx2Bmi2);
+        assert!(why.contains("sse9 is not a kernel set"), "{why}");
+        let long = "x".repeat(1000);
+        let (_, why) = d(None, Some(&long), all);
+        assert!(why.len() < 256 && why.contains(&long[..32]) && !why.contains(&long[..33]));
+    }
+
+    #[test]
+    fn the_start_choice_is_reported() {
+        let (set, why) = start_choice();
+        assert!(features().supports(set));
+        assert!(!why.is_empty());
     }
 }

@@ -13,6 +13,9 @@ pub const KERNELS: Kernels = Kernels {
     unpack: scalar::unpack,
     quantize_pack,
     unpack_dequantize,
+    quantize_pack_groups,
+    unpack_dequantize_groups,
+    group_max_abs,
     coded: super::coded::PORTABLE,
 };
 
@@ -26,33 +29,31 @@ fn quantize(values: &[f32], inv: f32, qmax: f32, codes: &mut [u8], stats: &mut G
         let vinv = vdupq_n_f32(inv);
         let vq = vdupq_n_f32(qmax);
         let vnq = vdupq_n_f32(-qmax);
-        let mut max_x = vdupq_n_f32(0.0);
+        // max |x| as the largest bit pattern (so NaN and ∞ show), max |x − q| as floats.
+        let mut max_x = vdupq_n_u32(0);
         let mut max_e = vdupq_n_f32(0.0);
-        let mut sum_e = vdupq_n_f32(0.0);
         let mut i = 0;
         while i < whole {
             let x = vmulq_f32(vld1q_f32(values.as_ptr().add(i)), vinv);
-            max_x = vmaxq_f32(max_x, vabsq_f32(x));
+            max_x = vmaxq_u32(max_x, vreinterpretq_u32_f32(vabsq_f32(x)));
             let r = vrndnq_f32(vminq_f32(vmaxq_f32(x, vnq), vq)); // ties to even
             let e = vabsq_f32(vsubq_f32(x, r));
             max_e = vmaxq_f32(max_e, e);
-            sum_e = vaddq_f32(sum_e, e);
             let u = vcvtq_u32_f32(vaddq_f32(r, vq));
             let narrow = vmovn_u16(vcombine_u16(vmovn_u32(u), vdup_n_u16(0)));
             let word = vget_lane_u32::<0>(vreinterpret_u32_u8(narrow));
             codes[i..i + 4].copy_from_slice(&word.to_le_bytes());
             i += 4;
         }
-        let mx = vmaxvq_f32(max_x);
+        let mx = vmaxvq_u32(max_x);
         let me = vmaxvq_f32(max_e);
-        // The sum carries the non-finite signal; the maxima only matter for finite input.
-        if mx > stats.max_x {
-            stats.max_x = mx;
+        // max_x carries the non-finite signal; max_e only matters for finite input.
+        if mx > stats.max_x.to_bits() {
+            stats.max_x = f32::from_bits(mx);
         }
         if me > stats.max_e {
             stats.max_e = me;
         }
-        stats.sum_e += vaddvq_f32(sum_e);
     }
     scalar::quantize(&values[whole..n], inv, qmax, &mut codes[whole..n], stats);
 }

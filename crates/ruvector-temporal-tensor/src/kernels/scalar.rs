@@ -4,13 +4,13 @@ use super::GroupStats;
 use crate::quantizer::{clamp, round_ties_even};
 
 /// Quantizes `values` with `x = v · inv`: writes codes `round_ties_even(clamp(x, ±qmax)) + qmax`
-/// and folds into `stats` (in code units) `max |x|`, `max |x − q|` and their sum (see
-/// [`GroupStats`]).
+/// and folds into `stats` (in code units) `max |x|` and `max |x − q|` (see [`GroupStats`]:
+/// `max |x|` is the largest bit pattern, so a NaN or infinite `x` shows in it).
 pub fn quantize(values: &[f32], inv: f32, qmax: f32, codes: &mut [u8], stats: &mut GroupStats) {
     for (&v, code) in values.iter().zip(codes.iter_mut()) {
         let x = v * inv;
         let ax = x.abs();
-        if ax > stats.max_x {
+        if ax.to_bits() > stats.max_x.to_bits() {
             stats.max_x = ax;
         }
         let r = round_ties_even(clamp(x, -qmax, qmax));
@@ -18,7 +18,6 @@ pub fn quantize(values: &[f32], inv: f32, qmax: f32, codes: &mut [u8], stats: &m
         if e > stats.max_e {
             stats.max_e = e;
         }
-        stats.sum_e += e;
         *code = (r + qmax) as u8;
     }
 }
@@ -116,4 +115,72 @@ pub fn quantize_pack(
 /// `out.len() / 8 * bits` bytes from the start of `data` (which may be longer).
 pub fn unpack_dequantize(data: &[u8], bits: u32, scale: f32, qmax: i32, out: &mut [f32]) {
     super::unpack_dequantize_with(dequantize, data, bits, scale, qmax, out);
+}
+
+/// [`quantize_pack`] of every group of a frame: group `g` is `values[g·group_len..][..group_len]`
+/// with scale `scales[g]`, quantized with `inv = 1 / scales[g]` and packed after the groups
+/// before it (`values.len() / 8 · bits` bytes at the start of `out`; bytes after them may be
+/// zeroed). Folds each group into `stats` as [`crate::quantizer::quantize_frame`] does: clamping,
+/// finiteness, `max |v|` and the error in value units (`max_x · scale`, `max_e · scale`), and
+/// for a group whose `max_x` is below `f32::MIN_POSITIVE` the group's own `max |v|`.
+///
+/// Requires `group_len` and `values.len()` to be multiples of 8, a scale for every group, and
+/// every scale normal with a normal reciprocal (groups of other scales take the quantizer's
+/// general path). Other sets agree with this bit for bit in the codes and, when the frame is
+/// finite, in every field of `stats` (otherwise in `stats.finite`).
+pub fn quantize_pack_groups(
+    values: &[f32],
+    group_len: usize,
+    scales: &[f32],
+    qmax: f32,
+    bits: u32,
+    out: &mut [u8],
+    stats: &mut crate::quantizer::FrameStats,
+) {
+    super::quantize_pack_groups_with(
+        quantize_pack,
+        values,
+        group_len,
+        scales,
+        qmax,
+        bits,
+        out,
+        stats,
+    );
+}
+
+/// [`unpack_dequantize`] of every group of a frame (`out.len()` and `group_len` multiples of 8):
+/// group `g` of `out` decoded with `scales[g]` from `out.len() / 8 · bits` bytes at the start of
+/// `data` (which may be longer).
+pub fn unpack_dequantize_groups(
+    data: &[u8],
+    bits: u32,
+    group_len: usize,
+    scales: &[f32],
+    qmax: i32,
+    out: &mut [f32],
+) {
+    super::unpack_dequantize_groups_with(
+        unpack_dequantize,
+        data,
+        bits,
+        group_len,
+        scales,
+        qmax,
+        out,
+    );
+}
+
+/// `max |v|` of each group of `frame` into `out` (`out.len()` = number of groups), as the largest
+/// bit pattern of `|v|`: the float maximum for finite values (NaN for a group holding one). An
+/// integer maximum is associative, so the compiler vectorizes this loop (the SIMD sets compile
+/// this same body for their target features).
+#[inline(always)]
+pub fn group_max_abs(frame: &[f32], group_len: usize, out: &mut [f32]) {
+    for (chunk, slot) in frame.chunks(group_len).zip(out.iter_mut()) {
+        let m = chunk
+            .iter()
+            .fold(0u32, |m, v| m.max(v.to_bits() & 0x7fff_ffff));
+        *slot = f32::from_bits(m);
+    }
 }

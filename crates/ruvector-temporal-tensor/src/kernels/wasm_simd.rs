@@ -13,6 +13,9 @@ pub const KERNELS: Kernels = Kernels {
     unpack: scalar::unpack,
     quantize_pack,
     unpack_dequantize,
+    quantize_pack_groups,
+    unpack_dequantize_groups,
+    group_max_abs,
     coded: super::coded::simd128::KERNELS,
 };
 
@@ -24,19 +27,18 @@ fn quantize(values: &[f32], inv: f32, qmax: f32, codes: &mut [u8], stats: &mut G
     let vinv = f32x4_splat(inv);
     let vq = f32x4_splat(qmax);
     let vnq = f32x4_splat(-qmax);
-    let mut max_x = f32x4_splat(0.0);
+    // max |x| as the largest bit pattern (so NaN and ∞ show), max |x − q| as floats.
+    let mut max_x = u32x4_splat(0);
     let mut max_e = f32x4_splat(0.0);
-    let mut sum_e = f32x4_splat(0.0);
     let mut i = 0;
     while i < whole {
         // SAFETY: i + 4 <= values.len(); unaligned loads are allowed in wasm.
         let v = unsafe { v128_load(values.as_ptr().add(i) as *const v128) };
         let x = f32x4_mul(v, vinv);
-        max_x = f32x4_pmax(max_x, f32x4_abs(x));
+        max_x = u32x4_max(max_x, f32x4_abs(x));
         let r = f32x4_nearest(f32x4_pmin(vq, f32x4_pmax(vnq, x))); // ties to even
         let e = f32x4_abs(f32x4_sub(x, r));
         max_e = f32x4_pmax(max_e, e);
-        sum_e = f32x4_add(sum_e, e);
         let u = i32x4_trunc_sat_f32x4(f32x4_add(r, vq));
         let narrow = u8x16_narrow_i16x8(i16x8_narrow_i32x4(u, u), i16x8_splat(0));
         let word = i32x4_extract_lane::<0>(narrow) as u32;
@@ -45,20 +47,20 @@ fn quantize(values: &[f32], inv: f32, qmax: f32, codes: &mut [u8], stats: &mut G
     }
     let lanes = |v: v128| {
         [
-            f32x4_extract_lane::<0>(v),
-            f32x4_extract_lane::<1>(v),
-            f32x4_extract_lane::<2>(v),
-            f32x4_extract_lane::<3>(v),
+            u32x4_extract_lane::<0>(v),
+            u32x4_extract_lane::<1>(v),
+            u32x4_extract_lane::<2>(v),
+            u32x4_extract_lane::<3>(v),
         ]
     };
-    for ((mx, me), se) in lanes(max_x).into_iter().zip(lanes(max_e)).zip(lanes(sum_e)) {
-        if mx > stats.max_x {
-            stats.max_x = mx;
+    for (mx, me) in lanes(max_x).into_iter().zip(lanes(max_e)) {
+        if mx > stats.max_x.to_bits() {
+            stats.max_x = f32::from_bits(mx);
         }
+        let me = f32::from_bits(me);
         if me > stats.max_e {
             stats.max_e = me;
         }
-        stats.sum_e += se;
     }
     scalar::quantize(&values[whole..n], inv, qmax, &mut codes[whole..n], stats);
 }

@@ -1,122 +1,193 @@
-//! x86-64 kernels: AVX2 quantize/dequantize (8 lanes, 32 per step in the fused path) and BMI2
-//! `pext`/`pdep` bit packing, fused so codes never leave registers. Chosen at run time by
-//! [`detect`]; each entry point is safe because it is only handed out after the features it
-//! needs were detected.
+//! x86-64 kernels: AVX2 quantize/dequantize (8 lanes, 32 per step in the fused paths) with the
+//! codes packed and unpacked in registers, in two sets:
+//!
+//! - [`AVX2`] packs bits with multiplies, shifts and byte shuffles (`vpmaddubsw`, `vpmaddwd`,
+//!   `vpsllq`, `vpshufb`, `vpsrlvd`): no BMI2, so it is fast on every CPU with AVX2, including
+//!   those where `pdep`/`pext` are microcoded (AMD Zen 1/2, Hygon).
+//! - [`AVX2_BMI2`] is the same where the vector code wins, with BMI2 `pext`/`pdep` for the
+//!   packing steps that handle one group of 8 codes in a general-purpose register (standalone
+//!   pack/unpack and the 8-code tails of groups whose length is not a multiple of 32), where
+//!   they replace about nine shift/mask operations each.
+//!
+//! [`super::choose`] decides which one a CPU gets. Each entry point is safe because the sets are
+//! only handed out (by `super::kernels_of` and `super::lookup`) after the features they need were
+//! detected.
 
 use super::{scalar, GroupStats, Kernels};
+use crate::quantizer::FrameStats;
 use core::arch::x86_64::*;
 
-/// The best x86-64 set this CPU supports, or `None` for the scalar one.
-pub fn detect() -> Option<Kernels> {
-    if !std::is_x86_feature_detected!("avx2") {
-        return None;
-    }
-    if std::is_x86_feature_detected!("bmi2") {
-        return Some(Kernels {
-            name: "avx2+bmi2",
-            quantize,
-            dequantize,
-            pack: pack_bmi2,
-            unpack: unpack_bmi2,
-            quantize_pack: quantize_pack_bmi2,
-            unpack_dequantize: unpack_dequantize_bmi2,
-            coded: super::coded::avx2::KERNELS,
-        });
-    }
-    Some(Kernels {
-        name: "avx2",
-        quantize,
-        dequantize,
-        pack: scalar::pack,
-        unpack: scalar::unpack,
-        quantize_pack: avx2_only::quantize_pack,
-        unpack_dequantize: avx2_only::unpack_dequantize,
-        coded: super::coded::avx2::KERNELS,
-    })
-}
+/// AVX2 without BMI2.
+pub(super) const AVX2: Kernels = Kernels {
+    name: "avx2",
+    quantize,
+    dequantize,
+    pack: swar::pack,
+    unpack: swar::unpack,
+    quantize_pack: swar::quantize_pack,
+    unpack_dequantize: swar::unpack_dequantize,
+    quantize_pack_groups: swar::quantize_pack_groups,
+    unpack_dequantize_groups: swar::unpack_dequantize_groups,
+    group_max_abs,
+    coded: super::coded::avx2::KERNELS,
+};
 
-/// Quantizes 8 lanes at a time, accumulating the statistics in registers.
-struct Quant8 {
-    sign: __m256,
+/// AVX2 with BMI2 where it wins.
+pub(super) const AVX2_BMI2: Kernels = Kernels {
+    name: "avx2+bmi2",
+    quantize,
+    dequantize,
+    pack: bmi2::pack,
+    unpack: bmi2::unpack,
+    quantize_pack: bmi2::quantize_pack,
+    unpack_dequantize: bmi2::unpack_dequantize,
+    quantize_pack_groups: bmi2::quantize_pack_groups,
+    unpack_dequantize_groups: bmi2::unpack_dequantize_groups,
+    group_max_abs,
+    coded: super::coded::avx2::KERNELS,
+};
+
+// ---- quantizing ----
+
+/// Quantizes 8 lanes at a time, keeping the statistics in registers: `max |x|` as the largest
+/// bit pattern (an integer maximum, so NaN and ∞ show in it) and `max |x − q|`.
+#[derive(Clone, Copy)]
+struct Quant {
+    abs: __m256,
     inv: __m256,
     q: __m256,
     neg_q: __m256,
-    max_x: __m256,
+    q_bytes: __m256i,
+    q_dwords: __m256i,
+    max_x: __m256i,
     max_e: __m256,
-    sum_e: __m256,
 }
 
-impl Quant8 {
+impl Quant {
     #[target_feature(enable = "avx2")]
     #[inline]
     fn new(inv: f32, qmax: f32) -> Self {
-        Quant8 {
-            sign: _mm256_set1_ps(-0.0),
+        Quant {
+            abs: _mm256_castsi256_ps(_mm256_set1_epi32(i32::MAX)),
             inv: _mm256_set1_ps(inv),
             q: _mm256_set1_ps(qmax),
             neg_q: _mm256_set1_ps(-qmax),
-            max_x: _mm256_setzero_ps(),
+            q_bytes: _mm256_set1_epi8(qmax as i8),
+            q_dwords: _mm256_set1_epi32(qmax as i32),
+            max_x: _mm256_setzero_si256(),
             max_e: _mm256_setzero_ps(),
-            sum_e: _mm256_setzero_ps(),
         }
     }
 
-    /// Quantizes 8 values; returns their codes as 32-bit integers.
+    /// Starts a new group with another reciprocal scale.
     #[target_feature(enable = "avx2")]
     #[inline]
-    fn step(&mut self, v: __m256) -> __m256i {
-        let x = _mm256_mul_ps(v, self.inv);
-        self.max_x = _mm256_max_ps(self.max_x, _mm256_andnot_ps(self.sign, x));
-        let c = _mm256_min_ps(_mm256_max_ps(x, self.neg_q), self.q);
-        let r = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(c);
-        let e = _mm256_andnot_ps(self.sign, _mm256_sub_ps(x, r));
-        self.max_e = _mm256_max_ps(self.max_e, e);
-        self.sum_e = _mm256_add_ps(self.sum_e, e);
-        _mm256_cvttps_epi32(_mm256_add_ps(r, self.q))
+    fn start(&mut self, inv: f32) {
+        self.inv = _mm256_set1_ps(inv);
+        self.max_x = _mm256_setzero_si256();
+        self.max_e = _mm256_setzero_ps();
     }
 
-    /// Quantizes 32 values (`p.len() == 32`); returns their 32 codes as bytes, in order.
+    /// `x = v · inv`; returns `round(clamp(x, ±qmax))`, `|x|` and `|x − that|`.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn round(&self, v: __m256) -> (__m256, __m256, __m256) {
+        let x = _mm256_mul_ps(v, self.inv);
+        // max(x, −q) is −q for NaN: the code is then some valid code (and discarded).
+        let c = _mm256_min_ps(_mm256_max_ps(x, self.neg_q), self.q);
+        let r = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(c);
+        let e = _mm256_and_ps(_mm256_sub_ps(x, r), self.abs);
+        (r, _mm256_and_ps(x, self.abs), e)
+    }
+
+    /// Quantizes 8 values; returns their unsigned codes as 32-bit integers.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn step8(&mut self, v: __m256) -> __m256i {
+        let (r, ax, e) = self.round(v);
+        self.max_x = _mm256_max_epu32(self.max_x, _mm256_castps_si256(ax));
+        // max(e, m) keeps m when e is NaN, as the scalar `if e > m`.
+        self.max_e = _mm256_castsi256_ps(_mm256_max_epu32(
+            _mm256_castps_si256(e),
+            _mm256_castps_si256(self.max_e),
+        ));
+        _mm256_add_epi32(_mm256_cvtps_epi32(r), self.q_dwords)
+    }
+
+    /// Quantizes 8 values; returns their signed codes as 32-bit integers (statistics folded).
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn signed8(&mut self, v: __m256) -> __m256i {
+        let (r, ax, e) = self.round(v);
+        self.max_x = _mm256_max_epu32(self.max_x, _mm256_castps_si256(ax));
+        self.max_e = _mm256_castsi256_ps(_mm256_max_epu32(
+            _mm256_castps_si256(e),
+            _mm256_castps_si256(self.max_e),
+        ));
+        _mm256_cvtps_epi32(r)
+    }
+
+    /// Quantizes 32 values (`p.len() >= 32`); returns their 32 codes as bytes, in order.
     #[target_feature(enable = "avx2")]
     #[inline]
     fn step32(&mut self, p: &[f32]) -> __m256i {
         assert!(p.len() >= 32);
-        // SAFETY: `p` holds at least 32 floats.
-        let (a, b, c, d) = unsafe {
-            (
-                _mm256_loadu_ps(p.as_ptr()),
-                _mm256_loadu_ps(p.as_ptr().add(8)),
-                _mm256_loadu_ps(p.as_ptr().add(16)),
-                _mm256_loadu_ps(p.as_ptr().add(24)),
-            )
-        };
-        let (a, b, c, d) = (self.step(a), self.step(b), self.step(c), self.step(d));
-        let bytes = _mm256_packus_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(c, d));
-        _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7))
+        // One vector at a time, folding its statistics at once: few live registers (AVX2 has
+        // 16), and the max chains are short next to the rest of the work.
+        let ia = self.signed8(load8(&p[..8]));
+        let ib = self.signed8(load8(&p[8..16]));
+        let ab = _mm256_packs_epi32(ia, ib);
+        let ic = self.signed8(load8(&p[16..24]));
+        let id = self.signed8(load8(&p[24..32]));
+        let cd = _mm256_packs_epi32(ic, id);
+        // Signed codes −q..=q fit an i8 after saturating packs; the bias is added per byte.
+        let bytes = _mm256_packs_epi16(ab, cd);
+        let bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_add_epi8(bytes, self.q_bytes)
     }
 
     /// Folds the lane statistics into `stats`.
     #[target_feature(enable = "avx2")]
     #[inline]
     fn finish(&self, stats: &mut GroupStats) {
-        let mut x = [0f32; 8];
-        let mut e = [0f32; 8];
-        let mut s = [0f32; 8];
-        // SAFETY: each array holds exactly 8 floats.
-        unsafe {
-            _mm256_storeu_ps(x.as_mut_ptr(), self.max_x);
-            _mm256_storeu_ps(e.as_mut_ptr(), self.max_e);
-            _mm256_storeu_ps(s.as_mut_ptr(), self.sum_e);
+        let mx = hmax_u32(self.max_x);
+        if mx > stats.max_x.to_bits() {
+            stats.max_x = f32::from_bits(mx);
         }
-        for k in 0..8 {
-            if x[k] > stats.max_x {
-                stats.max_x = x[k];
-            }
-            if e[k] > stats.max_e {
-                stats.max_e = e[k];
-            }
-            stats.sum_e += s[k];
+        let me = hmax_ps(self.max_e);
+        if me > stats.max_e {
+            stats.max_e = me;
         }
     }
+}
+
+/// 8 floats (`p.len() >= 8`).
+#[target_feature(enable = "avx2")]
+#[inline]
+fn load8(p: &[f32]) -> __m256 {
+    assert!(p.len() >= 8);
+    // SAFETY: `p` holds at least 8 floats.
+    unsafe { _mm256_loadu_ps(p.as_ptr()) }
+}
+
+/// The largest of 8 unsigned lanes.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn hmax_u32(v: __m256i) -> u32 {
+    let m = _mm_max_epu32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
+    let m = _mm_max_epu32(m, _mm_shuffle_epi32::<0b01_00_11_10>(m));
+    let m = _mm_max_epu32(m, _mm_shuffle_epi32::<0b10_11_00_01>(m));
+    _mm_cvtsi128_si32(m) as u32
+}
+
+/// The largest of 8 lanes (as `if lane > m` would find it when none is NaN).
+#[target_feature(enable = "avx2")]
+#[inline]
+fn hmax_ps(v: __m256) -> f32 {
+    let m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+    let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    let m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    _mm_cvtss_f32(m)
 }
 
 /// The low byte of each 32-bit lane of `codes`, in order, as one `u64`.
@@ -133,44 +204,68 @@ fn narrow8(codes: __m256i) -> u64 {
     lo | (hi << 32)
 }
 
-/// `(codes − qmax) · scale` for the 8 codes in `word` (one per byte).
+/// `(codes − qmax) · scale` for 8 codes in 32-bit lanes.
 #[target_feature(enable = "avx2")]
 #[inline]
-fn dequantize8(word: u64, bias: __m256i, scale: __m256) -> __m256 {
-    let codes = _mm_cvtsi64_si128(word as i64);
-    let q = _mm256_sub_epi32(_mm256_cvtepu8_epi32(codes), bias);
-    _mm256_mul_ps(_mm256_cvtepi32_ps(q), scale)
+fn dequantize8(codes: __m256i, bias: __m256i, scale: __m256) -> __m256 {
+    _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(codes, bias)), scale)
 }
 
-/// Low `bits` bits of every byte.
-fn lane_mask(bits: u32) -> u64 {
-    ((1u64 << bits) - 1) * 0x0101_0101_0101_0101
+/// 8 codes (one per byte of `word`) in 32-bit lanes.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn widen8(word: u64) -> __m256i {
+    _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(word as i64))
+}
+
+/// 8 bytes at `data[at..]` as a little-endian word: one load when they are there, else the
+/// bytes that are (the caller masks the rest).
+#[inline(always)]
+fn word_at(data: &[u8], at: usize, len: usize) -> u64 {
+    scalar::load_bytes(data, at, len)
 }
 
 fn quantize(values: &[f32], inv: f32, qmax: f32, codes: &mut [u8], stats: &mut GroupStats) {
-    // SAFETY: only reachable through `detect`, which checked AVX2.
+    // SAFETY: only reachable through the sets of this module, handed out after AVX2 was detected.
     unsafe { quantize_avx2(values, inv, qmax, codes, stats) }
 }
 
 #[target_feature(enable = "avx2")]
 fn quantize_avx2(values: &[f32], inv: f32, qmax: f32, codes: &mut [u8], stats: &mut GroupStats) {
     let n = values.len().min(codes.len());
-    let whole = n / 8 * 8;
-    let mut q8 = Quant8::new(inv, qmax);
-    for (chunk, out) in values[..whole]
-        .chunks_exact(8)
-        .zip(codes.chunks_exact_mut(8))
-    {
-        // SAFETY: `chunk` holds 8 floats.
-        let word = narrow8(q8.step(unsafe { _mm256_loadu_ps(chunk.as_ptr()) }));
-        out.copy_from_slice(&word.to_le_bytes());
+    let mut q = Quant::new(inv, qmax);
+    let mut i = 0;
+    while i + 32 <= n {
+        let bytes = q.step32(&values[i..i + 32]);
+        let dst = &mut codes[i..i + 32];
+        // SAFETY: `dst` holds 32 bytes.
+        unsafe { _mm256_storeu_si256(dst.as_mut_ptr().cast(), bytes) };
+        i += 32;
     }
-    q8.finish(stats);
-    scalar::quantize(&values[whole..n], inv, qmax, &mut codes[whole..n], stats);
+    while i + 8 <= n {
+        // SAFETY: 8 floats at `i`.
+        let v = unsafe { _mm256_loadu_ps(values.as_ptr().add(i)) };
+        let word = narrow8(q.step8(v));
+        codes[i..i + 8].copy_from_slice(&word.to_le_bytes());
+        i += 8;
+    }
+    q.finish(stats);
+    scalar::quantize(&values[i..n], inv, qmax, &mut codes[i..n], stats);
+}
+
+fn group_max_abs(frame: &[f32], group_len: usize, out: &mut [f32]) {
+    // SAFETY: only reachable through the sets of this module, handed out after AVX2 was detected.
+    unsafe { group_max_abs_avx2(frame, group_len, out) }
+}
+
+/// The portable body ([`scalar::group_max_abs`]) vectorized with AVX2's `vpmaxud`.
+#[target_feature(enable = "avx2")]
+fn group_max_abs_avx2(frame: &[f32], group_len: usize, out: &mut [f32]) {
+    scalar::group_max_abs(frame, group_len, out);
 }
 
 fn dequantize(codes: &[u8], scale: f32, qmax: i32, out: &mut [f32]) {
-    // SAFETY: only reachable through `detect`, which checked AVX2.
+    // SAFETY: only reachable through the sets of this module, handed out after AVX2 was detected.
     unsafe { dequantize_avx2(codes, scale, qmax, out) }
 }
 
@@ -182,151 +277,646 @@ fn dequantize_avx2(codes: &[u8], scale: f32, qmax: i32, out: &mut [f32]) {
     let bias = _mm256_set1_epi32(qmax);
     for (chunk, dst) in codes[..whole].chunks_exact(8).zip(out.chunks_exact_mut(8)) {
         let word = u64::from_le_bytes(chunk.try_into().expect("8 codes"));
+        let v = dequantize8(widen8(word), bias, vscale);
         // SAFETY: `dst` holds 8 floats.
-        unsafe { _mm256_storeu_ps(dst.as_mut_ptr(), dequantize8(word, bias, vscale)) };
+        unsafe { _mm256_storeu_ps(dst.as_mut_ptr(), v) };
     }
     scalar::dequantize(&codes[whole..n], scale, qmax, &mut out[whole..n]);
 }
 
-fn pack_bmi2(codes: &[u8], bits: u32, out: &mut [u8]) {
-    // SAFETY: only reachable through `detect`, which checked BMI2.
-    unsafe { pack_bmi2_impl(codes, bits, out) }
+// ---- bit packing ----
+
+/// Low `bits` bits of every byte.
+const fn lane_mask(bits: u32) -> u64 {
+    ((1u64 << bits) - 1) * 0x0101_0101_0101_0101
 }
 
-#[target_feature(enable = "bmi2")]
-fn pack_bmi2_impl(codes: &[u8], bits: u32, out: &mut [u8]) {
-    let b = bits as usize;
-    let mask = lane_mask(bits);
-    for (i, chunk) in codes.chunks_exact(8).enumerate() {
-        let x = u64::from_le_bytes(chunk.try_into().expect("8 codes"));
-        scalar::store_low_bytes(out, i * b, _pext_u64(x, mask), b);
+/// Per width (index `bits`, 1..=7) the `vpshufb` control that moves the `bits` bytes of each
+/// 64-bit lane to the front of its 128-bit lane (the rest zeroed).
+const COMPACT: [[i8; 32]; 8] = {
+    let mut t = [[-1i8; 32]; 8];
+    let mut b = 1;
+    while b < 8 {
+        let mut lane = 0;
+        while lane < 2 {
+            let mut k = 0;
+            while k < b {
+                t[b][lane * 16 + k] = k as i8;
+                t[b][lane * 16 + b + k] = (8 + k) as i8;
+                k += 1;
+            }
+            lane += 1;
+        }
+        b += 1;
     }
-}
+    t
+};
 
-fn unpack_bmi2(data: &[u8], bits: u32, codes: &mut [u8]) {
-    // SAFETY: only reachable through `detect`, which checked BMI2.
-    unsafe { unpack_bmi2_impl(data, bits, codes) }
-}
-
-#[target_feature(enable = "bmi2")]
-fn unpack_bmi2_impl(data: &[u8], bits: u32, codes: &mut [u8]) {
-    let b = bits as usize;
-    let mask = lane_mask(bits);
-    for (i, chunk) in codes.chunks_exact_mut(8).enumerate() {
-        let v = scalar::load_bytes(data, i * b, b);
-        chunk.copy_from_slice(&_pdep_u64(v, mask).to_le_bytes());
+/// Per width, `vpshufb` controls that put in 32-bit lane `k` bytes `⌊k·bits/8⌋` and the next
+/// of packed data broadcast to both 128-bit lanes: `[0]` for codes 0..8, `[1]` for codes 8..16
+/// (whose bytes start `bits` bytes later).
+const SPREAD: [[[i8; 32]; 2]; 8] = {
+    let mut t = [[[-1i8; 32]; 2]; 8];
+    let mut b = 1;
+    while b < 8 {
+        let mut half = 0;
+        while half < 2 {
+            let mut k = 0;
+            while k < 8 {
+                let first = half * b + k * b / 8;
+                let at = k / 4 * 16 + k % 4 * 4;
+                t[b][half][at] = first as i8;
+                t[b][half][at + 1] = (first + 1) as i8;
+                k += 1;
+            }
+            half += 1;
+        }
+        b += 1;
     }
+    t
+};
+
+/// Per width, `k·bits mod 8` for 32-bit lane `k`: the shift that brings code `k` down.
+const SHIFTS: [[i32; 8]; 8] = {
+    let mut t = [[0i32; 8]; 8];
+    let mut b = 1;
+    while b < 8 {
+        let mut k = 0;
+        while k < 8 {
+            t[b][k] = (k * b % 8) as i32;
+            k += 1;
+        }
+        b += 1;
+    }
+    t
+};
+
+/// Per width, for unpacking 16 codes to bytes: the `vpshufb` control putting bytes
+/// `⌊k·bits/8⌋` and the next in 16-bit lane `k`, and the multiplier `2^(16 − bits − k·bits mod 8)`
+/// that lifts code `k` to the top of its lane.
+const SPREAD16: [[i8; 32]; 8] = {
+    let mut t = [[0i8; 32]; 8];
+    let mut b = 1;
+    while b < 8 {
+        let mut k = 0;
+        while k < 16 {
+            let first = k * b / 8;
+            let at = k / 8 * 16 + k % 8 * 2;
+            t[b][at] = first as i8;
+            t[b][at + 1] = (first + 1) as i8;
+            k += 1;
+        }
+        b += 1;
+    }
+    t
+};
+const LIFT16: [[u16; 16]; 8] = {
+    let mut t = [[0u16; 16]; 8];
+    let mut b = 1;
+    while b < 8 {
+        let mut k = 0;
+        while k < 16 {
+            t[b][k] = (1u32 << (16 - b - k * b % 8)) as u16;
+            k += 1;
+        }
+        b += 1;
+    }
+    t
+};
+
+/// Loads 32 bytes of a table.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn table<T>(t: &[T]) -> __m256i {
+    assert_eq!(core::mem::size_of_val(t), 32);
+    // SAFETY: `t` is 32 bytes long.
+    unsafe { _mm256_loadu_si256(t.as_ptr().cast()) }
 }
 
-/// The fused kernels of CPUs with AVX2 but no BMI2: AVX2 quantize, scalar packing.
-mod avx2_only {
-    use super::{dequantize, quantize, GroupStats};
-    fused_via_scalar_packing!();
+/// Constants that pack codes of `bits` (1..=7) bits, one per byte: 32 at a time in a vector
+/// register, or 8 at a time in a `u64`.
+#[derive(Clone, Copy)]
+struct Packer {
+    bits: usize,
+    /// Bytes `[1, 2^bits]`: `vpmaddubsw` joins byte pairs into 16-bit lanes of `2·bits` bits.
+    pairs: __m256i,
+    /// Words `[1, 2^(2·bits)]`: `vpmaddwd` joins those into 32-bit lanes of `4·bits` bits.
+    quads: __m256i,
+    /// `4·bits`, the shift that joins 32-bit lanes into 64-bit lanes of `bits` bytes.
+    shift: __m128i,
+    /// [`COMPACT`] for this width.
+    compact: __m256i,
+    /// The low `bits` bits of every byte (`pext` mask).
+    lane_mask: u64,
 }
 
-fn quantize_pack_bmi2(
-    values: &[f32],
-    inv: f32,
-    qmax: f32,
-    bits: u32,
-    out: &mut [u8],
-    stats: &mut GroupStats,
-) {
-    // SAFETY: only reachable through `detect`, which checked AVX2 and BMI2.
-    unsafe { quantize_pack_avx2_bmi2(values, inv, qmax, bits, out, stats) }
-}
-
-#[target_feature(enable = "avx2,bmi2")]
-fn quantize_pack_avx2_bmi2(
-    values: &[f32],
-    inv: f32,
-    qmax: f32,
-    bits: u32,
-    out: &mut [u8],
-    stats: &mut GroupStats,
-) {
-    let b = bits as usize;
-    let mask = lane_mask(bits);
-    let mut q8 = Quant8::new(inv, qmax);
-    let wide = values.len() / 32 * 32;
-    let mut at = 0;
-    for chunk in values[..wide].chunks_exact(32) {
-        let bytes = q8.step32(chunk);
-        let words = [
-            _mm256_extract_epi64::<0>(bytes) as u64,
-            _mm256_extract_epi64::<1>(bytes) as u64,
-            _mm256_extract_epi64::<2>(bytes) as u64,
-            _mm256_extract_epi64::<3>(bytes) as u64,
-        ];
-        for word in words {
-            let packed = if b == 8 { word } else { _pext_u64(word, mask) };
-            scalar::store_low_bytes(out, at, packed, b);
-            at += b;
+impl Packer {
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn new(bits: u32) -> Self {
+        let b = bits as usize;
+        debug_assert!((1..8).contains(&b));
+        Packer {
+            bits: b,
+            pairs: _mm256_set1_epi16((1u16 | (1u16 << b) << 8) as i16),
+            quads: _mm256_set1_epi32(1 | (1i32 << (2 * b)) << 16),
+            shift: _mm_cvtsi32_si128(4 * b as i32),
+            compact: table(&COMPACT[b]),
+            lane_mask: lane_mask(bits),
         }
     }
-    for chunk in values[wide..].chunks_exact(8) {
-        // SAFETY: `chunk` holds 8 floats.
-        let word = narrow8(q8.step(unsafe { _mm256_loadu_ps(chunk.as_ptr()) }));
-        let packed = if b == 8 { word } else { _pext_u64(word, mask) };
-        scalar::store_low_bytes(out, at, packed, b);
-        at += b;
+
+    /// Packs 32 codes (bytes of `codes`, in order) into `4·bits` bytes: the first `2·bits` in the
+    /// low half of the result, the rest in the high half; every other byte is zero.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn pack32(&self, codes: __m256i) -> (__m128i, __m128i) {
+        // Codes < 2^bits ≤ 128 are non-negative as the signed operand.
+        let pairs = _mm256_maddubs_epi16(self.pairs, codes);
+        let quads = _mm256_madd_epi16(pairs, self.quads);
+        let low = _mm256_blend_epi32::<0b1010_1010>(quads, _mm256_setzero_si256());
+        let high = _mm256_sll_epi64(_mm256_srli_epi64::<32>(quads), self.shift);
+        let packed = _mm256_shuffle_epi8(_mm256_or_si256(low, high), self.compact);
+        (
+            _mm256_castsi256_si128(packed),
+            _mm256_extracti128_si256::<1>(packed),
+        )
     }
-    q8.finish(stats);
+
+    /// Writes 32 packed codes (`4·bits` bytes) at `out[at..]`, zeroing up to 16 bytes after them
+    /// when they fit.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn store32(&self, (lo, hi): (__m128i, __m128i), out: &mut [u8], at: usize) {
+        let b = self.bits;
+        if at + 2 * b + 16 <= out.len() {
+            // SAFETY: both 16-byte stores end at or before `at + 2·bits + 16 <= out.len()`.
+            unsafe {
+                let p = out.as_mut_ptr().add(at);
+                _mm_storeu_si128(p.cast(), lo);
+                _mm_storeu_si128(p.add(2 * b).cast(), hi);
+            }
+        } else {
+            let mut tmp = [0u8; 32];
+            // SAFETY: `tmp` holds 32 bytes and 2·bits + 16 <= 30.
+            unsafe {
+                _mm_storeu_si128(tmp.as_mut_ptr().cast(), lo);
+                _mm_storeu_si128(tmp.as_mut_ptr().add(2 * b).cast(), hi);
+            }
+            out[at..at + 4 * b].copy_from_slice(&tmp[..4 * b]);
+        }
+    }
+
+    /// Packs 8 codes (the bytes of `word`) into the low `8·bits` bits, with shifts and masks.
+    #[inline(always)]
+    fn pack8_swar(&self, word: u64) -> u64 {
+        let b = self.bits as u32;
+        let x = (word & 0x00ff_00ff_00ff_00ff) | ((word & 0xff00_ff00_ff00_ff00) >> (8 - b));
+        let x = (x & 0x0000_ffff_0000_ffff) | ((x & 0xffff_0000_ffff_0000) >> (16 - 2 * b));
+        (x & 0x0000_0000_ffff_ffff) | ((x & 0xffff_ffff_0000_0000) >> (32 - 4 * b))
+    }
+
+    /// [`pack8_swar`](Self::pack8_swar) with one `pext`.
+    #[target_feature(enable = "bmi2")]
+    #[inline]
+    fn pack8_pext(&self, word: u64) -> u64 {
+        _pext_u64(word, self.lane_mask)
+    }
 }
 
-fn unpack_dequantize_bmi2(data: &[u8], bits: u32, scale: f32, qmax: i32, out: &mut [f32]) {
-    // SAFETY: only reachable through `detect`, which checked AVX2 and BMI2.
-    unsafe { unpack_dequantize_avx2_bmi2(data, bits, scale, qmax, out) }
+/// Constants that unpack codes of `bits` (1..=7) bits: 8 or 16 at a time into 32-bit lanes,
+/// 16 at a time into bytes, or 8 at a time in a `u64`.
+#[derive(Clone, Copy)]
+struct Unpacker {
+    bits: usize,
+    /// [`SPREAD`] for this width.
+    spread: [__m256i; 2],
+    /// [`SHIFTS`] for this width.
+    shifts: __m256i,
+    /// `2^bits − 1` per 32-bit lane.
+    mask: __m256i,
+    /// [`SPREAD16`] and [`LIFT16`] for this width.
+    spread16: __m256i,
+    lift16: __m256i,
+    /// `16 − bits`, the shift that brings lifted codes back down.
+    drop16: __m128i,
+    /// The low `bits` bits of every byte (`pdep` mask).
+    lane_mask: u64,
 }
 
-#[target_feature(enable = "avx2,bmi2")]
-fn unpack_dequantize_avx2_bmi2(data: &[u8], bits: u32, scale: f32, qmax: i32, out: &mut [f32]) {
-    let b = bits as usize;
-    let mask = lane_mask(bits);
-    let vscale = _mm256_set1_ps(scale);
-    let bias = _mm256_set1_epi32(qmax);
-    let count = out.len() / 8;
-    // Chunks whose 8-byte load stays inside `data` need no bounds check.
-    let fast = if data.len() >= 8 {
-        ((data.len() - 8) / b + 1).min(count)
-    } else {
-        0
+impl Unpacker {
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn new(bits: u32) -> Self {
+        let b = bits as usize;
+        debug_assert!((1..8).contains(&b));
+        Unpacker {
+            bits: b,
+            spread: [table(&SPREAD[b][0]), table(&SPREAD[b][1])],
+            shifts: table(&SHIFTS[b]),
+            mask: _mm256_set1_epi32((1 << b) - 1),
+            spread16: table(&SPREAD16[b]),
+            lift16: table(&LIFT16[b]),
+            drop16: _mm_cvtsi32_si128(16 - b as i32),
+            lane_mask: lane_mask(bits),
+        }
+    }
+
+    /// Codes `8·half..8·half + 8` of packed bytes broadcast to both 128-bit lanes, in 32-bit
+    /// lanes.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn codes8(&self, bytes: __m256i, half: usize) -> __m256i {
+        let spread = _mm256_shuffle_epi8(bytes, self.spread[half]);
+        _mm256_and_si256(_mm256_srlv_epi32(spread, self.shifts), self.mask)
+    }
+
+    /// The 8 codes packed in the low `8·bits` bits of `word`, in 32-bit lanes.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn codes8_swar(&self, word: u64) -> __m256i {
+        self.codes8(_mm256_set1_epi64x(word as i64), 0)
+    }
+
+    /// The 16 codes packed in the first `2·bits` bytes of `bytes`, as 16 bytes.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn codes16(&self, bytes: __m128i) -> __m128i {
+        let w = _mm256_broadcastsi128_si256(bytes);
+        let spread = _mm256_shuffle_epi8(w, self.spread16);
+        let codes = _mm256_srl_epi16(_mm256_mullo_epi16(spread, self.lift16), self.drop16);
+        let packed = _mm256_packus_epi16(codes, codes);
+        _mm256_castsi256_si128(_mm256_permute4x64_epi64::<0b00_00_10_00>(packed))
+    }
+
+    /// The 8 codes packed in the low `8·bits` bits of `word`, one per byte, with shifts and masks.
+    #[inline(always)]
+    fn unpack8_swar(&self, word: u64) -> u64 {
+        let b = self.bits as u32;
+        let m4 = (1u64 << (4 * b)) - 1;
+        let x = (word & m4) | ((word << (32 - 4 * b)) & (m4 << 32));
+        let m2 = ((1u64 << (2 * b)) - 1) * 0x0000_0001_0000_0001;
+        let x = (x & m2) | ((x << (16 - 2 * b)) & (m2 << 16));
+        let m1 = ((1u64 << b) - 1) * 0x0001_0001_0001_0001;
+        (x & m1) | ((x << (8 - b)) & (m1 << 8))
+    }
+
+    /// [`unpack8_swar`](Self::unpack8_swar) with one `pdep`.
+    #[target_feature(enable = "bmi2")]
+    #[inline]
+    fn unpack8_pdep(&self, word: u64) -> u64 {
+        _pdep_u64(word, self.lane_mask)
+    }
+}
+
+/// Quantizes and packs `$values` (a multiple of 8) at `$out[$at..]` with `$q` (a [`Quant`]) and
+/// `$p` (an `Option<Packer>`, `None` for 8 bits), advancing `$at`; `$pack8` packs a lone group
+/// of 8 codes. (A macro so it is inlined into each kernel.)
+macro_rules! quantize_pack_run {
+    ($q:ident, $p:ident, $values:expr, $out:ident, $at:ident, $pack8:ident) => {{
+        let mut chunks = $values.chunks_exact(32);
+        match &$p {
+            None => {
+                for chunk in &mut chunks {
+                    let bytes = $q.step32(chunk);
+                    let dst = &mut $out[$at..$at + 32];
+                    // SAFETY: `dst` holds 32 bytes.
+                    unsafe { _mm256_storeu_si256(dst.as_mut_ptr().cast(), bytes) };
+                    $at += 32;
+                }
+            }
+            Some(p) => {
+                for chunk in &mut chunks {
+                    p.store32(p.pack32($q.step32(chunk)), $out, $at);
+                    $at += 4 * p.bits;
+                }
+            }
+        }
+        for chunk in chunks.remainder().chunks_exact(8) {
+            // SAFETY: `chunk` holds 8 floats.
+            let word = narrow8($q.step8(unsafe { _mm256_loadu_ps(chunk.as_ptr()) }));
+            match &$p {
+                None => {
+                    $out[$at..$at + 8].copy_from_slice(&word.to_le_bytes());
+                    $at += 8;
+                }
+                Some(p) => {
+                    scalar::store_low_bytes($out, $at, p.$pack8(word), p.bits);
+                    $at += p.bits;
+                }
+            }
+        }
+    }};
+}
+
+/// The kernels that pack or unpack, for one strategy: `$pack8`/`$unpack8` are the `u64` steps
+/// for lone groups of 8 codes, methods of [`Packer`] / [`Unpacker`]; `$features` the target
+/// features all of it needs.
+macro_rules! packing_kernels {
+    ($features:literal, $pack8:ident, $unpack8:ident) => {
+        use super::*;
+
+        pub(super) fn pack(codes: &[u8], bits: u32, out: &mut [u8]) {
+            // SAFETY: only reachable through the sets of the parent module, handed out after
+            // the features were detected.
+            unsafe { pack_impl(codes, bits, out) }
+        }
+
+        #[target_feature(enable = $features)]
+        fn pack_impl(codes: &[u8], bits: u32, out: &mut [u8]) {
+            let n = codes.len() / 8 * 8;
+            if bits == 8 {
+                out[..n].copy_from_slice(&codes[..n]);
+                return;
+            }
+            let p = Packer::new(bits);
+            let b = bits as usize;
+            let mut at = 0;
+            let mut i = 0;
+            while i + 32 <= n {
+                // SAFETY: 32 bytes at `i`.
+                let v = unsafe { _mm256_loadu_si256(codes.as_ptr().add(i).cast()) };
+                p.store32(p.pack32(v), out, at);
+                at += 4 * b;
+                i += 32;
+            }
+            for chunk in codes[i..n].chunks_exact(8) {
+                let word = u64::from_le_bytes(chunk.try_into().expect("8 codes"));
+                scalar::store_low_bytes(out, at, p.$pack8(word), b);
+                at += b;
+            }
+        }
+
+        pub(super) fn unpack(data: &[u8], bits: u32, codes: &mut [u8]) {
+            // SAFETY: as for `pack`.
+            unsafe { unpack_impl(data, bits, codes) }
+        }
+
+        #[target_feature(enable = $features)]
+        fn unpack_impl(data: &[u8], bits: u32, codes: &mut [u8]) {
+            let n = codes.len() / 8 * 8;
+            if bits == 8 {
+                codes[..n].copy_from_slice(&data[..n]);
+                return;
+            }
+            let u = Unpacker::new(bits);
+            let b = bits as usize;
+            let mut at = 0;
+            let mut i = 0;
+            while i + 16 <= n && at + 16 <= data.len() {
+                // SAFETY: 16 bytes at `at` in `data`, 16 at `i` in `codes`.
+                unsafe {
+                    let bytes = _mm_loadu_si128(data.as_ptr().add(at).cast());
+                    _mm_storeu_si128(codes.as_mut_ptr().add(i).cast(), u.codes16(bytes));
+                }
+                at += 2 * b;
+                i += 16;
+            }
+            for chunk in codes[i..n].chunks_exact_mut(8) {
+                let word = u.$unpack8(word_at(data, at, b));
+                chunk.copy_from_slice(&word.to_le_bytes());
+                at += b;
+            }
+        }
+
+        pub(super) fn quantize_pack(
+            values: &[f32],
+            inv: f32,
+            qmax: f32,
+            bits: u32,
+            out: &mut [u8],
+            stats: &mut GroupStats,
+        ) {
+            // SAFETY: as for `pack`.
+            unsafe { quantize_pack_impl(values, inv, qmax, bits, out, stats) }
+        }
+
+        #[target_feature(enable = $features)]
+        fn quantize_pack_impl(
+            values: &[f32],
+            inv: f32,
+            qmax: f32,
+            bits: u32,
+            out: &mut [u8],
+            stats: &mut GroupStats,
+        ) {
+            let mut q = Quant::new(inv, qmax);
+            let p = (bits < 8).then(|| Packer::new(bits));
+            let mut at = 0;
+            quantize_pack_run!(q, p, values[..values.len() / 8 * 8], out, at, $pack8);
+            q.finish(stats);
+        }
+
+        pub(super) fn quantize_pack_groups(
+            values: &[f32],
+            group_len: usize,
+            scales: &[f32],
+            qmax: f32,
+            bits: u32,
+            out: &mut [u8],
+            stats: &mut FrameStats,
+        ) {
+            // SAFETY: as for `pack`.
+            unsafe { quantize_pack_groups_impl(values, group_len, scales, qmax, bits, out, stats) }
+        }
+
+        #[target_feature(enable = $features)]
+        fn quantize_pack_groups_impl(
+            values: &[f32],
+            group_len: usize,
+            scales: &[f32],
+            qmax: f32,
+            bits: u32,
+            out: &mut [u8],
+            stats: &mut FrameStats,
+        ) {
+            let mut q = Quant::new(1.0, qmax);
+            let p = (bits < 8).then(|| Packer::new(bits));
+            let min_positive = _mm256_set1_ps(f32::MIN_POSITIVE);
+            // Per lane, over the groups: max |x| bit patterns (finite and clamped come from
+            // it: the limit is the same for every group), max |x|·scale and max |x − q|·scale
+            // (equal to the scalar per-group products' maxima: rounding is monotonic).
+            let mut all_x = _mm256_setzero_si256();
+            let mut max_abs = _mm256_setzero_ps();
+            let mut max_err = _mm256_setzero_ps();
+            let mut at = 0;
+            for (chunk, &scale) in values.chunks(group_len).zip(scales) {
+                q.start(1.0 / scale);
+                quantize_pack_run!(q, p, chunk, out, at, $pack8);
+                let s = _mm256_set1_ps(scale);
+                all_x = _mm256_max_epu32(all_x, q.max_x);
+                let mx = _mm256_castsi256_ps(q.max_x);
+                max_abs = _mm256_max_ps(_mm256_mul_ps(mx, s), max_abs);
+                max_err = _mm256_max_ps(_mm256_mul_ps(q.max_e, s), max_err);
+                if _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_LT_OQ>(mx, min_positive)) == 0xff {
+                    stats.fold_vanished(chunk);
+                }
+            }
+            let max_x = f32::from_bits(hmax_u32(all_x));
+            stats.finite &= max_x <= f32::MAX;
+            let within = max_x.partial_cmp(&(qmax + 0.5));
+            stats.clamped |= !matches!(
+                within,
+                Some(core::cmp::Ordering::Less | core::cmp::Ordering::Equal)
+            );
+            let max_abs = hmax_ps(max_abs);
+            if max_abs > stats.max_abs {
+                stats.max_abs = max_abs;
+            }
+            let max_err = hmax_ps(max_err);
+            if max_err > stats.max_err {
+                stats.max_err = max_err;
+            }
+        }
+
+        pub(super) fn unpack_dequantize(
+            data: &[u8],
+            bits: u32,
+            scale: f32,
+            qmax: i32,
+            out: &mut [f32],
+        ) {
+            // SAFETY: as for `pack`.
+            unsafe { unpack_dequantize_groups_impl(data, bits, usize::MAX, &[scale], qmax, out) }
+        }
+
+        pub(super) fn unpack_dequantize_groups(
+            data: &[u8],
+            bits: u32,
+            group_len: usize,
+            scales: &[f32],
+            qmax: i32,
+            out: &mut [f32],
+        ) {
+            // SAFETY: as for `pack`.
+            unsafe { unpack_dequantize_groups_impl(data, bits, group_len, scales, qmax, out) }
+        }
+
+        #[target_feature(enable = $features)]
+        fn unpack_dequantize_groups_impl(
+            data: &[u8],
+            bits: u32,
+            group_len: usize,
+            scales: &[f32],
+            qmax: i32,
+            out: &mut [f32],
+        ) {
+            let n = out.len() / 8 * 8;
+            let b = bits as usize;
+            // Everything below reads inside `data[..n / 8 · bits]`, or 16-byte windows that
+            // start there and end inside `data`.
+            let data = &data[..];
+            assert!(data.len() >= n / 8 * b);
+            let bias = _mm256_set1_epi32(qmax);
+            let mut at = 0;
+            if b == 8 {
+                for (group, &scale) in out[..n].chunks_mut(group_len).zip(scales) {
+                    let s = _mm256_set1_ps(scale);
+                    for dst in group.chunks_exact_mut(8) {
+                        // SAFETY: 8 bytes at `at < n` (asserted above); `dst` holds 8 floats.
+                        unsafe {
+                            let bytes = _mm_loadl_epi64(data.as_ptr().add(at).cast());
+                            let v = dequantize8(_mm256_cvtepu8_epi32(bytes), bias, s);
+                            _mm256_storeu_ps(dst.as_mut_ptr(), v);
+                        }
+                        at += 8;
+                    }
+                }
+                return;
+            }
+            let u = Unpacker::new(bits);
+            for (group, &scale) in out[..n].chunks_mut(group_len).zip(scales) {
+                let s = _mm256_set1_ps(scale);
+                let mut pairs = group.chunks_exact_mut(16);
+                // 16 codes per step from one 16-byte load (2·bits ≤ 14 bytes used), while the
+                // load stays inside `data`.
+                for dst in &mut pairs {
+                    if at + 16 > data.len() {
+                        let (lo, hi) = dst.split_at_mut(8);
+                        for (k, dst) in [lo, hi].into_iter().enumerate() {
+                            let codes = u.codes8_swar(word_at(data, at + k * b, b));
+                            // SAFETY: `dst` holds 8 floats.
+                            unsafe {
+                                _mm256_storeu_ps(dst.as_mut_ptr(), dequantize8(codes, bias, s))
+                            };
+                        }
+                    } else {
+                        // SAFETY: 16 bytes at `at` (checked just above); `dst` holds 16 floats.
+                        unsafe {
+                            let bytes = _mm256_broadcastsi128_si256(_mm_loadu_si128(
+                                data.as_ptr().add(at).cast(),
+                            ));
+                            let lo = dequantize8(u.codes8(bytes, 0), bias, s);
+                            let hi = dequantize8(u.codes8(bytes, 1), bias, s);
+                            _mm256_storeu_ps(dst.as_mut_ptr(), lo);
+                            _mm256_storeu_ps(dst.as_mut_ptr().add(8), hi);
+                        }
+                    }
+                    at += 2 * b;
+                }
+                for dst in pairs.into_remainder().chunks_exact_mut(8) {
+                    let codes = u.codes8_swar(word_at(data, at, b));
+                    // SAFETY: `dst` holds 8 floats.
+                    unsafe { _mm256_storeu_ps(dst.as_mut_ptr(), dequantize8(codes, bias, s)) };
+                    at += b;
+                }
+            }
+        }
     };
-    let (head, tail) = out.split_at_mut(fast * 8);
-    for (i, dst) in head.chunks_exact_mut(8).enumerate() {
-        // SAFETY: i < fast, so i * b + 8 <= data.len().
-        let v = u64::from_le(unsafe { data.as_ptr().add(i * b).cast::<u64>().read_unaligned() });
-        let word = if b == 8 { v } else { _pdep_u64(v, mask) };
-        // SAFETY: `dst` holds 8 floats.
-        unsafe { _mm256_storeu_ps(dst.as_mut_ptr(), dequantize8(word, bias, vscale)) };
-    }
-    for (i, dst) in tail.chunks_exact_mut(8).enumerate() {
-        let v = scalar::load_bytes(data, (fast + i) * b, b);
-        let word = if b == 8 { v } else { _pdep_u64(v, mask) };
-        // SAFETY: `dst` holds 8 floats.
-        unsafe { _mm256_storeu_ps(dst.as_mut_ptr(), dequantize8(word, bias, vscale)) };
-    }
+}
+
+/// Packing by multiplies, shifts and shuffles (no BMI2).
+mod swar {
+    packing_kernels!("avx2", pack8_swar, unpack8_swar);
+}
+
+/// The same with `pext`/`pdep` for the 8-code steps.
+mod bmi2 {
+    packing_kernels!("avx2,bmi2", pack8_pext, unpack8_pdep);
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
-    fn avx2_and_bmi2_match_scalar() {
-        match super::detect() {
-            Some(k) => super::super::tests::check_against_scalar(k),
-            None => std::eprintln!("skipping: no AVX2 on this CPU"),
+    fn both_sets_match_scalar() {
+        if !std::is_x86_feature_detected!("avx2") {
+            std::eprintln!("skipping: no AVX2 on this CPU");
+            return;
+        }
+        super::super::tests::check_against_scalar(AVX2);
+        if std::is_x86_feature_detected!("bmi2") {
+            super::super::tests::check_against_scalar(AVX2_BMI2);
         }
     }
 
     #[test]
-    fn avx2_without_bmi2_matches_scalar() {
-        if std::is_x86_feature_detected!("avx2") {
-            let mut k = super::detect().unwrap();
-            k.pack = super::scalar::pack;
-            k.unpack = super::scalar::unpack;
-            k.quantize_pack = super::avx2_only::quantize_pack;
-            k.unpack_dequantize = super::avx2_only::unpack_dequantize;
-            super::super::tests::check_against_scalar(k);
+    fn u64_packing_steps_agree() {
+        if !std::is_x86_feature_detected!("avx2") || !std::is_x86_feature_detected!("bmi2") {
+            return;
+        }
+        let mut state = 0x1234_5678_9abc_def1u64;
+        for bits in 1..8u32 {
+            // SAFETY: AVX2 and BMI2 were detected above.
+            let (p, u) = unsafe { (Packer::new(bits), Unpacker::new(bits)) };
+            for _ in 0..2000 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let codes = state & lane_mask(bits);
+                // SAFETY: BMI2 was detected above.
+                let (pext, pdep) = unsafe { (p.pack8_pext(codes), u.unpack8_pdep(state)) };
+                assert_eq!(p.pack8_swar(codes), pext, "bits={bits}");
+                assert_eq!(u.unpack8_swar(state), pdep, "bits={bits}");
+                // SAFETY: AVX2 was detected above.
+                let lanes = unsafe { u.codes8_swar(state) };
+                let mut got = [0u32; 8];
+                // SAFETY: `got` holds 8 lanes.
+                unsafe { _mm256_storeu_si256(got.as_mut_ptr().cast(), lanes) };
+                let want = pdep.to_le_bytes().map(u32::from);
+                assert_eq!(got, want, "bits={bits}");
+            }
         }
     }
 }
