@@ -1,8 +1,10 @@
 // `npm run bench`: Rust, Node native and Node WASM on the same workload, in one table.
 //
-// Builds what is missing, then runs the Rust bench (benches/rust/core.rs, scalar and best
-// kernels), the tinybench bench of the npm API (benches/node/bench.mjs) in one child process per
-// backend/kernels (native best, native scalar, WASM simd128, WASM baseline; the JS baselines —
+// Builds what is missing, then runs the Rust bench (benches/rust/core.rs: every kernel set the
+// CPU supports side by side, stable and drifting streams, with the CPU's vendor/family/model and
+// the set in every row), the tinybench bench of the npm API (benches/node/bench.mjs) in one child
+// process per backend/kernels (native best, native scalar, native avx2 without BMI2 where the
+// default differs, WASM simd128, WASM baseline; the JS baselines —
 // Float32Array copies and a plain TypeScript int8 quantizer — run in the first), and the memory
 // bench (benches/node/memory.mjs) on native and WASM. Prints one table (ns/frame, GB/s of f32
 // input, ratio to Rust with the best kernels, ratio to the TypeScript baseline), the memory
@@ -31,7 +33,7 @@ mkdirSync(workDir, { recursive: true })
 
 if (!REPORT) setup({ full: false })
 
-const BACKEND_VARS = ['TEMPORAL_TENSOR_BACKEND', 'TEMPORAL_TENSOR_FORCE_SCALAR', 'TEMPORAL_TENSOR_WASM_SIMD', 'BENCH_QUICK', 'BENCH_JSON', 'BENCH_MEMORY_JSON', 'BENCH_BASELINES', 'BENCH_KERNELS']
+const BACKEND_VARS = ['TEMPORAL_TENSOR_BACKEND', 'TEMPORAL_TENSOR_FORCE_SCALAR', 'TEMPORAL_TENSOR_KERNELS', 'TEMPORAL_TENSOR_WASM_SIMD', 'BENCH_QUICK', 'BENCH_JSON', 'BENCH_MEMORY_JSON', 'BENCH_BASELINES', 'BENCH_KERNELS', 'BENCH_SETS', 'BENCH_STREAMS']
 function childEnv(extra) {
   const env = { ...process.env }
   for (const k of BACKEND_VARS) delete env[k]
@@ -67,8 +69,12 @@ const readJson = (path) => JSON.parse(readFileSync(path, 'utf8'))
 const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : ''
 const cpuModel = cpuinfo.match(/^model name\s*:\s*(.+)$/m)?.[1]?.trim() ?? os.cpus()[0]?.model ?? 'unknown'
 const flags = cpuinfo.match(/^flags\s*:\s*(.+)$/m)?.[1]?.split(/\s+/) ?? []
+const cpuField = (name) => cpuinfo.match(new RegExp(`^${name}\\s*:\\s*(.+)$`, 'm'))?.[1]?.trim()
 const machine = {
   cpu: cpuModel,
+  cpuVendor: cpuField('vendor_id'),
+  cpuFamily: cpuField('cpu family') === undefined ? undefined : Number(cpuField('cpu family')),
+  cpuModelNumber: cpuField('model') === undefined ? undefined : Number(cpuField('model')),
   cores: os.availableParallelism?.() ?? os.cpus().length,
   simd: ['avx2', 'bmi2', 'avx512f'].filter((f) => flags.includes(f)).join(' ') || undefined,
   os: `${os.type()} ${os.release()} ${os.arch()}`,
@@ -83,17 +89,24 @@ const run = { date: new Date().toISOString(), machine }
 
 const rustJson = join(workDir, 'rust.json')
 runStep(
-  'Rust bench (cargo bench --bench core, scalar and best kernels)',
+  'Rust bench (cargo bench --bench core, every kernel set side by side)',
   'cargo',
   ['bench', '-p', 'ruvector-temporal-tensor', '--bench', 'core'],
   childEnv({ BENCH_JSON: rustJson }),
   { output: rustJson },
 )
 const rows = readJson(rustJson)
+// Rows from before the bench recorded streams are the stable stream.
+for (const r of rows) r.stream ??= 'stable'
+const rustDefault = rows.find((r) => r.backend === 'rust' && r.isDefault)?.kernels
 
 const NODE_RUNS = [
   { label: 'native-best', title: 'Node bench: native, best kernels (+ JS baselines)', env: { TEMPORAL_TENSOR_BACKEND: 'native', BENCH_BASELINES: '1' }, expect: 'native' },
   { label: 'native-scalar', title: 'Node bench: native, scalar kernels', env: { TEMPORAL_TENSOR_BACKEND: 'native', TEMPORAL_TENSOR_FORCE_SCALAR: '1', BENCH_BASELINES: '0' }, expect: 'native' },
+  // AVX2 without BMI2 (what AMD Zen 1/2 get), when the default set on this CPU is another one.
+  ...(flags.includes('avx2') && rustDefault && rustDefault !== 'avx2'
+    ? [{ label: 'native-avx2', title: 'Node bench: native, avx2 kernels (TEMPORAL_TENSOR_KERNELS=avx2)', env: { TEMPORAL_TENSOR_BACKEND: 'native', TEMPORAL_TENSOR_KERNELS: 'avx2', BENCH_BASELINES: '0' }, expect: 'native' }]
+    : []),
   { label: 'wasm-simd128', title: 'Node bench: WASM simd128', env: { TEMPORAL_TENSOR_BACKEND: 'wasm', BENCH_BASELINES: '0' }, expect: 'wasm' },
   { label: 'wasm-baseline', title: 'Node bench: WASM baseline module (TEMPORAL_TENSOR_WASM_SIMD=0)', env: { TEMPORAL_TENSOR_BACKEND: 'wasm', TEMPORAL_TENSOR_WASM_SIMD: '0', BENCH_BASELINES: '0' }, expect: 'wasm' },
 ]
@@ -108,7 +121,8 @@ for (const nodeRun of NODE_RUNS) {
     skipped.push(nodeRun.label)
     continue
   }
-  rows.push(...readJson(path))
+  const forced = nodeRun.env.TEMPORAL_TENSOR_KERNELS
+  rows.push(...readJson(path).map((r) => (forced ? { ...r, forced: `TEMPORAL_TENSOR_KERNELS=${forced}` } : r)))
 }
 
 const memory = []
@@ -133,10 +147,16 @@ Object.assign(machine, m0)
 
 // ---- derived figures ----
 
-const rustBest = rows.find((r) => r.backend === 'rust' && r.kernels !== 'scalar' && r.kernels !== 'memcpy')?.kernels ?? 'scalar'
-const nativeBest = rows.find((r) => r.backend === 'native' && r.kernels !== 'scalar')?.kernels
+// The set the library picks on this CPU (the bench marks its rows), else the first SIMD one.
+const rustBest =
+  rows.find((r) => r.backend === 'rust' && r.isDefault && r.kernels !== 'memcpy' && r.kernels !== 'coded')?.kernels ??
+  rows.find((r) => r.backend === 'rust' && !['scalar', 'memcpy', 'coded'].includes(r.kernels))?.kernels ??
+  'scalar'
+const nativeBest = rows.find((r) => r.backend === 'native' && r.kernels !== 'scalar' && !r.forced)?.kernels
 const refOp = (op) => (op === 'push' ? 'encode' : op)
-const find = (q) => rows.find((r) => Object.entries(q).every(([k, v]) => r[k] === v))
+/** The first row matching `q`; Rust rows of the stable stream unless `q` names a stream. */
+const find = (q) => rows.find((r) => Object.entries(q).every(([k, v]) => r[k] === v) && (q.stream !== undefined || (r.stream ?? 'stable') === 'stable'))
+const cpuId = `${machine.cpuVendor ?? '?'} family ${machine.cpuFamily ?? '?'} model ${machine.cpuModelNumber ?? '?'}`
 
 for (const r of rows) {
   r.gbps = +((r.dim * 4) / r.nsPerFrame).toFixed(3)
@@ -147,23 +167,39 @@ for (const r of rows) {
   r.vsRust = rust ? +(r.nsPerFrame / rust.nsPerFrame).toFixed(3) : null
   const ts = r.op === 'copy' ? undefined : find({ backend: 'ts-baseline', op: refOp(r.op), dim: r.dim })
   r.vsTs = ts ? +(r.nsPerFrame / ts.nsPerFrame).toFixed(3) : null
+  // Ratio to a memcpy of the frame's bytes (Rust copy_from_slice of dim × 4 bytes).
+  const memcpy = find({ backend: 'rust', kernels: 'memcpy', op: 'copy', dim: r.dim })
+  r.vsMemcpy = memcpy ? +(r.nsPerFrame / memcpy.nsPerFrame).toFixed(3) : null
+  // Every result carries the CPU it ran on.
+  r.cpuVendor ??= machine.cpuVendor
+  r.cpuFamily ??= machine.cpuFamily
+  r.cpuModel ??= machine.cpuModelNumber
+  r.cpuModelName ??= machine.cpu
 }
+// Any set slower than scalar for the same backend, op, width, dim and stream.
+const slowerThanScalar = rows.filter((r) => {
+  if (['scalar', 'memcpy', 'coded', 'js', 'slice()', 'TypedArray.set'].includes(r.kernels) || r.op === 'copy') return false
+  const s = rows.find((x) => x.backend === r.backend && x.kernels === 'scalar' && x.op === r.op && x.bits === r.bits && x.dim === r.dim && (x.stream ?? 'stable') === (r.stream ?? 'stable') && x.api === r.api)
+  if (s) r.vsScalar = +(r.nsPerFrame / s.nsPerFrame).toFixed(3)
+  return s && r.nsPerFrame > s.nsPerFrame
+})
 
 const BACKEND_ORDER = ['rust', 'native', 'wasm', 'ts-baseline', 'memcpy-js']
 const OP_ORDER = ['copy', 'encode', 'push', 'decode']
-const kernelRank = (r) => (r.kernels === 'scalar' ? 0 : r.kernels === 'slice()' ? 2 : 1)
+const kernelRank = (r) => (r.kernels === 'scalar' ? 0 : r.kernels === 'avx2' ? 1 : r.kernels === 'slice()' ? 3 : 2)
 rows.sort(
   (a, b) =>
     a.dim - b.dim ||
     OP_ORDER.indexOf(a.op) - OP_ORDER.indexOf(b.op) ||
     b.bits - a.bits ||
     BACKEND_ORDER.indexOf(a.backend) - BACKEND_ORDER.indexOf(b.backend) ||
+    (a.stream === 'drifting') - (b.stream === 'drifting') ||
     kernelRank(a) - kernelRank(b),
 )
 
 /** A readable name per backend/kernels. */
 function series(r) {
-  if (r.backend === 'rust') return r.kernels === 'memcpy' ? 'Rust memcpy (copy_from_slice)' : `Rust ${r.kernels}`
+  if (r.backend === 'rust') return r.kernels === 'memcpy' ? 'Rust memcpy (copy_from_slice)' : `Rust ${r.kernels}${r.stream === 'drifting' ? ' (drifting stream)' : ''}`
   if (r.backend === 'native') return `Node native ${r.kernels}`
   if (r.backend === 'wasm') return r.kernels === 'simd128' ? 'Node WASM simd128' : `Node WASM baseline (${r.kernels})`
   if (r.backend === 'ts-baseline') return 'Node TypeScript int8'
@@ -178,8 +214,19 @@ const opName = (r) =>
 const fmtNs = (ns) => (ns >= 100_000 ? ns.toFixed(0) : ns >= 100 ? ns.toFixed(0) : ns.toFixed(1))
 const fmtX = (x) => (x == null ? '—' : `${x < 10 ? x.toFixed(2) : x.toFixed(1)}×`)
 const fmtGb = (g) => (g >= 10 ? g.toFixed(1) : g.toFixed(2))
-const HEAD = ['dim', 'op', 'bits', 'backend / kernels', 'ns/frame', 'GB/s f32', '÷ Rust best', '÷ TS int8']
-const tableRows = rows.map((r) => [String(r.dim), opName(r), String(r.bits), series(r), fmtNs(r.nsPerFrame), fmtGb(r.gbps), fmtX(r.vsRust), fmtX(r.vsTs)])
+const HEAD = ['dim', 'op', 'bits', 'backend / kernels', 'ns/frame', 'GB/s f32', '× memcpy', '÷ Rust best', '÷ TS int8', 'note']
+const tableRows = rows.map((r) => [
+  String(r.dim),
+  opName(r),
+  String(r.bits),
+  series(r),
+  fmtNs(r.nsPerFrame),
+  fmtGb(r.gbps),
+  fmtX(r.vsMemcpy),
+  fmtX(r.vsRust),
+  fmtX(r.vsTs),
+  slowerThanScalar.includes(r) ? 'SLOWER THAN SCALAR' : '',
+])
 
 function textTable(head, body, right = new Set()) {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)))
@@ -201,13 +248,14 @@ function mdTable(head, body, right = new Set()) {
     ...body.map((row) => `| ${row.map(esc).join(' | ')} |`),
   ].join('\n')
 }
-const RIGHT = new Set([0, 2, 4, 5, 6, 7])
+const RIGHT = new Set([0, 2, 4, 5, 6, 7, 8])
 
 // ---- summaries: per dim, series × (encode, decode) per width ----
 
 const WIDTHS = [8, 7, 5, 3]
 const SUMMARY_SERIES = [
   { backend: 'rust', kernels: 'scalar' },
+  ...(rows.some((r) => r.backend === 'rust' && r.kernels === 'avx2') ? [{ backend: 'rust', kernels: 'avx2' }] : []),
   { backend: 'rust', kernels: rustBest },
   { backend: 'native', kernels: 'scalar' },
   ...(nativeBest ? [{ backend: 'native', kernels: nativeBest }] : []),
@@ -257,6 +305,35 @@ const goals = []
   const show = (rs) => rs.map((r) => `${r.bits}b ${fmtNs(r.nsPerFrame)}`).join(', ')
   goals.push({ goal: `Rust ${rustBest} encode ≤ 100 ns per 512-value frame`, result: show(rustEnc) + floorNote, verdict: verdict(rustEnc.map((r) => r.nsPerFrame), 100) })
   goals.push({ goal: `Rust ${rustBest} decode ≤ 60 ns per 512-value frame`, result: show(rustDec), verdict: verdict(rustDec.map((r) => r.nsPerFrame), 60) })
+  // Issue 10: every set at least 2× scalar; 512-value encode ≤ 4× and decode ≤ 1.5× a memcpy of
+  // the frame's bytes, with the default set and with avx2 (no BMI2).
+  const rustSets = [...new Set(rows.filter((r) => r.backend === 'rust' && !['scalar', 'memcpy', 'coded'].includes(r.kernels)).map((r) => r.kernels))]
+  for (const kernels of rustSets) {
+    const ratios = rows
+      .filter((r) => r.backend === 'rust' && r.kernels === kernels && r.vsScalar != null && (r.op === 'encode' || r.op === 'decode') && r.dim <= 4096)
+      .map((r) => ({ r, x: 1 / r.vsScalar }))
+    if (ratios.length) {
+      const worst = ratios.reduce((a, b) => (b.x < a.x ? b : a))
+      goals.push({
+        goal: `Rust ${kernels}: ≥ 2× faster than scalar (every width, 512 and 4096, both streams)`,
+        result: `slowest: ${worst.x.toFixed(2)}× (${worst.r.op} ${worst.r.bits}b ${worst.r.dim} ${worst.r.stream})`,
+        verdict: ratios.every((q) => q.x >= 2) ? 'met' : ratios.some((q) => q.x >= 2) ? 'partly met' : 'not met',
+      })
+    }
+    for (const [op, limit] of [['encode', 4], ['decode', 1.5]]) {
+      const rs = list((b) => at({ backend: 'rust', kernels, op, bits: b }))
+      goals.push({
+        goal: `Rust ${kernels} ${op} ≤ ${limit}× memcpy of the frame's bytes (512, stable stream)`,
+        result: rs.map((r) => `${r.bits}b ${fmtX(r.vsMemcpy)}`).join(', '),
+        verdict: verdict(rs.map((r) => r.vsMemcpy), limit),
+      })
+    }
+  }
+  goals.push({
+    goal: 'No kernel set slower than scalar (Rust and Node, every row)',
+    result: slowerThanScalar.length ? slowerThanScalar.map((r) => `${series(r)} ${r.op} ${r.bits}b ${r.dim}`).join('; ') : 'none',
+    verdict: slowerThanScalar.length ? 'not met' : 'met',
+  })
   if (nativeBest) {
     const nat = list((b) => at({ backend: 'native', kernels: nativeBest, op: 'encode', bits: b }))
     goals.push({
@@ -418,9 +495,10 @@ function chart() {
 
 // ---- print and write ----
 
-const machineLine = `${machine.cpu}, ${machine.cores} cores${machine.simd ? ` (${machine.simd})` : ''}, ${machine.os}, Node ${machine.node}, ${machine.rustc}; commit ${machine.commit}; load ${machine.loadAtStart.join('/')} → ${machine.loadAtEnd.join('/')}`
+const machineLine = `${machine.cpu} (${cpuId}; default kernels ${rustBest}), ${machine.cores} cores${machine.simd ? ` (${machine.simd})` : ''}, ${machine.os}, Node ${machine.node}, ${machine.rustc}; commit ${machine.commit}; load ${machine.loadAtStart.join('/')} → ${machine.loadAtEnd.join('/')}`
 const notes = [
   `ns/frame: Rust = median of 7 timed rounds over 8 cache-resident frames; Node = tinybench median of calls over a batch (64 frames at 512, 16 at 4096, 4 at 65536) ÷ frames. Encode = pushMany (Rust: push_frame), decode = decodeSegmentInto (a reused, caller-provided Float32Array) of a segment holding the batch (Rust: decode_into a reused buffer).`,
+  `"× memcpy" = ns ÷ Rust memcpy (copy_from_slice) of the frame's dim × 4 bytes. Rust rows: every kernel set the CPU supports (default ${rustBest}), stable stream unless marked drifting (a random walk: packed segments are recalibrated often). CPU: ${cpuId}.`,
   `GB/s = f32 input bytes (dim × 4) per ns. "÷ Rust best" = ns ÷ Rust ${rustBest} for the same op, width and dim (copy rows: ÷ Rust memcpy). "÷ TS int8" = ns ÷ the TypeScript int8 baseline for the same op and dim (> 1 is slower than it).`,
   'TypeScript int8 baseline: group 64, scale = max|v| / 127, Math.round, into preallocated Int8Array + Float32Array scales (best case for it: no allocation, no bit packing).',
 ]
