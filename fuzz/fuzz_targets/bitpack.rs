@@ -1,6 +1,6 @@
 //! Bit packing at arbitrary widths (1..=8), bit offsets and lengths, through `pack_into` /
 //! `unpack_into` and through `BitWriter::put_codes` / `BitReader::get_codes` with the scalar
-//! and the best kernels.
+//! and every kernel set this CPU supports.
 //!
 //! Oracle: every path produces exactly the bits of a one-bit-at-a-time reference; unpacking
 //! returns the input codes; bits before the offset are preserved and bits after the last code
@@ -71,7 +71,8 @@ fuzz_target!(|data: &[u8]| {
 
     // 2. BitWriter::put_codes / BitReader::get_codes in chunks, with each kernel set (the
     //    kernels may write zeros a little past the end: give them slack, then check it).
-    for (name, k) in [("scalar", kernels::SCALAR), ("best", kernels::best())] {
+    for k in kernels::supported() {
+        let name = k.name;
         let slack = 16;
         let mut buf = prefix.clone();
         buf.resize(len + slack, 0);

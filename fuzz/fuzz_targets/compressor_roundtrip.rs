@@ -14,7 +14,8 @@
 //!   nothing, and fails with the documented error (`NON_FINITE` at the first bad index,
 //!   `LENGTH_MISMATCH`, or `BUFFER_TOO_SMALL` whose size, retried, succeeds);
 //! - a shadow compressor fed the same accepted operations with the other kernel set (scalar vs.
-//!   best) emits the same bytes;
+//!   a SIMD set this CPU supports, picked from the input by `common::simd_set`) emits the same
+//!   bytes;
 //! - `peek` changes nothing and shows exactly what the next `flush` emits (and what a push that
 //!   finishes the segment emits); `push_frames_split` returns one whole segment per piece, the
 //!   same bytes as `push_frames`; `pending_segment_len` is the exact length (packed) or an upper
@@ -33,6 +34,7 @@ use common::relative_error;
 use common::{assert_within_bound, Input};
 use libfuzzer_sys::fuzz_target;
 use ruvector_temporal_tensor::coded::MAX_KEYFRAME_INTERVAL;
+use ruvector_temporal_tensor::kernels::KernelSet;
 use ruvector_temporal_tensor::limits::{MAX_GROUP_LEN, MAX_SEGMENT_FRAMES, MAX_TENSOR_LEN};
 use ruvector_temporal_tensor::segment;
 use ruvector_temporal_tensor::{kernels, Error, Format, TemporalTensorCompressor, TierPolicy};
@@ -220,6 +222,8 @@ struct Run {
     c: TemporalTensorCompressor,
     shadow: TemporalTensorCompressor,
     primary_scalar: bool,
+    /// The SIMD set compared with the scalar one (`common::simd_set` of the input).
+    simd: KernelSet,
     out: Vec<u8>,
     shadow_out: Vec<u8>,
     frames: Vec<Accepted>,
@@ -300,11 +304,16 @@ impl Run {
     }
 
     fn kernels(&self, primary: bool) {
-        kernels::force_scalar(if primary {
+        let scalar = if primary {
             self.primary_scalar
         } else {
             !self.primary_scalar
-        });
+        };
+        if scalar {
+            kernels::force_scalar(true);
+        } else {
+            common::use_set(self.simd);
+        }
     }
 
     /// Checks the state after the primary accepted `count` frames at `ts` and wrote `written`.
@@ -589,6 +598,7 @@ fuzz_target!(|data: &[u8]| {
         shadow: c.clone(),
         c,
         primary_scalar: input.bool(),
+        simd: common::simd_set(data),
         out: Vec::new(),
         shadow_out: Vec::new(),
         frames: Vec::new(),
@@ -680,8 +690,10 @@ fuzz_target!(|data: &[u8]| {
     run.flush(None);
     kernels::force_scalar(false);
     assert_eq!(
-        run.out, run.shadow_out,
-        "scalar and best kernels emitted different bytes"
+        run.out,
+        run.shadow_out,
+        "scalar and {} kernels emitted different bytes",
+        run.simd.name()
     );
 
     // Every accepted frame decodes, in order, at its width, within its bound.

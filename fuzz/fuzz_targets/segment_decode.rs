@@ -2,10 +2,14 @@
 //! `decode_into`, `decode_frame`, `decode_frame_into` and `split_segments`.
 //!
 //! Oracle: nothing panics; an `Ok` header is consistent with the bytes; `Ok` decodes give
-//! exactly `value_count` values, all finite, identical from the scalar and the best kernels and
+//! exactly `value_count` values, all finite, identical from the scalar and a SIMD set (picked from
+//! the input: `common::simd_set`) and
 //! from the whole-segment and random-access paths; too-small buffers report the size needed.
 //! Coded (v3) bytes go through the coded oracle (`common/coded.rs`, see also `coded_decode`).
 #![no_main]
+
+#[path = "common/mod.rs"]
+mod common;
 
 #[path = "common/coded.rs"]
 mod coded_oracle;
@@ -24,7 +28,8 @@ fn check_segment(data: &[u8]) {
         return;
     }
     let parsed = SegmentHeader::parse(data);
-    kernels::force_scalar(false);
+    let simd = common::simd_set(data);
+    common::use_set(simd);
     let mut best = vec![1.5f32; 3]; // decode appends: prefix must survive
     let decoded = segment::decode(data, &mut best);
     match (&parsed, &decoded) {
@@ -77,11 +82,12 @@ fn check_segment(data: &[u8]) {
     kernels::force_scalar(true);
     let mut scalar = Vec::new();
     segment::decode(data, &mut scalar).expect("valid segment");
-    kernels::force_scalar(false);
+    common::use_set(simd);
     assert_eq!(
         bits_of(best),
         bits_of(&scalar),
-        "scalar and best kernels differ"
+        "scalar and {} kernels differ",
+        simd.name()
     );
 
     // decode_into: exact capacity works, one less reports the need and writes nothing.

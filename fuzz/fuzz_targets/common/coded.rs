@@ -13,7 +13,8 @@
 //! - when `decode` succeeds: every value is finite; `decode_into` into an exact buffer gives the
 //!   same bits (and one value less reports the size and writes nothing); every `decode_frame(i)`
 //!   succeeds with the same bits as the whole decode (all frames when affordable, else the first,
-//!   last, and each block's first and last); scalar and best kernels agree;
+//!   last, and each block's first and last); the scalar kernels and a SIMD set agree (the set
+//!   picked from the input by `common::simd_set`; the including target has `mod common`);
 //! - when `decode` fails: the last frame of some block fails too (the first such block with the
 //!   same error), since decoding a block's last frame checks the whole block;
 //! - trailing bytes change nothing, and `split_segments` tiles a prefix of the input.
@@ -176,6 +177,8 @@ fn tracing() -> bool {
 /// Checks one coded byte string (see the module docs). `big` allows whole decodes of more than
 /// [`BIG_VALUES`] values. Returns the decoded values when `decode` succeeded.
 pub fn check(data: &[u8], big: bool) -> Option<Vec<f32>> {
+    let simd = crate::common::simd_set(data);
+    crate::common::use_set(simd);
     let parsed = SegmentHeader::parse(data);
     if tracing() {
         eprintln!("coded check: parse {parsed:?}");
@@ -272,7 +275,6 @@ pub fn check(data: &[u8], big: bool) -> Option<Vec<f32>> {
         return None;
     }
 
-    kernels::force_scalar(false);
     let mut out = vec![1.5f32; 3]; // decode appends: the prefix must survive
     let (decoded, peak) = peak_alloc(|| segment::decode(data, &mut out));
     // The output grows to hold `values` more (amortized growth may double a tiny vector).
@@ -322,11 +324,12 @@ pub fn check(data: &[u8], big: bool) -> Option<Vec<f32>> {
         kernels::force_scalar(true);
         let mut scalar = Vec::new();
         let r = segment::decode(data, &mut scalar);
-        kernels::force_scalar(false);
+        crate::common::use_set(simd);
         assert_eq!(r, Ok(header), "scalar kernels");
         assert!(
             bits_of(&best) == bits_of(&scalar),
-            "scalar and best kernels differ"
+            "scalar and {} kernels differ",
+            simd.name()
         );
 
         // decode_into: the exact size works, one less reports the need and writes nothing.

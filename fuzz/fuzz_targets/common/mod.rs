@@ -3,7 +3,39 @@
 //! round-trip oracle.
 #![allow(dead_code)]
 
+use ruvector_temporal_tensor::kernels::{self, KernelSet};
 use ruvector_temporal_tensor::quantizer::error_bound;
+use std::sync::OnceLock;
+
+/// The SIMD kernel set a run compares with the scalar one: one of the sets this CPU supports
+/// besides scalar (e.g. both `avx2` and `avx2+bmi2`, whichever the automatic choice is), picked
+/// by a hash of the input so a reproducer replays with the same set; scalar where there is none.
+pub fn simd_set(data: &[u8]) -> KernelSet {
+    static SETS: OnceLock<Vec<KernelSet>> = OnceLock::new();
+    let sets = SETS.get_or_init(|| {
+        kernels::supported_sets()
+            .into_iter()
+            .filter(|&s| s != KernelSet::Scalar)
+            .collect()
+    });
+    if sets.is_empty() {
+        return KernelSet::Scalar;
+    }
+    // FNV-1a.
+    let h = data.iter().fold(0x811c_9dc5u32, |h, &b| {
+        (h ^ b as u32).wrapping_mul(0x0100_0193)
+    });
+    sets[h as usize % sets.len()]
+}
+
+/// Switches every kernel to `set` (which this CPU supports).
+pub fn use_set(set: KernelSet) {
+    assert!(
+        kernels::force(set),
+        "cannot force the {} kernels",
+        set.name()
+    );
+}
 
 /// Reads structured values from the fuzz input, front to back.
 pub struct Input<'a> {
