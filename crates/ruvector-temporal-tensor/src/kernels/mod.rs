@@ -4,8 +4,11 @@
 //! | --- | --- | --- | --- | --- | --- |
 //! | quantize + measure error | ✓ | AVX2 | AVX2 | NEON | simd128 |
 //! | dequantize | ✓ | AVX2 | AVX2 | NEON | simd128 |
-//! | pack / unpack codes | ✓ (shift/or) | AVX2 shuffles + multiplies | BMI2 `pext`/`pdep` | scalar | scalar |
-//! | fused quantize+pack, unpack+dequantize (one group or a whole frame) | ✓ | AVX2 | AVX2 (+ `pdep` for lone 8-code steps) | NEON + scalar packing | simd128 + scalar packing |
+//! | pack codes | ✓ (shift/or) | AVX2 multiplies + shuffles | `pext` | scalar | scalar |
+//! | unpack codes | ✓ (shift/mask) | AVX2 shuffles + multiplies | AVX2 (+ `pdep` for lone groups of 8) | scalar | scalar |
+//! | fused quantize+pack (one group, or a whole frame) | ✓ | AVX2, packing in vector registers | AVX2, packing with `pext` | NEON + scalar packing | simd128 + scalar packing |
+//! | fused unpack+dequantize (one group, or a whole frame) | ✓ | AVX2 | AVX2 | NEON + scalar unpacking | simd128 + scalar unpacking |
+//! | group maxima (calibration) | ✓ (vectorized by the compiler) | same body, AVX2 | same body, AVX2 | same body | same body |
 //! | coded quantize / reconstruct ([`coded`]) | ✓ | AVX2 (compiler-vectorized) | same | NEON (auto) | simd128 (auto) |
 //!
 //! The set is chosen once, on first use, and cached ([`active`]): on x86-64 by run-time detection
