@@ -570,6 +570,14 @@ impl Unpacker {
         _mm256_and_si256(_mm256_srlv_epi32(spread, self.shifts), self.mask)
     }
 
+    /// [`codes8`](Self::codes8) without the mask: code `k` in the low bits of lane `k`, later
+    /// codes above it.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn shifted8(&self, bytes: __m256i, half: usize) -> __m256i {
+        _mm256_srlv_epi32(_mm256_shuffle_epi8(bytes, self.spread[half]), self.shifts)
+    }
+
     /// The 8 codes packed in the low `8·bits` bits of `word`, in 32-bit lanes.
     #[target_feature(enable = "avx2")]
     #[inline]
@@ -872,6 +880,48 @@ macro_rules! packing_kernels {
                 return;
             }
             let u = Unpacker::new(bits);
+            if b == 3 {
+                // Each group's 8 possible values (c − qmax)·scale in one register: `vpermps`
+                // picks them by the low 3 bits of each lane, so the codes need no mask and no
+                // conversion.
+                let steps = _mm256_cvtepi32_ps(_mm256_sub_epi32(
+                    _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                    bias,
+                ));
+                for (group, &scale) in out[..n].chunks_mut(group_len).zip(scales) {
+                    let table = _mm256_mul_ps(steps, _mm256_set1_ps(scale));
+                    let mut pairs = group.chunks_exact_mut(16);
+                    for dst in &mut pairs {
+                        let (lo, hi) = if at + 16 <= data.len() {
+                            // SAFETY: 16 bytes at `at` (checked just above).
+                            let bytes = _mm256_broadcastsi128_si256(unsafe {
+                                _mm_loadu_si128(data.as_ptr().add(at).cast())
+                            });
+                            (u.shifted8(bytes, 0), u.shifted8(bytes, 1))
+                        } else {
+                            (
+                                u.codes8_swar(word_at(data, at, b)),
+                                u.codes8_swar(word_at(data, at + b, b)),
+                            )
+                        };
+                        // SAFETY: `dst` holds 16 floats.
+                        unsafe {
+                            let p = dst.as_mut_ptr();
+                            _mm256_storeu_ps(p, _mm256_permutevar8x32_ps(table, lo));
+                            _mm256_storeu_ps(p.add(8), _mm256_permutevar8x32_ps(table, hi));
+                        }
+                        at += 2 * b;
+                    }
+                    for dst in pairs.into_remainder().chunks_exact_mut(8) {
+                        let codes = u.codes8_swar(word_at(data, at, b));
+                        let v = _mm256_permutevar8x32_ps(table, codes);
+                        // SAFETY: `dst` holds 8 floats.
+                        unsafe { _mm256_storeu_ps(dst.as_mut_ptr(), v) };
+                        at += b;
+                    }
+                }
+                return;
+            }
             for (group, &scale) in out[..n].chunks_mut(group_len).zip(scales) {
                 let s = _mm256_set1_ps(scale);
                 let mut pairs = group.chunks_exact_mut(16);
