@@ -45,14 +45,6 @@ const INVALID_HANDLE: i32 = -13;
 const UNKNOWN_ALLOCATION: i32 = -14;
 const OUT_OF_MEMORY: i32 = -15;
 
-/// `ttc_peek` of a coded compressor panics (it copies `pending_segment_len()` bytes, an upper
-/// bound for coded segments): reported, reproduced by
-/// `crates/ruvector-temporal-tensor/tests/coded_regressions.rs`
-/// (`ttc_peek_of_a_coded_compressor_writes_the_snapshot`, ignored until fixed) and
-/// `regressions/ffi_sequences/coded-peek-pending-len`. Until the fix, runs skip that call so they
-/// can find other bugs; set this to false with the fix.
-const SKIP_CODED_PEEK: bool = true;
-
 const SEGMENT_ERRORS: [i32; 4] = [TRUNCATED, BAD_MAGIC, UNSUPPORTED_VERSION, CORRUPT_SEGMENT];
 
 /// 8-byte aligned scratch memory, addressed by byte offset.
@@ -927,13 +919,7 @@ fuzz_target!(|data: &[u8]| {
                 let h = model.handle(&mut input);
                 let region = Region::pick(&mut input, 1, ARENA);
                 let null_written = input.u8() % 32 == 0;
-                let coded = model
-                    .compressors
-                    .get(&h)
-                    .is_some_and(|c| c.format() == Format::Coded);
-                if op & 0x40 != 0 && coded && SKIP_CODED_PEEK {
-                    // Known bug, see SKIP_CODED_PEEK.
-                } else if op & 0x40 != 0 {
+                if op & 0x40 != 0 {
                     peek(&mut model, &mut out_arena, h, region, null_written);
                 } else {
                     flush(&mut model, &mut out_arena, h, region, null_written);
