@@ -346,15 +346,18 @@ fn whole_frame_groups(frame_len: usize, group_len: usize, divisors: &[Divisor]) 
     if group_len % 8 != 0 || group_len == 0 {
         return 0;
     }
+    // One divisor per group; a last group whose length is not a multiple of 8 is left out (its
+    // length is the frame's modulo 8, as the group length is a multiple of 8).
+    debug_assert_eq!(divisors.len(), frame_len.div_ceil(group_len));
     let groups = if frame_len % 8 == 0 {
-        frame_len.div_ceil(group_len)
+        divisors.len()
     } else {
-        frame_len / group_len
+        divisors.len().saturating_sub(1)
     };
-    divisors[..groups.min(divisors.len())]
+    divisors[..groups]
         .iter()
         .position(|d| !matches!(d, Divisor::Reciprocal(_)))
-        .unwrap_or(groups.min(divisors.len()))
+        .unwrap_or(groups)
 }
 
 /// The scalar formula for the rare divisors (zero, subnormal or huge scales).
@@ -420,7 +423,11 @@ pub(crate) fn dequantize_frame(
                     &mut out[..len],
                 );
                 reader.skip_bytes(bytes);
-                fast = len.div_ceil(group_len);
+                if len == out.len() {
+                    return;
+                }
+                // Otherwise `len` is a whole number of groups.
+                fast = len / group_len;
             }
         }
     }
