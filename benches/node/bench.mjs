@@ -7,9 +7,10 @@
 //   TEMPORAL_TENSOR_BACKEND=wasm node benches/node/bench.mjs      WASM simd128
 //   TEMPORAL_TENSOR_BACKEND=wasm TEMPORAL_TENSOR_WASM_SIMD=0 ...  WASM baseline module
 //
-// Env: BENCH_JSON=path writes the rows ({ backend, kernels, op, bits, dim, nsPerFrame, ... },
-// the shape of benches/rust/core.rs), BENCH_QUICK=1 runs shorter, BENCH_DIMS=512,4096 limits the
-// widths of frame, BENCH_BASELINES=0 skips the JS baselines (memcpy, int8 quantizer).
+// Env: BENCH_JSON=path writes the rows ({ backend, kernels, op, bits, dim, nsPerFrame,
+// nsPerFrameBest, ... }, the shape of benches/rust/core.rs), BENCH_QUICK=1 runs shorter,
+// BENCH_DIMS=512,4096 limits the widths of frame, BENCH_BASELINES=0 skips the JS baselines
+// (memcpy, int8 quantizer). TEMPORAL_TENSOR_KERNELS=avx2 (etc.) picks the native kernel set.
 // Figures are medians of tinybench samples (one sample = one call over a batch of frames),
 // divided by the frames in the batch. Timing only; nothing here asserts on speed.
 import { writeFileSync } from 'node:fs'
@@ -221,6 +222,8 @@ for (const task of bench.tasks) {
   rows.push({
     ...row,
     nsPerFrame: +((median * 1e6) / frames).toFixed(3),
+    // The fastest call: what the code costs when the machine leaves it alone.
+    nsPerFrameBest: lat.min === undefined ? undefined : +((lat.min * 1e6) / frames).toFixed(3),
     framesPerCall: frames,
     samples: lat.samples?.length ?? task.result.samples?.length ?? undefined,
     rme: +(task.result.latency.rme ?? 0).toFixed(2),
