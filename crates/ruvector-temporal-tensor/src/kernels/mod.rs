@@ -401,12 +401,14 @@ fn start_choice() -> (KernelSet, &'static str) {
 }
 
 /// A short text kept inline (truncated at 256 bytes, on a character boundary).
+#[cfg(feature = "std")]
 #[derive(Clone, Debug)]
 struct Text {
     bytes: [u8; 256],
     len: usize,
 }
 
+#[cfg(feature = "std")]
 impl Text {
     fn new(parts: &[&str]) -> Text {
         let mut text = Text {
