@@ -2,7 +2,7 @@
 // appends in flight. `npm test` runs the short forms; `npm run faults` sets TT_FAULTS=long and
 // runs them at length.
 import { fork, spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -10,9 +10,11 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { TensorStreamStore } from '../dist/index.mjs'
 // @ts-expect-error: plain ESM module without types
 import { embeddingStream } from '../bin/trace.mjs'
-import { BOUNDS, expectCode, relativeError } from './helpers.js'
+import { BOUNDS, expectCode, relativeError, rng } from './helpers.js'
 
 const LONG = process.env.TT_FAULTS === 'long'
+/** Seed of the randomized fault cases (TT_FAULTS_SEED), to explore beyond the fixed ones. */
+const SEED = Number(process.env.TT_FAULTS_SEED ?? 0)
 const DIM = 64
 const FORMATS = ['packed', 'coded'] as const
 
@@ -343,4 +345,187 @@ describe('disk full (a small tmpfs; skipped where mount is not allowed)', () => 
       spawnSync('umount', ['-l', mnt])
     }
   }, 180_000)
+})
+
+describe('corrupt and truncated database files', () => {
+  /**
+   * A store with packed and coded segments and open segments (frames in the write-ahead table)
+   * on three tensors, all at 8 bits; then damaged copies of its data.mdb, each opened, verified
+   * and (when only records are damaged) repaired in child processes. Never a crash; never a
+   * wrong or missing frame from a store that opened, nor after writing to it and reopening;
+   * STORE_CORRUPT otherwise.
+   */
+  const count = Number(process.env.TT_FAULTS_CORRUPT ?? (LONG ? 600 : 60))
+  // A small store (about 40 pages, trees of depth 2) and, in npm run faults, a larger one
+  // (deeper trees, overflow-heavy free list).
+  const sizes = LONG
+    ? ([['small', { a: 300, b: 150, c: 45 }], ['large', { a: 3000, b: 1500, c: 450 }]] as const)
+    : ([['small', { a: 300, b: 150, c: 45 }]] as const)
+  it.each(sizes)(`never crash, never return wrong frames (${count} damaged files, %s store)`, async (_size, tensors) => {
+    const root = tempDir()
+    const pristine = join(root, 'pristine')
+    const write = async (format: 'packed' | 'coded', from: number, to: number) => {
+      const store = await TensorStreamStore.open({ path: pristine, retier: false, format, policy: { fixedBits: 8, maxSegmentFrames: 32 } })
+      for (const [i, [id, count]] of Object.entries(tensors).entries()) {
+        const next = embeddingStream(DIM, 100 + i)
+        for (let k = 0; k < count; k++) {
+          const f = next()
+          if (k >= Math.floor(count * from) && k < Math.floor(count * to)) await store.append(id, f, k)
+        }
+      }
+      await store.close()
+    }
+    await write('packed', 0, 0.5)
+    await write('coded', 0.5, 1)
+    const size = statSync(join(pristine, 'data.mdb')).size
+    const next = rng((LONG ? 7 : 3) + SEED + (_size === 'large' ? 1000 : 0))
+    const int = (n: number) => Math.floor(next() * n)
+    const cases = Array.from({ length: count }, (_, id) => {
+      switch (id % 7) {
+        case 0: {
+          const lengths = [0, 100, 4096, 8191, 8192, size - 1, size - 4096, 4096 * (2 + int(size / 4096 - 2)), int(size)]
+          return { id, kind: 'truncate', length: lengths[Math.floor(id / 7) % lengths.length] }
+        }
+        case 1:
+          return { id, kind: 'bits', at: [int(size)] }
+        case 2:
+          return { id, kind: 'bits', at: Array.from({ length: 8 }, () => int(size)) }
+        case 3:
+          return { id, kind: 'bytes', at: int(size), values: Array.from({ length: 16 }, () => int(256)) }
+        case 4:
+          return { id, kind: 'zero-page', page: int(1e9) }
+        case 5:
+          return { id, kind: 'copy-page', from: int(1e9), to: int(1e9) }
+        default:
+          return id % 14 === 6 ? { id, kind: 'delete' } : { id, kind: 'bytes', at: int(Math.min(size, 8192)), values: Array.from({ length: 4 }, () => int(256)) }
+      }
+    })
+    const work = join(root, 'work')
+    mkdirSync(work)
+    const fixture = fileURLToPath(new URL('./fixtures/store-corrupt.mjs', import.meta.url))
+    const results: Record<string, unknown>[] = []
+    const crashes: string[] = []
+    let pending = cases
+    while (pending.length > 0) {
+      const specFile = join(root, 'spec.json')
+      writeFileSync(specFile, JSON.stringify({ pristine, work, dim: DIM, tensors, cases: pending }))
+      const child = spawnSync(process.execPath, [fixture, specFile], { encoding: 'utf8', timeout: 600_000, maxBuffer: 64 << 20 })
+      const lines = child.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l))
+      let started: number | null = null
+      for (const l of lines) {
+        if ('start' in l) started = l.start
+        else {
+          results.push(l)
+          started = null
+        }
+      }
+      if (child.status === 0) break
+      // A crash (or a hang) in case `started`: note it and go on with the rest.
+      crashes.push(`case ${started}: ${JSON.stringify(cases[started!])} exited with ${child.status ?? child.signal}: ${child.stderr.slice(-300)}`)
+      pending = pending.filter((c) => c.id > (started ?? Infinity))
+    }
+    const tally: Record<string, number> = {}
+    for (const r of results) tally[`${r.open}/${r.verify}`] = (tally[`${r.open}/${r.verify}`] ?? 0) + 1
+    const repaired = results.filter((r) => r.repaired !== undefined)
+    console.log(`corrupt files (${_size} store, ${size} bytes): ${results.length} tried, ${crashes.length} crashes; open/verify outcomes ${JSON.stringify(tally)}; ${repaired.length} repaired`)
+    expect(crashes).toEqual([])
+    expect(results.length).toBe(count)
+    for (const r of results) {
+      expect(['ok', 'STORE_CORRUPT'], JSON.stringify(r)).toContain(r.open)
+      if (r.open === 'ok') {
+        expect(r, 'an opened store returns every frame, each within bound').toMatchObject({ wrong: 0, missing: 0, verify: 'ok' })
+        expect(r.written, 'and takes writes').toMatchObject({ wrong: 0, missing: 0 })
+      } else {
+        expect(['file', 'records'], JSON.stringify(r)).toContain(r.verify)
+      }
+      if (r.repaired !== undefined) {
+        expect(r.repaired, JSON.stringify(r)).toMatchObject({ wrong: 0 })
+      }
+    }
+  }, 900_000)
+})
+
+describe('verify() and repair()', () => {
+  const options = (path: string) => ({ path, retier: false as const, policy: { fixedBits: 8 as const, maxSegmentFrames: 16 } })
+  async function build(path: string): Promise<Float32Array[]> {
+    const store = await TensorStreamStore.open(options(path))
+    const next = embeddingStream(DIM, 24)
+    const frames = Array.from({ length: 40 }, () => next())
+    for (let k = 0; k < 40; k++) await store.append('w', frames[k], k) // 2 segments, 8 frames open
+    await store.close()
+    return frames
+  }
+  /**
+   * Flips a byte of the record whose header starts with `marker`, `skip` bytes after it, in every
+   * copy of it in the file (LMDB copies pages on write, so freed pages hold older copies).
+   */
+  function damageRecord(path: string, marker: string, skip: number): void {
+    const file = join(path, 'data.mdb')
+    const bytes = readFileSync(file)
+    let copies = 0
+    for (let at = bytes.indexOf(Buffer.from(marker)); at >= 0; at = bytes.indexOf(Buffer.from(marker), at + 1)) {
+      bytes[at + skip] ^= 0x40
+      copies++
+    }
+    expect(copies, marker).toBeGreaterThan(0)
+    writeFileSync(file, bytes)
+  }
+
+  it('a damaged write-ahead frame: open fails, verify names it, repair keeps the rest and records the loss', async () => {
+    const path = tempDir()
+    const frames = await build(path)
+    expect(await TensorStreamStore.verify({ path })).toMatchObject({ ok: true, fileProblems: [], damaged: [], tensors: [{ id: 'w', frames: 40, lost: [] }] })
+    damageRecord(path, '{"id":"w","seq":35,', 80)
+    await expect(TensorStreamStore.open(options(path))).rejects.toMatchObject({ code: 'STORE_CORRUPT' })
+    const report = await TensorStreamStore.verify({ path })
+    expect(report).toMatchObject({ ok: false, damaged: [{ table: 'wal', tensorId: 'w', seq: 35, problem: 'checksum mismatch' }], tensors: [{ id: 'w', frames: 39, lost: [[35, 35]] }] })
+    expect(report.removed).toBeUndefined()
+    expect((await TensorStreamStore.repair({ path })).removed).toBe(1)
+    expect(await TensorStreamStore.verify({ path })).toMatchObject({ ok: true, tensors: [{ id: 'w', frames: 39, lost: [[35, 35]] }] })
+    const store = await TensorStreamStore.open(options(path))
+    const { timestamps, frames: values } = await store.read('w', 0, 100)
+    expect(Array.from(timestamps)).toEqual(Array.from({ length: 40 }, (_, k) => k).filter((k) => k !== 35))
+    timestamps.forEach((k, i) => expect(relativeError(frames[k], values.subarray(i * DIM, (i + 1) * DIM))).toBeLessThan(BOUNDS[8]))
+    await store.append('w', frames[0], 50)
+    await store.close()
+    expect((await TensorStreamStore.verify({ path })).ok).toBe(true)
+  })
+
+  it('a damaged segment: its frames are reported lost and the others read back', async () => {
+    const path = tempDir()
+    const frames = await build(path)
+    damageRecord(path, '{"key":"w:16:31"', 200)
+    await expect(TensorStreamStore.open(options(path))).rejects.toMatchObject({ code: 'STORE_CORRUPT' })
+    expect(await TensorStreamStore.repair({ path })).toMatchObject({ damaged: [{ table: 'segments', tensorId: 'w', seq: 16 }], tensors: [{ frames: 24, lost: [[16, 31]] }] })
+    const store = await TensorStreamStore.open(options(path))
+    const { timestamps } = await store.read('w', 0, 100)
+    expect(timestamps.length).toBe(24)
+    expect(store.lineage('w').map((s) => s.seq)).toEqual([0])
+    expect(relativeError(frames[39], (await store.readAt('w', 100))!.frame)).toBeLessThan(BOUNDS[8])
+    await store.close()
+  })
+
+  it('data.mdb truncated to 0 bytes or deleted: STORE_CORRUPT, not an empty store', async () => {
+    for (const damage of ['truncate', 'delete'] as const) {
+      const path = tempDir()
+      await build(path)
+      if (damage === 'truncate') writeFileSync(join(path, 'data.mdb'), '')
+      else rmSync(join(path, 'data.mdb'))
+      await expect(TensorStreamStore.open(options(path))).rejects.toMatchObject({ code: 'STORE_CORRUPT' })
+      const report = await TensorStreamStore.verify({ path })
+      expect(report.ok).toBe(false)
+      expect(report.fileProblems.length).toBeGreaterThan(0)
+      await expect(TensorStreamStore.repair({ path })).rejects.toMatchObject({ code: 'STORE_CORRUPT' })
+    }
+  })
+
+  it('verify and repair need the store closed', async () => {
+    const path = tempDir()
+    await build(path)
+    const store = await TensorStreamStore.open(options(path))
+    await expect(TensorStreamStore.verify({ path })).rejects.toMatchObject({ code: 'STORE_LOCKED' })
+    await expect(TensorStreamStore.repair({ path })).rejects.toMatchObject({ code: 'STORE_LOCKED' })
+    await store.close()
+    await expect(TensorStreamStore.verify({ path: '' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+  })
 })

@@ -28,6 +28,8 @@ const F_BIGDATA = 0x01
 const F_SUBDATA = 0x02
 const F_DUPDATA = 0x04
 const MDB_DB_SIZE = 48
+/** An F_BIGDATA node's data: page number, transaction id, page count (8 bytes each). */
+const OVPAGE_SIZE = 24
 const P_INVALID = 2n ** 64n - 1n
 
 /** What `checkLmdbFile` found. */
@@ -100,7 +102,14 @@ const META_BYTES = PAGEHDRSZ + 24 + 2 * MDB_DB_SIZE + 24
 export function checkLmdbFile(file: string): LmdbCheck {
   const fd = openSync(file, 'r')
   try {
-    return check(fd, fstatSync(fd).size)
+    const size = fstatSync(fd).size
+    try {
+      return check(fd, size)
+    } catch (e) {
+      // A value this check did not foresee (it reads nothing but the file): damage.
+      if ((e as { code?: unknown }).code !== undefined) throw e
+      return { ok: false, problems: [`the file cannot be checked: ${String(e)}`], pageSize: 0, pagesChecked: 0, tables: [] }
+    }
   } finally {
     closeSync(fd)
   }
@@ -154,6 +163,14 @@ function check(fd: number, size: number): LmdbCheck {
   if (meta1.magic !== MDB_MAGIC) problems.push('page 1 has no LMDB magic')
   if (meta1.version !== MDB_DATA_VERSION) problems.push(`page 1 has data version ${meta1.version}`)
   if (meta1.pageSize !== psize) problems.push(`page 1 gives a page size of ${meta1.pageSize}, page 0 ${psize}`)
+  // The environment flags kept in the free table's record: integer keys for it, and the flags
+  // LMDB persists from lmdb-js's options (overlapping sync; metrics, safe restore). Others
+  // (fixed map, encryption, no subdirectory) would change how LMDB maps and reads the file.
+  for (const [name, m] of [['page 0', meta0], ['page 1', meta1]] as const) {
+    if (!(m.free.flags & 0x08) || m.free.flags & ~(0x08 | 0x400 | 0x800 | 0x1000)) {
+      problems.push(`${name} has environment flags 0x${m.free.flags.toString(16)}`)
+    }
+  }
   // LMDB picks the meta with the larger transaction id (page 0 on a tie).
   const meta = meta0.txnId >= meta1.txnId ? meta0 : meta1
   const metaName = meta === meta0 ? 'page 0' : 'page 1'
@@ -165,8 +182,9 @@ function check(fd: number, size: number): LmdbCheck {
 
   const filePages = BigInt(Math.floor(size / psize))
   const mapPages = meta.mapSize / BigInt(psize)
-  if (meta.lastPage + 1n > mapPages) {
+  if (meta.mapSize > 2n ** 48n || meta.lastPage + 1n > mapPages) {
     problems.push(`${metaName} has its last page (${meta.lastPage}) beyond its map size (${meta.mapSize} bytes)`)
+    return result(psize, 2, [])
   }
   const visited = new Set<bigint>()
   let pagesChecked = 2
@@ -193,9 +211,17 @@ function check(fd: number, size: number): LmdbCheck {
       problems.push(`page ${pgno} cannot be read`)
       return null
     }
-    const recorded = new DataView(bytes.buffer).getBigUint64(0, true)
+    const view = new DataView(bytes.buffer)
+    const recorded = view.getBigUint64(0, true)
     if (recorded !== pgno) {
       problems.push(`page ${pgno} says it is page ${recorded}`)
+      return null
+    }
+    // A page's transaction id is that of the commit that wrote it. One from the future would
+    // make LMDB take the page for one it is writing and change it in place, in a read-only map.
+    const txnId = view.getBigUint64(8, true)
+    if (txnId > meta.txnId) {
+      problems.push(`page ${pgno} was written by transaction ${txnId}, after the last commit (${meta.txnId})`)
       return null
     }
     return bytes
@@ -266,7 +292,7 @@ function check(fd: number, size: number): LmdbCheck {
           stack.push({ pgno: child, depth: depth - 1, from: `${here} node ${i}` })
           continue
         }
-        const dataSize = lo | (hi << 16)
+        const dataSize = lo + hi * 0x10000 // not `lo | (hi << 16)`: that is negative from 2^31
         if (nodeFlags & ~(F_BIGDATA | F_SUBDATA | F_DUPDATA)) {
           problems.push(`${here}: node ${i} has unknown flags 0x${nodeFlags.toString(16)}`)
           continue
@@ -278,17 +304,29 @@ function check(fd: number, size: number): LmdbCheck {
         counts.entries++
         let data: Uint8Array
         if (nodeFlags & F_BIGDATA) {
-          if (keyEnd + 8 > psize) {
-            problems.push(`${here}: node ${i}'s overflow page number runs past the page`)
+          // The node holds an MDB_ovpage: first page, its transaction id, and the run's length,
+          // which LMDB uses as it is (freeing a table frees that many pages).
+          if (keyEnd + OVPAGE_SIZE > psize) {
+            problems.push(`${here}: node ${i}'s overflow reference runs past the page`)
             continue
           }
           const first = view.getBigUint64(keyEnd, true)
+          const refTxn = view.getBigUint64(keyEnd + 8, true)
+          const refPages = view.getBigUint64(keyEnd + 16, true)
+          if (refTxn > meta.txnId) {
+            problems.push(`${here}: node ${i}'s overflow run was written by transaction ${refTxn}, after the last commit`)
+            continue
+          }
           const head = pageAt(first, `${here} node ${i}`)
           if (head === null) continue
           const headView = new DataView(head.buffer)
           const count = headView.getUint32(20, true)
           if (!(headView.getUint16(18, true) & P_OVERFLOW) || count < 1 || PAGEHDRSZ + dataSize > count * psize) {
             problems.push(`page ${first} (table ${name}) is not an overflow run holding ${dataSize} bytes`)
+            continue
+          }
+          if (BigInt(count) !== refPages) {
+            problems.push(`${here}: node ${i} says its overflow run has ${refPages} pages, page ${first} says ${count}`)
             continue
           }
           const last = first + BigInt(count) - 1n
@@ -334,20 +372,37 @@ function check(fd: number, size: number): LmdbCheck {
     return counts
   }
 
-  // The free list: records keyed by transaction id, each a count and that many page numbers;
-  // LMDB copies `count` numbers without looking at the record's size.
+  // The free list: records keyed by transaction id, each a count and that many entries (the
+  // sparse lists of lmdb-js: 0 is an empty slot, a negative entry -n is followed by the first of
+  // n consecutive pages, anything else is one page). LMDB copies `count` entries without looking
+  // at the record's size, and writes its next pages where they say: a page outside 2..last page
+  // (a meta page, past the map) or one a tree still uses would have it overwrite what it keeps.
+  const free: [bigint, bigint][] = []
   walk(meta.free, '(free pages)', (key, data) => {
     if (key.length !== 8 || data.length < 8) {
       problems.push(`a free-list record has a ${key.length}-byte key and ${data.length} bytes`)
       return
     }
-    const count = new DataView(data.buffer, data.byteOffset, 8).getBigUint64(0, true)
-    if ((count + 1n) * 8n > BigInt(data.length)) {
+    const view = new DataView(data.buffer, data.byteOffset, data.length)
+    const count = view.getBigUint64(0, true)
+    // LMDB writes a count, the entries and at most one more word.
+    const words = BigInt(Math.floor(data.length / 8))
+    if (data.length % 8 !== 0 || count + 1n > words || count + 2n < words) {
       problems.push(`a free-list record counts ${count} pages in ${data.length} bytes`)
+      return
+    }
+    for (let i = 1; i <= Number(count); i++) {
+      const entry = view.getBigInt64(8 * i, true)
+      if (entry === 0n) continue
+      if (entry > 0n) free.push([entry, 1n])
+      else if (i === Number(count)) problems.push(`a free-list record ends with a block length`)
+      else free.push([view.getBigInt64(8 * ++i, true), -entry])
     }
   })
   // The main table: the sub-databases (tables) by name.
   const subs: { name: string; db: DbRecord }[] = []
+  // Key and duplicate flags change how LMDB reads pages: no table of this store has any.
+  if (meta.main.flags & 0x7e) problems.push(`the main table has flags 0x${meta.main.flags.toString(16)}`)
   walk(meta.main, '(main)', (key, data, flags) => {
     const name = new TextDecoder().decode(key).replace(/\0$/, '')
     if (!(flags & F_SUBDATA)) return // a plain record in the main table: nothing to follow
@@ -355,11 +410,34 @@ function check(fd: number, size: number): LmdbCheck {
       problems.push(`table ${name}'s record has ${data.length} bytes, not ${MDB_DB_SIZE}`)
       return
     }
-    subs.push({ name, db: readDb(new DataView(data.buffer, data.byteOffset, MDB_DB_SIZE), 0) })
+    const db = readDb(new DataView(data.buffer, data.byteOffset, MDB_DB_SIZE), 0)
+    if (db.flags & 0x7e) problems.push(`table ${name} has flags 0x${db.flags.toString(16)}`)
+    else subs.push({ name, db })
   })
   for (const { name, db } of subs) {
     tables.push(name)
     walk(db, name)
+  }
+  const freeSet = new Set<bigint>()
+  let beyondFile = 0n
+  for (const [first, n] of free) {
+    const last = first + n - 1n
+    if (first < 2n || last > meta.lastPage) {
+      problems.push(`the free list holds pages ${first}..${last}, outside 2..${meta.lastPage}`)
+      continue
+    }
+    for (let pgno = first; pgno <= last; pgno++) {
+      if (visited.has(pgno)) problems.push(`the free list holds page ${pgno}, which a table uses`)
+      else if (freeSet.has(pgno)) problems.push(`the free list holds page ${pgno} twice`)
+      else {
+        freeSet.add(pgno)
+        if (pgno >= filePages) beyondFile++
+      }
+    }
+  }
+  // Pages past the end of the file can only be free ones; LMDB writes its next page after the last.
+  if (meta.lastPage + 1n > filePages + beyondFile) {
+    problems.push(`${metaName} has its last page at ${meta.lastPage}, past the end of the file (${filePages} pages): truncated or damaged`)
   }
   return result(psize, pagesChecked, tables)
 }

@@ -90,8 +90,15 @@ export interface Persistence {
   writeMeta(meta: TensorMeta): void
   /** Reads everything; damaged records are reported in `damage`, not returned. */
   load(): Loaded
-  /** Removes what `load` reported damaged and records the frames lost with their tensors. */
-  removeDamaged(damage: Damage[], lost: Map<string, [number, number][]>): void
+  /**
+   * Rebuilds the segment and write-ahead tables from the records that read back intact and that
+   * `keep` accepts (a damaged key can sit out of order where a search cannot find it, or next to
+   * an intact record with the same key, so records are not removed by key). Returns how many
+   * records were dropped.
+   */
+  rebuild(keep: (table: 'segments' | 'wal', key: [string, number]) => boolean): number
+  /** Replaces every tensor's description. */
+  writeMetas(metas: TensorMeta[]): void
   close(): Promise<void>
 }
 
@@ -100,6 +107,7 @@ interface Db {
   get(key: unknown): unknown
   putSync(key: unknown, value: unknown): boolean
   removeSync(key: unknown): boolean
+  clearSync(): void
   getRange(options?: { start?: unknown; end?: unknown }): Iterable<{ key: unknown; value: unknown }>
   transactionSync<T>(action: () => T, flags?: number): T
   openDB(name: string, options?: object): Db | undefined
@@ -119,7 +127,8 @@ const SCHEMA = 2
 
 const ERRNO_NAMES: Record<number, string> = { 1: 'EPERM', 5: 'EIO', 13: 'EACCES', 28: 'ENOSPC', 30: 'EROFS', 122: 'EDQUOT' }
 const MDB_MAP_FULL = -30792
-const MDB_CORRUPT = new Set([-30796, -30797, -30793, -30794, -30795]) // CORRUPTED, PAGE_NOTFOUND, INVALID, VERSION_MISMATCH, PANIC
+// CORRUPTED, PAGE_NOTFOUND, INVALID, VERSION_MISMATCH, PANIC, INCOMPATIBLE, BAD_VALSIZE
+const MDB_CORRUPT = new Set([-30796, -30797, -30793, -30794, -30795, -30784, -30781])
 
 /** Bytes free for this process on the file system of `path` (Infinity when unknown). */
 function freeBytes(path: string): number {
@@ -634,27 +643,28 @@ function withDatabase(path: string, firstRoot: Db, token: string, lmdb: { open(o
       })
       return { tensors: metas, segments: bySegment, wal: byWal, damage }
     },
-    removeDamaged(damage, lost) {
-      txn('removing damaged records', () => {
-        for (const d of damage) {
-          if (d.tensorId === null) continue
-          if (d.table === 'tensors') tensors.removeSync(d.tensorId)
-          else if (d.seq !== null) (d.table === 'segments' ? segments : wal).removeSync([d.tensorId, d.seq])
-        }
-        // Unreadable keys: every key that does not parse.
-        for (const [db, ok] of [
-          [segments, isKey],
-          [wal, isKey],
-          [tensors, (k: unknown) => typeof k === 'string'],
+    rebuild(keep) {
+      let dropped = 0
+      txn('repairing the store', () => {
+        for (const [db, table, decode] of [
+          [segments, 'segments', segmentFromRow],
+          [wal, 'wal', walFromRow],
         ] as const) {
-          for (const { key } of db.getRange()) if (!ok(key)) db.removeSync(key)
+          const kept: [unknown, unknown][] = []
+          for (const { key, value } of db.getRange()) {
+            if (isKey(key) && typeof decode(key, value) !== 'string' && keep(table, key)) kept.push([key, value])
+            else dropped++
+          }
+          db.clearSync()
+          for (const [key, value] of kept) db.putSync(key, value)
         }
-        for (const [id, ranges] of lost) {
-          const row = tensors.get(id)
-          const meta = row === undefined ? null : metaFromRow(id, row)
-          if (meta === null || typeof meta === 'string') continue
-          tensors.putSync(id, encodeRow({ ...meta, lost: [...(meta.lost ?? []), ...ranges] }))
-        }
+      })
+      return dropped
+    },
+    writeMetas(metas) {
+      txn('writing tensor descriptions', () => {
+        tensors.clearSync()
+        for (const meta of metas) tensors.putSync(meta.id, encodeRow(meta))
       })
     },
     async close() {

@@ -379,7 +379,7 @@ export class TensorStreamStore {
     const persistence = await openPersistence(path)
     try {
       const loaded = persistence.load()
-      const { damage, tensors, lost } = examineLoaded(loaded)
+      const { damage, tensors } = examineLoaded(loaded)
       const report: StoreReport = {
         ok: damage.length === 0,
         path,
@@ -388,8 +388,20 @@ export class TensorStreamStore {
         tensors: [...tensors.values()].map((t) => ({ id: t.meta.id, frames: t.frames, lost: t.lost })),
       }
       if (repair && damage.length > 0) {
-        persistence.removeDamaged(damage, lost)
-        report.removed = damage.length
+        // Keep what the examination kept; then record the frames now missing with their tensors.
+        const kept = new Set<string>()
+        for (const t of tensors.values()) {
+          for (const seg of t.segments) kept.add(`segments\0${t.meta.id}\0${seg.seq}`)
+          for (const f of t.wal) kept.add(`wal\0${t.meta.id}\0${f.seq}`)
+        }
+        report.removed = persistence.rebuild((table, [id, seq]) => kept.has(`${table}\0${id}\0${seq}`))
+        const after = examineLoaded(persistence.load())
+        persistence.writeMetas(
+          [...after.tensors.values()].map(({ meta, lost }) => {
+            const { lost: _old, ...rest } = meta
+            return lost.length > 0 ? { ...rest, lost } : rest
+          }),
+        )
       }
       return report
     } finally {
@@ -1063,12 +1075,11 @@ interface ExaminedTensor {
  * (sequence numbers without gaps, except those a repair recorded; timestamps not decreasing).
  * Returns the damage found (a record that fails is left out) and each tensor's frames lost.
  */
-function examineLoaded(loaded: Loaded): { damage: Damage[]; tensors: Map<string, ExaminedTensor>; lost: Map<string, [number, number][]> } {
+function examineLoaded(loaded: Loaded): { damage: Damage[]; tensors: Map<string, ExaminedTensor> } {
   const damage = [...loaded.damage]
   const tensors = new Map<string, ExaminedTensor>()
   const ids = new Set([...loaded.tensors.map((m) => m.id), ...loaded.segments.keys(), ...loaded.wal.keys()])
   const metas = new Map(loaded.tensors.map((m) => [m.id, m]))
-  const newLost = new Map<string, [number, number][]>()
   for (const id of ids) {
     const segments = loaded.segments.get(id) ?? []
     const wal = loaded.wal.get(id) ?? []
@@ -1138,7 +1149,6 @@ function examineLoaded(loaded: Loaded): { damage: Damage[]; tensors: Map<string,
     if (firstWal >= 0 && kept.slice(firstWal).some((k) => k.segment !== undefined)) {
       damage.push({ table: 'wal', tensorId: id, seq: kept[firstWal].seq, problem: 'frames of the write-ahead table come before a segment' })
     }
-    if (lost.length > 0) newLost.set(id, lost)
     tensors.set(id, {
       meta,
       segments: segmentsKept.map((k) => k.segment!),
@@ -1147,7 +1157,7 @@ function examineLoaded(loaded: Loaded): { damage: Damage[]; tensors: Map<string,
       lost: [...known, ...lost],
     })
   }
-  return { damage, tensors, lost: newLost }
+  return { damage, tensors }
 }
 
 function segmentInfoOrNull(bytes: Uint8Array): ReturnType<typeof segmentInfo> | null {
