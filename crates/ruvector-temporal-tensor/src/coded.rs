@@ -31,16 +31,21 @@
 //! | … | … | the blocks, back to back |
 //! | byte_len − 4 | 4 | CRC-32C of bytes `0 .. byte_len − 4` |
 //!
-//! A block holds, for each of its frames in order, a mode byte followed, unless raw, by the
-//! frame's step (f32, finite, ≥ 0); then the values of its raw frames (f32, `tensor_len` each);
-//! then the rANS stream of its coded frames' symbols ([`crate::rans`]). The mode byte is `255`
-//! for a raw frame, else `w | s·0x80` with the temporal weight `w` in `0..=16` and the spatial
-//! flag `s` (bits 5 and 6 are zero). Decoding a coded frame (see [`crate::kernels::coded`]):
-//! symbol `z` gives `r = (z >> 1) ^ −(z & 1)` (zigzag); with `s`, `q[j] = q[j−1] + r[j]` (from
-//! `q[−1] = 0`, 32-bit wrapping), else `q = r`; the value is `q[j] · step` when `w = 0`, else
+//! A block holds, for each of its frames in order, a mode byte followed (unless the frame is raw
+//! or keeps the previous step) by the change of its 16-bit step code as a zigzag LEB128 number;
+//! then the values of its raw frames (f32, `tensor_len` each); then the rANS stream of its coded
+//! frames' symbols ([`crate::rans`]). The mode byte is `255` for a raw frame, else
+//! `w | D·0x80 | E·0x40 | C·0x20`: temporal weight `w` in `0..=16`, `D` the running difference
+//! along the frame, `E` the same step code as the block's previous coded frame, `C` a chain
+//! frame (each value predicted by the decoded value before it; `w = 0`, no `D`). A step code is
+//! the top 16 bits below the sign of the step's `f32` (`step = f32::from_bits(code << 15)`).
+//! Decoding a coded frame (see [`crate::kernels::coded`]): symbol `z` gives
+//! `r = (z >> 1) ^ −(z & 1)` (zigzag); with `D`, `q[j] = q[j−1] + r[j]` (from `q[−1] = 0`, 32-bit
+//! wrapping), else `q = r`; the value is `q[j] · step` when `w = 0`, else
 //! `(w/16) · prev[j] + q[j] · step`, every `f32` operation rounded as written (no fused
-//! multiply-add). `prev` is the previous decoded frame of the same block, so a block's first frame has
-//! `w = 0` (or is raw).
+//! multiply-add); a chain frame is the running sum of `q[j] · step`. `prev` is the previous
+//! decoded frame of the same block, so a block's first frame has `w = 0` (or is raw).
+//! `docs/format.md` in the repository spells the layout out in full.
 
 use crate::crc32c::crc32c;
 use crate::error::{Error, SegmentField};

@@ -373,8 +373,9 @@ impl TemporalTensorCompressor {
         self.coded.as_ref().filter(|w| w.frame_count() > 0)
     }
 
-    /// Bytes the active segment would take if finished now (0 when none is open). A push or
-    /// flush never emits more than this.
+    /// Bytes the active segment would take if finished now (0 when none is open): exact for
+    /// packed segments, an upper bound for coded ones (their size is known only once they are
+    /// entropy coded). A push or flush never emits more than this.
     pub fn pending_segment_len(&self) -> usize {
         if let Some(w) = self.open_coded() {
             return w.max_encoded_len();

@@ -70,8 +70,9 @@ pub struct TtcCompressorInfo {
     pub active_bits: u32,
     /// Frames in the open segment.
     pub active_frames: u32,
-    /// Bytes the open segment would take if finished now: an output capacity that is always
-    /// enough for the next push or flush.
+    /// Bytes the open segment would take if finished now (exact for packed segments, an upper
+    /// bound for coded ones): an output capacity that is always enough for the next push or
+    /// flush.
     pub pending_len: u32,
     /// Accesses recorded.
     pub access_count: u32,
