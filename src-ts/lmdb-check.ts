@@ -79,6 +79,21 @@ function readDb(view: DataView, at: number): DbRecord {
   }
 }
 
+/** LMDB's default key order: bytes compared as unsigned, a prefix first. */
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i]
+  return a.length - b.length
+}
+
+/** MDB_INTEGERKEY order (the free table's transaction ids): native-endian unsigned integers. */
+function compareIntegerKeys(a: Uint8Array, b: Uint8Array): number {
+  if (a.length !== 8 || b.length !== 8) return compareBytes(a, b)
+  const x = new DataView(a.buffer, a.byteOffset, 8).getBigUint64(0, true)
+  const y = new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0, true)
+  return x < y ? -1 : x > y ? 1 : 0
+}
+
 /** The MDB_meta at `at` (the page header before it is not read). */
 function readMeta(view: DataView, at: number): Meta {
   return {
@@ -171,6 +186,15 @@ function check(fd: number, size: number): LmdbCheck {
       problems.push(`${name} has environment flags 0x${m.free.flags.toString(16)}`)
     }
   }
+  // LMDB writes commit n's meta to page n % 2, so the two metas hold consecutive transaction ids
+  // (or 0 before the first commits). A damaged id would make LMDB pick the older snapshot and
+  // silently drop the last commit.
+  for (const [i, m] of [meta0, meta1].entries()) {
+    if (m.txnId !== 0n && m.txnId % 2n !== BigInt(i)) problems.push(`page ${i} holds the meta of transaction ${m.txnId}`)
+  }
+  if (meta0.txnId > 0n && meta1.txnId > 0n && meta0.txnId - meta1.txnId !== 1n && meta1.txnId - meta0.txnId !== 1n) {
+    problems.push(`the metas hold transactions ${meta0.txnId} and ${meta1.txnId}, not consecutive ones`)
+  }
   // LMDB picks the meta with the larger transaction id (page 0 on a tie).
   const meta = meta0.txnId >= meta1.txnId ? meta0 : meta1
   const metaName = meta === meta0 ? 'page 0' : 'page 1'
@@ -235,7 +259,13 @@ function check(fd: number, size: number): LmdbCheck {
   }
 
   /** Walks one B-tree; returns its counts (partial when damaged). */
-  const walk = (db: DbRecord, name: string, onLeafNode?: (key: Uint8Array, data: Uint8Array, flags: number) => void): Counts => {
+  const walk = (
+    db: DbRecord,
+    name: string,
+    onLeafNode?: (key: Uint8Array, data: Uint8Array, flags: number, page: Uint8Array) => void,
+    integerKeys = false,
+  ): Counts => {
+    const cmp = integerKeys ? compareIntegerKeys : compareBytes
     const counts: Counts = { branch: 0n, leaf: 0n, overflow: 0n, entries: 0n }
     if (db.root === P_INVALID) {
       if (db.entries !== 0n || db.depth !== 0) problems.push(`table ${name} is empty but records ${db.entries} entries`)
@@ -245,9 +275,10 @@ function check(fd: number, size: number): LmdbCheck {
       problems.push(`table ${name} records a depth of ${db.depth}`)
       return counts
     }
-    const stack: { pgno: bigint; depth: number; from: string }[] = [{ pgno: db.root, depth: db.depth, from: `table ${name}` }]
+    type Visit = { pgno: bigint; depth: number; from: string; low: Uint8Array | null; high: Uint8Array | null }
+    const stack: Visit[] = [{ pgno: db.root, depth: db.depth, from: `table ${name}`, low: null, high: null }]
     while (stack.length > 0) {
-      const { pgno, depth, from } = stack.pop()!
+      const { pgno, depth, from, low, high } = stack.pop()!
       const bytes = pageAt(pgno, from)
       if (bytes === null) continue
       const view = new DataView(bytes.buffer)
@@ -272,6 +303,41 @@ function check(fd: number, size: number): LmdbCheck {
       }
       if (depth > 1) counts.branch++
       else counts.leaf++
+      // Nodes must not overlap, and keys must be in order and inside the range the parent page
+      // gives: LMDB's searches depend on both, and a damaged key size or key would send its
+      // writes to the wrong page.
+      const nodes: { at: number; end: number; key: Uint8Array }[] = []
+      for (let i = 0; i < keys; i++) {
+        const at = view.getUint16(PAGEHDRSZ + 2 * i, true) + PAGEHDRSZ
+        if (at < PAGEHDRSZ + upper || at + NODESIZE > psize) break
+        const nodeFlags = view.getUint16(at + 4, true)
+        const keyEnd = at + NODESIZE + view.getUint16(at + 6, true)
+        const dataSize = view.getUint16(at, true) + view.getUint16(at + 2, true) * 0x10000
+        const end = depth > 1 ? keyEnd : keyEnd + (nodeFlags & F_BIGDATA ? OVPAGE_SIZE : dataSize)
+        if (end > psize) break
+        nodes.push({ at, end, key: bytes.subarray(at + NODESIZE, keyEnd) })
+      }
+      if (nodes.length === keys) {
+        const byOffset = [...nodes].sort((a, b) => a.at - b.at)
+        const overlap = byOffset.findIndex((n, k) => k > 0 && n.at < byOffset[k - 1].end)
+        if (overlap >= 0) {
+          problems.push(`${here}: nodes overlap at offset ${byOffset[overlap].at}`)
+          continue
+        }
+        const first = depth > 1 ? 1 : 0 // a branch page's first key is not used
+        let unordered = false
+        for (let k = first; k < keys && !unordered; k++) {
+          const key = nodes[k].key
+          unordered =
+            (k > first && cmp(nodes[k - 1].key, key) >= 0) ||
+            (k === first && low !== null && cmp(key, low) < 0) ||
+            (k === keys - 1 && high !== null && cmp(key, high) >= 0)
+        }
+        if (unordered) {
+          problems.push(`${here}: keys out of order`)
+          continue
+        }
+      }
       for (let i = 0; i < keys; i++) {
         const at = view.getUint16(PAGEHDRSZ + 2 * i, true) + PAGEHDRSZ
         if (at < PAGEHDRSZ + upper || at + NODESIZE > psize) {
@@ -289,7 +355,9 @@ function check(fd: number, size: number): LmdbCheck {
         }
         if (depth > 1) {
           const child = BigInt(lo) | (BigInt(hi) << 16n) | (BigInt(nodeFlags) << 32n)
-          stack.push({ pgno: child, depth: depth - 1, from: `${here} node ${i}` })
+          const childLow = i === 0 ? low : nodes[i]?.key ?? null
+          const childHigh = i === keys - 1 ? high : nodes[i + 1]?.key ?? null
+          stack.push({ pgno: child, depth: depth - 1, from: `${here} node ${i}`, low: childLow, high: childHigh })
           continue
         }
         const dataSize = lo + hi * 0x10000 // not `lo | (hi << 16)`: that is negative from 2^31
@@ -357,7 +425,7 @@ function check(fd: number, size: number): LmdbCheck {
           }
           data = bytes.subarray(keyEnd, keyEnd + dataSize)
         }
-        onLeafNode?.(bytes.subarray(at + NODESIZE, keyEnd), data, nodeFlags)
+        onLeafNode?.(bytes.subarray(at + NODESIZE, keyEnd), data, nodeFlags, bytes)
       }
     }
     for (const [field, found] of [
@@ -378,11 +446,23 @@ function check(fd: number, size: number): LmdbCheck {
   // at the record's size, and writes its next pages where they say: a page outside 2..last page
   // (a meta page, past the map) or one a tree still uses would have it overwrite what it keeps.
   const free: [bigint, bigint][] = []
-  walk(meta.free, '(free pages)', (key, data) => {
+  // Records are keyed by the transaction that freed their pages: one that has happened, each
+  // once, in order within a page (LMDB's reuse of pages follows that order).
+  const freeKeys = new Set<bigint>()
+  let previousKey: { page: Uint8Array; key: bigint } | null = null
+  walk(meta.free, '(free pages)', (key, data, _flags, page) => {
     if (key.length !== 8 || data.length < 8) {
       problems.push(`a free-list record has a ${key.length}-byte key and ${data.length} bytes`)
       return
     }
+    const txn = new DataView(key.buffer, key.byteOffset, 8).getBigUint64(0, true)
+    if (txn < 1n || txn > meta.txnId) problems.push(`a free-list record is keyed by transaction ${txn}, not one that happened`)
+    if (freeKeys.has(txn)) problems.push(`two free-list records are keyed by transaction ${txn}`)
+    if (previousKey !== null && previousKey.page === page && previousKey.key >= txn) {
+      problems.push(`free-list records out of order (transaction ${previousKey.key} before ${txn})`)
+    }
+    freeKeys.add(txn)
+    previousKey = { page, key: txn }
     const view = new DataView(data.buffer, data.byteOffset, data.length)
     const count = view.getBigUint64(0, true)
     // LMDB writes a count, the entries and at most one more word.
@@ -398,7 +478,7 @@ function check(fd: number, size: number): LmdbCheck {
       else if (i === Number(count)) problems.push(`a free-list record ends with a block length`)
       else free.push([view.getBigInt64(8 * ++i, true), -entry])
     }
-  })
+  }, true)
   // The main table: the sub-databases (tables) by name.
   const subs: { name: string; db: DbRecord }[] = []
   // Key and duplicate flags change how LMDB reads pages: no table of this store has any.
