@@ -4,9 +4,12 @@
 //! - Every function returns an `i32` status: `0` on success, otherwise a negative
 //!   [`Error::status`] (the table is [`Error::CODES`]). `ttc_last_error` describes the last
 //!   failure on the calling thread.
-//! - Compressors live behind `u32` handles. A handle encodes a slot and a generation: freed
-//!   slots are reused, and a freed (stale) or never-issued handle is rejected with
-//!   `INVALID_HANDLE`. At most [`MAX_LIVE_HANDLES`] compressors live at once.
+//! - Compressors live behind `u32` handles, issued from a 32-bit counter (never 0, never one
+//!   that is live): a freed (stale) or never-issued handle is rejected with `INVALID_HANDLE`,
+//!   and a stale handle names a compressor again only after the counter has gone all the way
+//!   round, 2³² − 1 creations later. At most [`MAX_LIVE_HANDLES`] compressors live at once.
+//! - On a 32-bit target (wasm32) a size that does not fit `usize` is `LIMIT_EXCEEDED`, never a
+//!   truncated `BUFFER_TOO_SMALL` count.
 //! - Lengths and capacities are `usize` (`size_t`): bytes for `u8` buffers, elements for `f32`
 //!   buffers. On success `*out_written` receives what was written; on `BUFFER_TOO_SMALL` it
 //!   receives the capacity needed, and nothing else changed, so the same call with a larger
@@ -23,18 +26,13 @@ use crate::compressor::TemporalTensorCompressor;
 use crate::error::Error;
 use crate::segment::{self, SegmentHeader};
 use crate::tier_policy::TierPolicy;
-use alloc::collections::{BTreeMap, BinaryHeap};
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
-use core::cmp::Reverse;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 /// Most compressors alive at once through this ABI.
-pub const MAX_LIVE_HANDLES: usize = (1 << SLOT_BITS) - 1;
-
-const SLOT_BITS: u32 = 20;
-const SLOT_MASK: u32 = (1 << SLOT_BITS) - 1;
-const GENERATION_LIMIT: u32 = 1 << (32 - SLOT_BITS);
+pub const MAX_LIVE_HANDLES: usize = (1 << 20) - 1;
 
 /// Header fields of a segment, as filled in by [`ttc_segment_info`].
 #[repr(C)]
@@ -100,6 +98,14 @@ impl<T> Lock<T> {
     }
 
     fn lock(&self) -> Guard<'_, T> {
+        // Single-threaded WebAssembly: nothing else can hold the lock, unless a call trapped
+        // while it held it. Trap again (fail fast) rather than spin forever.
+        #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+        if self.busy.load(Ordering::Relaxed) {
+            core::panic!(
+                "the ttc ABI lock is held: an earlier call trapped; instantiate the module again"
+            );
+        }
         while self
             .busy
             .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
@@ -132,70 +138,60 @@ impl<T> Drop for Guard<'_, T> {
     }
 }
 
-struct Slot {
-    generation: u32,
-    compressor: Option<TemporalTensorCompressor>,
-}
-
 struct Store {
-    slots: Vec<Slot>,
-    /// Indices of the empty slots, lowest on top (the slot a scan would find first), so that
-    /// creating a handle is O(log n) however many are live (a scan for an empty slot made
-    /// filling the table quadratic: about ten minutes for `MAX_LIVE_HANDLES`).
-    free: BinaryHeap<Reverse<u32>>,
+    /// Live compressors by handle (lookups are O(log n)).
+    live: BTreeMap<u32, TemporalTensorCompressor>,
+    /// The next handle to issue (then counting up, wrapping, skipping 0 and live handles).
+    next: u32,
     allocations: BTreeMap<usize, usize>,
 }
 
 static STORE: Lock<Store> = Lock::new(Store {
-    slots: Vec::new(),
-    free: BinaryHeap::new(),
+    live: BTreeMap::new(),
+    next: 1,
     allocations: BTreeMap::new(),
 });
 
 impl Store {
+    /// Issues a handle: the counter's next value that is neither 0 nor live. A freed handle is
+    /// issued again only once the counter has passed every other value, 2³² − 1 creations on
+    /// (each handle, live or freed, is a distinct value until then).
     fn insert(&mut self, compressor: TemporalTensorCompressor) -> Result<u32, Error> {
-        let index = match self.free.pop() {
-            Some(Reverse(i)) => i as usize,
-            None if self.slots.len() < MAX_LIVE_HANDLES => {
-                self.slots.push(Slot {
-                    generation: 1,
-                    compressor: None,
-                });
-                self.slots.len() - 1
-            }
-            None => {
-                return Err(Error::LimitExceeded {
-                    what: "live handles",
-                    max: MAX_LIVE_HANDLES as u64,
-                    requested: MAX_LIVE_HANDLES as u64 + 1,
-                })
+        if self.live.len() >= MAX_LIVE_HANDLES {
+            return Err(Error::LimitExceeded {
+                what: "live handles",
+                max: MAX_LIVE_HANDLES as u64,
+                requested: MAX_LIVE_HANDLES as u64 + 1,
+            });
+        }
+        // At most MAX_LIVE_HANDLES values are live, so this ends within that many steps.
+        let handle = loop {
+            let h = self.next;
+            self.next = self.next.wrapping_add(1);
+            if h != 0 && !self.live.contains_key(&h) {
+                break h;
             }
         };
-        let slot = &mut self.slots[index];
-        slot.compressor = Some(compressor);
-        Ok((slot.generation << SLOT_BITS) | index as u32)
+        self.live.insert(handle, compressor);
+        Ok(handle)
     }
 
     fn get(&mut self, handle: u32) -> Result<&mut TemporalTensorCompressor, Error> {
-        let slot = self
-            .slots
-            .get_mut((handle & SLOT_MASK) as usize)
-            .ok_or(Error::InvalidHandle)?;
-        if slot.generation != handle >> SLOT_BITS {
-            return Err(Error::InvalidHandle);
-        }
-        slot.compressor.as_mut().ok_or(Error::InvalidHandle)
+        self.live.get_mut(&handle).ok_or(Error::InvalidHandle)
     }
 
     fn remove(&mut self, handle: u32) -> Result<(), Error> {
-        self.get(handle)?;
-        let slot = &mut self.slots[(handle & SLOT_MASK) as usize];
-        slot.compressor = None;
-        self.free.push(Reverse(handle & SLOT_MASK));
-        // Generations run 1..GENERATION_LIMIT, so no handle is ever 0.
-        slot.generation = slot.generation % (GENERATION_LIMIT - 1) + 1;
-        Ok(())
+        self.live
+            .remove(&handle)
+            .map(drop)
+            .ok_or(Error::InvalidHandle)
     }
+}
+
+/// Test hook: sets the counter the next handle is issued from (to test its wrap-around).
+#[doc(hidden)]
+pub fn __set_next_handle(next: u32) {
+    STORE.lock().next = next;
 }
 
 #[cfg(feature = "std")]
@@ -256,14 +252,24 @@ unsafe fn put<T>(out: *mut T, value: T) -> Result<(), Error> {
 }
 
 /// Reports `needed` through `out_written` when a buffer was too small, then passes the error on.
+/// A need that does not fit `usize` (a 32-bit target) cannot be met by any buffer: it becomes
+/// `LIMIT_EXCEEDED` (a truncated count would have the caller retry forever, or allocate too
+/// little).
 ///
 /// # Safety
 /// `out_written` must be null or valid for a write.
 unsafe fn report_needed(error: Error, out_written: *mut usize) -> Error {
     if let Error::BufferTooSmall { needed, .. } = error {
+        let Ok(needed) = usize::try_from(needed) else {
+            return Error::LimitExceeded {
+                what: "output size",
+                max: usize::MAX as u64,
+                requested: needed,
+            };
+        };
         if !out_written.is_null() {
             // SAFETY: non-null and valid per the caller.
-            unsafe { out_written.write_unaligned(needed as usize) };
+            unsafe { out_written.write_unaligned(needed) };
         }
     }
     error

@@ -130,7 +130,7 @@ fn push_flush_decode_round_trip_matches_the_rust_api() {
 }
 
 #[test]
-fn handles_are_reused_and_stale_ones_rejected() {
+fn stale_handles_are_rejected() {
     let _serial = serial();
     let a = create(8);
     let b = create(8);
@@ -143,8 +143,7 @@ fn handles_are_reused_and_stale_ones_rejected() {
         "use after free"
     );
     let c = create(8);
-    assert_eq!(c & 0xfffff, a & 0xfffff, "the freed slot is reused");
-    assert_ne!(c, a, "with a new generation");
+    assert_ne!(c, a, "a freed handle is not issued again");
     assert_eq!(
         ttc_touch(a, 1),
         status(Error::InvalidHandle),

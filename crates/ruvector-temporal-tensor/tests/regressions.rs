@@ -482,8 +482,8 @@ mod ffi {
         assert_eq!(ttc_free(freed), 0);
         // SAFETY: valid out-pointer.
         assert_eq!(unsafe { ttc_create(1, 0, &mut h) }, 0);
-        assert_ne!(h, freed, "a new generation");
-        assert_eq!(h & 0xfffff, freed & 0xfffff, "the freed slot is reused");
+        assert_ne!(h, freed, "a freed handle is not issued again");
+        assert_eq!(ttc_touch(freed, 0), Error::InvalidHandle.status());
         handles.push(h);
         // SAFETY: valid out-pointer.
         assert_eq!(unsafe { ttc_create(1, 0, &mut h) }, status);
@@ -496,48 +496,76 @@ mod ffi {
         );
     }
 
-    /// Many create/free cycles stay fast and reuse slots (the free list stays consistent).
+    /// Many create/free cycles: every handle issued is new, and every freed one stays dead.
     #[test]
-    fn create_free_cycles_reuse_slots() {
+    fn create_free_cycles_never_revive_a_handle() {
         let _guard = TABLE.lock().unwrap_or_else(|e| e.into_inner());
         let mut live: Vec<u32> = Vec::new();
+        let mut freed: Vec<u32> = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
         let mut h = 0u32;
         for i in 0..6_000u32 {
             if i % 3 == 2 {
                 let victim = live.swap_remove((i as usize * 7) % live.len());
                 assert_eq!(ttc_free(victim), 0);
-                assert_eq!(ttc_touch(victim, 0), Error::InvalidHandle.status());
+                freed.push(victim);
             } else {
                 // SAFETY: valid out-pointer.
                 assert_eq!(unsafe { ttc_create(4, 0, &mut h) }, 0);
-                assert!(!live.contains(&h));
+                assert!(seen.insert(h), "handle {h} issued twice");
                 live.push(h);
             }
         }
-        let slots: std::collections::BTreeSet<u32> = live.iter().map(|h| h & 0xfffff).collect();
-        assert_eq!(slots.len(), live.len(), "no slot holds two live handles");
+        for &f in &freed {
+            assert_eq!(ttc_touch(f, 0), Error::InvalidHandle.status());
+        }
         for h in live.drain(..) {
             assert_eq!(ttc_free(h), 0);
         }
-        // As before the free list: the lowest free slot is reused first.
-        let mut fresh = [0u32; 4];
-        for h in &mut fresh {
-            // SAFETY: valid out-pointer.
-            assert_eq!(unsafe { ttc_create(4, 0, h) }, 0);
-        }
-        fresh.sort_by_key(|h| h & 0xfffff);
-        assert_eq!(ttc_free(fresh[3]), 0);
-        assert_eq!(ttc_free(fresh[1]), 0);
-        for expected in [fresh[1], fresh[3]] {
+    }
+
+    /// Issue 11 item 12: with 20-bit slots and 12-bit generations, a stale handle named a
+    /// compressor again after 4,095 create/free cycles of its slot. Now 100,000 cycles (each
+    /// freeing the one compressor it made, the worst case for slot reuse) never revive it.
+    #[test]
+    fn a_stale_handle_stays_dead_through_many_create_free_cycles() {
+        let _guard = TABLE.lock().unwrap_or_else(|e| e.into_inner());
+        let mut h = 0u32;
+        // SAFETY: valid out-pointer.
+        assert_eq!(unsafe { ttc_create(4, 0, &mut h) }, 0);
+        let stale = h;
+        assert_eq!(ttc_free(stale), 0);
+        for _ in 0..100_000 {
             // SAFETY: valid out-pointer.
             assert_eq!(unsafe { ttc_create(4, 0, &mut h) }, 0);
-            assert_eq!(h & 0xfffff, expected & 0xfffff, "lowest free slot first");
-            assert_ne!(h, expected, "with a new generation");
-            live.push(h);
-        }
-        live.extend([fresh[0], fresh[2]]);
-        for h in live {
+            assert_ne!(h, stale);
+            assert_eq!(ttc_touch(stale, 0), Error::InvalidHandle.status());
             assert_eq!(ttc_free(h), 0);
+        }
+    }
+
+    /// The counter wraps past 2³² − 1 to 1 (never 0) and skips handles that are still live.
+    #[test]
+    fn the_handle_counter_wraps_skipping_zero_and_live_handles() {
+        let _guard = TABLE.lock().unwrap_or_else(|e| e.into_inner());
+        let mut h = 0u32;
+        ruvector_temporal_tensor::ffi::__set_next_handle(1);
+        // SAFETY: valid out-pointer.
+        assert_eq!(unsafe { ttc_create(4, 0, &mut h) }, 0);
+        let one = h; // 1, or the first value above it not live
+        ruvector_temporal_tensor::ffi::__set_next_handle(u32::MAX);
+        // SAFETY: valid out-pointer.
+        assert_eq!(unsafe { ttc_create(4, 0, &mut h) }, 0);
+        assert_eq!(h, u32::MAX);
+        let max = h;
+        // SAFETY: valid out-pointer.
+        assert_eq!(unsafe { ttc_create(4, 0, &mut h) }, 0);
+        assert!(
+            h != 0 && h != one && h != max && h < 1 << 20,
+            "wrapped to {h}"
+        );
+        for x in [one, max, h] {
+            assert_eq!(ttc_free(x), 0);
         }
     }
 }
