@@ -154,6 +154,23 @@ function encodeAll(tt, values, dim, bits, format) {
 }
 
 /**
+ * Decodes a segment read from a file, in chunks of whole frames, calling `onValues(values)` for
+ * each: all at once when it holds at most CLI_DECODE_VALUES values (the cap given to
+ * decodeSegment), else frame by frame, so a few bytes describing 2^28 values cannot make the CLI
+ * allocate gigabytes.
+ */
+const CLI_DECODE_VALUES = 2 ** 24
+
+function decodeChunks(tt, seg, onValues) {
+  const { frameCount, tensorLen } = tt.segmentInfo(seg)
+  if (frameCount * tensorLen <= CLI_DECODE_VALUES) {
+    onValues(tt.decodeSegment(seg, { maxValues: CLI_DECODE_VALUES }))
+    return
+  }
+  for (let f = 0; f < frameCount; f++) onValues(tt.decodeFrame(seg, f))
+}
+
+/**
  * Decodes `segments` and measures every frame against `original` (frames back to back):
  * the worst error, the worst error as a fraction of its segment's own bound, and the frames
  * at or over their segment's bound.
@@ -165,13 +182,14 @@ function measure(tt, segments, original, dim) {
   let t = 0
   for (const seg of segments) {
     const { bound } = tt.segmentInfo(seg)
-    const values = tt.decodeSegment(seg)
-    for (let f = 0; f < values.length / dim; f++, t++) {
-      const err = relativeError(original.subarray(t * dim, (t + 1) * dim), values.subarray(f * dim, (f + 1) * dim))
-      worst = Math.max(worst, err)
-      worstOfBound = Math.max(worstOfBound, err / bound)
-      if (!(err < bound)) over++
-    }
+    decodeChunks(tt, seg, (values) => {
+      for (let f = 0; f < values.length / dim; f++, t++) {
+        const err = relativeError(original.subarray(t * dim, (t + 1) * dim), values.subarray(f * dim, (f + 1) * dim))
+        worst = Math.max(worst, err)
+        worstOfBound = Math.max(worstOfBound, err / bound)
+        if (!(err < bound)) over++
+      }
+    })
   }
   return { worst, worstOfBound, over, frames: t }
 }
@@ -255,7 +273,6 @@ async function decompress(args) {
   let frames = 0
   let dim = 0
   for (const seg of segments) {
-    const values = tt.decodeSegment(seg)
     const info = tt.segmentInfo(seg)
     if (dim !== 0 && info.tensorLen !== dim) {
       closeSync(fd)
@@ -263,7 +280,7 @@ async function decompress(args) {
     }
     dim = info.tensorLen
     frames += info.frameCount
-    writeSync(fd, new Uint8Array(values.buffer, values.byteOffset, values.byteLength))
+    decodeChunks(tt, seg, (values) => writeSync(fd, new Uint8Array(values.buffer, values.byteOffset, values.byteLength)))
   }
   closeSync(fd)
   console.log(`${out}: ${frames} frames of ${dim} values (${frames * dim * 4} bytes of f32)`)

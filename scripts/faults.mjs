@@ -6,7 +6,7 @@
 import { run, step } from './lib.mjs'
 import { setup } from './setup.mjs'
 
-export const FAULT_SUITES = ['__test__/store-faults.test.ts']
+export const FAULT_SUITES = ['__test__/store-faults.test.ts', '__test__/wasm-faults.test.ts']
 
 setup()
 step('Fault injection, long form (TT_FAULTS=long)')

@@ -4,6 +4,7 @@
  */
 import type { Backend, BackendCompressor, ResolvedCoding, ResolvedPolicy, SegmentFormat, SegmentInfo } from './backend.js'
 import { TemporalTensorError, checkBytes, checkFloat32Array, checkU32 } from './errors.js'
+import { MAX_DECODE_VALUES } from './limits.js'
 
 export type { SegmentFormat, SegmentInfo } from './backend.js'
 
@@ -242,9 +243,31 @@ export class TemporalTensorCompressor {
   }
 }
 
-/** Decodes every frame of a segment: `Float32Array(frameCount * tensorLen)`, frame after frame. */
-export function decodeSegment(segment: Uint8Array): Float32Array {
-  return currentBackend().decodeSegment(checkBytes(segment, 'segment'))
+export { MAX_DECODE_VALUES } from './limits.js'
+
+/** Options of `decodeSegment`. */
+export interface DecodeOptions {
+  /**
+   * Refuse (`LIMIT_EXCEEDED`, before allocating) a segment that decodes to more than this many
+   * values. Default and maximum: `MAX_DECODE_VALUES`. Give one when the bytes come from
+   * elsewhere: a segment of a few bytes can describe 2^28 values.
+   */
+  maxValues?: number
+}
+
+/**
+ * Decodes every frame of a segment: `Float32Array(frameCount * tensorLen)`, frame after frame.
+ * Throws the segment errors, and `LIMIT_EXCEEDED` for a segment of more than
+ * `options.maxValues` (default `MAX_DECODE_VALUES`) values.
+ */
+export function decodeSegment(segment: Uint8Array, options: DecodeOptions = {}): Float32Array {
+  const bytes = checkBytes(segment, 'segment')
+  if (typeof options !== 'object' || options === null) throw new TemporalTensorError('INVALID_ARGUMENT', 'options must be an object')
+  const given = Object.hasOwn(options, 'maxValues') ? options.maxValues : undefined
+  if (given !== undefined && !(typeof given === 'number' && Number.isSafeInteger(given) && given >= 0)) {
+    throw new TemporalTensorError('INVALID_ARGUMENT', `maxValues must be an integer >= 0, got ${String(given)}`)
+  }
+  return currentBackend().decodeSegment(bytes, Math.min(given ?? MAX_DECODE_VALUES, MAX_DECODE_VALUES))
 }
 
 /**

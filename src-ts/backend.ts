@@ -78,7 +78,8 @@ export interface Backend {
   /** Kernel set in use (`'avx2+bmi2'`, `'neon'`, `'simd128'`, `'scalar'`, ...). */
   readonly kernels: string
   createCompressor(tensorLen: number, nowTs: number, policy: ResolvedPolicy, coding: ResolvedCoding): BackendCompressor
-  decodeSegment(segment: Uint8Array): Float32Array
+  /** Decodes a segment of at most `maxValues` values (`LIMIT_EXCEEDED` before allocating otherwise). */
+  decodeSegment(segment: Uint8Array, maxValues: number): Float32Array
   decodeSegmentInto(segment: Uint8Array, out: Float32Array): number
   decodeFrame(segment: Uint8Array, index: number): Float32Array
   segmentInfo(segment: Uint8Array): SegmentInfo

@@ -31,21 +31,22 @@ export type InitInput = string | URL | Response | BufferSource | WebAssembly.Mod
 
 let ready: Promise<void> | null = null
 
-async function instantiate(input: InitInput): Promise<WebAssembly.Instance> {
-  if (input instanceof WebAssembly.Module) return WebAssembly.instantiate(input, {})
+/** The compiled module (kept to instantiate it again after a trap) and a first instance. */
+async function instantiate(input: InitInput): Promise<WebAssembly.WebAssemblyInstantiatedSource> {
+  if (input instanceof WebAssembly.Module) return { module: input, instance: await WebAssembly.instantiate(input, {}) }
   if (typeof input === 'string' || input instanceof URL) input = await fetch(input)
   if (typeof Response !== 'undefined' && input instanceof Response) {
     if (!input.ok) throw new Error(`fetching temporal_tensor.wasm failed: HTTP ${input.status}`)
     if (typeof WebAssembly.instantiateStreaming === 'function') {
       try {
-        return (await WebAssembly.instantiateStreaming(input.clone(), {})).instance
+        return await WebAssembly.instantiateStreaming(input.clone(), {})
       } catch {
         // Wrong MIME type (not application/wasm): fall back to the bytes.
       }
     }
     input = await input.arrayBuffer()
   }
-  return (await WebAssembly.instantiate(input as BufferSource, {})).instance
+  return WebAssembly.instantiate(input as BufferSource, {})
 }
 
 /**
@@ -61,8 +62,10 @@ export function init(input?: InitInput): Promise<void> {
         wasmFileName() === 'temporal_tensor_simd.wasm'
           ? new URL('./temporal_tensor_simd.wasm', import.meta.url)
           : new URL('./temporal_tensor.wasm', import.meta.url)
-      const instance = await instantiate(input ?? url)
-      const loaded = wasmBackend(instance)
+      const { module, instance } = await instantiate(input ?? url)
+      // After a trap, new work runs on a fresh instance (synchronous instantiation of a compiled
+      // module this small is allowed on a browser's main thread).
+      const loaded = wasmBackend(instance, () => new WebAssembly.Instance(module, {}))
       setBackend(loaded)
       kernels = loaded.kernels
     } catch (e) {

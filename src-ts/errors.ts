@@ -96,9 +96,79 @@ export function checkU32(value: unknown, name: string): number {
 }
 
 /**
- * True when `view`'s ArrayBuffer was detached (transferred): the view then reads as empty, and
- * copying from it throws a plain `TypeError` (WASM) or passes as empty input (native).
+ * The intrinsic `buffer`, `byteOffset` and `length` getters of typed arrays: an array's own
+ * properties (`Object.defineProperty(frame, 'length', ...)`) or a subclass cannot change what
+ * they return.
  */
+const TYPED_ARRAY = Object.getPrototypeOf(Uint8Array.prototype) as object
+const intrinsic = (name: string) => Object.getOwnPropertyDescriptor(TYPED_ARRAY, name)!.get! as (this: ArrayBufferView) => number
+const bufferOf = intrinsic('buffer') as unknown as (this: ArrayBufferView) => ArrayBufferLike
+const byteOffsetOf = intrinsic('byteOffset')
+const lengthOf = intrinsic('length')
+
+/**
+ * A fresh view on the same memory as `value`, built from the intrinsic getters: what every layer
+ * below the facade sees, so lengths always come from the underlying buffer. `'detached'` when
+ * the buffer was transferred; `'fake'` when `value` only pretends to be a typed array (an object
+ * with a typed array's prototype).
+ */
+function cleanView<T extends Float32Array | Uint8Array>(
+  value: T,
+  make: (b: ArrayBufferLike, o: number, n: number) => T,
+): T | 'detached' | 'fake' {
+  let buffer: ArrayBufferLike
+  let offset: number
+  let length: number
+  try {
+    buffer = bufferOf.call(value)
+    offset = byteOffsetOf.call(value)
+    length = lengthOf.call(value)
+  } catch {
+    return 'fake'
+  }
+  try {
+    const view = make(buffer, offset, length)
+    return isDetached(view) ? 'detached' : view
+  } catch {
+    return 'detached' // a detached buffer reads as empty, and a view on it cannot be made
+  }
+}
+
+function checkedView<T extends Float32Array | Uint8Array>(
+  value: T,
+  name: string,
+  type: string,
+  make: (b: ArrayBufferLike, o: number, n: number) => T,
+): T {
+  const view = cleanView(value, make)
+  if (view === 'fake') throw new TemporalTensorError('INVALID_ARGUMENT', `${name} must be a ${type}`)
+  if (view === 'detached') throw new TemporalTensorError('INVALID_ARGUMENT', `${name} is a view on a detached ArrayBuffer`)
+  return view
+}
+
+/**
+ * `value` as a `Float32Array` view of its own memory (see `cleanView`); throws
+ * `INVALID_ARGUMENT` unless it is a `Float32Array` on a live (not detached) buffer.
+ */
+export function checkFloat32Array(value: unknown, name: string): Float32Array {
+  if (!(value instanceof Float32Array)) {
+    throw new TemporalTensorError('INVALID_ARGUMENT', `${name} must be a Float32Array`)
+  }
+  return checkedView(value, name, 'Float32Array', (b, o, n) => new Float32Array(b, o, n))
+}
+
+/**
+ * `value` as a `Uint8Array` view of its own memory (a Node `Buffer` is accepted); throws
+ * `INVALID_ARGUMENT` unless it is a `Uint8Array` on a live buffer.
+ */
+export function checkBytes(value: unknown, name: string): Uint8Array {
+  if (!(value instanceof Uint8Array)) {
+    throw new TemporalTensorError('INVALID_ARGUMENT', `${name} must be a Uint8Array`)
+  }
+  return checkedView(value, name, 'Uint8Array', (b, o, n) => new Uint8Array(b, o, n))
+}
+
+/** True when `view`'s ArrayBuffer was detached (it then reads as empty). */
 function isDetached(view: ArrayBufferView): boolean {
   if (view.byteLength !== 0) return false
   try {
@@ -107,22 +177,4 @@ function isDetached(view: ArrayBufferView): boolean {
   } catch {
     return true
   }
-}
-
-/** Throws `INVALID_ARGUMENT` unless `value` is a `Float32Array` on a live (not detached) buffer. */
-export function checkFloat32Array(value: unknown, name: string): Float32Array {
-  if (!(value instanceof Float32Array)) {
-    throw new TemporalTensorError('INVALID_ARGUMENT', `${name} must be a Float32Array`)
-  }
-  if (isDetached(value)) throw new TemporalTensorError('INVALID_ARGUMENT', `${name} is a view on a detached ArrayBuffer`)
-  return value
-}
-
-/** Throws `INVALID_ARGUMENT` unless `value` is a `Uint8Array` (a Node `Buffer` is one) on a live buffer. */
-export function checkBytes(value: unknown, name: string): Uint8Array {
-  if (!(value instanceof Uint8Array)) {
-    throw new TemporalTensorError('INVALID_ARGUMENT', `${name} must be a Uint8Array`)
-  }
-  if (isDetached(value)) throw new TemporalTensorError('INVALID_ARGUMENT', `${name} is a view on a detached ArrayBuffer`)
-  return value
 }

@@ -70,13 +70,15 @@ export function loadNative(): NativeBinding {
 
 /**
  * Instantiates the bundled module synchronously: `temporal_tensor_simd.wasm` where the runtime
- * supports simd128 (unless `TEMPORAL_TENSOR_WASM_SIMD=0`), else `temporal_tensor.wasm`.
+ * supports simd128 (unless `TEMPORAL_TENSOR_WASM_SIMD=0`), else `temporal_tensor.wasm`. After a
+ * trap, new work runs on a fresh instance of the same module.
  */
 export function loadWasm(): Backend {
   const simd = process.env.TEMPORAL_TENSOR_WASM_SIMD !== '0' && wasmSimdSupported()
   const path = join(distDir, wasmFileName(simd))
   const module = new WebAssembly.Module(readFileSync(path))
-  return wasmBackend(new WebAssembly.Instance(module, {}))
+  const instantiate = () => new WebAssembly.Instance(module, {})
+  return wasmBackend(instantiate(), instantiate)
 }
 
 /** What `chooseBackend` settled on, with the native failure (if any) kept for inspection. */

@@ -2,6 +2,7 @@
 import { policyArgs, segmentInfoFrom, stateFrom } from './backend.js'
 import type { Backend, BackendCompressor, ResolvedCoding, ResolvedPolicy } from './backend.js'
 import { TemporalTensorError, isErrorCode } from './errors.js'
+import { MAX_DECODE_VALUES, limitExceeded } from './limits.js'
 
 /** What the addon exports (`crates/ruvector-temporal-tensor-node`). */
 export interface NativeBinding {
@@ -53,7 +54,16 @@ export function nativeBackend(binding: NativeBinding): Backend {
         free: () => {},
       }
     },
-    decodeSegment: (segment) => call(() => binding.decodeSegment(segment)),
+    decodeSegment: (segment, maxValues) =>
+      call(() => {
+        // The core refuses more than MAX_DECODE_VALUES itself; a smaller cap is checked here.
+        if (maxValues < MAX_DECODE_VALUES) {
+          const info = segmentInfoFrom(binding.segmentInfo(segment))
+          const values = info.frameCount * info.tensorLen
+          if (values > maxValues) throw limitExceeded(values, maxValues)
+        }
+        return binding.decodeSegment(segment)
+      }),
     decodeSegmentInto: (segment, out) => call(() => binding.decodeSegmentInto(segment, out)),
     decodeFrame: (segment, index) => call(() => binding.decodeFrame(segment, index)),
     segmentInfo: (segment) => segmentInfoFrom(call(() => binding.segmentInfo(segment))),

@@ -3,6 +3,7 @@ export {
   DEFAULT_FORMAT,
   DEFAULT_KEYFRAME_INTERVAL,
   DEFAULT_POLICY,
+  MAX_DECODE_VALUES,
   TemporalTensorCompressor,
   decodeFrame,
   decodeSegment,
@@ -10,6 +11,7 @@ export {
   segmentInfo,
   splitSegments,
 } from './api.js'
-export type { CompressorOptions, SegmentFormat, SegmentInfo, TierPolicyOptions } from './api.js'
+export type { CompressorOptions, DecodeOptions, SegmentFormat, SegmentInfo, TierPolicyOptions } from './api.js'
+export { WASM_LIMITS } from './wasm.js'
 export { ERROR_CODES, JS_ERROR_CODES, TemporalTensorError } from './errors.js'
 export type { CoreErrorCode, ErrorCode } from './errors.js'

@@ -548,7 +548,7 @@ export class TensorStreamStore {
     if (typeof tensorId !== 'string' || tensorId.length === 0 || tensorId.includes(':')) {
       throw new TemporalTensorError('INVALID_ARGUMENT', 'tensorId must be a non-empty string without ":"')
     }
-    checkFloat32Array(frame, 'frame')
+    frame = checkFloat32Array(frame, 'frame') // a view of its own memory: lengths from the buffer
     if (typeof ts !== 'number' || !Number.isFinite(ts) || ts < 0) {
       throw new TemporalTensorError('INVALID_ARGUMENT', `ts must be a finite number >= 0, got ${String(ts)}`)
     }
@@ -746,7 +746,8 @@ export class TensorStreamStore {
       if (count <= 2) {
         for (let i = first; i <= last; i++) parts.push(decodeFrame(bytes, i))
       } else {
-        parts.push(decodeSegment(bytes).subarray(first * n, (last + 1) * n))
+        // Capped at what the segment must hold: a damaged one claiming more is refused.
+        parts.push(decodeSegment(bytes, { maxValues: timestamps.length * n }).subarray(first * n, (last + 1) * n))
       }
       for (let i = first; i <= last; i++) stamps.push(timestamps[i])
     }
@@ -941,7 +942,7 @@ export class TensorStreamStore {
     const bDst = ERROR_BOUNDS[bits]
     if (bDst === undefined || !(bDst > bSrc)) return null
     const budget = (bDst - bSrc) / (1 + bSrc)
-    const decoded = decodeSegment(old.bytes)
+    const decoded = decodeSegment(old.bytes, { maxValues: old.frames * n })
     const c = new TemporalTensorCompressor({
       tensorLen: n,
       policy: { ...this.#options.policy, fixedBits: bits as 3 | 5 | 7 | 8 },
@@ -959,7 +960,7 @@ export class TensorStreamStore {
     // Every frame within the budget of the frames it was re-encoded from.
     let frame = 0
     for (const part of parts) {
-      const values = decodeSegment(part)
+      const values = decodeSegment(part, { maxValues: old.frames * n })
       for (let f = 0; f < values.length / n; f++, frame++) {
         let maxAbs = 0
         let maxErr = 0

@@ -1,10 +1,18 @@
 /**
  * The WebAssembly backend: drives the `ttc_*` exports of `temporal_tensor.wasm` (the same Rust
  * core as the native addon). Internal.
+ *
+ * The glue guards what the module cannot: wasm32 sizes are 32-bit, so every size is checked
+ * against `WASM_LIMITS` before anything is allocated (a larger one would wrap); lengths come from
+ * the arrays' own buffers (the facade passes views it made itself); and a trap inside the module
+ * (out of memory, a bug) is caught at the boundary: the instance is marked broken, its
+ * compressors fail fast with `BACKEND_FAILED` from then on, and new work runs on a fresh
+ * instance where the loader can make one.
  */
 import { policyArgs, segmentInfoFrom, stateFrom } from './backend.js'
 import type { Backend, BackendCompressor, ResolvedCoding, ResolvedPolicy } from './backend.js'
 import { ERROR_CODES, TemporalTensorError, codeForStatus } from './errors.js'
+import { limitExceeded } from './limits.js'
 
 /** The module's exports (see `crates/ruvector-temporal-tensor-wasm`). */
 interface Exports {
@@ -54,6 +62,25 @@ export function wasmFileName(simd = wasmSimdSupported()): string {
 /** The ABI version this facade speaks (`ttc_abi_version`). */
 export const WASM_ABI_VERSION = 2
 
+/**
+ * Limits of the WebAssembly backend, beyond the core's (`MAX_DECODE_VALUES`, tensor lengths):
+ * its memory is one wasm32 linear memory of at most 4 GiB, shared by every compressor.
+ * Exceeding one is `LIMIT_EXCEEDED`, before anything is allocated.
+ */
+export const WASM_LIMITS: Readonly<{ maxBufferBytes: number; maxSegmentValues: number }> = Object.freeze({
+  /**
+   * Bytes of any one buffer placed in the module's memory: the frames of a `push`/`pushMany`,
+   * a segment to decode, the segments a call returns, decoded values (1 GiB).
+   */
+  maxBufferBytes: 2 ** 30,
+  /**
+   * `tensorLen × maxSegmentFrames` of a compressor (2^26): what its open segment may hold, so
+   * that one compressor's working memory (a few bytes per value) stays well inside 4 GiB. With
+   * `tensorLen` 2^24 that allows 4 frames per segment.
+   */
+  maxSegmentValues: 2 ** 26,
+})
+
 const TOO_SMALL = ERROR_CODES.BUFFER_TOO_SMALL
 
 /** A growable region of the module's memory. */
@@ -62,153 +89,294 @@ interface Region {
   cap: number
 }
 
-/** Wraps an instantiated module as a `Backend`. */
-export function wasmBackend(instance: WebAssembly.Instance): Backend {
-  const ex = instance.exports as unknown as Exports
-  if (typeof ex.ttc_abi_version !== 'function' || ex.ttc_abi_version() !== WASM_ABI_VERSION) {
-    throw new TemporalTensorError('BACKEND_UNAVAILABLE', 'temporal_tensor.wasm has an unexpected ABI version')
-  }
-  const scratch = ex.ttc_scratch_ptr() >>> 0
-  const OUT = scratch // a u32/usize out-parameter
-  const INFO = scratch + 16 // an info struct (up to 9 words)
-  const u32 = (ptr: number): number => new DataView(ex.memory.buffer).getUint32(ptr, true)
+const limitError = (what: string, requested: number, max: number): TemporalTensorError =>
+  new TemporalTensorError(
+    'LIMIT_EXCEEDED',
+    `${what} (${requested}) exceeds the WebAssembly backend's maximum (${max}); see WASM_LIMITS`,
+  )
 
-  function fail(status: number): never {
-    const msgRegion = ensure(scratchMsg, 256)
-    ex.ttc_last_error(msgRegion.ptr, msgRegion.cap, OUT)
-    const len = Math.min(u32(OUT), msgRegion.cap)
-    const message = new TextDecoder().decode(new Uint8Array(ex.memory.buffer, msgRegion.ptr, len).slice())
+/** One instance of the module and the glue's state in it. */
+class Glue {
+  readonly ex: Exports
+  /** Set by a trap: every later call on this instance throws it. */
+  broken: TemporalTensorError | null = null
+  readonly #out: number
+  readonly #info: number
+  readonly #msg: Region = { ptr: 0, cap: 0 }
+  readonly #input: Region = { ptr: 0, cap: 0 }
+  readonly #output: Region = { ptr: 0, cap: 0 }
+  readonly #handles: FinalizationRegistry<number>
+  readonly kernels: string
+
+  constructor(instance: WebAssembly.Instance) {
+    const ex = instance.exports as unknown as Exports
+    if (typeof ex.ttc_abi_version !== 'function' || ex.ttc_abi_version() !== WASM_ABI_VERSION) {
+      throw new TemporalTensorError('BACKEND_UNAVAILABLE', 'temporal_tensor.wasm has an unexpected ABI version')
+    }
+    this.ex = ex
+    const scratch = ex.ttc_scratch_ptr() >>> 0
+    this.#out = scratch // a u32/usize out-parameter
+    this.#info = scratch + 16 // an info struct (up to 9 words)
+    this.#handles = new FinalizationRegistry<number>((handle) => {
+      if (this.broken === null) {
+        try {
+          this.ex.ttc_free(handle)
+        } catch (e) {
+          this.#trapped(e)
+        }
+      }
+    })
+    this.kernels = this.run(() => {
+      const region = this.#ensure(this.#msg, 64)
+      this.#check(ex.ttc_kernels(region.ptr, region.cap, this.#out))
+      return new TextDecoder().decode(this.#bytesAt(region.ptr, this.#u32(this.#out)))
+    })
+  }
+
+  #trapped(e: unknown): TemporalTensorError {
+    this.broken ??= new TemporalTensorError(
+      'BACKEND_FAILED',
+      `the WebAssembly instance trapped (${String(e)}); compressors made on it are gone`,
+      { cause: e },
+    )
+    return this.broken
+  }
+
+  /**
+   * Runs `f`, which calls into the module. Anything but a coded error from it is a trap (or a
+   * glue error about the module's memory): the instance is marked broken, so nothing ever calls
+   * into it again (a trap can leave its lock held and its heap inconsistent).
+   */
+  run<T>(f: () => T): T {
+    if (this.broken !== null) throw this.broken
+    try {
+      return f()
+    } catch (e) {
+      if (e instanceof TemporalTensorError) throw e
+      throw this.#trapped(e)
+    }
+  }
+
+  #u32(ptr: number): number {
+    return new DataView(this.ex.memory.buffer).getUint32(ptr, true)
+  }
+
+  #bytesAt(ptr: number, len: number): Uint8Array {
+    return new Uint8Array(this.ex.memory.buffer, ptr, len).slice()
+  }
+
+  #fail(status: number): never {
+    const msgRegion = this.#ensure(this.#msg, 256)
+    this.ex.ttc_last_error(msgRegion.ptr, msgRegion.cap, this.#out)
+    const len = Math.min(this.#u32(this.#out), msgRegion.cap)
+    const message = new TextDecoder().decode(this.#bytesAt(msgRegion.ptr, len))
     throw new TemporalTensorError(codeForStatus(status), message || codeForStatus(status))
   }
-  const check = (status: number): void => {
-    if (status !== 0) fail(status)
+
+  #check(status: number): void {
+    if (status !== 0) this.#fail(status)
   }
 
-  function ensure(region: Region, size: number): Region {
+  /** `region` with room for `size` bytes; sizes past `WASM_LIMITS.maxBufferBytes` are refused. */
+  #ensure(region: Region, size: number): Region {
+    if (!Number.isSafeInteger(size) || size < 0 || size > WASM_LIMITS.maxBufferBytes) {
+      throw limitError('a buffer in WebAssembly memory, in bytes,', size, WASM_LIMITS.maxBufferBytes)
+    }
     if (region.cap >= size) return region
-    if (region.cap > 0) check(ex.ttc_dealloc(region.ptr, region.cap))
-    const cap = Math.max(size, region.cap * 2, 256)
-    check(ex.ttc_alloc(cap, OUT))
-    region.ptr = u32(OUT)
+    if (region.cap > 0) {
+      this.#check(this.ex.ttc_dealloc(region.ptr, region.cap))
+      region.ptr = 0
+      region.cap = 0
+    }
+    const cap = Math.min(Math.max(size, region.cap * 2, 256), WASM_LIMITS.maxBufferBytes)
+    this.#check(this.ex.ttc_alloc(cap, this.#out))
+    region.ptr = this.#u32(this.#out)
     region.cap = cap
     return region
   }
-  const scratchMsg: Region = { ptr: 0, cap: 0 }
-  const input: Region = { ptr: 0, cap: 0 }
-  const output: Region = { ptr: 0, cap: 0 }
 
-  function putBytes(bytes: Uint8Array): number {
-    ensure(input, bytes.byteLength)
-    new Uint8Array(ex.memory.buffer, input.ptr, bytes.byteLength).set(bytes)
-    return input.ptr
+  #putBytes(bytes: Uint8Array): number {
+    this.#ensure(this.#input, bytes.byteLength)
+    new Uint8Array(this.ex.memory.buffer, this.#input.ptr, bytes.byteLength).set(bytes)
+    return this.#input.ptr
   }
-  function putFloats(values: Float32Array): number {
-    ensure(input, values.byteLength)
-    new Float32Array(ex.memory.buffer, input.ptr, values.length).set(values)
-    return input.ptr
+
+  #putFloats(values: Float32Array): number {
+    this.#ensure(this.#input, values.byteLength)
+    new Float32Array(this.ex.memory.buffer, this.#input.ptr, values.length).set(values)
+    return this.#input.ptr
   }
-  /** Calls `f(outPtr, outCap)` and grows the output to the reported size until it fits. */
-  function withOutput(unit: number, f: (ptr: number, cap: number) => number): number {
-    for (;;) {
-      const status = f(output.ptr, output.cap / unit)
+
+  /**
+   * Calls `f(outPtr, outCap)` and grows the output to the size the core reports until it fits.
+   * A report that does not grow the buffer is a bug, not a reason to loop.
+   */
+  #withOutput(unit: number, f: (ptr: number, cap: number) => number): number {
+    for (let attempt = 0; ; attempt++) {
+      const cap = Math.floor(this.#output.cap / unit)
+      const status = f(this.#output.ptr, cap)
       if (status !== TOO_SMALL) {
-        check(status)
-        return u32(OUT)
+        this.#check(status)
+        return this.#u32(this.#out)
       }
-      ensure(output, u32(OUT) * unit)
+      const needed = this.#u32(this.#out)
+      if (needed <= cap || attempt > 2) {
+        throw new TemporalTensorError('INTERNAL', `the core asked for ${needed} units of output with ${cap} available`)
+      }
+      this.#ensure(this.#output, needed * unit)
     }
   }
-  const bytesAt = (ptr: number, len: number): Uint8Array => new Uint8Array(ex.memory.buffer, ptr, len).slice()
 
   /** Splits back-to-back segments written by the core. */
-  function splitSegments(ptr: number, total: number): Uint8Array[] {
+  #splitSegments(ptr: number, total: number): Uint8Array[] {
     const out: Uint8Array[] = []
     for (let at = 0; at < total; ) {
-      check(ex.ttc_segment_info(ptr + at, total - at, INFO))
-      const len = u32(INFO + 24)
-      out.push(bytesAt(ptr + at, len))
+      this.#check(this.ex.ttc_segment_info(ptr + at, total - at, this.#info))
+      const len = this.#u32(this.#info + 24)
+      out.push(this.#bytesAt(ptr + at, len))
       at += len
     }
     return out
   }
 
-  const handles = new FinalizationRegistry<number>((handle) => {
-    ex.ttc_free(handle)
-  })
+  createCompressor(tensorLen: number, nowTs: number, policy: ResolvedPolicy, coding: ResolvedCoding): BackendCompressor {
+    const values = tensorLen * policy.maxSegmentFrames
+    if (values > WASM_LIMITS.maxSegmentValues) {
+      throw limitError(
+        `tensorLen × maxSegmentFrames (${tensorLen} × ${policy.maxSegmentFrames})`,
+        values,
+        WASM_LIMITS.maxSegmentValues,
+      )
+    }
+    const ex = this.ex
+    const handle = this.run(() => {
+      this.#check(ex.ttc_create_with_options(tensorLen, nowTs, ...policyArgs(policy, coding), this.#out))
+      return this.#u32(this.#out)
+    })
+    const token = {}
+    const framesLimit = (frames: Float32Array) => {
+      if (frames.byteLength > WASM_LIMITS.maxBufferBytes) {
+        throw limitError('frames in one call, in bytes,', frames.byteLength, WASM_LIMITS.maxBufferBytes)
+      }
+    }
+    const compressor: BackendCompressor = {
+      push: (frame, ts) =>
+        this.run(() => {
+          framesLimit(frame)
+          const inPtr = this.#putFloats(frame)
+          const n = this.#withOutput(1, (ptr, cap) => ex.ttc_push_frame(handle, ts, inPtr, frame.length, ptr, cap, this.#out))
+          return n > 0 ? this.#bytesAt(this.#output.ptr, n) : null
+        }),
+      pushMany: (frames, ts) =>
+        this.run(() => {
+          framesLimit(frames)
+          const inPtr = this.#putFloats(frames)
+          const n = this.#withOutput(1, (ptr, cap) => ex.ttc_push_frames(handle, ts, inPtr, frames.length, ptr, cap, this.#out))
+          return this.#splitSegments(this.#output.ptr, n)
+        }),
+      flush: () =>
+        this.run(() => {
+          const n = this.#withOutput(1, (ptr, cap) => ex.ttc_flush(handle, ptr, cap, this.#out))
+          return n > 0 ? this.#bytesAt(this.#output.ptr, n) : null
+        }),
+      peek: () =>
+        this.run(() => {
+          const n = this.#withOutput(1, (ptr, cap) => ex.ttc_peek(handle, ptr, cap, this.#out))
+          return n > 0 ? this.#bytesAt(this.#output.ptr, n) : null
+        }),
+      touch: (ts) => this.run(() => this.#check(ex.ttc_touch(handle, ts))),
+      setAccess: (count, last) => this.run(() => this.#check(ex.ttc_set_access(handle, count, last))),
+      state: () =>
+        this.run(() => {
+          this.#check(ex.ttc_compressor_info(handle, this.#info))
+          return stateFrom(new Uint32Array(ex.memory.buffer, this.#info, 6).slice())
+        }),
+      free: () => {
+        this.#handles.unregister(token)
+        // On a broken instance there is nothing to free (and nothing may be called).
+        if (this.broken === null) this.run(() => this.#check(ex.ttc_free(handle)))
+      },
+    }
+    this.#handles.register(compressor, handle, token)
+    return compressor
+  }
 
-  const kernels = ((): string => {
-    const region = ensure(scratchMsg, 64)
-    check(ex.ttc_kernels(region.ptr, region.cap, OUT))
-    return new TextDecoder().decode(bytesAt(region.ptr, u32(OUT)))
-  })()
+  /** Values a segment decodes to, from its header (after the size checks on its bytes). */
+  #valueCount(segPtr: number, segment: Uint8Array): number {
+    this.#check(this.ex.ttc_segment_info(segPtr, segment.byteLength, this.#info))
+    return this.#u32(this.#info + 12) * this.#u32(this.#info + 16)
+  }
 
+  decodeSegment(segment: Uint8Array, maxValues: number): Float32Array {
+    return this.run(() => {
+      const segPtr = this.#putBytes(segment)
+      const values = this.#valueCount(segPtr, segment)
+      if (values > maxValues) throw limitExceeded(values, maxValues)
+      this.#ensure(this.#output, values * 4)
+      const n = this.#withOutput(4, (ptr, cap) => this.ex.ttc_decode_segment(segPtr, segment.byteLength, ptr, cap, this.#out))
+      return new Float32Array(this.ex.memory.buffer, this.#output.ptr, n).slice()
+    })
+  }
+
+  decodeSegmentInto(segment: Uint8Array, out: Float32Array): number {
+    return this.run(() => {
+      const segPtr = this.#putBytes(segment)
+      const values = this.#valueCount(segPtr, segment)
+      if (values > out.length) {
+        throw new TemporalTensorError('BUFFER_TOO_SMALL', `output holds ${out.length} values, the segment ${values}`)
+      }
+      this.#ensure(this.#output, values * 4)
+      const n = this.#withOutput(4, (ptr, cap) => this.ex.ttc_decode_segment(segPtr, segment.byteLength, ptr, cap, this.#out))
+      out.set(new Float32Array(this.ex.memory.buffer, this.#output.ptr, n))
+      return n
+    })
+  }
+
+  decodeFrame(segment: Uint8Array, index: number): Float32Array {
+    return this.run(() => {
+      const segPtr = this.#putBytes(segment)
+      const n = this.#withOutput(4, (ptr, cap) => this.ex.ttc_decode_frame(segPtr, segment.byteLength, index, ptr, cap, this.#out))
+      return new Float32Array(this.ex.memory.buffer, this.#output.ptr, n).slice()
+    })
+  }
+
+  segmentInfo(segment: Uint8Array) {
+    return this.run(() => {
+      const segPtr = this.#putBytes(segment)
+      this.#check(this.ex.ttc_segment_info(segPtr, segment.byteLength, this.#info))
+      const words = Array.from(new Uint32Array(this.ex.memory.buffer, this.#info, 9))
+      words[7] = new Float32Array(this.ex.memory.buffer, this.#info + 28, 1)[0]
+      return segmentInfoFrom(words)
+    })
+  }
+}
+
+/**
+ * Wraps an instantiated module as a `Backend`. With `reinstantiate`, work after a trap runs on a
+ * fresh instance (compressors made before the trap stay `BACKEND_FAILED`); without it, every
+ * call after a trap throws `BACKEND_FAILED`.
+ */
+export function wasmBackend(instance: WebAssembly.Instance, reinstantiate?: () => WebAssembly.Instance): Backend {
+  let current = new Glue(instance)
+  const live = (): Glue => {
+    if (current.broken !== null && reinstantiate !== undefined) {
+      try {
+        current = new Glue(reinstantiate())
+      } catch (e) {
+        throw new TemporalTensorError('BACKEND_FAILED', `the WebAssembly module could not be instantiated again: ${String(e)}`, {
+          cause: e,
+        })
+      }
+    }
+    return current
+  }
   return {
     name: 'wasm',
-    kernels,
-    createCompressor(tensorLen: number, nowTs: number, policy: ResolvedPolicy, coding: ResolvedCoding): BackendCompressor {
-      check(ex.ttc_create_with_options(tensorLen, nowTs, ...policyArgs(policy, coding), OUT))
-      const handle = u32(OUT)
-      const token = {}
-      const compressor: BackendCompressor = {
-        push(frame, ts) {
-          const inPtr = putFloats(frame)
-          const n = withOutput(1, (ptr, cap) => ex.ttc_push_frame(handle, ts, inPtr, frame.length, ptr, cap, OUT))
-          return n > 0 ? bytesAt(output.ptr, n) : null
-        },
-        pushMany(frames, ts) {
-          const inPtr = putFloats(frames)
-          const n = withOutput(1, (ptr, cap) => ex.ttc_push_frames(handle, ts, inPtr, frames.length, ptr, cap, OUT))
-          return splitSegments(output.ptr, n)
-        },
-        flush() {
-          const n = withOutput(1, (ptr, cap) => ex.ttc_flush(handle, ptr, cap, OUT))
-          return n > 0 ? bytesAt(output.ptr, n) : null
-        },
-        peek() {
-          const n = withOutput(1, (ptr, cap) => ex.ttc_peek(handle, ptr, cap, OUT))
-          return n > 0 ? bytesAt(output.ptr, n) : null
-        },
-        touch: (ts) => check(ex.ttc_touch(handle, ts)),
-        setAccess: (count, last) => check(ex.ttc_set_access(handle, count, last)),
-        state() {
-          check(ex.ttc_compressor_info(handle, INFO))
-          return stateFrom(new Uint32Array(ex.memory.buffer, INFO, 6).slice())
-        },
-        free() {
-          handles.unregister(token)
-          check(ex.ttc_free(handle))
-        },
-      }
-      handles.register(compressor, handle, token)
-      return compressor
-    },
-    decodeSegment(segment) {
-      const segPtr = putBytes(segment)
-      const n = withOutput(4, (ptr, cap) => ex.ttc_decode_segment(segPtr, segment.byteLength, ptr, cap, OUT))
-      return new Float32Array(ex.memory.buffer, output.ptr, n).slice()
-    },
-    decodeSegmentInto(segment, out) {
-      const segPtr = putBytes(segment)
-      const n = withOutput(4, (ptr, cap) => ex.ttc_decode_segment(segPtr, segment.byteLength, ptr, cap, OUT))
-      if (n > out.length) {
-        throw new TemporalTensorError('BUFFER_TOO_SMALL', `output holds ${out.length} values, the segment ${n}`)
-      }
-      out.set(new Float32Array(ex.memory.buffer, output.ptr, n))
-      return n
-    },
-    decodeFrame(segment, index) {
-      const segPtr = putBytes(segment)
-      const n = withOutput(4, (ptr, cap) =>
-        ex.ttc_decode_frame(segPtr, segment.byteLength, index, ptr, cap, OUT),
-      )
-      return new Float32Array(ex.memory.buffer, output.ptr, n).slice()
-    },
-    segmentInfo(segment) {
-      const segPtr = putBytes(segment)
-      check(ex.ttc_segment_info(segPtr, segment.byteLength, INFO))
-      const words = Array.from(new Uint32Array(ex.memory.buffer, INFO, 9))
-      words[7] = new Float32Array(ex.memory.buffer, INFO + 28, 1)[0]
-      return segmentInfoFrom(words)
-    },
+    kernels: current.kernels,
+    createCompressor: (tensorLen, nowTs, policy, coding) => live().createCompressor(tensorLen, nowTs, policy, coding),
+    decodeSegment: (segment, maxValues) => live().decodeSegment(segment, maxValues),
+    decodeSegmentInto: (segment, out) => live().decodeSegmentInto(segment, out),
+    decodeFrame: (segment, index) => live().decodeFrame(segment, index),
+    segmentInfo: (segment) => live().segmentInfo(segment),
   }
 }
