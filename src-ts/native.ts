@@ -22,6 +22,8 @@ interface NativeCompressor {
   touch(nowTs: number): void
   setAccess(accessCount: number, lastAccessTs: number): void
   info(): number[]
+  /** Drops the Rust state now (not when the object is collected). */
+  free(): void
 }
 
 /** Runs `f`, re-throwing the addon's errors as `TemporalTensorError` with the same code. */
@@ -48,10 +50,10 @@ export function nativeBackend(binding: NativeBinding): Backend {
         pushMany: (frames, ts) => call(() => inner.pushMany(frames, ts)),
         flush: () => call(() => inner.flush()),
         peek: () => call(() => inner.peek()),
-        touch: (ts) => inner.touch(ts),
-        setAccess: (count, last) => inner.setAccess(count, last),
-        state: () => stateFrom(inner.info()),
-        free: () => {},
+        touch: (ts) => call(() => inner.touch(ts)),
+        setAccess: (count, last) => call(() => inner.setAccess(count, last)),
+        state: () => stateFrom(call(() => inner.info())),
+        free: () => inner.free(),
       }
     },
     decodeSegment: (segment, maxValues) =>
