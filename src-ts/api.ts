@@ -29,7 +29,10 @@ export interface TierPolicyOptions {
 
 /** Options of `new TemporalTensorCompressor(...)`. */
 export interface CompressorOptions {
-  /** Values per frame, 1..=2^24. */
+  /**
+   * Values per frame, 1..=2^24. On the WebAssembly backend `tensorLen × policy.maxSegmentFrames`
+   * is at most `WASM_LIMITS.maxSegmentValues` (2^26; `LIMIT_EXCEEDED` otherwise).
+   */
   tensorLen: number
   /** Timestamp (u32 ticks) at creation; the access age starts here. Default 0. */
   nowTs?: number
@@ -233,8 +236,11 @@ export class TemporalTensorCompressor {
   }
 
   /**
-   * Releases the compressor; its open segment is discarded (flush first to keep it). Calling
-   * it again does nothing; any other method afterwards throws `INVALID_HANDLE`.
+   * Releases the compressor and its memory now (on both backends); its open segment is
+   * discarded (flush first to keep it). Calling it again does nothing; any other method
+   * afterwards throws `INVALID_HANDLE`. A compressor that is never freed is released when it is
+   * collected, which on the native backend happens only once the event loop turns: free
+   * compressors made in a synchronous loop.
    */
   free(): void {
     const impl = this.#impl

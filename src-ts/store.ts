@@ -272,7 +272,10 @@ const accessArgs = (t: TensorState): [number, number] => [u32(t.accessCount), u3
  * Every method that can fail throws `TemporalTensorError` and leaves the store unchanged.
  * With persistence (`await TensorStreamStore.open({ path })`), an `append` whose promise
  * resolved survives a crash of the process: frames of a tensor's open segment are kept in a
- * write-ahead table until their segment is written.
+ * write-ahead table until their segment is written. An append is acknowledged and stored, or
+ * rejected and absent (also around `close()` and on a full disk: `STORAGE_FULL`); one process
+ * opens a store at a time (`STORE_LOCKED`); damaged files are `STORE_CORRUPT` at open, never a
+ * crash (`verify` and `repair` tell and keep what is intact). See docs/reliability.md.
  */
 export class TensorStreamStore {
   readonly #options: StoreOptions
