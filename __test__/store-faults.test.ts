@@ -2,7 +2,7 @@
 // appends in flight. `npm test` runs the short forms; `npm run faults` sets TT_FAULTS=long and
 // runs them at length.
 import { fork, spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -527,5 +527,10 @@ describe('verify() and repair()', () => {
     await expect(TensorStreamStore.repair({ path })).rejects.toMatchObject({ code: 'STORE_LOCKED' })
     await store.close()
     await expect(TensorStreamStore.verify({ path: '' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    // A path that holds no store is not made into one.
+    const empty = join(tempDir(), 'nothing-here')
+    await expect(TensorStreamStore.verify({ path: empty })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    await expect(TensorStreamStore.repair({ path: empty })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    expect(existsSync(empty)).toBe(false)
   })
 })

@@ -444,6 +444,11 @@ const corrupt = (path: string, problems: string[]): TemporalTensorError =>
       'TensorStreamStore.verify({ path }) lists what; TensorStreamStore.repair({ path }) keeps what is intact',
   )
 
+/** True when `path` holds a store (its database file or its manifest), damaged or not. */
+export function isStore(path: string): boolean {
+  return existsSync(join(path, 'data.mdb')) || existsSync(join(path, MANIFEST_FILE))
+}
+
 /** The structural problems of the store's `data.mdb` (empty when it is sound). */
 export function checkStoreFiles(path: string): string[] {
   try {

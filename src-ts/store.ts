@@ -14,6 +14,7 @@ import {
   type TensorMeta,
   type WalFrame,
   checkStoreFiles,
+  isStore,
   openPersistence,
 } from './store-lmdb.js'
 
@@ -369,6 +370,8 @@ export class TensorStreamStore {
     }
     const { path } = checkStoreOptions({ path: options.path })
     if (path === undefined) throw new TemporalTensorError('INVALID_ARGUMENT', 'path is required')
+    // Not openPersistence's "create if missing": there is nothing to check, and nothing to make.
+    if (!isStore(path)) throw new TemporalTensorError('INVALID_ARGUMENT', `there is no store at ${path}`)
     const fileProblems = checkStoreFiles(path)
     if (fileProblems.length > 0) {
       if (repair) {
