@@ -25,7 +25,6 @@
 use crate::compressor::TemporalTensorCompressor;
 use crate::error::Error;
 use crate::segment::{self, SegmentHeader};
-use crate::tier_policy::TierPolicy;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
@@ -372,23 +371,25 @@ pub unsafe extern "C" fn ttc_create_with_policy(
     max_segment_frames: u32,
     out_handle: *mut u32,
 ) -> i32 {
-    run(|| {
-        if out_handle.is_null() {
-            return Err(Error::NullPointer);
-        }
-        let policy = TierPolicy::from_fields(
+    // Packed segments, the tiers' widths and bounds: the options' defaults.
+    // SAFETY: forwarded caller contract.
+    unsafe {
+        ttc_create_with_options(
+            len,
+            now_ts,
             hot_min_score,
             warm_min_score,
             warm_bits,
             drift_pct_q8,
             group_len,
             max_segment_frames,
-        );
-        let compressor = TemporalTensorCompressor::new(policy, len, now_ts)?;
-        let handle = STORE.lock().insert(compressor)?;
-        // SAFETY: checked non-null above; valid per the caller.
-        unsafe { put(out_handle, handle) }
-    })
+            0,
+            0,
+            crate::coded::DEFAULT_KEYFRAME_INTERVAL,
+            0.0,
+            out_handle,
+        )
+    }
 }
 
 /// Like [`ttc_create_with_policy`], also choosing the width (`fixed_bits`: 0 lets the tiers
