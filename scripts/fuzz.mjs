@@ -1,6 +1,7 @@
 // `npm run fuzz [-- --seconds N] [target ...]`: runs the cargo-fuzz targets of fuzz/ (libFuzzer +
 // AddressSanitizer) for N seconds each (default 30, or FUZZ_SECONDS), seeded with the golden
-// vectors, and prints executions and findings per target. Exits non-zero when a target crashes
+// vectors (both packed layouts), and prints executions and findings per target. Exits non-zero
+// when a target crashes
 // (the reproducer is in fuzz/artifacts/<target>/; replay it with
 // `RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 cargo fuzz run -a <target> <file>` in fuzz/).
 //
@@ -107,12 +108,17 @@ function codedSeeds() {
  * `coded_decode` also gets seeds of its generated form.
  */
 export function seedCorpora(targets = TARGETS) {
-  const seeds = readdirSync(vectorsDir).filter((f) => f.endsWith('.tqtc'))
+  // The compressor's vectors, and the frame-padded layout's (tests/vectors/padded/).
+  const seeds = ['', 'padded'].flatMap((sub) =>
+    readdirSync(join(vectorsDir, sub))
+      .filter((f) => f.endsWith('.tqtc'))
+      .map((f) => join(sub, f)),
+  )
   for (const target of targets) {
     const dir = join(fuzzDir, 'corpus', target)
     mkdirSync(dir, { recursive: true })
     for (const seed of seeds) {
-      const to = join(dir, `seed-${seed}`)
+      const to = join(dir, `seed-${seed.replace('/', '-')}`)
       if (!existsSync(to)) copyFileSync(join(vectorsDir, seed), to)
     }
     if (target === 'coded_decode') {

@@ -1,6 +1,7 @@
 //! Arbitrary bytes through every segment entry point: `SegmentHeader::parse`, `decode`,
 //! `decode_into`, `decode_frame`, `decode_frame_into` and `split_segments`.
 //!
+//! Both packed layouts (ADR-017's unpadded one and frames padded to whole bytes) are accepted.
 //! Oracle: nothing panics; an `Ok` header is consistent with the bytes; `Ok` decodes give
 //! exactly `value_count` values, all finite, identical from the scalar and a SIMD set (picked from
 //! the input: `common::simd_set`) and
@@ -65,6 +66,16 @@ fn check_segment(data: &[u8]) {
         header.scale_count,
         header.tensor_len.div_ceil(header.group_len)
     );
+    // data_len is one of the two packed layouts; frame-padded only where they differ.
+    let frame_bits = header.tensor_len as u64 * header.bits as u64;
+    let unpadded = (frame_bits * header.frame_count as u64).div_ceil(8);
+    let padded = frame_bits.div_ceil(8) * header.frame_count as u64;
+    if header.frame_padded {
+        assert_eq!(header.data_len as u64, padded);
+        assert_ne!(padded, unpadded, "ambiguous lengths must read as unpadded");
+    } else {
+        assert_eq!(header.data_len as u64, unpadded);
+    }
     assert_eq!(
         SegmentHeader::parse(&data[..header.byte_len]),
         Ok(header),

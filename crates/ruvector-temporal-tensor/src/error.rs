@@ -20,7 +20,8 @@ pub enum SegmentField {
     FrameCount,
     /// `scale_count` differs from `ceil(tensor_len / group_len)`.
     ScaleCount,
-    /// `data_len` differs from `ceil(tensor_len * frame_count * bits / 8)`.
+    /// `data_len` is neither `ceil(tensor_len * frame_count * bits / 8)` (the ADR-017 layout) nor
+    /// `frame_count * ceil(tensor_len * bits / 8)` (frames padded to whole bytes).
     DataLen,
     /// A scale is negative, NaN, infinite, or so large that a code would decode to infinity.
     Scale,

@@ -23,6 +23,14 @@
 //! | 26 + W·S | D | codes, frame after frame, no padding ([`crate::bitpack`]) |
 //!
 //! A segment's length is `26 + W·S + D`; bytes after it are not part of it.
+//!
+//! **Frame-padded packed segments.** Some writers start every frame on a byte boundary, so their
+//! `data_len` is `frame_count · ceil(tensor_len · bits / 8)`. The decoders here read that layout
+//! too ([`SegmentHeader::frame_padded`]); [`SegmentParts`] always writes the unpadded layout
+//! above. The two layouts differ only when `tensor_len · bits` is not a multiple of 8 and
+//! `frame_count > 1`; when their lengths then happen to coincide (`frame_count · (8 − r) < 8`,
+//! `r = tensor_len · bits mod 8`), `data_len` cannot tell them apart and the segment is read as
+//! the unpadded layout ADR-017 §3.3 specifies.
 
 use crate::bitpack::{packed_len, BitReader};
 use crate::coded::{self, CodedHeader, VERSION_CODED};
@@ -86,6 +94,10 @@ pub struct SegmentHeader {
     /// The most frames decoding one frame touches: 1 for packed segments, the keyframe interval
     /// for coded ones.
     pub keyframe_interval: u32,
+    /// `true` for a packed segment whose frames each start on a byte boundary
+    /// (`data_len = frame_count · ceil(tensor_len · bits / 8)`, see the module docs); `false` for
+    /// the unpadded ADR-017 layout this crate writes, and for coded segments.
+    pub frame_padded: bool,
 }
 
 impl SegmentHeader {
@@ -138,10 +150,10 @@ impl SegmentHeader {
             return Err(truncated(scales_end + 4, available));
         }
         let data_len = read_u32(bytes, scales_end as usize);
-        let expected_data = packed_len(tensor_len as u64 * frame_count as u64, bits as u32);
-        if expected_data != Some(data_len as u64) {
-            return corrupt(SegmentField::DataLen);
-        }
+        let frame_padded = match packed_layout(tensor_len, frame_count, bits, data_len) {
+            Some(padded) => padded,
+            None => return corrupt(SegmentField::DataLen),
+        };
         let byte_len = scales_end + 4 + data_len as u64;
         if available < byte_len {
             return Err(truncated(byte_len, available));
@@ -157,6 +169,7 @@ impl SegmentHeader {
             byte_len: byte_len as usize,
             bound: crate::quantizer::error_bound(bits as u32).unwrap_or(0.0),
             keyframe_interval: 1,
+            frame_padded,
         };
         let scales = ScaleTable::new(bytes, &header);
         // The top code 2^bits − 1 decodes to (qmax + 1) · scale, one step beyond qmax.
@@ -183,6 +196,7 @@ impl SegmentHeader {
             byte_len: h.byte_len,
             bound: h.bound,
             keyframe_interval: h.keyframe_interval,
+            frame_padded: false,
         }
     }
 
@@ -222,6 +236,19 @@ impl SegmentHeader {
     fn data_offset(&self) -> usize {
         FIXED_HEADER_LEN + self.scale_width() * self.scale_count as usize
     }
+}
+
+/// Which packed layout a `data_len` describes: `Some(false)` for the unpadded ADR-017 layout
+/// (`ceil(tensor_len · frame_count · bits / 8)`, preferred when both match), `Some(true)` for
+/// frames padded to whole bytes (`frame_count · ceil(tensor_len · bits / 8)`), `None` for neither.
+fn packed_layout(tensor_len: u32, frame_count: u32, bits: u8, data_len: u32) -> Option<bool> {
+    let bits = bits as u32;
+    let data_len = Some(data_len as u64);
+    if packed_len(tensor_len as u64 * frame_count as u64, bits) == data_len {
+        return Some(false);
+    }
+    let padded = packed_len(tensor_len as u64, bits)?.checked_mul(frame_count as u64);
+    (padded == data_len).then_some(true)
 }
 
 fn truncated(needed: u64, available: u64) -> Error {
@@ -455,6 +482,17 @@ fn decode_range(bytes: &[u8], header: &SegmentHeader, first_frame: u64, out: &mu
     let scales: Vec<f32> = (0..header.scale_count as usize)
         .map(|g| table.get(g))
         .collect();
+    if header.frame_padded {
+        // Every frame starts on a byte boundary, `stride` bytes after the previous one.
+        let stride = (n as u64 * bits as u64).div_ceil(8);
+        for (k, frame) in out.chunks_mut(n).enumerate() {
+            let start = (first_frame + k as u64) * stride;
+            let frame_bytes = &data[start as usize..(start + stride) as usize];
+            let mut reader = BitReader::new(frame_bytes, 0, bits);
+            dequantize_frame(&mut reader, bits, header.group_len as usize, &scales, frame);
+        }
+        return;
+    }
     let bit_offset = first_frame * n as u64 * bits as u64;
     let mut reader = BitReader::new(data, bit_offset, bits);
     for frame in out.chunks_mut(n) {
