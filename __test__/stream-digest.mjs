@@ -5,14 +5,8 @@ import { createHash } from 'node:crypto'
 const t = await import(process.argv[2])
 const result = { backend: t.backend, kernels: t.kernels }
 for (const format of ['packed', 'coded']) for (const n of [1, 7, 100, 512, 4099]) {
-  for (const [tier, access, policy] of [
-    ['hot', 1000, {}],
-    ['warm7', 0, { hotMinScore: 0xffffffff, warmMinScore: 0 }],
-    ['warm5', 0, { hotMinScore: 0xffffffff, warmMinScore: 0, warmBits: 5 }],
-    ['cold', 0, {}],
-  ]) {
-    const c = new t.TemporalTensorCompressor({ tensorLen: n, policy, format })
-    c.setAccess(access, 0)
+  for (const [tier, bits] of [['hot', 8], ['warm7', 7], ['warm5', 5], ['cold', 3]]) {
+    const c = new t.TemporalTensorCompressor({ tensorLen: n, policy: { fixedBits: bits }, format })
     const frames = new Float32Array(n * 50)
     for (let i = 0; i < frames.length; i++) {
       const f = Math.floor(i / n)

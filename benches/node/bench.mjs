@@ -59,19 +59,8 @@ function makeFrames(dim, count) {
 const views = (frames, dim) =>
   Array.from({ length: frames.length / dim }, (_, f) => frames.subarray(f * dim, (f + 1) * dim))
 
-/** A compressor pinned to one width (see the README: tiers follow the access statistics). */
-function pinned(bits, dim) {
-  if (bits === 8) {
-    const c = new TemporalTensorCompressor({ tensorLen: dim })
-    c.setAccess(0xffffffff, 0)
-    return c
-  }
-  if (bits === 3) return new TemporalTensorCompressor({ tensorLen: dim })
-  return new TemporalTensorCompressor({
-    tensorLen: dim,
-    policy: { hotMinScore: 0xffffffff, warmMinScore: 0, warmBits: bits },
-  })
-}
+/** A compressor pinned to one width (`policy.fixedBits`). */
+const pinned = (bits, dim) => new TemporalTensorCompressor({ tensorLen: dim, policy: { fixedBits: bits } })
 
 // ---- the baseline a Node user would write: groupwise symmetric int8, in plain TypeScript ----
 // (this is the TypeScript with its annotations stripped; best case for it: outputs are

@@ -39,15 +39,7 @@ async function runPhase(name, bits) {
     for (let i = 0; i < 3; i++) gc()
     return process.memoryUsage()
   }
-  const pinned = (b) => {
-    if (b === 8) {
-      const c = new TemporalTensorCompressor({ tensorLen: DIM })
-      c.setAccess(0xffffffff, 0)
-      return c
-    }
-    if (b === 3) return new TemporalTensorCompressor({ tensorLen: DIM })
-    return new TemporalTensorCompressor({ tensorLen: DIM, policy: { hotMinScore: 0xffffffff, warmMinScore: 0, warmBits: b } })
-  }
+  const pinned = (b) => new TemporalTensorCompressor({ tensorLen: DIM, policy: { fixedBits: b } })
   const base = Float32Array.from({ length: DIM }, () => Math.random() - 0.5)
   const frame = new Float32Array(DIM)
   const fill = () => {

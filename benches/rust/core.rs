@@ -68,20 +68,7 @@ fn pinned(bits: u8, n: usize) -> TemporalTensorCompressor {
 }
 
 fn pinned_in(format: Format, bits: u8, n: usize) -> TemporalTensorCompressor {
-    let mut policy = TierPolicy::default();
-    let count = match bits {
-        8 => u32::MAX,
-        3 => 0,
-        w => {
-            policy.hot_min_score = u32::MAX;
-            policy.warm_min_score = 0;
-            policy.warm_bits = w;
-            0
-        }
-    };
-    let mut c = TemporalTensorCompressor::with_format(policy, n as u32, 0, format).unwrap();
-    c.set_access(count, 0);
-    c
+    TemporalTensorCompressor::with_format(TierPolicy::fixed(bits), n as u32, 0, format).unwrap()
 }
 
 /// Time per iteration of `f` over 7 rounds of ~`budget` each: (median, best round).

@@ -36,6 +36,11 @@ impl Rng {
 }
 
 /// A policy and access statistics that pin the compressor to `bits` at timestamp 0..
+///
+/// Thresholds and access counts rather than `TierPolicy::fixed`, on purpose: the golden-vector
+/// manifest records this policy so that a reader with only `ttc_create_with_policy` (no
+/// `fixed_bits`) reproduces the vectors, and tests that move a compressor to another tier with
+/// `set_access` (coded_format.rs) need a width that still follows the access statistics.
 pub fn pinned(bits: u8, group_len: u32) -> (TierPolicy, u32) {
     let base = TierPolicy {
         group_len,
