@@ -65,7 +65,8 @@ export function stream(n: number, count: number, seed = 1): Float32Array {
   return out
 }
 
-export const BOUNDS: Record<number, number> = { 8: 0.008, 7: 0.016, 5: 0.065, 3: 0.3 }
+/** ADR-017 §8.2's bound per width, from the core (the facade test pins its values). */
+export { ERROR_BOUNDS as BOUNDS } from '../dist/index.mjs'
 
 /** Asserts `f` throws a TemporalTensorError with `code`. */
 export function expectCode(f: () => unknown, code: string): void {

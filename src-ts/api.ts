@@ -2,6 +2,7 @@
  * The public API, written once over whichever backend is active (see `index.ts` for Node and
  * `browser.ts` for browsers).
  */
+import { shortestF32 } from './backend.js'
 import type { Backend, BackendCompressor, ResolvedCoding, ResolvedPolicy, SegmentFormat, SegmentInfo } from './backend.js'
 import { TemporalTensorError, checkBytes, checkFloat32Array, checkU32 } from './errors.js'
 import { MAX_DECODE_VALUES } from './limits.js'
@@ -204,6 +205,14 @@ export class TemporalTensorCompressor {
     this.#live().setAccess(checkU32(accessCount, 'accessCount'), checkU32(lastAccessTs, 'lastAccessTs'))
   }
 
+  /**
+   * Bits per code (8, 7, 5 or 3) a frame pushed at `nowTs` would be stored with: the width the
+   * tier policy picks from the access statistics now (or `policy.fixedBits`). Changes nothing.
+   */
+  bitsAt(nowTs: number): number {
+    return this.#live().bitsAt(checkU32(nowTs, 'nowTs'))
+  }
+
   /** Bits of the open segment (8, 7, 5 or 3), or `null` when none is open. */
   get activeBits(): number | null {
     const bits = this.#live().state().activeBits
@@ -307,3 +316,43 @@ export function splitSegments(bytes: Uint8Array): Uint8Array[] {
   }
   return out
 }
+
+/** Bits of each tier under the default policy. */
+const TIER_BITS: Readonly<Record<'hot' | 'warm' | 'cold', number>> = Object.freeze({
+  hot: 8,
+  warm: DEFAULT_POLICY.warmBits,
+  cold: 3,
+})
+
+const bounds = new Map<number, number>()
+
+/**
+ * ADR-017 §8.2's bound on max|v − v'| / max|v| that every frame stored at `bits` (8, 7, 5 or 3)
+ * keeps, or in a tier under the default policy (`'hot'`: 8 bits, `'warm'`: 7, `'cold'`: 3):
+ * 0.008, 0.016, 0.065, 0.3. Read from the core, the one table every backend uses. Throws
+ * `INVALID_ARGUMENT` for another width or name.
+ */
+export function errorBound(bitsOrTier: number | 'hot' | 'warm' | 'cold'): number {
+  const bits =
+    typeof bitsOrTier === 'string' && Object.hasOwn(TIER_BITS, bitsOrTier) ? TIER_BITS[bitsOrTier] : bitsOrTier
+  if (bits !== 8 && bits !== 7 && bits !== 5 && bits !== 3) {
+    throw new TemporalTensorError('INVALID_ARGUMENT', `no error bound for ${String(bitsOrTier)}: use 8, 7, 5, 3 or a tier name`)
+  }
+  let bound = bounds.get(bits)
+  if (bound === undefined) {
+    bound = shortestF32(currentBackend().errorBound(bits))
+    bounds.set(bits, bound)
+  }
+  return bound
+}
+
+/**
+ * `errorBound` of each width, by bits: `{ 3: 0.3, 5: 0.065, 7: 0.016, 8: 0.008 }`. Each value is
+ * read from the core when first used (so, in browsers, after `init()`).
+ */
+export const ERROR_BOUNDS: Readonly<Record<number, number>> = Object.freeze(
+  Object.defineProperties(
+    {},
+    Object.fromEntries([3, 5, 7, 8].map((bits) => [bits, { enumerable: true, get: () => errorBound(bits) }])),
+  ),
+)

@@ -68,6 +68,8 @@ export interface BackendCompressor {
   peek(): Uint8Array | null
   touch(nowTs: number): void
   setAccess(accessCount: number, lastAccessTs: number): void
+  /** Bits per code a frame pushed at `nowTs` would get (the core's `bits_at`). */
+  bitsAt(nowTs: number): number
   state(): CompressorState
   free(): void
 }
@@ -83,6 +85,8 @@ export interface Backend {
   decodeSegmentInto(segment: Uint8Array, out: Float32Array): number
   decodeFrame(segment: Uint8Array, index: number): Float32Array
   segmentInfo(segment: Uint8Array): SegmentInfo
+  /** The core's bound for a width (8, 7, 5 or 3; checked by the facade), as its f32 widened. */
+  errorBound(bits: number): number
 }
 
 /** The arguments after `(tensorLen, nowTs)` of both backends' constructors, in order. */
@@ -101,6 +105,11 @@ export function policyArgs(p: ResolvedPolicy, c: ResolvedCoding): number[] {
   ]
 }
 
+/** An f32 as the shortest decimal that names it (0.008, not 0.00800000037997961). */
+export function shortestF32(x: number): number {
+  return Number(Math.fround(x).toPrecision(7))
+}
+
 /**
  * `SegmentInfo` from the 9 numbers both backends return: version, bits, groupLen, tensorLen,
  * frameCount, scaleCount, byteLength, bound (an f32), keyframeInterval.
@@ -110,8 +119,7 @@ export function segmentInfoFrom(v: ArrayLike<number>): SegmentInfo {
     format: v[0] === 3 ? 'coded' : 'packed',
     version: v[0],
     bits: v[1],
-    // The f32 bound as the shortest decimal that names it (0.008, not 0.00800000037997961).
-    bound: Number(Math.fround(v[7]).toPrecision(7)),
+    bound: shortestF32(v[7]),
     groupLen: v[2],
     tensorLen: v[3],
     frameCount: v[4],

@@ -11,6 +11,7 @@ export interface NativeBinding {
   decodeSegmentInto(segment: Uint8Array, out: Float32Array): number
   decodeFrame(segment: Uint8Array, index: number): Float32Array
   segmentInfo(segment: Uint8Array): number[]
+  errorBound(bits: number): number
   kernels(): string
 }
 
@@ -21,6 +22,7 @@ interface NativeCompressor {
   peek(): Uint8Array | null
   touch(nowTs: number): void
   setAccess(accessCount: number, lastAccessTs: number): void
+  bitsAt(nowTs: number): number
   info(): number[]
   /** Drops the Rust state now (not when the object is collected). */
   free(): void
@@ -52,6 +54,7 @@ export function nativeBackend(binding: NativeBinding): Backend {
         peek: () => call(() => inner.peek()),
         touch: (ts) => call(() => inner.touch(ts)),
         setAccess: (count, last) => call(() => inner.setAccess(count, last)),
+        bitsAt: (ts) => call(() => inner.bitsAt(ts)),
         state: () => stateFrom(call(() => inner.info())),
         free: () => inner.free(),
       }
@@ -69,5 +72,6 @@ export function nativeBackend(binding: NativeBinding): Backend {
     decodeSegmentInto: (segment, out) => call(() => binding.decodeSegmentInto(segment, out)),
     decodeFrame: (segment, index) => call(() => binding.decodeFrame(segment, index)),
     segmentInfo: (segment) => segmentInfoFrom(call(() => binding.segmentInfo(segment))),
+    errorBound: (bits) => call(() => binding.errorBound(bits)),
   }
 }

@@ -3,11 +3,13 @@ export {
   DEFAULT_FORMAT,
   DEFAULT_KEYFRAME_INTERVAL,
   DEFAULT_POLICY,
+  ERROR_BOUNDS,
   MAX_DECODE_VALUES,
   TemporalTensorCompressor,
   decodeFrame,
   decodeSegment,
   decodeSegmentInto,
+  errorBound,
   segmentInfo,
   splitSegments,
 } from './api.js'

@@ -4,7 +4,7 @@
  * persisted in LMDB (an embedded, crash-safe key-value store; install the optional `lmdb`
  * package).
  */
-import { DEFAULT_FORMAT, TemporalTensorCompressor, decodeFrame, decodeSegment, resolvePolicy, segmentInfo } from './api.js'
+import { DEFAULT_FORMAT, ERROR_BOUNDS, TemporalTensorCompressor, decodeFrame, decodeSegment, resolvePolicy, segmentInfo } from './api.js'
 import type { SegmentFormat, TierPolicyOptions } from './api.js'
 import { TemporalTensorError, checkFloat32Array } from './errors.js'
 import {
@@ -26,8 +26,8 @@ export function tierOfBits(bits: number): TierName {
   return bits >= 8 ? 'hot' : bits >= 5 ? 'warm' : 'cold'
 }
 
-/** ADR-017 §8.2's per-frame bound on max|v − v'| / max|v| for a width. */
-export const ERROR_BOUNDS: Readonly<Record<number, number>> = Object.freeze({ 8: 0.008, 7: 0.016, 5: 0.065, 3: 0.3 })
+/** ADR-017 §8.2's per-frame bound on max|v − v'| / max|v| for a width (from the core: `errorBound`). */
+export { ERROR_BOUNDS }
 
 /** What the store records about each segment (ADR-017 §5.2 key and tags, §5.4 lineage). */
 export interface SegmentRecord {
@@ -856,20 +856,11 @@ export class TensorStreamStore {
     return this.#peek(t)?.byteLength ?? 0
   }
 
-  /** The width a tensor's frames would get now. */
+  /** The width a tensor's frames would get now (as its compressor's policy picks it). */
   #currentBits(t: TensorState, tick: number): number {
-    const fixed = this.#options.policy?.fixedBits ?? 0
-    if (fixed !== 0) return fixed
-    // The tiers decide: ask a one-value compressor with the tensor's access statistics, so the
-    // policy is evaluated by the same code that chooses the width of appended frames.
-    const probe = new TemporalTensorCompressor({ tensorLen: 1, policy: this.#options.policy, format: 'packed' })
-    try {
-      probe.setAccess(...accessArgs(t))
-      probe.push(new Float32Array(1), tick)
-      return probe.activeBits ?? 3
-    } finally {
-      probe.free()
-    }
+    // Every push sets the same statistics first, so this changes nothing the tensor relies on.
+    t.compressor.setAccess(...accessArgs(t))
+    return t.compressor.bitsAt(tick)
   }
 
   /**

@@ -25,6 +25,8 @@ interface Exports {
   ttc_free(handle: number): number
   ttc_touch(handle: number, nowTs: number): number
   ttc_set_access(handle: number, count: number, lastTs: number): number
+  ttc_bits_at(handle: number, nowTs: number, outBits: number): number
+  ttc_error_bound(bits: number, outBound: number): number
   ttc_push_frame(h: number, ts: number, inPtr: number, len: number, outPtr: number, outCap: number, outWritten: number): number
   ttc_push_frames(h: number, ts: number, inPtr: number, len: number, outPtr: number, outCap: number, outWritten: number): number
   ttc_flush(h: number, outPtr: number, outCap: number, outWritten: number): number
@@ -60,7 +62,7 @@ export function wasmFileName(simd = wasmSimdSupported()): string {
 }
 
 /** The ABI version this facade speaks (`ttc_abi_version`). */
-export const WASM_ABI_VERSION = 2
+export const WASM_ABI_VERSION = 3
 
 /**
  * Limits of the WebAssembly backend, beyond the core's (`MAX_DECODE_VALUES`, tensor lengths):
@@ -286,6 +288,11 @@ class Glue {
         }),
       touch: (ts) => this.run(() => this.#check(ex.ttc_touch(handle, ts))),
       setAccess: (count, last) => this.run(() => this.#check(ex.ttc_set_access(handle, count, last))),
+      bitsAt: (ts) =>
+        this.run(() => {
+          this.#check(ex.ttc_bits_at(handle, ts, this.#out))
+          return this.#u32(this.#out)
+        }),
       state: () =>
         this.run(() => {
           this.#check(ex.ttc_compressor_info(handle, this.#info))
@@ -340,6 +347,13 @@ class Glue {
     })
   }
 
+  errorBound(bits: number): number {
+    return this.run(() => {
+      this.#check(this.ex.ttc_error_bound(bits, this.#out))
+      return new DataView(this.ex.memory.buffer).getFloat32(this.#out, true)
+    })
+  }
+
   segmentInfo(segment: Uint8Array) {
     return this.run(() => {
       const segPtr = this.#putBytes(segment)
@@ -378,5 +392,6 @@ export function wasmBackend(instance: WebAssembly.Instance, reinstantiate?: () =
     decodeSegmentInto: (segment, out) => live().decodeSegmentInto(segment, out),
     decodeFrame: (segment, index) => live().decodeFrame(segment, index),
     segmentInfo: (segment) => live().segmentInfo(segment),
+    errorBound: (bits) => live().errorBound(bits),
   }
 }

@@ -1,8 +1,10 @@
 // The public facade, run once per backend (see vitest.config.ts) with identical expectations.
 import { describe, expect, it } from 'vitest'
 import {
+  ERROR_BOUNDS,
   TemporalTensorCompressor,
   backend,
+  errorBound,
   kernels,
   decodeFrame,
   decodeSegment,
@@ -177,6 +179,35 @@ describe(`facade on the ${process.env.TEMPORAL_TENSOR_BACKEND} backend (${kernel
         }
         expect(size('coded')).toBeLessThan(size('packed'))
       }
+    })
+  })
+
+  describe('the width the policy picks, and its bound', () => {
+    it('errorBound is ADR-017 §8.2 for widths and tiers; ERROR_BOUNDS lists it', () => {
+      expect([8, 7, 5, 3].map((b) => errorBound(b))).toEqual([0.008, 0.016, 0.065, 0.3])
+      expect(['hot', 'warm', 'cold'].map((t) => errorBound(t as 'hot'))).toEqual([0.008, 0.016, 0.3])
+      expect({ ...ERROR_BOUNDS }).toEqual({ 8: 0.008, 7: 0.016, 5: 0.065, 3: 0.3 })
+      for (const bad of [4, 0, 9, 7.5, 'lukewarm', 'constructor']) {
+        expectCode(() => errorBound(bad as number), 'INVALID_ARGUMENT')
+      }
+    })
+
+    it('bitsAt follows the access statistics, changes nothing, and is what push uses', () => {
+      const c = new TemporalTensorCompressor({ tensorLen: N, format: 'packed' })
+      expect(c.bitsAt(10)).toBe(3)
+      c.setAccess(1, 10) // score 1024 at 10, 68 at 24, 60 at 26
+      expect([c.bitsAt(10), c.bitsAt(24), c.bitsAt(26)]).toEqual([8, 7, 3])
+      expect(c.activeBits).toBeNull()
+      c.push(new Float32Array(N).fill(1), 24)
+      expect(c.activeBits).toBe(7)
+      const warm5 = new TemporalTensorCompressor({ tensorLen: N, policy: { warmBits: 5 } })
+      warm5.setAccess(1, 10)
+      expect(warm5.bitsAt(24)).toBe(5)
+      expect(pinned(5).bitsAt(0)).toBe(5)
+      expectCode(() => c.bitsAt(-1), 'INVALID_ARGUMENT')
+      c.free()
+      expectCode(() => c.bitsAt(0), 'INVALID_HANDLE')
+      warm5.free()
     })
   })
 

@@ -187,6 +187,12 @@ impl NativeCompressor {
         segment_or_null(env, &out)
     }
 
+    /// Bits per code (8, 7, 5 or 3) a frame pushed at `nowTs` would be stored with.
+    #[napi]
+    pub fn bits_at(&self, now_ts: u32) -> Result<u32> {
+        Ok(self.live_ref()?.bits_at(now_ts) as u32)
+    }
+
     /// Records one access.
     #[napi]
     pub fn touch(&mut self, now_ts: u32) -> Result<()> {
@@ -276,6 +282,15 @@ pub fn segment_info(segment_bytes: &[u8]) -> Result<Vec<f64>> {
         h.bound as f64,
         h.keyframe_interval as f64,
     ])
+}
+
+/// The bound on `max|v − v'| / max|v|` frames stored at `bits` (8, 7, 5 or 3) keep, as the
+/// stored f32 widened. Throws `INVALID_ARGUMENT` for another width.
+#[napi]
+pub fn error_bound(bits: u32) -> Result<f64> {
+    ruvector_temporal_tensor::quantizer::error_bound(bits)
+        .map(f64::from)
+        .ok_or_else(|| js_error(Error::InvalidArgument))
 }
 
 /// Name of the kernel set in use (`"avx2+bmi2"`, `"neon"`, `"scalar"`, ...).

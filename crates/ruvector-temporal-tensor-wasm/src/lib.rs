@@ -10,7 +10,7 @@
 pub use ruvector_temporal_tensor::ffi::*;
 
 /// Version of this build's ABI: bumped whenever a `ttc_*` signature changes.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 
 /// Returns [`ABI_VERSION`], so a host can check it loaded a module it understands.
 #[no_mangle]

@@ -352,6 +352,14 @@ impl TemporalTensorCompressor {
             .tier(self.access_count, self.last_access_ts, now_ts)
     }
 
+    /// Bits per code (8, 7, 5 or 3) a frame pushed at `now_ts` would be stored with: the
+    /// policy's [`TierPolicy::select_bits`] on the recorded access statistics (so
+    /// [`TierPolicy::fixed_bits`] when set). Changes nothing.
+    pub fn bits_at(&self, now_ts: u32) -> u8 {
+        self.policy
+            .select_bits(self.access_count, self.last_access_ts, now_ts)
+    }
+
     /// Bits per code of the active segment, or `None` when no segment is open.
     pub fn active_bits(&self) -> Option<u8> {
         match self.open_coded() {
@@ -561,9 +569,7 @@ impl TemporalTensorCompressor {
                 actual: frame.len(),
             });
         }
-        let bits = self
-            .policy
-            .select_bits(self.access_count, self.last_access_ts, now_ts);
+        let bits = self.bits_at(now_ts);
         let cap = self.frame_cap(bits);
         if self.format == Format::Coded {
             return self.push_coded(frame, bits, cap, out);

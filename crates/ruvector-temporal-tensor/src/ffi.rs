@@ -25,6 +25,7 @@
 use crate::compressor::TemporalTensorCompressor;
 use crate::error::Error;
 use crate::segment::{self, SegmentHeader};
+use crate::tier_policy::TierPolicy;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
@@ -348,8 +349,21 @@ unsafe fn with_buffers<I, O>(
 /// `out_handle` must be null or valid for a write.
 #[no_mangle]
 pub unsafe extern "C" fn ttc_create(len: u32, now_ts: u32, out_handle: *mut u32) -> i32 {
+    let p = TierPolicy::default();
     // SAFETY: forwarded caller contract.
-    unsafe { ttc_create_with_policy(len, now_ts, 512, 64, 7, 26, 64, 128, out_handle) }
+    unsafe {
+        ttc_create_with_policy(
+            len,
+            now_ts,
+            p.hot_min_score,
+            p.warm_min_score,
+            p.warm_bits as u32,
+            p.drift_pct_q8,
+            p.group_len,
+            p.max_segment_frames,
+            out_handle,
+        )
+    }
 }
 
 /// Creates a compressor with an explicit policy (the fields of [`TierPolicy`], in order).
@@ -473,6 +487,45 @@ pub extern "C" fn ttc_set_access(handle: u32, access_count: u32, last_access_ts:
             .get(handle)?
             .set_access(access_count, last_access_ts);
         Ok(())
+    })
+}
+
+/// Writes the bits per code (8, 7, 5 or 3) a frame pushed at `now_ts` would be stored with, as
+/// the compressor's policy picks them from its access statistics (or its fixed width). Changes
+/// nothing.
+///
+/// Errors: `INVALID_HANDLE`, `NULL_POINTER`.
+///
+/// # Safety
+/// `out_bits` must be null or valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn ttc_bits_at(handle: u32, now_ts: u32, out_bits: *mut u32) -> i32 {
+    run(|| {
+        if out_bits.is_null() {
+            return Err(Error::NullPointer);
+        }
+        let bits = STORE.lock().get(handle)?.bits_at(now_ts);
+        // SAFETY: checked non-null above; valid per the caller.
+        unsafe { put(out_bits, bits as u32) }
+    })
+}
+
+/// Writes the bound on `max|v − v'| / max|v|` every frame stored at `bits` (8, 7, 5 or 3) keeps:
+/// [`crate::quantizer::error_bound`] (0.008, 0.016, 0.065, 0.30).
+///
+/// Errors: `INVALID_ARGUMENT` for another width, `NULL_POINTER`.
+///
+/// # Safety
+/// `out_bound` must be null or valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn ttc_error_bound(bits: u32, out_bound: *mut f32) -> i32 {
+    run(|| {
+        if out_bound.is_null() {
+            return Err(Error::NullPointer);
+        }
+        let bound = crate::quantizer::error_bound(bits).ok_or(Error::InvalidArgument)?;
+        // SAFETY: checked non-null above; valid per the caller.
+        unsafe { put(out_bound, bound) }
     })
 }
 

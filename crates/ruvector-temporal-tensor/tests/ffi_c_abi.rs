@@ -579,3 +579,63 @@ fn peek_reports_its_size_and_matches_flush() {
     }
     assert_eq!(ttc_free(h), 0);
 }
+
+#[test]
+fn bits_at_reports_the_width_the_next_push_gets() {
+    let _serial = serial();
+    let h = create(8);
+    let frame = [0.5f32; 8];
+    let mut bits = 0u32;
+    let mut buf = [0u8; 256];
+    let mut written = 0usize;
+    // SAFETY: valid out-pointers and buffers throughout.
+    unsafe {
+        // No accesses: cold.
+        assert_eq!(ttc_bits_at(h, 10, &mut bits), 0);
+        assert_eq!(bits, 3);
+        // One access at 10: score 1024 at 10 (hot), 1024 / 15 = 68 at 24 (warm), 60 at 26 (cold).
+        assert_eq!(ttc_set_access(h, 1, 10), 0);
+        assert_eq!(ttc_bits_at(h, 10, &mut bits), 0);
+        assert_eq!(bits, 8);
+        assert_eq!(ttc_bits_at(h, 24, &mut bits), 0);
+        assert_eq!(bits, 7);
+        assert_eq!(ttc_bits_at(h, 26, &mut bits), 0);
+        assert_eq!(bits, 3);
+        // The width reported is the one a push at that time opens its segment with.
+        assert_eq!(ttc_bits_at(h, 24, &mut bits), 0);
+        let pushed = ttc_push_frame(
+            h,
+            24,
+            frame.as_ptr(),
+            8,
+            buf.as_mut_ptr(),
+            256,
+            &mut written,
+        );
+        assert_eq!(pushed, 0);
+        let mut info = TtcCompressorInfo::default();
+        assert_eq!(ttc_compressor_info(h, &mut info), 0);
+        assert_eq!(info.active_bits, bits);
+        assert_eq!(ttc_bits_at(h, 0, null_mut()), status(Error::NullPointer));
+        assert_eq!(ttc_free(h), 0);
+        assert_eq!(ttc_bits_at(h, 0, &mut bits), status(Error::InvalidHandle));
+    }
+}
+
+#[test]
+fn error_bound_is_the_quantizer_table() {
+    let _serial = serial();
+    let mut bound = 0f32;
+    // SAFETY: valid out-pointer, or null on purpose.
+    unsafe {
+        for (bits, expected) in [(8, 0.008f32), (7, 0.016), (5, 0.065), (3, 0.30)] {
+            assert_eq!(ttc_error_bound(bits, &mut bound), 0);
+            assert_eq!(bound, expected);
+        }
+        assert_eq!(
+            ttc_error_bound(4, &mut bound),
+            status(Error::InvalidArgument)
+        );
+        assert_eq!(ttc_error_bound(8, null_mut()), status(Error::NullPointer));
+    }
+}
