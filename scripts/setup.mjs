@@ -1,12 +1,13 @@
 // Installs and builds whatever this checkout lacks, and nothing more: npm dependencies, the
 // Debian packages of the WebAssembly toolchain (rustc-web, cargo-web, rust-web-src, binaryen),
 // Chromium for the browser test and the aarch64 cross toolchain with qemu-user for the NEON
-// tests, then the native addon, the .wasm and the TypeScript
-// bundle when their sources changed. Quick when everything is present.
+// tests, cbindgen (crates.io) for the C header check, then the native addon, the .wasm and the
+// TypeScript bundle when their sources changed. Quick when everything is present.
 import { existsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { buildTs } from './build-ts.mjs'
 import { buildWasm } from './build-wasm.mjs'
+import { ensureCbindgen } from './c-abi.mjs'
 import { probe, root, run, stale, step } from './lib.mjs'
 
 function ensureNodeModules() {
@@ -54,6 +55,7 @@ export function setup({ full = true } = {}) {
   ensureNodeModules()
   ensureRust()
   ensureDebianPackages(full ? undefined : ['rustc-web', 'cargo-web', 'rust-web-src', 'binaryen'])
+  if (full) ensureCbindgen()
   const suffix = 'linux-x64-gnu'
   if (process.platform === 'linux' && process.arch === 'x64') {
     if (stale(`native/temporal-tensor.${suffix}.node`, ['crates', 'Cargo.toml', 'Cargo.lock'])) {
