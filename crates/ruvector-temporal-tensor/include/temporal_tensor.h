@@ -183,6 +183,32 @@ int32_t ttc_set_access(uint32_t handle,
                        uint32_t last_access_ts);
 
 /*
+ Writes the bits per code (8, 7, 5 or 3) a frame pushed at `now_ts` would be stored with, as
+ the compressor's policy picks them from its access statistics (or its fixed width). Changes
+ nothing.
+
+ Errors: `INVALID_HANDLE`, `NULL_POINTER`.
+
+ # Safety
+ `out_bits` must be null or valid for a write.
+ */
+int32_t ttc_bits_at(uint32_t handle,
+                    uint32_t now_ts,
+                    uint32_t *out_bits);
+
+/*
+ Writes the bound on `max|v − v'| / max|v|` every frame stored at `bits` (8, 7, 5 or 3) keeps:
+ [`crate::quantizer::error_bound`] (0.008, 0.016, 0.065, 0.30).
+
+ Errors: `INVALID_ARGUMENT` for another width, `NULL_POINTER`.
+
+ # Safety
+ `out_bound` must be null or valid for a write.
+ */
+int32_t ttc_error_bound(uint32_t bits,
+                        float *out_bound);
+
+/*
  Compresses one frame of `len` values. When this finishes a segment, writes it to `out_ptr`
  and its length to `*out_written`; otherwise `*out_written = 0`.
 
