@@ -10,7 +10,7 @@ export function buildTs() {
   rmSync(dist, { recursive: true, force: true })
   mkdirSync(dist, { recursive: true })
   const esbuild = join(root, 'node_modules', '.bin', 'esbuild')
-  const common = ['--bundle', '--target=es2022', '--log-level=warning', '--legal-comments=none', '--external:lmdb']
+  const common = ['--bundle', '--target=es2022', '--log-level=warning', '--legal-comments=none', '--external:lmdb', '--external:ioredis', '--external:pg']
   run(esbuild, ['src-ts/index.ts', ...common, '--platform=node', '--format=esm', '--outfile=dist/index.mjs'])
   // CommonJS: import.meta.url comes from a shim that derives it from __filename.
   const shim = join(dist, '.cjs-shim.js')

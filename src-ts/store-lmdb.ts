@@ -34,73 +34,11 @@ import {
 import { hostname } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { threadId } from 'node:worker_threads'
-import { crc32c } from './crc32c.js'
 import { TemporalTensorError } from './errors.js'
 import { checkLmdbFile } from './lmdb-check.js'
-import type { StoredSegment } from './store.js'
-
-/** The persisted description of a tensor. */
-export interface TensorMeta {
-  id: string
-  tensorLen: number
-  accessCount: number
-  accessTick: number
-  /** Frames `repair` could not keep: `[firstSeq, lastSeq]` ranges (absent when none). */
-  lost?: [number, number][]
-}
-
-/** A frame of an open segment, as the write-ahead table keeps it. */
-export interface WalFrame {
-  seq: number
-  ts: number
-  producer: string | null
-  /** The frame starts a new segment (a coherence refresh before it). */
-  boundary: boolean
-  frame: Float32Array
-}
-
-/** A record that could not be read back as it was written. */
-export interface Damage {
-  table: 'segments' | 'wal' | 'tensors'
-  tensorId: string | null
-  /** Sequence number of the record's first frame (from its key), if readable. */
-  seq: number | null
-  problem: string
-}
-
-/** What was read from the database. */
-export interface Loaded {
-  tensors: TensorMeta[]
-  segments: Map<string, StoredSegment[]>
-  wal: Map<string, WalFrame[]>
-  damage: Damage[]
-}
-
-/** The store's view of its database. Every write throws a coded error having written nothing. */
-export interface Persistence {
-  /** Writes one frame to the write-ahead table (and the tensor's description, if given). */
-  writeFrame(id: string, frame: WalFrame, meta: TensorMeta | null): void
-  /** Removes a frame from the write-ahead table. */
-  removeFrame(id: string, seq: number): void
-  /**
-   * Writes finished segments and removes replaced ones, in one transaction. With `fromWal`,
-   * also removes the frames of `added` from the write-ahead table.
-   */
-  writeSegments(meta: TensorMeta | null, added: StoredSegment[], removed: StoredSegment[], fromWal: boolean): void
-  writeMeta(meta: TensorMeta): void
-  /** Reads everything; damaged records are reported in `damage`, not returned. */
-  load(): Loaded
-  /**
-   * Rebuilds the segment and write-ahead tables from the records that read back intact and that
-   * `keep` accepts (a damaged key can sit out of order where a search cannot find it, or next to
-   * an intact record with the same key, so records are not removed by key). Returns how many
-   * records were dropped.
-   */
-  rebuild(keep: (table: 'segments' | 'wal', key: [string, number]) => boolean): number
-  /** Replaces every tensor's description. */
-  writeMetas(metas: TensorMeta[]): void
-  close(): Promise<void>
-}
+import type { Damage, Persistence, TensorMeta, WalFrame } from './store-persistence.js'
+import { encodeRow, isKey, metaFromRow, segmentFromRow, segmentRow, walFromRow, walRow } from './store-records.js'
+import type { StoredSegment } from './store-types.js'
 
 /* Minimal typing of the parts of lmdb-js used here. */
 interface Db {
@@ -163,109 +101,6 @@ export function storageError(e: unknown, path: string, what: string): TemporalTe
   }
   return new TemporalTensorError('IO_ERROR', message, { cause: e })
 }
-
-/* ---------------------------------------------------------------------------------------------
- * Records
- */
-
-const encoder = new TextEncoder()
-const decoder = new TextDecoder('utf-8', { fatal: true })
-
-/** `[crc32c u32][header length u32][header JSON][pad to 8][payloads...]`, CRC over the rest. */
-function encodeRow(header: object, payloads: Uint8Array[] = []): Uint8Array {
-  const head = encoder.encode(JSON.stringify(header))
-  const start = (8 + head.length + 7) & ~7
-  const total = payloads.reduce((n, p) => n + p.byteLength, start)
-  const out = new Uint8Array(total)
-  const view = new DataView(out.buffer)
-  view.setUint32(4, head.length, true)
-  out.set(head, 8)
-  let at = start
-  for (const p of payloads) {
-    out.set(p, at)
-    at += p.byteLength
-  }
-  view.setUint32(0, crc32c(out.subarray(4)), true)
-  return out
-}
-
-/** The header and payload of a record, or a description of the damage. */
-function decodeRow(value: unknown): { header: Record<string, unknown>; payload: Uint8Array } | string {
-  if (!(value instanceof Uint8Array)) return 'not a binary record'
-  if (value.byteLength < 8) return `${value.byteLength} bytes, shorter than a record header`
-  const bytes = new Uint8Array(value) // a copy: aligned, and ours to keep
-  const view = new DataView(bytes.buffer)
-  if (crc32c(bytes.subarray(4)) !== view.getUint32(0, true)) return 'checksum mismatch'
-  const headLen = view.getUint32(4, true)
-  const start = (8 + headLen + 7) & ~7
-  if (start > bytes.length) return 'header length past the record'
-  let header: unknown
-  try {
-    header = JSON.parse(decoder.decode(bytes.subarray(8, 8 + headLen)))
-  } catch {
-    return 'unreadable header'
-  }
-  if (typeof header !== 'object' || header === null) return 'unreadable header'
-  return { header: header as Record<string, unknown>, payload: bytes.subarray(start) }
-}
-
-const bytesOf = (a: Float32Array | Float64Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength)
-
-const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
-const isTs = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0
-const isProducer = (v: unknown): v is string | null => v === null || typeof v === 'string'
-
-function segmentRow(s: StoredSegment): Uint8Array {
-  const { bytes, timestamps, ...record } = s
-  return encodeRow(record, [bytesOf(timestamps), bytes])
-}
-
-/** A segment from its record, or the damage. The segment's own checks run later (`segmentInfo`). */
-function segmentFromRow(key: [string, number], value: unknown): StoredSegment | string {
-  const row = decodeRow(value)
-  if (typeof row === 'string') return row
-  const h = row.header
-  if (h.tensorId !== key[0] || h.seq !== key[1]) return 'record does not match its key'
-  if (!isCount(h.frames) || h.frames < 1 || !isCount(h.byteLength) || !isTs(h.startTs) || !isTs(h.endTs)) {
-    return 'malformed record'
-  }
-  if (row.payload.length !== h.frames * 8 + h.byteLength) return 'payload length does not match the record'
-  const timestamps = new Float64Array(row.payload.buffer.slice(row.payload.byteOffset, row.payload.byteOffset + h.frames * 8))
-  const bytes = row.payload.subarray(h.frames * 8)
-  if (timestamps[0] !== h.startTs || timestamps[h.frames - 1] !== h.endTs) return 'timestamps do not match the record'
-  for (let i = 1; i < timestamps.length; i++) if (!(timestamps[i] >= timestamps[i - 1])) return 'timestamps out of order'
-  return { ...(h as unknown as StoredSegment), bytes, timestamps }
-}
-
-function walRow(id: string, f: WalFrame): Uint8Array {
-  return encodeRow({ id, seq: f.seq, ts: f.ts, producer: f.producer, boundary: f.boundary }, [bytesOf(f.frame)])
-}
-
-function walFromRow(key: [string, number], value: unknown): WalFrame | string {
-  const row = decodeRow(value)
-  if (typeof row === 'string') return row
-  const h = row.header
-  if (h.id !== key[0] || h.seq !== key[1]) return 'record does not match its key'
-  if (!isTs(h.ts) || !isProducer(h.producer) || typeof h.boundary !== 'boolean' || row.payload.length % 4 !== 0) {
-    return 'malformed record'
-  }
-  const frame = new Float32Array(row.payload.buffer, row.payload.byteOffset, row.payload.length / 4)
-  return { seq: key[1], ts: h.ts, producer: h.producer, boundary: h.boundary, frame }
-}
-
-function metaFromRow(key: string, value: unknown): TensorMeta | string {
-  const row = decodeRow(value)
-  if (typeof row === 'string') return row
-  const h = row.header
-  if (h.id !== key) return 'record does not match its key'
-  if (!isCount(h.tensorLen) || h.tensorLen < 1 || typeof h.accessCount !== 'number' || !isCount(h.accessTick)) {
-    return 'malformed record'
-  }
-  return h as unknown as TensorMeta
-}
-
-const isKey = (k: unknown): k is [string, number] =>
-  Array.isArray(k) && k.length === 2 && typeof k[0] === 'string' && isCount(k[1])
 
 /* ---------------------------------------------------------------------------------------------
  * The lock file
@@ -577,7 +412,10 @@ function withDatabase(path: string, firstRoot: Db, token: string, lmdb: { open(o
   let closed = false
 
   return {
-    writeFrame(id, frame, meta) {
+    kind: 'lmdb',
+    durable: true,
+    shared: false,
+    async writeFrame(id, frame, meta) {
       const row = walRow(id, frame)
       txn(
         'writing a frame',
@@ -588,12 +426,12 @@ function withDatabase(path: string, firstRoot: Db, token: string, lmdb: { open(o
         row.byteLength,
       )
     },
-    removeFrame(id, seq) {
+    async removeFrame(id, seq) {
       txn('removing a frame', () => {
         wal.removeSync([id, seq])
       })
     },
-    writeSegments(meta, added, removed, fromWal) {
+    async writeSegments(meta, added, removed, fromWal) {
       const rows = added.map(segmentRow)
       txn(
         'writing segments',
@@ -608,12 +446,12 @@ function withDatabase(path: string, firstRoot: Db, token: string, lmdb: { open(o
         rows.reduce((n, r) => n + r.byteLength, 0),
       )
     },
-    writeMeta(meta) {
+    async writeMeta(meta) {
       txn('writing access statistics', () => {
         tensors.putSync(meta.id, encodeRow(meta))
       })
     },
-    load() {
+    async load() {
       const damage: Damage[] = []
       const read = <T>(db: Db, table: Damage['table'], keyOk: (k: unknown) => boolean, decode: (k: never, v: unknown) => T | string, keep: (k: never, v: T) => void) => {
         try {
@@ -648,7 +486,7 @@ function withDatabase(path: string, firstRoot: Db, token: string, lmdb: { open(o
       })
       return { tensors: metas, segments: bySegment, wal: byWal, damage }
     },
-    rebuild(keep) {
+    async rebuild(keep) {
       let dropped = 0
       txn('repairing the store', () => {
         for (const [db, table, decode] of [
@@ -666,7 +504,7 @@ function withDatabase(path: string, firstRoot: Db, token: string, lmdb: { open(o
       })
       return dropped
     },
-    writeMetas(metas) {
+    async writeMetas(metas) {
       txn('writing tensor descriptions', () => {
         tensors.clearSync()
         for (const meta of metas) tensors.putSync(meta.id, encodeRow(meta))

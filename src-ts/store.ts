@@ -1,148 +1,46 @@
 /**
  * `TensorStreamStore`: many tensor streams by id, each with its own compressor and access
- * statistics, kept as TQTC segments with a time-range index (ADR-017 §5), in memory or
- * persisted in LMDB (an embedded, crash-safe key-value store; install the optional `lmdb`
- * package).
+ * statistics, kept as TQTC segments with a time-range index (ADR-017 §5), in memory or in a
+ * persistence backend (`store-persistence.ts`: LMDB, Redis, PostgreSQL). The row types live in
+ * `store-types.ts`, re-tiering's re-encoding in `store-retier.ts`, the checks of what a backend
+ * read back in `store-examine.ts`.
  */
-import { DEFAULT_FORMAT, ERROR_BOUNDS, TemporalTensorCompressor, decodeFrame, decodeSegment, resolvePolicy, segmentInfo } from './api.js'
+import { DEFAULT_FORMAT, TemporalTensorCompressor, decodeFrame, decodeSegment, resolvePolicy, segmentInfo } from './api.js'
 import type { SegmentFormat, TierPolicyOptions } from './api.js'
 import { TemporalTensorError, checkFloat32Array } from './errors.js'
+import { examineLoaded } from './store-examine.js'
+import { checkPersistenceOptions, openBackend } from './store-backends.js'
+import { checkStoreFiles, isStore, openPersistence } from './store-lmdb.js'
+import { type Damage, type Loaded, type Persistence, type TensorMeta, type TensorView, type WalFrame, memoryPersistence } from './store-persistence.js'
+import { currentBits, frameCounts, reencode, u32 } from './store-retier.js'
 import {
-  type Damage,
-  type Loaded,
-  type Persistence,
-  type TensorMeta,
-  type WalFrame,
-  checkStoreFiles,
-  isStore,
-  openPersistence,
-} from './store-lmdb.js'
+  ERROR_BOUNDS,
+  type PersistenceOptions,
+  type ReadResult,
+  type SegmentRecord,
+  type StoreOptions,
+  type StoreReport,
+  type StoreStats,
+  type StoredSegment,
+  type TierName,
+  type TierStats,
+  decayedCount,
+  partitionPoint,
+  tierOfBits,
+} from './store-types.js'
 
-/** A tier name; derived from the bits a segment is stored at (8 hot, 7/5 warm, 3 cold). */
-export type TierName = 'hot' | 'warm' | 'cold'
-
-/** The tier a width belongs to. */
-export function tierOfBits(bits: number): TierName {
-  return bits >= 8 ? 'hot' : bits >= 5 ? 'warm' : 'cold'
-}
-
-/** ADR-017 §8.2's per-frame bound on max|v − v'| / max|v| for a width (from the core: `errorBound`). */
-export { ERROR_BOUNDS }
-
-/** What the store records about each segment (ADR-017 §5.2 key and tags, §5.4 lineage). */
-export interface SegmentRecord {
-  /**
-   * `${tensorId}:${startTs}:${endTs}` (ADR-017 §5.2). Frames may share a timestamp, so two
-   * segments can share this key; `seq` is unique.
-   */
-  key: string
-  tensorId: string
-  /**
-   * Sequence number of the segment's first frame: a tensor's frames are numbered from 0 in the
-   * order they were appended, so `(tensorId, seq)` names a segment uniquely.
-   */
-  seq: number
-  /** Timestamp of the first frame. */
-  startTs: number
-  /** Timestamp of the last frame. */
-  endTs: number
-  tier: TierName
-  /** The width of the segment's tier (for coded segments, the width whose bound it keeps). */
-  bits: number
-  /** `'packed'` (TQTC v1/v2) or `'coded'` (v3), from the segment's header. */
-  format: SegmentFormat
-  /**
-   * The bound every frame keeps against the frames that were appended: max|v − v'| / max|v|
-   * below it. The segment's own header bound for segments written from appended frames; the
-   * destination tier's bound for segments re-tiering wrote (their header holds the smaller
-   * bound they were encoded at, relative to the frames they were re-encoded from).
-   */
-  bound: number
-  frames: number
-  /** Bytes of the TQTC segment. */
-  byteLength: number
-  /** Key of the segment before this one in the tensor's chain, or `null` for the first. */
-  prevKey: string | null
-  /** Producer metadata given to `append` (or the store's default). */
-  producer: string | null
-  /** Bits the frames had before re-tiering re-encoded them, if it did. */
-  reencodedFrom?: number
-}
-
-/** A stored segment: its record, bytes and frame timestamps. */
-export interface StoredSegment extends SegmentRecord {
-  bytes: Uint8Array
-  timestamps: Float64Array
-}
-
-/** Figures for one tier (or the total) in `stats()`. */
-export interface TierStats {
-  /** Tensors whose current (latest) width is in this tier. */
-  tensors: number
-  /** Segments stored at this tier's widths (the open segment of a tensor counts as one). */
-  segments: number
-  frames: number
-  /** Bytes the frames would take as f32. */
-  rawBytes: number
-  /** Bytes of segments (finished and open) holding them. */
-  residentBytes: number
-  /** `rawBytes / residentBytes` (0 when empty). */
-  ratio: number
-}
-
-/** `stats()` result. */
-export interface StoreStats {
-  hot: TierStats
-  warm: TierStats
-  cold: TierStats
-  total: TierStats
-  /** Bytes of the frame timestamps index (8 per frame), not included in `residentBytes`. */
-  indexBytes: number
-}
-
-/** Options of a store. */
-export interface StoreOptions {
-  /** Directory of an LMDB database for persistence (use `TensorStreamStore.open`). */
-  path?: string
-  /** Policy for every tensor's compressor (ADR-017 §3.4). `fixedBits` pins every tensor to one
-   * width (re-tiering then has nothing to do). */
-  policy?: TierPolicyOptions
-  /**
-   * Format of the segments every tensor's compressor (and re-tiering) writes: `'coded'` or
-   * `'packed'`. Default: `DEFAULT_FORMAT`. Segments already stored keep their own format and
-   * are read whatever this says.
-   */
-  format?: SegmentFormat
-  /**
-   * Maps a timestamp to the policy's integer tick (u32); default `Math.floor(ts)`. Access
-   * scores are `count · 1024 / (ticks since last access + 1)` (ADR-017 §3.4), where `count`
-   * is the tensor's access count at its last access, decayed with `accessHalfLife`.
-   */
-  tick?: (ts: number) => number
-  /** Half-life, in ticks, of the access count (so tensors that stop being read cool). Default 60. */
-  accessHalfLife?: number
-  /**
-   * Consulted on every append (ADR-017 §5.3): returning `false` forces a segment boundary
-   * before the frame, so new scales are calibrated from it.
-   */
-  coherence?: (tensorId: string, frame: Float32Array, ts: number) => boolean
-  /** Default producer metadata recorded with each segment. */
-  producer?: string
-  /**
-   * Re-tiering in bounded steps: every `everyAppends` appends, re-encode at most
-   * `maxSegments` older segments of tensors that cooled. `false` turns it off (call
-   * `retier()` yourself). Default `{ everyAppends: 256, maxSegments: 4 }`.
-   */
-  retier?: { everyAppends?: number; maxSegments?: number } | false
-}
-
-/** Frames of one tensor between two timestamps. */
-export interface ReadResult {
-  /** Timestamp of each frame, ascending. */
-  timestamps: Float64Array
-  /** The frames back to back: `timestamps.length * tensorLen` values. */
-  frames: Float32Array
-}
+export { ERROR_BOUNDS, tierOfBits } from './store-types.js'
+export type {
+  PersistenceOptions,
+  ReadResult,
+  SegmentRecord,
+  StoreOptions,
+  StoreReport,
+  StoreStats,
+  StoredSegment,
+  TierName,
+  TierStats,
+} from './store-types.js'
 
 interface TensorState {
   id: string
@@ -164,32 +62,12 @@ interface TensorState {
   accessTick: number
   lastTs: number
   producer: string | null
-}
-
-/** What `TensorStreamStore.verify` and `TensorStreamStore.repair` found. */
-export interface StoreReport {
-  /** True when nothing is damaged. */
-  ok: boolean
-  path: string
-  /**
-   * Problems of the database file's structure (`data.mdb`: truncated, pages overwritten), one
-   * line each. When there are any, no record was read (reading would not be safe).
-   */
-  fileProblems: string[]
-  /** Records that fail their checksum or their checks, with the problem. */
-  damaged: { table: 'segments' | 'wal' | 'tensors'; tensorId: string | null; seq: number | null; problem: string }[]
-  /**
-   * Per tensor: frames intact, and frames lost as ranges of sequence numbers (`[first, last]`,
-   * frames numbered from 0 in append order; a damaged record at the end of a tensor counts as
-   * one frame lost, as its length cannot be read).
-   */
-  tensors: { id: string; frames: number; lost: [number, number][] }[]
-  /** `repair` only: records removed. */
-  removed?: number
+  /** Shared backends: this store wrote the tensor (holds or held its lease). */
+  owned: boolean
 }
 
 /** Options a store accepts (own properties only). */
-const STORE_OPTIONS = new Set(['path', 'policy', 'format', 'tick', 'accessHalfLife', 'coherence', 'producer', 'retier'])
+const STORE_OPTIONS = new Set(['persistence', 'path', 'policy', 'format', 'tick', 'accessHalfLife', 'coherence', 'producer', 'retier'])
 
 /** Checks store options; returns them with the policy resolved. Throws `INVALID_ARGUMENT`/`INVALID_CONFIG`. */
 function checkStoreOptions(options: StoreOptions): StoreOptions {
@@ -232,6 +110,11 @@ function checkStoreOptions(options: StoreOptions): StoreOptions {
   if (path !== undefined && (typeof path !== 'string' || path.length === 0 || path.includes('\0'))) {
     throw new TemporalTensorError('INVALID_ARGUMENT', `path must be a non-empty string, got ${typeof path === 'string' ? JSON.stringify(path) : String(path)}`)
   }
+  const persistence = own('persistence')
+  if (persistence !== undefined) {
+    checkPersistenceOptions(persistence)
+    if (path !== undefined) throw new TemporalTensorError('INVALID_ARGUMENT', 'give either path or persistence, not both')
+  }
   const policy = own('policy')
   const resolved = resolvePolicy(policy) // INVALID_ARGUMENT for unknown keys and non-integers
   return {
@@ -252,8 +135,6 @@ function withFormatAndBound(s: StoredSegment): StoredSegment {
   return { ...s, format: info.format, bound }
 }
 
-const u32 = (n: number): number => Math.min(0xffffffff, Math.max(0, Math.round(n)))
-
 /**
  * The compressor's access statistics for a tensor: its count as of its last access (the
  * policy's score then divides by the age), and that access's tick.
@@ -271,11 +152,12 @@ const accessArgs = (t: TensorState): [number, number] => [u32(t.accessCount), u3
  * ```
  *
  * Every method that can fail throws `TemporalTensorError` and leaves the store unchanged.
- * With persistence (`await TensorStreamStore.open({ path })`), an `append` whose promise
- * resolved survives a crash of the process: frames of a tensor's open segment are kept in a
+ * With persistence (`await TensorStreamStore.open({ persistence })`: LMDB, Redis or PostgreSQL),
+ * an `append` whose promise resolved survives a crash of the process: frames of a tensor's open segment are kept in a
  * write-ahead table until their segment is written. An append is acknowledged and stored, or
  * rejected and absent (also around `close()` and on a full disk: `STORAGE_FULL`); one process
- * opens a store at a time (`STORE_LOCKED`); damaged files are `STORE_CORRUPT` at open, never a
+ * opens an LMDB store at a time, and one store writes a tensor of a Redis or PostgreSQL store at a
+ * time (`STORE_LOCKED`); damaged files are `STORE_CORRUPT` at open, never a
  * crash (`verify` and `repair` tell and keep what is intact). See docs/reliability.md.
  */
 export class TensorStreamStore {
@@ -284,7 +166,9 @@ export class TensorStreamStore {
   readonly #tensors = new Map<string, TensorState>()
   /** Accesses recorded for tensors whose first frame has not arrived. */
   readonly #earlyAccess = new Map<string, { accessCount: number; accessTick: number }>()
-  #persistence: Persistence | null = null
+  #persistence: Persistence = memoryPersistence()
+  /** Tail of the chain that runs the calls that change the store one at a time. */
+  #queue: Promise<unknown> = Promise.resolve()
   #appendsSinceRetier = 0
   /** Segments finished but not yet written (frames safe in the write-ahead table meanwhile). */
   #unsavedCount = 0
@@ -301,8 +185,8 @@ export class TensorStreamStore {
    */
   constructor(options: StoreOptions = {}) {
     const checked = checkStoreOptions(options)
-    if (checked.path !== undefined) {
-      throw new TemporalTensorError('INVALID_ARGUMENT', 'a persistent store is opened with `await TensorStreamStore.open({ path })`')
+    if (checked.path !== undefined || (checked.persistence !== undefined && checked.persistence.kind !== 'memory')) {
+      throw new TemporalTensorError('INVALID_ARGUMENT', 'a persistent store is opened with `await TensorStreamStore.open({ persistence })`')
     }
     const format = checked.format ?? DEFAULT_FORMAT
     if (format !== 'coded' && format !== 'packed') {
@@ -320,27 +204,30 @@ export class TensorStreamStore {
   }
 
   /**
-   * Opens (or creates) a store; with `path`, persisted in LMDB and recovered from it.
+   * Opens (or creates) a store in the backend `persistence` selects (`path` alone is LMDB in
+   * that directory) and recovers it from what is there.
    *
-   * Errors: `INVALID_ARGUMENT` (options), `STORE_LOCKED` (another process, or another open store
-   * in this one, has `path` open), `STORE_CORRUPT` (the files are damaged: see `verify` and
-   * `repair`), `IO_ERROR` (the directory cannot be created or written: read-only, permissions),
-   * `STORAGE_FULL`, `BACKEND_UNAVAILABLE` (no `lmdb` package).
+   * Errors: `INVALID_ARGUMENT` (options), `STORE_LOCKED` (LMDB: another process, or another open
+   * store in this one, has `path` open), `STORE_CORRUPT` (damaged records: see `verify` and
+   * `repair`), `IO_ERROR` (LMDB: the directory cannot be created or written; Redis, PostgreSQL:
+   * the server cannot be reached or refuses), `STORAGE_FULL`, `BACKEND_UNAVAILABLE` (the
+   * backend's package, `lmdb`, `ioredis` or `pg`, is not installed).
    */
   static async open(options: StoreOptions = {}): Promise<TensorStreamStore> {
     const checked = checkStoreOptions(options)
-    const { path, ...rest } = checked
+    const { path, persistence: chosen, ...rest } = checked
     const store = new TensorStreamStore(rest)
-    if (path !== undefined) {
-      const persistence = await openPersistence(path)
-      try {
-        store.#persistence = persistence
-        store.#recover(path, persistence.load())
-      } catch (e) {
-        for (const t of store.#tensors.values()) t.compressor.free()
-        await persistence.close().catch(() => {})
-        throw e
-      }
+    const kind = path !== undefined ? { kind: 'lmdb' as const, path } : (chosen ?? { kind: 'memory' as const })
+    if (kind.kind === 'memory') return store
+    const persistence = await openBackend(kind)
+    try {
+      store.#persistence = persistence
+      store.#recover(describe(kind), await persistence.load())
+      await store.#saveUnsaved()
+    } catch (e) {
+      for (const t of store.#tensors.values()) t.compressor.free()
+      await persistence.close().catch(() => {})
+      throw e
     }
     return store
   }
@@ -384,7 +271,7 @@ export class TensorStreamStore {
     }
     const persistence = await openPersistence(path)
     try {
-      const loaded = persistence.load()
+      const loaded = await persistence.load()
       const { damage, tensors } = examineLoaded(loaded)
       const report: StoreReport = {
         ok: damage.length === 0,
@@ -400,9 +287,9 @@ export class TensorStreamStore {
           for (const seg of t.segments) kept.add(`segments\0${t.meta.id}\0${seg.seq}`)
           for (const f of t.wal) kept.add(`wal\0${t.meta.id}\0${f.seq}`)
         }
-        report.removed = persistence.rebuild((table, [id, seq]) => kept.has(`${table}\0${id}\0${seq}`))
-        const after = examineLoaded(persistence.load())
-        persistence.writeMetas(
+        report.removed = await persistence.rebuild!((table, [id, seq]) => kept.has(`${table}\0${id}\0${seq}`))
+        const after = examineLoaded(await persistence.load())
+        await persistence.writeMetas!(
           [...after.tensors.values()].map(({ meta, lost }) => {
             const { lost: _old, ...rest } = meta
             return lost.length > 0 ? { ...rest, lost } : rest
@@ -450,13 +337,13 @@ export class TensorStreamStore {
       accessTick: early?.accessTick ?? 0,
       lastTs: -Infinity,
       producer,
+      owned: false,
     }
   }
 
   /** The access count decayed to `tick` (used when a new access is added). */
   #decayedCount(t: { accessCount: number; accessTick: number }, tick: number): number {
-    const halfLife = this.#options.accessHalfLife ?? 60
-    return t.accessCount * 2 ** (-Math.max(0, tick - t.accessTick) / halfLife)
+    return decayedCount(t.accessCount, t.accessTick, tick, this.#options.accessHalfLife ?? 60)
   }
 
   /**
@@ -512,7 +399,8 @@ export class TensorStreamStore {
 
   /** Marks a segment the compressor finished as still to be written (with persistence). */
   #keep(t: TensorState, segment: StoredSegment): void {
-    if (this.#persistence === null) return
+    // Not in memory; and on a shared backend, only the tensor's writer writes its segments.
+    if (!this.#persistence.durable || (this.#persistence.shared && !t.owned)) return
     t.unsaved.push(segment)
     this.#unsavedCount++
   }
@@ -521,19 +409,20 @@ export class TensorStreamStore {
    * Writes the segments that finished without being written (their frames are safe in the
    * write-ahead table meanwhile). With `strict`, a failure is thrown; else they wait for the next try.
    */
-  #saveUnsaved(strict = false): void {
+  async #saveUnsaved(strict = false): Promise<void> {
     const p = this.#persistence
-    if (p === null || this.#unsavedCount === 0) return
+    if (this.#unsavedCount === 0) return
     for (const t of this.#tensors.values()) {
       if (t.unsaved.length === 0) continue
+      const batch = t.unsaved
       try {
-        p.writeSegments(null, t.unsaved, [], true)
+        await p.writeSegments(null, batch, [], true)
       } catch (e) {
         if (strict) throw e
         return
       }
-      this.#unsavedCount -= t.unsaved.length
-      t.unsaved = []
+      this.#unsavedCount -= batch.length
+      t.unsaved = t.unsaved.filter((s) => !batch.includes(s))
     }
   }
 
@@ -564,17 +453,36 @@ export class TensorStreamStore {
       throw new TemporalTensorError('INVALID_ARGUMENT', 'meta.producer must be a string')
     }
     const tick = this.#tick(ts)
-    const producer = given ?? this.#options.producer ?? null
+    // Validated before anything is written, so a bad frame changes nothing.
+    for (let i = 0; i < frame.length; i++) {
+      if (!Number.isFinite(frame[i])) throw new TemporalTensorError('NON_FINITE', `frame value at index ${i} is NaN or infinite`)
+    }
+    const copy = frame.slice() // the caller may reuse its buffer while the append waits its turn
+    return this.#serial(() => this.#append(tensorId, copy, ts, tick, given ?? this.#options.producer ?? null))
+  }
+
+  /**
+   * Runs `body` after every change called before it has settled: changes apply one at a time,
+   * in call order, whatever their backend waits for.
+   */
+  #serial<T>(body: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(() => {
+      this.#live()
+      return body()
+    })
+    this.#queue = run.catch(() => {})
+    return run
+  }
+
+  async #append(tensorId: string, frame: Float32Array, ts: number, tick: number, producer: string | null): Promise<void> {
+    const p = this.#persistence
+    if (p.shared && !this.#tensors.get(tensorId)?.owned) await this.#claim(tensorId)
     const existing = this.#tensors.get(tensorId)
     if (existing && ts < existing.lastTs) {
       throw new TemporalTensorError('INVALID_ARGUMENT', `ts ${ts} is before the tensor's last frame (${existing.lastTs})`)
     }
     if (existing && frame.length !== existing.tensorLen) {
       throw new TemporalTensorError('LENGTH_MISMATCH', `tensor "${tensorId}" has ${existing.tensorLen} values per frame, got ${frame.length}`)
-    }
-    // Validated before anything is written, so a bad frame changes nothing.
-    for (let i = 0; i < frame.length; i++) {
-      if (!Number.isFinite(frame[i])) throw new TemporalTensorError('NON_FINITE', `frame value at index ${i} is NaN or infinite`)
     }
     const t = existing ?? this.#newTensor(tensorId, frame.length, producer)
     const refresh =
@@ -583,16 +491,14 @@ export class TensorStreamStore {
       this.#options.coherence(tensorId, frame, ts) === false
     this.#live() // the callback may have closed the store
     const seq = t.nextSeq
-    const p = this.#persistence
-    if (p !== null) {
-      try {
-        this.#saveUnsaved()
-        p.writeFrame(tensorId, { seq, ts, producer, boundary: refresh, frame }, existing ? null : this.#meta(t))
-      } catch (e) {
-        if (!existing) t.compressor.free()
-        throw e
-      }
+    try {
+      await this.#saveUnsaved()
+      await p.writeFrame(tensorId, { seq, ts, producer, boundary: refresh, frame }, existing ? null : this.#meta(t))
+    } catch (e) {
+      if (!existing) t.compressor.free()
+      throw e
     }
+    t.owned = true
     // The frame is durable: from here on it is applied, or removed again if the backend fails.
     let finished: Uint8Array | null
     try {
@@ -603,7 +509,7 @@ export class TensorStreamStore {
       }
       finished = t.compressor.push(frame, tick)
     } catch (e) {
-      this.#undoFrame(t, seq, !existing)
+      await this.#undoFrame(t, seq, !existing)
       throw e
     }
     if (finished !== null) this.#keep(t, this.#finishOpen(t, finished))
@@ -616,13 +522,13 @@ export class TensorStreamStore {
       this.#tensors.set(tensorId, t)
       this.#earlyAccess.delete(tensorId)
     }
-    if (finished !== null) this.#saveUnsaved()
+    if (finished !== null) await this.#saveUnsaved()
     if (this.#options.retier !== false) {
       const every = this.#options.retier?.everyAppends ?? 256
       if (++this.#appendsSinceRetier >= every) {
         this.#appendsSinceRetier = 0
         try {
-          this.#retier(ts, this.#options.retier?.maxSegments ?? 4)
+          await this.#retier(ts, this.#options.retier?.maxSegments ?? 4)
         } catch {
           // Re-tiering is housekeeping: the frame is stored; the segments wait for the next round.
         }
@@ -630,12 +536,30 @@ export class TensorStreamStore {
     }
   }
 
+  /**
+   * Shared backends, before this store first writes `tensorId`: its state is read again from
+   * the backend (another process may have written it since this store read it), so the next
+   * frame follows the last one stored. The write itself then takes the tensor's lease.
+   */
+  async #claim(tensorId: string): Promise<void> {
+    const view = await this.#persistence.view!(tensorId, 0, Infinity, false)
+    if (view === null) return
+    const fresh = this.#fromView(view, true)
+    const old = this.#tensors.get(tensorId)
+    if (old) {
+      this.#unsavedCount -= old.unsaved.length
+      old.compressor.free()
+    }
+    this.#tensors.set(tensorId, fresh)
+    this.#unsavedCount += fresh.unsaved.length
+  }
+
   /** After a backend failure while applying frame `seq`: takes the frame back out of the database. */
-  #undoFrame(t: TensorState, seq: number, created: boolean): void {
+  async #undoFrame(t: TensorState, seq: number, created: boolean): Promise<void> {
     if (created) t.compressor.free()
-    if (this.#persistence === null) return
+    if (!this.#persistence.durable) return
     try {
-      this.#persistence.removeFrame(t.id, seq)
+      await this.#persistence.removeFrame(t.id, seq)
     } catch (e) {
       // Neither applied nor removed: the store cannot keep its promise any more.
       this.#failure = new TemporalTensorError('INTERNAL', 'a frame could not be applied nor removed; reopen the store', { cause: e })
@@ -663,6 +587,10 @@ export class TensorStreamStore {
       throw new TemporalTensorError('INVALID_ARGUMENT', 'tensorId must be a non-empty string')
     }
     const tick = this.#tick(ts)
+    return this.#serial(() => this.#touch(tensorId, tick))
+  }
+
+  async #touch(tensorId: string, tick: number): Promise<void> {
     const t = this.#tensors.get(tensorId)
     if (!t) {
       const early = this.#earlyAccess.get(tensorId) ?? { accessCount: 0, accessTick: 0 }
@@ -670,7 +598,7 @@ export class TensorStreamStore {
       return
     }
     const access = { accessCount: this.#decayedCount(t, tick) + 1, accessTick: Math.max(t.accessTick, tick) }
-    this.#persistence?.writeMeta(this.#meta(t, access))
+    await this.#persistence.writeMeta(this.#meta(t, access))
     t.accessCount = access.accessCount
     t.accessTick = access.accessTick
   }
@@ -681,20 +609,25 @@ export class TensorStreamStore {
    */
   async refresh(tensorId: string): Promise<void> {
     this.#live()
+    this.#tensor(tensorId)
+    return this.#serial(() => this.#refresh(tensorId))
+  }
+
+  async #refresh(tensorId: string): Promise<void> {
     const t = this.#tensor(tensorId)
     if (t.pendingTs.length === 0) return
     const p = this.#persistence
-    if (p === null) {
+    if (!p.durable) {
       const bytes = t.compressor.flush()
       if (bytes !== null) this.#finishOpen(t, bytes)
       return
     }
-    this.#saveUnsaved()
+    await this.#saveUnsaved()
     // The segment the flush will give (a peek is that segment), written before anything changes.
     const snapshot = this.#peek(t)!
     const seq = t.nextSeq - t.pendingTs.length
     const segment = this.#segment(t, snapshot, t.pendingTs, seq, t.producer, t.segments[t.segments.length - 1] ?? null)
-    p.writeSegments(null, [segment], [], true)
+    await p.writeSegments(null, [segment], [], true)
     const bytes = t.compressor.flush()
     if (bytes === null || bytes.byteLength !== snapshot.byteLength || !bytes.every((b, i) => b === snapshot[i])) {
       throw new TemporalTensorError('INTERNAL', 'a flushed segment differs from its snapshot')
@@ -704,9 +637,15 @@ export class TensorStreamStore {
     t.peekCache = null
   }
 
-  /** Finishes every open segment (e.g. before closing, to keep the WAL empty). */
+  /**
+   * Finishes every open segment (e.g. before closing, to keep the WAL empty). On a shared backend,
+   * those of the tensors this store writes.
+   */
   async flushAll(): Promise<void> {
-    for (const id of this.#tensors.keys()) await this.refresh(id)
+    this.#live()
+    return this.#serial(async () => {
+      for (const t of this.#tensors.values()) if (!this.#persistence.shared || t.owned) await this.#refresh(t.id)
+    })
   }
 
   /** The open segment's snapshot (cached until the next append). */
@@ -716,38 +655,51 @@ export class TensorStreamStore {
     return t.peekCache
   }
 
-  /** Index of the first segment whose `endTs >= ts` (binary search, O(log n)). */
-  #firstEndingAtOrAfter(segments: StoredSegment[], ts: number): number {
-    let lo = 0
-    let hi = segments.length
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if (segments[mid].endTs < ts) lo = mid + 1
-      else hi = mid
+  /**
+   * The state to read `tensorId` from: this store's own, or on a shared backend for a tensor this
+   * store does not write, the tensor as the backend holds it now (the segments overlapping
+   * `[fromTs, toTs]`, or with `latest` the last one starting at or before `toTs`, and its open
+   * frames). `release` frees what was made for the read.
+   */
+  async #readable(tensorId: string, fromTs: number, toTs: number, latest: boolean): Promise<{ t: TensorState; release: () => void }> {
+    const p = this.#persistence
+    const own = this.#tensors.get(tensorId)
+    if (!p.shared || own?.owned) return { t: this.#tensor(tensorId), release: () => {} }
+    if (typeof tensorId !== 'string' || tensorId.length === 0) {
+      throw new TemporalTensorError('INVALID_ARGUMENT', 'tensorId must be a non-empty string')
     }
-    return lo
+    const view = await p.view!(tensorId, fromTs, toTs, latest)
+    this.#live()
+    if (view === null) throw new TemporalTensorError('INVALID_ARGUMENT', `unknown tensor "${tensorId}"`)
+    const t = this.#fromView(view, false)
+    return { t, release: () => t.compressor.free() }
   }
 
   /**
    * Frames of `tensorId` with `fromTs <= ts <= toTs`, in time order, with their exact
-   * timestamps (finished segments and the open one alike).
+   * timestamps (finished segments and the open one alike). On a shared backend, a tensor another
+   * process writes is read from the backend: what its writer's acknowledged appends stored.
    */
   async read(tensorId: string, fromTs: number, toTs: number): Promise<ReadResult> {
     this.#live()
-    const t = this.#tensor(tensorId)
+    const { t, release } = await this.#readable(tensorId, fromTs, toTs, false)
+    try {
+      this.#live()
+      return this.#readFrom(t, fromTs, toTs)
+    } finally {
+      release()
+    }
+  }
+
+  #readFrom(t: TensorState, fromTs: number, toTs: number): ReadResult {
     const n = t.tensorLen
     const stamps: number[] = []
     const parts: Float32Array[] = []
     const take = (bytes: Uint8Array, timestamps: ArrayLike<number>): void => {
-      let first = -1
-      let last = -1
-      for (let i = 0; i < timestamps.length; i++) {
-        if (timestamps[i] >= fromTs && timestamps[i] <= toTs) {
-          if (first < 0) first = i
-          last = i
-        }
-      }
-      if (first < 0) return
+      const first = partitionPoint(timestamps.length, (i) => timestamps[i] < fromTs)
+      const end = partitionPoint(timestamps.length, (i) => timestamps[i] <= toTs)
+      if (first >= end) return
+      const last = end - 1
       const count = last - first + 1
       if (count <= 2) {
         for (let i = first; i <= last; i++) parts.push(decodeFrame(bytes, i))
@@ -757,8 +709,9 @@ export class TensorStreamStore {
       }
       for (let i = first; i <= last; i++) stamps.push(timestamps[i])
     }
-    for (let s = this.#firstEndingAtOrAfter(t.segments, fromTs); s < t.segments.length; s++) {
-      const seg = t.segments[s]
+    const segments = t.segments
+    for (let s = partitionPoint(segments.length, (i) => segments[i].endTs < fromTs); s < segments.length; s++) {
+      const seg = segments[s]
       if (seg.startTs > toTs) break
       take(seg.bytes, seg.timestamps)
     }
@@ -776,32 +729,27 @@ export class TensorStreamStore {
   /** The latest frame of `tensorId` at or before `ts` (random access), or `null`. */
   async readAt(tensorId: string, ts: number): Promise<{ ts: number; frame: Float32Array } | null> {
     this.#live()
-    const t = this.#tensor(tensorId)
-    const lastIndexAtOrBefore = (stamps: ArrayLike<number>): number => {
-      let lo = 0
-      let hi = stamps.length
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1
-        if (stamps[mid] <= ts) lo = mid + 1
-        else hi = mid
-      }
-      return lo - 1
+    const { t, release } = await this.#readable(tensorId, 0, ts, true)
+    try {
+      this.#live()
+      return this.#readAtFrom(t, ts)
+    } finally {
+      release()
     }
+  }
+
+  #readAtFrom(t: TensorState, ts: number): { ts: number; frame: Float32Array } | null {
+    const lastIndexAtOrBefore = (stamps: ArrayLike<number>): number => partitionPoint(stamps.length, (i) => stamps[i] <= ts) - 1
     const pending = this.#peek(t)
     if (pending) {
       const i = lastIndexAtOrBefore(t.pendingTs)
       if (i >= 0) return { ts: t.pendingTs[i], frame: decodeFrame(pending, i) }
     }
     // The last segment starting at or before ts holds the answer (segments do not overlap).
-    let lo = 0
-    let hi = t.segments.length
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if (t.segments[mid].startTs <= ts) lo = mid + 1
-      else hi = mid
-    }
-    if (lo === 0) return null
-    const seg = t.segments[lo - 1]
+    const segments = t.segments
+    const after = partitionPoint(segments.length, (i) => segments[i].startTs <= ts)
+    if (after === 0) return null
+    const seg = segments[after - 1]
     const i = lastIndexAtOrBefore(seg.timestamps)
     return { ts: seg.timestamps[i], frame: decodeFrame(seg.bytes, i) }
   }
@@ -856,130 +804,76 @@ export class TensorStreamStore {
     return this.#peek(t)?.byteLength ?? 0
   }
 
-  /** The width a tensor's frames would get now (as its compressor's policy picks it). */
-  #currentBits(t: TensorState, tick: number): number {
-    // Every push sets the same statistics first, so this changes nothing the tensor relies on.
-    t.compressor.setAccess(...accessArgs(t))
-    return t.compressor.bitsAt(tick)
-  }
-
   /**
    * Re-encodes up to `maxSegments` finished segments of tensors that cooled at `ts` to their
    * current (narrower) width, oldest first, in the store's format. Every frame of a re-encoded
    * segment stays within the new width's bound (`ERROR_BOUNDS`) against the frames that were
    * appended, not only against the decoded frames it was re-encoded from: the error those
-   * already carry is budgeted (see `#reencode`). A segment that cannot be narrowed within that
-   * budget is left as it is (only packed re-encoding can fail). Returns the number of segments
-   * tried, re-encoded or left.
+   * already carry is budgeted (see `reencode` in store-retier.ts). A segment that cannot be
+   * narrowed within that budget is left as it is (only packed re-encoding can fail). On a shared
+   * backend, only tensors this store writes are re-tiered. Returns the number of segments tried,
+   * re-encoded or left.
    */
   async retier(ts: number, maxSegments = 4): Promise<number> {
     this.#live()
     if (!(typeof maxSegments === 'number' && Number.isSafeInteger(maxSegments) && maxSegments >= 0)) {
       throw new TemporalTensorError('INVALID_ARGUMENT', `maxSegments must be an integer >= 0, got ${String(maxSegments)}`)
     }
-    return this.#retier(ts, maxSegments)
+    this.#tick(ts)
+    return this.#serial(() => this.#retier(ts, maxSegments))
   }
 
   /**
    * `retier`'s work. Each segment is replaced in the database (one transaction) before it is
    * replaced in memory, so a failed write changes nothing.
    */
-  #retier(ts: number, maxSegments: number): number {
+  async #retier(ts: number, maxSegments: number): Promise<number> {
     const tick = this.#tick(ts)
-    this.#saveUnsaved()
+    await this.#saveUnsaved()
     let done = 0
     for (const t of this.#tensors.values()) {
       if (done >= maxSegments) break
-      const target = this.#currentBits(t, tick)
+      if (this.#persistence.shared && !t.owned) continue
+      const target = currentBits(t.compressor, t.accessCount, t.accessTick, tick)
       for (let s = 0; s < t.segments.length && done < maxSegments; s++) {
         const old = t.segments[s]
         if (old.bits <= target) continue
         // A width that failed rules out every narrower one; a wider target is worth a try.
         const failed = this.#kept.get(old)
         if (failed !== undefined && target <= failed) continue
-        const replacement = this.#reencode(t, old, target)
+        const result = reencode(t.tensorLen, old, target, this.#format, this.#options.policy)
         done++
-        if (replacement === null) {
+        if (result === null) {
           // Cannot be narrowed to this width within the bound: not tried again for it.
           this.#kept.set(old, Math.max(failed ?? 0, target))
           continue
         }
+        const replacement = this.#replacements(t, old, result.parts, { from: old.reencodedFrom ?? old.bits, bound: result.bound })
         // A segment not written yet still has its frames in the write-ahead table: they go now.
         const unsaved = t.unsaved.indexOf(old)
-        this.#persistence?.writeSegments(null, replacement, [old], unsaved >= 0)
+        await this.#persistence.writeSegments(null, replacement, [old], unsaved >= 0)
         if (unsaved >= 0) {
           t.unsaved.splice(unsaved, 1)
           this.#unsavedCount--
         }
-        t.segments.splice(s, 1, ...replacement)
-        for (let k = s; k < t.segments.length; k++) t.segments[k].prevKey = k > 0 ? t.segments[k - 1].key : null
-        s += replacement.length - 1
+        const at = t.segments.indexOf(old)
+        t.segments.splice(at, 1, ...replacement)
+        for (let k = at; k < t.segments.length; k++) t.segments[k].prevKey = k > 0 ? t.segments[k - 1].key : null
+        s = at + replacement.length - 1
       }
     }
     return done
   }
 
-  /**
-   * `old` re-encoded at `bits`, or `null` if that would break the bound.
-   *
-   * The frames of `old` are within `bSrc = old.bound` of the appended ones (`|v − v'| < bSrc·M`
-   * with `M = max|v|`, so `M' = max|v'| < (1 + bSrc)·M`). Re-encoding `v'` into `v''` with
-   * `|v' − v''| ≤ b'·M'` and `b' = (bDst − bSrc) / (1 + bSrc)` gives
-   * `|v − v''| < bSrc·M + b'·(1 + bSrc)·M = bDst·M`: the destination bound against the
-   * appended frames. A naive re-encoding at `bDst` could reach `bSrc + bDst·(1 + bSrc)`.
-   *
-   * Coded: the compressor is given `b'` as its bound (and the width pinned with `fixedBits`),
-   * so it keeps it by construction. Packed: widths have fixed steps, so the frames are encoded
-   * at the pinned width and each is checked against `b'·M'`; one frame over it keeps `old`.
-   * Both are checked here before anything changes.
-   */
-  #reencode(t: TensorState, old: StoredSegment, bits: number): StoredSegment[] | null {
-    const n = t.tensorLen
-    const bSrc = old.bound
-    const bDst = ERROR_BOUNDS[bits]
-    if (bDst === undefined || !(bDst > bSrc)) return null
-    const budget = (bDst - bSrc) / (1 + bSrc)
-    const decoded = decodeSegment(old.bytes, { maxValues: old.frames * n })
-    const c = new TemporalTensorCompressor({
-      tensorLen: n,
-      policy: { ...this.#options.policy, fixedBits: bits as 3 | 5 | 7 | 8 },
-      format: this.#format,
-      ...(this.#format === 'coded' ? { bound: budget } : {}),
-    })
-    let parts: Uint8Array[]
-    try {
-      parts = c.pushMany(decoded, 0)
-      const last = c.flush()
-      if (last) parts.push(last)
-    } finally {
-      c.free()
-    }
-    // Every frame within the budget of the frames it was re-encoded from.
-    let frame = 0
-    for (const part of parts) {
-      const values = decodeSegment(part, { maxValues: old.frames * n })
-      for (let f = 0; f < values.length / n; f++, frame++) {
-        let maxAbs = 0
-        let maxErr = 0
-        for (let i = 0; i < n; i++) {
-          const d = decoded[frame * n + i]
-          maxAbs = Math.max(maxAbs, Math.abs(d))
-          maxErr = Math.max(maxErr, Math.abs(d - values[f * n + i]))
-        }
-        if (maxErr > budget * maxAbs) return null
-      }
-    }
-    if (frame !== old.frames) {
-      throw new TemporalTensorError('INTERNAL', `re-encoding ${old.frames} frames gave ${frame}`)
-    }
-    const reencoded = { from: old.reencodedFrom ?? old.bits, bound: bDst }
+  /** The records of `parts`, `old` re-encoded, chained where `old` was. */
+  #replacements(t: TensorState, old: StoredSegment, parts: Uint8Array[], reencoded: { from: number; bound: number }): StoredSegment[] {
     let prev = t.segments[t.segments.indexOf(old) - 1] ?? null
     let at = 0
-    return parts.map((part) => {
-      const frames = segmentInfo(part).frameCount
-      const stamps = old.timestamps.subarray(at, at + frames)
+    const counts = frameCounts(parts)
+    return parts.map((part, i) => {
+      const stamps = old.timestamps.subarray(at, at + counts[i])
       const segment = this.#segment(t, part, stamps, old.seq + at, old.producer, prev, reencoded)
-      at += frames
+      at += counts[i]
       prev = segment
       return segment
     })
@@ -990,27 +884,36 @@ export class TensorStreamStore {
    * each open segment replayed from the write-ahead table into a fresh compressor (segment
    * boundaries a coherence refresh made are kept). Throws `STORE_CORRUPT` for damage.
    */
-  #recover(path: string, loaded: Loaded): void {
+  #recover(where: string, loaded: Loaded): void {
     const { damage, tensors } = examineLoaded(loaded)
-    if (damage.length > 0) {
-      const first = damage.slice(0, 3).map((d) => `${d.table} ${d.tensorId ?? '?'}${d.seq !== null ? `#${d.seq}` : ''}: ${d.problem}`)
-      throw new TemporalTensorError(
-        'STORE_CORRUPT',
-        `the store at ${path} has ${damage.length} damaged record(s) (${first.join('; ')}). ` +
-          'TensorStreamStore.verify({ path }) lists them; TensorStreamStore.repair({ path }) removes them and keeps the rest',
-      )
-    }
+    if (damage.length > 0) throw corruptError(where, damage)
     for (const { meta, segments, wal, lost } of tensors.values()) {
-      const t = this.#newTensor(meta.id, meta.tensorLen, null)
-      this.#tensors.set(meta.id, t)
-      t.accessCount = meta.accessCount
-      t.accessTick = meta.accessTick
-      t.lost = lost
-      t.segments = segments.map(withFormatAndBound)
-      const last = t.segments[t.segments.length - 1]
-      t.nextSeq = last ? last.seq + last.frames : 0
-      t.lastTs = last ? last.endTs : -Infinity
-      t.producer = last?.producer ?? null
+      this.#tensors.set(meta.id, this.#rebuild(meta, segments, wal, lost, false))
+    }
+  }
+
+  /** A tensor's state from a shared backend's view of it (`STORE_CORRUPT` for damage). */
+  #fromView(view: TensorView, owned: boolean): TensorState {
+    if (view.damage.length > 0) throw corruptError(`${this.#persistence.kind} store`, view.damage)
+    return this.#rebuild(view.meta, view.segments, view.wal, view.meta.lost ?? [], owned)
+  }
+
+  /**
+   * A tensor's state from its description, finished segments and write-ahead frames (replayed
+   * into a fresh compressor; segments that finish on the way wait to be written if `owned`).
+   */
+  #rebuild(meta: TensorMeta, segments: StoredSegment[], wal: WalFrame[], lost: [number, number][], owned: boolean): TensorState {
+    const t = this.#newTensor(meta.id, meta.tensorLen, null)
+    t.owned = owned
+    t.accessCount = meta.accessCount
+    t.accessTick = meta.accessTick
+    t.lost = lost
+    t.segments = segments.map(withFormatAndBound)
+    const last = t.segments[t.segments.length - 1]
+    t.nextSeq = last ? last.seq + last.frames : 0
+    t.lastTs = last ? last.endTs : -Infinity
+    t.producer = last?.producer ?? null
+    try {
       for (const f of wal) {
         // A boundary where a refresh made one, and where frames were lost (a segment's frames
         // always have consecutive sequence numbers).
@@ -1027,9 +930,11 @@ export class TensorStreamStore {
         t.lastTs = f.ts
         t.producer = f.producer
       }
+    } catch (e) {
+      t.compressor.free()
+      throw e
     }
-    // On a full disk the segments wait in memory (their frames are in the write-ahead table).
-    this.#saveUnsaved()
+    return t
   }
 
   /**
@@ -1043,14 +948,15 @@ export class TensorStreamStore {
     if (this.#closed) return
     this.#closed = true
     let error: unknown = null
+    await this.#queue // changes called before close() settle first (those queued behind it reject)
     try {
-      this.#saveUnsaved(true)
+      await this.#saveUnsaved(true)
     } catch (e) {
       error = e
     }
     for (const t of this.#tensors.values()) t.compressor.free()
     try {
-      await this.#persistence?.close()
+      await this.#persistence.close()
     } catch (e) {
       error ??= e
     }
@@ -1058,110 +964,26 @@ export class TensorStreamStore {
   }
 }
 
-/** A tensor as read back: its description, intact segments and frames in order, and frames lost. */
-interface ExaminedTensor {
-  meta: TensorMeta
-  segments: StoredSegment[]
-  wal: WalFrame[]
-  frames: number
-  lost: [number, number][]
+/** `STORE_CORRUPT` for records of the store at `where` that do not read back as written. */
+function corruptError(where: string, damage: Damage[]): TemporalTensorError {
+  const first = damage.slice(0, 3).map((d) => `${d.table} ${d.tensorId ?? '?'}${d.seq !== null ? `#${d.seq}` : ''}: ${d.problem}`)
+  return new TemporalTensorError(
+    'STORE_CORRUPT',
+    `the store at ${where} has ${damage.length} damaged record(s) (${first.join('; ')}). ` +
+      'TensorStreamStore.verify({ path }) lists them; TensorStreamStore.repair({ path }) removes them and keeps the rest',
+  )
 }
 
-/**
- * Checks what was read beyond record checksums: each segment parses and holds what its record
- * says, each frame has its tensor's length, and each tensor's frames follow on from each other
- * (sequence numbers without gaps, except those a repair recorded; timestamps not decreasing).
- * Returns the damage found (a record that fails is left out) and each tensor's frames lost.
- */
-function examineLoaded(loaded: Loaded): { damage: Damage[]; tensors: Map<string, ExaminedTensor> } {
-  const damage = [...loaded.damage]
-  const tensors = new Map<string, ExaminedTensor>()
-  const ids = new Set([...loaded.tensors.map((m) => m.id), ...loaded.segments.keys(), ...loaded.wal.keys()])
-  const metas = new Map(loaded.tensors.map((m) => [m.id, m]))
-  for (const id of ids) {
-    const segments = loaded.segments.get(id) ?? []
-    const wal = loaded.wal.get(id) ?? []
-    let meta = metas.get(id)
-    if (meta === undefined) {
-      // Its description was lost (and reported); the frames tell its length.
-      const tensorLen = wal[0]?.frame.length ?? (segments[0] ? segmentInfoOrNull(segments[0].bytes)?.tensorLen : undefined)
-      if (tensorLen === undefined || tensorLen < 1) continue
-      if (!damage.some((d) => d.table === 'tensors' && d.tensorId === id)) {
-        damage.push({ table: 'tensors', tensorId: id, seq: null, problem: 'the tensor has frames but no description' })
-      }
-      meta = { id, tensorLen, accessCount: 0, accessTick: 0 }
-    }
-    const known = (meta.lost ?? []).map(([a, b]) => [a, b] as [number, number])
-    const covered = (from: number, to: number) => known.some(([a, b]) => a <= from && to <= b)
-    type Item = { seq: number; frames: number; firstTs: number; lastTs: number; segment?: StoredSegment; frame?: WalFrame }
-    const items: Item[] = []
-    for (const s of segments) {
-      const info = segmentInfoOrNull(s.bytes)
-      const problem =
-        info === null
-          ? 'the segment does not parse'
-          : info.frameCount !== s.frames || info.byteLength !== s.bytes.byteLength || info.tensorLen !== meta.tensorLen
-            ? 'the segment does not match its record'
-            : null
-      if (problem !== null) damage.push({ table: 'segments', tensorId: id, seq: s.seq, problem })
-      else items.push({ seq: s.seq, frames: s.frames, firstTs: s.startTs, lastTs: s.endTs, segment: s })
-    }
-    for (const f of wal) {
-      if (f.frame.length !== meta.tensorLen) damage.push({ table: 'wal', tensorId: id, seq: f.seq, problem: `a frame of ${f.frame.length} values, not ${meta.tensorLen}` })
-      else items.push({ seq: f.seq, frames: 1, firstTs: f.ts, lastTs: f.ts, frame: f })
-    }
-    items.sort((a, b) => a.seq - b.seq)
-    const kept: Item[] = []
-    const lost: [number, number][] = []
-    let expected = 0
-    let lastTs = -Infinity
-    for (const item of items) {
-      if (item.seq < expected) {
-        damage.push({ table: item.segment ? 'segments' : 'wal', tensorId: id, seq: item.seq, problem: 'frames overlap the ones before' })
-        continue
-      }
-      if (item.firstTs < lastTs) {
-        damage.push({ table: item.segment ? 'segments' : 'wal', tensorId: id, seq: item.seq, problem: 'timestamps before the frames before' })
-        continue
-      }
-      if (item.seq > expected && !covered(expected, item.seq - 1)) lost.push([expected, item.seq - 1])
-      kept.push(item)
-      expected = item.seq + item.frames
-      lastTs = item.lastTs
-    }
-    // Damaged records after the last intact one: one frame each at least.
-    for (const d of damage) {
-      if (d.tensorId === id && d.seq !== null && d.seq >= expected && !covered(d.seq, d.seq)) lost.push([d.seq, d.seq])
-    }
-    // A gap no damaged record explains: records vanished.
-    for (const [a, b] of lost) {
-      if (!damage.some((d) => d.tensorId === id && d.seq !== null && d.seq >= a && d.seq <= b)) {
-        damage.push({ table: 'segments', tensorId: id, seq: a, problem: `frames ${a}..${b} are missing` })
-      }
-    }
-    // Write-ahead frames must follow the last segment: a segment after them would mean frames
-    // were kept twice or lost.
-    const firstWal = kept.findIndex((k) => k.frame !== undefined)
-    const segmentsKept = kept.filter((k) => k.segment !== undefined)
-    const walKept = kept.filter((k) => k.frame !== undefined)
-    if (firstWal >= 0 && kept.slice(firstWal).some((k) => k.segment !== undefined)) {
-      damage.push({ table: 'wal', tensorId: id, seq: kept[firstWal].seq, problem: 'frames of the write-ahead table come before a segment' })
-    }
-    tensors.set(id, {
-      meta,
-      segments: segmentsKept.map((k) => k.segment!),
-      wal: walKept.map((k) => k.frame!),
-      frames: kept.reduce((n, k) => n + k.frames, 0),
-      lost: [...known, ...lost],
-    })
-  }
-  return { damage, tensors }
-}
-
-function segmentInfoOrNull(bytes: Uint8Array): ReturnType<typeof segmentInfo> | null {
-  try {
-    return segmentInfo(bytes)
-  } catch {
-    return null
+/** Where a backend keeps a store, for messages. */
+function describe(p: PersistenceOptions): string {
+  switch (p.kind) {
+    case 'lmdb':
+      return p.path
+    case 'redis':
+      return p.cluster ? `Redis Cluster store "${p.name ?? 'tt'}"` : `Redis store "${p.name ?? 'tt'}" at ${p.url ?? 'redis://127.0.0.1:6379'}`
+    case 'postgres':
+      return `PostgreSQL store "${p.name ?? 'tt'}"`
+    default:
+      return 'memory'
   }
 }

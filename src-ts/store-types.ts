@@ -1,0 +1,205 @@
+/**
+ * The store's row types (segment records, statistics, options, reports) and the small helpers
+ * the store and its re-tiering share. Records follow ADR-017 §5.2 (keys and tags) and §5.4
+ * (lineage).
+ */
+import { ERROR_BOUNDS } from './api.js'
+import type { SegmentFormat, TierPolicyOptions } from './api.js'
+
+/** A tier name; derived from the bits a segment is stored at (8 hot, 7/5 warm, 3 cold). */
+export type TierName = 'hot' | 'warm' | 'cold'
+
+/** The tier a width belongs to. */
+export function tierOfBits(bits: number): TierName {
+  return bits >= 8 ? 'hot' : bits >= 5 ? 'warm' : 'cold'
+}
+
+/** ADR-017 §8.2's per-frame bound on max|v − v'| / max|v| for a width (from the core: `errorBound`). */
+export { ERROR_BOUNDS }
+
+/** What the store records about each segment (ADR-017 §5.2 key and tags, §5.4 lineage). */
+export interface SegmentRecord {
+  /**
+   * `${tensorId}:${startTs}:${endTs}` (ADR-017 §5.2). Frames may share a timestamp, so two
+   * segments can share this key; `seq` is unique.
+   */
+  key: string
+  tensorId: string
+  /**
+   * Sequence number of the segment's first frame: a tensor's frames are numbered from 0 in the
+   * order they were appended, so `(tensorId, seq)` names a segment uniquely.
+   */
+  seq: number
+  /** Timestamp of the first frame. */
+  startTs: number
+  /** Timestamp of the last frame. */
+  endTs: number
+  tier: TierName
+  /** The width of the segment's tier (for coded segments, the width whose bound it keeps). */
+  bits: number
+  /** `'packed'` (TQTC v1/v2) or `'coded'` (v3), from the segment's header. */
+  format: SegmentFormat
+  /**
+   * The bound every frame keeps against the frames that were appended: max|v − v'| / max|v|
+   * below it. The segment's own header bound for segments written from appended frames; the
+   * destination tier's bound for segments re-tiering wrote (their header holds the smaller
+   * bound they were encoded at, relative to the frames they were re-encoded from).
+   */
+  bound: number
+  frames: number
+  /** Bytes of the TQTC segment. */
+  byteLength: number
+  /** Key of the segment before this one in the tensor's chain, or `null` for the first. */
+  prevKey: string | null
+  /** Producer metadata given to `append` (or the store's default). */
+  producer: string | null
+  /** Bits the frames had before re-tiering re-encoded them, if it did. */
+  reencodedFrom?: number
+}
+
+/** A stored segment: its record, bytes and frame timestamps. */
+export interface StoredSegment extends SegmentRecord {
+  bytes: Uint8Array
+  timestamps: Float64Array
+}
+
+/** Figures for one tier (or the total) in `stats()`. */
+export interface TierStats {
+  /** Tensors whose current (latest) width is in this tier. */
+  tensors: number
+  /** Segments stored at this tier's widths (the open segment of a tensor counts as one). */
+  segments: number
+  frames: number
+  /** Bytes the frames would take as f32. */
+  rawBytes: number
+  /** Bytes of segments (finished and open) holding them. */
+  residentBytes: number
+  /** `rawBytes / residentBytes` (0 when empty). */
+  ratio: number
+}
+
+/** `stats()` result. */
+export interface StoreStats {
+  hot: TierStats
+  warm: TierStats
+  cold: TierStats
+  total: TierStats
+  /** Bytes of the frame timestamps index (8 per frame), not included in `residentBytes`. */
+  indexBytes: number
+}
+
+/**
+ * Where a store keeps its segments (`TensorStreamStore.open({ persistence })`); see the README's
+ * store section for what each engine guarantees.
+ * - `memory`: nothing persisted (the default).
+ * - `lmdb`: an embedded database in directory `path`, one process at a time (optional `lmdb`
+ *   package).
+ * - `redis`: a Redis server (`url`, default `redis://127.0.0.1:6379`) or a Redis Cluster (`cluster`:
+ *   its seed nodes); every key of a tensor carries the hash tag `{tensorId}`, so one tensor lives
+ *   in one slot (optional `ioredis` package).
+ * - `postgres`: a PostgreSQL database (`connectionString`), through a pool of at most `poolSize`
+ *   connections (optional `pg` package).
+ *
+ * Redis and PostgreSQL stores are shared: `name` (letters, digits, `_`, `-`; default `tt`)
+ * tells stores on one server apart; any number of processes read; one process writes a tensor
+ * at a time, holding a lease on it renewed by each write and lost after `leaseMs` (default
+ * 10000) without one; another writer gets `STORE_LOCKED`.
+ */
+export type PersistenceOptions =
+  | { kind: 'memory' }
+  | { kind: 'lmdb'; path: string }
+  | { kind: 'redis'; url?: string; cluster?: { host: string; port: number }[]; name?: string; leaseMs?: number }
+  | { kind: 'postgres'; connectionString?: string; poolSize?: number; name?: string; leaseMs?: number }
+
+/** Options of a store. */
+export interface StoreOptions {
+  /** Where segments are kept (`TensorStreamStore.open`); default in memory. */
+  persistence?: PersistenceOptions
+  /** Directory of an LMDB database: the same as `persistence: { kind: 'lmdb', path }`. */
+  path?: string
+  /** Policy for every tensor's compressor (ADR-017 §3.4). `fixedBits` pins every tensor to one
+   * width (re-tiering then has nothing to do). */
+  policy?: TierPolicyOptions
+  /**
+   * Format of the segments every tensor's compressor (and re-tiering) writes: `'coded'` or
+   * `'packed'`. Default: `DEFAULT_FORMAT`. Segments already stored keep their own format and
+   * are read whatever this says.
+   */
+  format?: SegmentFormat
+  /**
+   * Maps a timestamp to the policy's integer tick (u32); default `Math.floor(ts)`. Access
+   * scores are `count · 1024 / (ticks since last access + 1)` (ADR-017 §3.4), where `count`
+   * is the tensor's access count at its last access, decayed with `accessHalfLife`.
+   */
+  tick?: (ts: number) => number
+  /** Half-life, in ticks, of the access count (so tensors that stop being read cool). Default 60. */
+  accessHalfLife?: number
+  /**
+   * Consulted on every append (ADR-017 §5.3): returning `false` forces a segment boundary
+   * before the frame, so new scales are calibrated from it.
+   */
+  coherence?: (tensorId: string, frame: Float32Array, ts: number) => boolean
+  /** Default producer metadata recorded with each segment. */
+  producer?: string
+  /**
+   * Re-tiering in bounded steps: every `everyAppends` appends, re-encode at most
+   * `maxSegments` older segments of tensors that cooled. `false` turns it off (call
+   * `retier()` yourself). Default `{ everyAppends: 256, maxSegments: 4 }`.
+   */
+  retier?: { everyAppends?: number; maxSegments?: number } | false
+}
+
+/** Frames of one tensor between two timestamps. */
+export interface ReadResult {
+  /** Timestamp of each frame, ascending. */
+  timestamps: Float64Array
+  /** The frames back to back: `timestamps.length * tensorLen` values. */
+  frames: Float32Array
+}
+
+/** What `TensorStreamStore.verify` and `TensorStreamStore.repair` found. */
+export interface StoreReport {
+  /** True when nothing is damaged. */
+  ok: boolean
+  path: string
+  /**
+   * Problems of the database file's structure (`data.mdb`: truncated, pages overwritten), one
+   * line each. When there are any, no record was read (reading would not be safe).
+   */
+  fileProblems: string[]
+  /** Records that fail their checksum or their checks, with the problem. */
+  damaged: { table: 'segments' | 'wal' | 'tensors'; tensorId: string | null; seq: number | null; problem: string }[]
+  /**
+   * Per tensor: frames intact, and frames lost as ranges of sequence numbers (`[first, last]`,
+   * frames numbered from 0 in append order; a damaged record at the end of a tensor counts as
+   * one frame lost, as its length cannot be read).
+   */
+  tensors: { id: string; frames: number; lost: [number, number][] }[]
+  /** `repair` only: records removed. */
+  removed?: number
+}
+
+
+/**
+ * The first index `i` in `[0, length)` for which `below(i)` is false, given that `below` is
+ * true for a prefix of the indices and false after it (binary search: O(log length) calls).
+ * Returns `length` when `below` holds everywhere.
+ */
+export function partitionPoint(length: number, below: (i: number) => boolean): number {
+  let lo = 0
+  let hi = length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (below(mid)) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+/**
+ * An access count last updated at tick `since`, decayed to tick `tick` with a half-life of
+ * `halfLife` ticks (> 0). Never grows; ticks before `since` leave it as it is.
+ */
+export function decayedCount(count: number, since: number, tick: number, halfLife: number): number {
+  return count * 2 ** (-Math.max(0, tick - since) / halfLife)
+}
