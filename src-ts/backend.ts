@@ -90,7 +90,21 @@ export interface Backend {
 }
 
 /** The arguments after `(tensorLen, nowTs)` of both backends' constructors, in order. */
-export function policyArgs(p: ResolvedPolicy, c: ResolvedCoding): number[] {
+export type PolicyArgs = [
+  hotMinScore: number,
+  warmMinScore: number,
+  warmBits: number,
+  driftPctQ8: number,
+  groupLen: number,
+  maxSegmentFrames: number,
+  fixedBits: number,
+  format: number,
+  keyframeInterval: number,
+  bound: number,
+]
+
+/** The arguments after `(tensorLen, nowTs)` of both backends' constructors, in order. */
+export function policyArgs(p: ResolvedPolicy, c: ResolvedCoding): PolicyArgs {
   return [
     p.hotMinScore,
     p.warmMinScore,

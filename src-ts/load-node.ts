@@ -43,7 +43,7 @@ export function platformSuffix(): string {
 }
 
 /** Tries every place a native binary may be; returns it, or throws with each failure as cause. */
-export function loadNative(): NativeBinding {
+function loadNative(): NativeBinding {
   const suffix = platformSuffix()
   const candidates = [
     join(packageRoot, 'native', `temporal-tensor.${suffix}.node`),

@@ -3,30 +3,14 @@ import { policyArgs, segmentInfoFrom, stateFrom } from './backend.js'
 import type { Backend, BackendCompressor, ResolvedCoding, ResolvedPolicy } from './backend.js'
 import { TemporalTensorError, isErrorCode } from './errors.js'
 import { MAX_DECODE_VALUES, limitExceeded } from './limits.js'
+import type * as Addon from './native-binding.js'
 
-/** What the addon exports (`crates/ruvector-temporal-tensor-node`). */
-export interface NativeBinding {
-  NativeCompressor: new (tensorLen: number, nowTs: number, ...policy: number[]) => NativeCompressor
-  decodeSegment(segment: Uint8Array): Float32Array
-  decodeSegmentInto(segment: Uint8Array, out: Float32Array): number
-  decodeFrame(segment: Uint8Array, index: number): Float32Array
-  segmentInfo(segment: Uint8Array): number[]
-  errorBound(bits: number): number
-  kernels(): string
-}
-
-interface NativeCompressor {
-  push(frame: Float32Array, nowTs: number): Uint8Array | null
-  pushMany(frames: Float32Array, nowTs: number): Uint8Array[]
-  flush(): Uint8Array | null
-  peek(): Uint8Array | null
-  touch(nowTs: number): void
-  setAccess(accessCount: number, lastAccessTs: number): void
-  bitsAt(nowTs: number): number
-  info(): number[]
-  /** Drops the Rust state now (not when the object is collected). */
-  free(): void
-}
+/**
+ * What the addon exports (`crates/ruvector-temporal-tensor-node`): the declarations napi-rs
+ * generates (`npm run build:native` writes `native/native.d.ts`; `native-binding.d.ts` is that
+ * file, kept current by `__test__/native-types.test.ts`).
+ */
+export type NativeBinding = typeof Addon
 
 /** Runs `f`, re-throwing the addon's errors as `TemporalTensorError` with the same code. */
 function call<T>(f: () => T): T {

@@ -18,7 +18,7 @@ use common::Input;
 use libfuzzer_sys::fuzz_target;
 use ruvector_temporal_tensor::ffi::*;
 use ruvector_temporal_tensor::segment::{self, SegmentHeader};
-use ruvector_temporal_tensor::{Error, Format, TemporalTensorCompressor, TierPolicy};
+use ruvector_temporal_tensor::{Error, Format, SegmentField, TemporalTensorCompressor, TierPolicy};
 use std::collections::BTreeMap;
 use std::ptr::{null, null_mut};
 
@@ -29,21 +29,47 @@ const OK: i32 = 0;
 fn st(e: Error) -> i32 {
     e.status()
 }
-const LENGTH_MISMATCH: i32 = -1;
-const NON_FINITE: i32 = -2;
-const INVALID_CONFIG: i32 = -3;
-const LIMIT_EXCEEDED: i32 = -4;
-const TRUNCATED: i32 = -5;
-const BAD_MAGIC: i32 = -6;
-const UNSUPPORTED_VERSION: i32 = -7;
-const CORRUPT_SEGMENT: i32 = -8;
-const FRAME_OUT_OF_RANGE: i32 = -9;
-const BUFFER_TOO_SMALL: i32 = -10;
-const NULL_POINTER: i32 = -11;
-const MISALIGNED: i32 = -12;
-const INVALID_HANDLE: i32 = -13;
-const UNKNOWN_ALLOCATION: i32 = -14;
-const OUT_OF_MEMORY: i32 = -15;
+// The statuses, from the error enum (the one table of them).
+const LENGTH_MISMATCH: i32 = Error::LengthMismatch {
+    expected: 0,
+    actual: 0,
+}
+.status();
+const NON_FINITE: i32 = Error::NonFinite { index: 0 }.status();
+const INVALID_CONFIG: i32 = Error::InvalidConfig { field: "" }.status();
+const LIMIT_EXCEEDED: i32 = Error::LimitExceeded {
+    what: "",
+    max: 0,
+    requested: 0,
+}
+.status();
+const TRUNCATED: i32 = Error::Truncated {
+    needed: 0,
+    available: 0,
+}
+.status();
+const BAD_MAGIC: i32 = Error::BadMagic.status();
+const UNSUPPORTED_VERSION: i32 = Error::UnsupportedVersion { version: 0 }.status();
+const CORRUPT_SEGMENT: i32 = Error::CorruptSegment {
+    field: SegmentField::Bits,
+}
+.status();
+const FRAME_OUT_OF_RANGE: i32 = Error::FrameOutOfRange {
+    index: 0,
+    frame_count: 0,
+}
+.status();
+const BUFFER_TOO_SMALL: i32 = Error::BufferTooSmall {
+    needed: 0,
+    available: 0,
+}
+.status();
+const NULL_POINTER: i32 = Error::NullPointer.status();
+const MISALIGNED: i32 = Error::Misaligned.status();
+const INVALID_HANDLE: i32 = Error::InvalidHandle.status();
+const UNKNOWN_ALLOCATION: i32 = Error::UnknownAllocation.status();
+const OUT_OF_MEMORY: i32 = Error::OutOfMemory.status();
+const INTERNAL: i32 = Error::Internal.status();
 
 const SEGMENT_ERRORS: [i32; 4] = [TRUNCATED, BAD_MAGIC, UNSUPPORTED_VERSION, CORRUPT_SEGMENT];
 
@@ -129,7 +155,7 @@ struct Model {
 }
 
 fn assert_status(status: i32, allowed: &[i32], what: &str) {
-    assert_ne!(status, -16, "{what}: INTERNAL (a panic was caught)");
+    assert_ne!(status, INTERNAL, "{what}: INTERNAL (a panic was caught)");
     assert!(
         status == OK || allowed.contains(&status),
         "{what}: status {status} not in {allowed:?}"

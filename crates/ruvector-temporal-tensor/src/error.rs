@@ -161,122 +161,71 @@ pub enum Error {
     InvalidArgument,
 }
 
-impl Error {
-    /// Stable, machine-readable name of the variant (`"LENGTH_MISMATCH"`, ...).
-    pub const fn code(&self) -> &'static str {
-        match self {
-            Error::LengthMismatch { .. } => "LENGTH_MISMATCH",
-            Error::NonFinite { .. } => "NON_FINITE",
-            Error::InvalidConfig { .. } => "INVALID_CONFIG",
-            Error::LimitExceeded { .. } => "LIMIT_EXCEEDED",
-            Error::Truncated { .. } => "TRUNCATED",
-            Error::BadMagic => "BAD_MAGIC",
-            Error::UnsupportedVersion { .. } => "UNSUPPORTED_VERSION",
-            Error::CorruptSegment { .. } => "CORRUPT_SEGMENT",
-            Error::FrameOutOfRange { .. } => "FRAME_OUT_OF_RANGE",
-            Error::BufferTooSmall { .. } => "BUFFER_TOO_SMALL",
-            Error::NullPointer => "NULL_POINTER",
-            Error::Misaligned => "MISALIGNED",
-            Error::InvalidHandle => "INVALID_HANDLE",
-            Error::UnknownAllocation => "UNKNOWN_ALLOCATION",
-            Error::OutOfMemory => "OUT_OF_MEMORY",
-            Error::Internal => "INTERNAL",
-            Error::InvalidArgument => "INVALID_ARGUMENT",
-        }
-    }
+/// The one table of every variant: its status, its code and its message (a format string over
+/// the variant's fields). `code`, `status`, `CODES` and `Display` are all generated from it, so
+/// they cannot disagree.
+macro_rules! error_table {
+    ($(
+        $variant:ident $({ $($field:ident),* })? => $status:literal, $code:literal, ($($message:tt)+);
+    )+) => {
+        impl Error {
+            /// Stable, machine-readable name of the variant (`"LENGTH_MISMATCH"`, ...).
+            pub const fn code(&self) -> &'static str {
+                match self {
+                    $(Error::$variant $({ $($field: _),* })? => $code,)+
+                }
+            }
 
-    /// Stable negative status code returned by the `ttc_*` C ABI (0 means success).
-    pub const fn status(&self) -> i32 {
-        match self {
-            Error::LengthMismatch { .. } => -1,
-            Error::NonFinite { .. } => -2,
-            Error::InvalidConfig { .. } => -3,
-            Error::LimitExceeded { .. } => -4,
-            Error::Truncated { .. } => -5,
-            Error::BadMagic => -6,
-            Error::UnsupportedVersion { .. } => -7,
-            Error::CorruptSegment { .. } => -8,
-            Error::FrameOutOfRange { .. } => -9,
-            Error::BufferTooSmall { .. } => -10,
-            Error::NullPointer => -11,
-            Error::Misaligned => -12,
-            Error::InvalidHandle => -13,
-            Error::UnknownAllocation => -14,
-            Error::OutOfMemory => -15,
-            Error::Internal => -16,
-            Error::InvalidArgument => -17,
-        }
-    }
+            /// Stable negative status code returned by the `ttc_*` C ABI (0 means success).
+            pub const fn status(&self) -> i32 {
+                match self {
+                    $(Error::$variant $({ $($field: _),* })? => $status,)+
+                }
+            }
 
-    /// Every `(status, code)` pair, in status order: the table bindings use to name statuses.
-    pub const CODES: [(i32, &'static str); 17] = [
-        (-1, "LENGTH_MISMATCH"),
-        (-2, "NON_FINITE"),
-        (-3, "INVALID_CONFIG"),
-        (-4, "LIMIT_EXCEEDED"),
-        (-5, "TRUNCATED"),
-        (-6, "BAD_MAGIC"),
-        (-7, "UNSUPPORTED_VERSION"),
-        (-8, "CORRUPT_SEGMENT"),
-        (-9, "FRAME_OUT_OF_RANGE"),
-        (-10, "BUFFER_TOO_SMALL"),
-        (-11, "NULL_POINTER"),
-        (-12, "MISALIGNED"),
-        (-13, "INVALID_HANDLE"),
-        (-14, "UNKNOWN_ALLOCATION"),
-        (-15, "OUT_OF_MEMORY"),
-        (-16, "INTERNAL"),
-        (-17, "INVALID_ARGUMENT"),
-    ];
+            /// Every `(status, code)` pair, in status order: the table bindings use to name
+            /// statuses.
+            pub const CODES: [(i32, &'static str); [$($status),+].len()] = [$(($status, $code)),+];
+        }
+
+        impl fmt::Display for Error {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match *self {
+                    $(Error::$variant $({ $($field),* })? => write!(f, $($message)+),)+
+                }
+            }
+        }
+    };
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            Error::LengthMismatch { expected, actual } => {
-                write!(f, "length mismatch: expected {expected}, got {actual}")
-            }
-            Error::NonFinite { index } => {
-                write!(f, "frame value at index {index} is NaN or infinite")
-            }
-            Error::InvalidConfig { field } => {
-                write!(f, "invalid configuration value for `{field}`")
-            }
-            Error::LimitExceeded {
-                what,
-                max,
-                requested,
-            } => write!(f, "{what} {requested} exceeds the maximum {max}"),
-            Error::Truncated { needed, available } => write!(
-                f,
-                "truncated segment: needs {needed} bytes, {available} available"
-            ),
-            Error::BadMagic => f.write_str("not a TQTC segment (bad magic)"),
-            Error::UnsupportedVersion { version } => {
-                write!(f, "unsupported segment version {version}")
-            }
-            Error::CorruptSegment { field } => {
-                write!(f, "corrupt segment: invalid `{}`", field.name())
-            }
-            Error::FrameOutOfRange { index, frame_count } => write!(
-                f,
-                "frame index {index} out of range for a segment of {frame_count} frames"
-            ),
-            Error::BufferTooSmall { needed, available } => write!(
-                f,
-                "output buffer too small: needs {needed}, capacity {available}"
-            ),
-            Error::NullPointer => f.write_str("null pointer argument"),
-            Error::Misaligned => f.write_str("pointer is not aligned for its element type"),
-            Error::InvalidHandle => f.write_str("unknown or freed compressor handle"),
-            Error::UnknownAllocation => {
-                f.write_str("pointer and size were not returned by ttc_alloc")
-            }
-            Error::OutOfMemory => f.write_str("out of memory"),
-            Error::Internal => f.write_str("internal error (please report)"),
-            Error::InvalidArgument => f.write_str("invalid argument"),
-        }
-    }
+error_table! {
+    LengthMismatch { expected, actual } => -1, "LENGTH_MISMATCH",
+        ("length mismatch: expected {expected}, got {actual}");
+    NonFinite { index } => -2, "NON_FINITE",
+        ("frame value at index {index} is NaN or infinite");
+    InvalidConfig { field } => -3, "INVALID_CONFIG",
+        ("invalid configuration value for `{field}`");
+    LimitExceeded { what, max, requested } => -4, "LIMIT_EXCEEDED",
+        ("{what} {requested} exceeds the maximum {max}");
+    Truncated { needed, available } => -5, "TRUNCATED",
+        ("truncated segment: needs {needed} bytes, {available} available");
+    BadMagic => -6, "BAD_MAGIC", ("not a TQTC segment (bad magic)");
+    UnsupportedVersion { version } => -7, "UNSUPPORTED_VERSION",
+        ("unsupported segment version {version}");
+    CorruptSegment { field } => -8, "CORRUPT_SEGMENT",
+        ("corrupt segment: invalid `{}`", field.name());
+    FrameOutOfRange { index, frame_count } => -9, "FRAME_OUT_OF_RANGE",
+        ("frame index {index} out of range for a segment of {frame_count} frames");
+    BufferTooSmall { needed, available } => -10, "BUFFER_TOO_SMALL",
+        ("output buffer too small: needs {needed}, capacity {available}");
+    NullPointer => -11, "NULL_POINTER", ("null pointer argument");
+    Misaligned => -12, "MISALIGNED", ("pointer is not aligned for its element type");
+    InvalidHandle => -13, "INVALID_HANDLE", ("unknown or freed compressor handle");
+    UnknownAllocation => -14, "UNKNOWN_ALLOCATION",
+        ("pointer and size were not returned by ttc_alloc");
+    OutOfMemory => -15, "OUT_OF_MEMORY", ("out of memory");
+    Internal => -16, "INTERNAL", ("internal error (please report)");
+    InvalidArgument => -17, "INVALID_ARGUMENT", ("invalid argument");
 }
 
 #[cfg(feature = "std")]
@@ -325,10 +274,38 @@ mod tests {
             Error::Internal,
             Error::InvalidArgument,
         ];
+        let messages = [
+            "length mismatch: expected 1, got 2",
+            "frame value at index 0 is NaN or infinite",
+            "invalid configuration value for `x`",
+            "x 2 exceeds the maximum 1",
+            "truncated segment: needs 1 bytes, 0 available",
+            "not a TQTC segment (bad magic)",
+            "unsupported segment version 9",
+            "corrupt segment: invalid `bits`",
+            "frame index 1 out of range for a segment of 1 frames",
+            "output buffer too small: needs 2, capacity 1",
+            "null pointer argument",
+            "pointer is not aligned for its element type",
+            "unknown or freed compressor handle",
+            "pointer and size were not returned by ttc_alloc",
+            "out of memory",
+            "internal error (please report)",
+            "invalid argument",
+        ];
         assert_eq!(samples.len(), Error::CODES.len());
-        for (e, (status, code)) in samples.iter().zip(Error::CODES) {
+        assert_eq!(samples.len(), messages.len());
+        for ((e, (status, code)), message) in samples.iter().zip(Error::CODES).zip(messages) {
             assert_eq!(e.status(), status);
             assert_eq!(e.code(), code);
+            assert_eq!(e.to_string(), message);
+        }
+        for (i, (status, _)) in Error::CODES.iter().enumerate() {
+            assert_eq!(
+                *status,
+                -(i as i32) - 1,
+                "statuses are -1, -2, ... in order"
+            );
         }
     }
 }
