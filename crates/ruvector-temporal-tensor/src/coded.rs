@@ -3,7 +3,8 @@
 //! Each frame gets its own quantization step from its tier's bound `b` and its own largest
 //! magnitude `M = max|v|`: `step = 2·b·M·(1 − 2⁻¹⁰)`. A frame is predicted from `w/16` of the
 //! previous *decoded* frame of its block (a weight `w` the encoder picks per frame by least
-//! squares; 0 = no prediction) and the difference is rounded to a whole number of steps `q`, so
+//! squares; 0 = no prediction), or from that frame smoothed along its length (for frames whose
+//! neighbouring values are related, such as spectra), and the difference is rounded to a whole number of steps `q`, so
 //! every value decodes within `b·M` ([`crate::quantizer::error_bound`], ADR-017 §8.2) and errors
 //! never accumulate. The `q`s are coded as they are or differenced along the frame, whichever
 //! is cheaper, with one rANS frequency table per segment ([`crate::rans`]). The encoder checks
@@ -35,8 +36,9 @@
 //! or keeps the previous step) by the change of its 16-bit step code as a zigzag LEB128 number;
 //! then the values of its raw frames (f32, `tensor_len` each); then the rANS stream of its coded
 //! frames' symbols ([`crate::rans`]). The mode byte is `255` for a raw frame, else
-//! `w | D·0x80 | E·0x40 | C·0x20`: temporal weight `w` in `0..=16`, `D` the running difference
-//! along the frame, `E` the same step code as the block's previous coded frame, `C` a chain
+//! `P | D·0x80 | E·0x40 | C·0x20`: predictor `P` either a temporal weight `w` in `0..=16` or
+//! `16 + n` (predict from the previous frame smoothed `n ≤ 4` times along the frame
+//! ([`crate::kernels::coded::smooth`]), weight 1), `D` the running difference along the frame, `E` the same step code as the block's previous coded frame, `C` a chain
 //! frame (each value predicted by the decoded value before it; `w = 0`, no `D`). A step code is
 //! the top 16 bits below the sign of the step's `f32` (`step = f32::from_bits(code << 15)`).
 //! Decoding a coded frame (see [`crate::kernels::coded`]): symbol `z` gives
@@ -44,7 +46,8 @@
 //! wrapping), else `q = r`; the value is `q[j] · step` when `w = 0`, else
 //! `(w/16) · prev[j] + q[j] · step`, every `f32` operation rounded as written (no fused
 //! multiply-add); a chain frame is the running sum of `q[j] · step`. `prev` is the previous
-//! decoded frame of the same block, so a block's first frame has `w = 0` (or is raw).
+//! decoded frame of the same block (smoothed first, for `P > 16`), so a block's first frame has
+//! `P = 0` (or is raw).
 //! `docs/format.md` in the repository spells the layout out in full.
 
 use crate::crc32c::crc32c;
@@ -78,6 +81,12 @@ pub const MODE_SAME_STEP: u8 = 0x40;
 /// Mode bit of a frame quantized along a chain: each value predicted by the decoded value
 /// before it (weight 0 and no running difference).
 pub const MODE_CHAIN: u8 = 0x20;
+/// Predictor field values `SMOOTHED + n` (`n` in `1..=MAX_SMOOTHING_PASSES`) predict a frame
+/// by the previous decoded frame smoothed `n` times along the frame
+/// ([`crate::kernels::coded::smooth`]), with weight 1.
+pub const SMOOTHED: u8 = 16;
+/// Most smoothing passes a smoothed prediction names.
+pub const MAX_SMOOTHING_PASSES: u8 = 4;
 /// Largest residual magnitude the encoder writes (its zigzag symbol stays below 4096).
 const MAX_RESIDUAL: u64 = 2047;
 /// The step is this fraction of `2·b·M`, leaving room for f32 rounding.
@@ -267,7 +276,7 @@ impl<'a> CodedSegment<'a> {
                     records.push((mode, 0.0f32));
                     continue;
                 }
-                let Some(prediction) = prediction_of(mode) else {
+                let Some((prediction, _)) = prediction_of(mode) else {
                     return Err(corrupt(SegmentField::FrameMode));
                 };
                 if f == 0 && prediction.weight != 0 {
@@ -307,10 +316,13 @@ impl<'a> CodedSegment<'a> {
                     if mode & MODE_CHAIN != 0 {
                         crate::kernels::coded::reconstruct_chain(&symbols, step, &mut cur);
                     } else {
-                        let prediction = prediction_of(mode).unwrap_or(Prediction {
-                            weight: 0,
-                            spatial: false,
-                        });
+                        let (prediction, passes) = prediction_of(mode).unwrap_or_default();
+                        // `prev` is not needed after this frame: smooth it in place (by way of
+                        // `cur`), then predict from it.
+                        for _ in 0..passes {
+                            crate::kernels::coded::smooth(&prev, &mut cur);
+                            core::mem::swap(&mut prev, &mut cur);
+                        }
                         (kernels.reconstruct)(&symbols, prediction, step, &prev, &mut cur);
                     }
                     if !all_finite(&cur) {
@@ -331,18 +343,49 @@ impl<'a> CodedSegment<'a> {
     }
 }
 
-/// The prediction a coded frame's mode byte names, or `None` for an invalid byte (or raw).
-/// A chain frame has weight 0 and no running difference.
-fn prediction_of(mode: u8) -> Option<Prediction> {
-    let weight = mode & !(MODE_SPATIAL | MODE_SAME_STEP | MODE_CHAIN);
+/// The prediction a coded frame's mode byte names and the smoothing passes applied to the
+/// previous frame first, or `None` for an invalid byte (or raw). A chain frame has weight 0 and
+/// no running difference; a smoothed frame has weight 16.
+fn prediction_of(mode: u8) -> Option<(Prediction, u8)> {
+    let field = mode & !(MODE_SPATIAL | MODE_SAME_STEP | MODE_CHAIN);
     let spatial = mode & MODE_SPATIAL != 0;
-    let chain_ok = mode & MODE_CHAIN == 0 || (weight == 0 && !spatial);
-    (weight <= MAX_WEIGHT && chain_ok).then_some(Prediction { weight, spatial })
+    if mode & MODE_CHAIN != 0 {
+        return (field == 0 && !spatial).then_some((Prediction { weight: 0, spatial }, 0));
+    }
+    match field {
+        0..=MAX_WEIGHT => Some((
+            Prediction {
+                weight: field,
+                spatial,
+            },
+            0,
+        )),
+        _ if field - SMOOTHED <= MAX_SMOOTHING_PASSES => Some((
+            Prediction {
+                weight: MAX_WEIGHT,
+                spatial,
+            },
+            field - SMOOTHED,
+        )),
+        _ => None,
+    }
 }
 
-/// The mode byte of a prediction.
-fn mode_of(prediction: Prediction) -> u8 {
-    prediction.weight | if prediction.spatial { MODE_SPATIAL } else { 0 }
+/// How the encoder predicts a frame: `w/16` of the previous decoded frame, or that frame
+/// smoothed `n` times (weight 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Predictor {
+    Weighted(u8),
+    Smoothed(u8),
+}
+
+/// The mode byte of a predictor (without the same-step flag).
+fn mode_of(predictor: Predictor, spatial: bool) -> u8 {
+    let field = match predictor {
+        Predictor::Weighted(w) => w,
+        Predictor::Smoothed(n) => SMOOTHED + n,
+    };
+    field | if spatial { MODE_SPATIAL } else { 0 }
 }
 
 /// Largest valid step code (exponent 254, all 8 mantissa bits set); larger ones are infinite
@@ -471,6 +514,11 @@ pub struct CodedWriter {
     chain_codes: Vec<i32>,
     chain_recon: Vec<f32>,
     frame_symbols: Vec<u16>,
+    /// Scratch for smoothed predictions (two buffers, so one pass reads the other's output).
+    smoothed: [Vec<f32>; 2],
+    /// Frames left during which smoothed prediction is tried on every frame (renewed each time
+    /// it is chosen); otherwise it is tried on each block's first predicted frame only.
+    smoothing_recent: u32,
 }
 
 impl PartialEq for CodedWriter {
@@ -485,6 +533,7 @@ impl PartialEq for CodedWriter {
             && self.max_symbol == other.max_symbol
             && bits(&self.raw) == bits(&other.raw)
             && bits(&self.prev) == bits(&other.prev)
+            && self.smoothing_recent == other.smoothing_recent
     }
 }
 
@@ -507,6 +556,8 @@ impl CodedWriter {
             chain_codes: vec![0; tensor_len],
             chain_recon: vec![0.0; tensor_len],
             frame_symbols: vec![0; tensor_len],
+            smoothed: [vec![0.0; tensor_len], vec![0.0; tensor_len]],
+            smoothing_recent: 0,
         }
     }
 
@@ -525,6 +576,7 @@ impl CodedWriter {
         self.symbols.clear();
         self.max_symbol = 0;
         self.raw.clear();
+        self.smoothing_recent = 0;
     }
 
     /// The width label of the segment.
@@ -548,6 +600,7 @@ impl CodedWriter {
             + (self.codes.capacity() + self.chain_codes.capacity() + self.chain_recon.capacity())
                 * 4
             + self.frame_symbols.capacity() * 2
+            + (self.smoothed[0].capacity() + self.smoothed[1].capacity()) * 4
     }
 
     /// Adds a frame of finite values (`frame.len() == tensor_len`; the caller checks both).
@@ -575,10 +628,10 @@ impl CodedWriter {
         let inv = 1.0 / step;
         let kernels = crate::kernels::active().coded;
         if step.is_normal() && inv.is_normal() {
-            let weight = if first_of_block {
-                0
+            let predictor = if first_of_block {
+                Predictor::Weighted(0)
             } else {
-                predictor_weight(frame, &self.prev)
+                self.choose_predictor(frame)
             };
             // A block's first frame may also be quantized along a chain, when that is cheaper.
             let chain = first_of_block.then(|| {
@@ -593,10 +646,14 @@ impl CodedWriter {
                 let within = (max_err as f64) * (1.0 + f32::EPSILON as f64) < limit;
                 (within && costs[2] <= MAX_RESIDUAL).then_some(costs)
             });
-            for weight in [weight, 0] {
+            for predictor in [predictor, Predictor::Weighted(0)] {
+                let (source, weight) = match predictor {
+                    Predictor::Weighted(w) => (&self.prev, w),
+                    Predictor::Smoothed(n) => (&self.smoothed[(n as usize - 1) % 2], MAX_WEIGHT),
+                };
                 let [max_err, _] = (kernels.quantize)(
                     frame,
-                    &self.prev,
+                    source,
                     weight,
                     step,
                     inv,
@@ -623,9 +680,9 @@ impl CodedWriter {
                     (kernels.residuals)(&self.codes, spatial, &mut self.frame_symbols);
                     // zigzag(−r) = 2r − 1 and zigzag(r) = 2r.
                     self.max_symbol = self.max_symbol.max(2 * largest as u16);
-                    return self.accept(mode_of(Prediction { weight, spatial }), step);
+                    return self.accept(mode_of(predictor, spatial), step);
                 }
-                if weight == 0 {
+                if predictor == Predictor::Weighted(0) {
                     break;
                 }
             }
@@ -637,6 +694,46 @@ impl CodedWriter {
             mode: MODE_RAW,
             step: 0.0,
         });
+    }
+
+    /// Picks how to predict `frame` (not a block's first) from the previous decoded frame: the
+    /// least-squares weight, or, when tried, the previous frame smoothed 1 to
+    /// [`MAX_SMOOTHING_PASSES`] times, whichever is closest to `frame` by
+    /// [`prediction_distance`](crate::kernels::coded::prediction_distance). Passes stop when one
+    /// more does not get closer, so the chosen smoothed frame is still in `smoothed[(n − 1) % 2]`.
+    fn choose_predictor(&mut self, frame: &[f32]) -> Predictor {
+        use crate::kernels::coded::{prediction_distance, smooth};
+        let weight = predictor_weight(frame, &self.prev);
+        let position = self.records.len() as u32 % self.keyframe_interval;
+        self.smoothing_recent = self.smoothing_recent.saturating_sub(1);
+        if position != 1 && self.smoothing_recent == 0 {
+            return Predictor::Weighted(weight);
+        }
+        let mut best = Predictor::Weighted(weight);
+        let mut best_distance = prediction_distance(frame, &self.prev, weight);
+        let mut previous_distance = f32::INFINITY;
+        for n in 1..=MAX_SMOOTHING_PASSES {
+            let [a, b] = &mut self.smoothed;
+            let (from, to) = match n {
+                1 => (&self.prev[..], a),
+                _ if n % 2 == 0 => (&a[..], b),
+                _ => (&b[..], a),
+            };
+            smooth(from, to);
+            let distance = prediction_distance(frame, to, MAX_WEIGHT);
+            if distance >= previous_distance || distance.is_nan() {
+                break;
+            }
+            previous_distance = distance;
+            if distance < best_distance {
+                best = Predictor::Smoothed(n);
+                best_distance = distance;
+            }
+        }
+        if let Predictor::Smoothed(_) = best {
+            self.smoothing_recent = self.keyframe_interval;
+        }
+        best
     }
 
     /// The step of the block's latest coded frame (the next frame's block), if any.

@@ -53,6 +53,119 @@ fn every_tier_round_trips_within_its_bound() {
     }
 }
 
+/// Spectrum-like frames: a smooth curve along the frame that drifts over time, plus noise (like
+/// log-power spectra, whose neighbouring bins are related).
+fn spectra(rng: &mut Rng, frames: usize, n: usize, noise: f32) -> Vec<Vec<f32>> {
+    (0..frames)
+        .map(|t| {
+            (0..n)
+                .map(|j| {
+                    let x = j as f32 / n as f32;
+                    -40.0 + 25.0 * (6.0 * x + 0.05 * t as f32).sin() - 20.0 * x
+                        + noise * rng.normal()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The predictor field (`mode & 0x1F`, 255 for raw) of every frame of a coded segment, read
+/// from the layout in `docs/format.md` (independently of the decoder).
+fn predictor_fields(seg: &[u8]) -> Vec<u8> {
+    let u32_at = |at: usize| u32::from_le_bytes(seg[at..at + 4].try_into().unwrap());
+    let k = u16::from_le_bytes([seg[6], seg[7]]) as usize;
+    let frames = u32_at(12) as usize;
+    let symbols = u16::from_le_bytes([seg[20], seg[21]]) as usize;
+    let mut at = coded::HEADER_LEN;
+    for _ in 0..symbols {
+        at += if seg[at] & 0x80 != 0 { 2 } else { 1 };
+    }
+    let blocks = frames.div_ceil(k);
+    let lens: Vec<usize> = (0..blocks).map(|b| u32_at(at + 4 * b) as usize).collect();
+    at += 4 * blocks;
+    let mut fields = Vec::new();
+    for (b, len) in lens.into_iter().enumerate() {
+        let mut r = at;
+        for _ in 0..k.min(frames - b * k) {
+            let mode = seg[r];
+            r += 1;
+            if mode == coded::MODE_RAW {
+                fields.push(mode);
+                continue;
+            }
+            if mode & coded::MODE_SAME_STEP == 0 {
+                while seg[r] & 0x80 != 0 {
+                    r += 1;
+                }
+                r += 1;
+            }
+            fields.push(mode & 0x1F);
+        }
+        at += len;
+    }
+    fields
+}
+
+#[test]
+fn smooth_frames_are_predicted_from_the_smoothed_previous_frame() {
+    let mut rng = Rng::new(23);
+    let stream = spectra(&mut rng, 80, 256, 3.0);
+    for bits in WIDTHS {
+        check_round_trip_in(Format::Coded, &stream, bits, 64);
+        let mut c = compressor_in(Format::Coded, bits, 256, 64);
+        let bytes = compress(&mut c, &stream);
+        let fields: Vec<u8> = segment::split_segments(&bytes)
+            .flat_map(|seg| predictor_fields(seg.unwrap().1))
+            .collect();
+        assert_eq!(fields.len(), stream.len());
+        let smoothed = fields
+            .iter()
+            .filter(|&&f| {
+                (coded::SMOOTHED + 1..=coded::SMOOTHED + coded::MAX_SMOOTHING_PASSES).contains(&f)
+            })
+            .count();
+        assert!(
+            smoothed > stream.len() / 2,
+            "{bits}-bit: {smoothed} smoothed frames of {}: {fields:?}",
+            stream.len()
+        );
+    }
+    // Unrelated neighbours (an embedding-like walk) never pick smoothing.
+    let stream = walk(&mut rng, 80, 256, 0.3);
+    let mut c = compressor_in(Format::Coded, 8, 256, 64);
+    let bytes = compress(&mut c, &stream);
+    for seg in segment::split_segments(&bytes) {
+        assert!(predictor_fields(seg.unwrap().1)
+            .iter()
+            .all(|&f| f <= coded::SMOOTHED || f == coded::MODE_RAW));
+    }
+}
+
+#[test]
+fn smoothing_follows_the_documented_filter() {
+    use ruvector_temporal_tensor::kernels::coded::smooth;
+    let x = [4.0f32, -8.0, 16.0, 1.0, 3.4e38];
+    let mut out = [0.0f32; 5];
+    smooth(&x, &mut out);
+    let f = |l: f32, c: f32, r: f32| (l * 0.25 + r * 0.25) + c * 0.5;
+    let expected = [
+        f(4.0, 4.0, -8.0),
+        f(4.0, -8.0, 16.0),
+        f(-8.0, 16.0, 1.0),
+        f(16.0, 1.0, 3.4e38),
+        f(1.0, 3.4e38, 3.4e38),
+    ];
+    assert_eq!(out.map(f32::to_bits), expected.map(f32::to_bits));
+    assert!(
+        out.iter().all(|v| v.is_finite()),
+        "no overflow near f32::MAX"
+    );
+    let mut one = [0.0f32];
+    smooth(&[-2.5], &mut one);
+    assert_eq!(one, [-2.5]);
+    smooth(&[], &mut []);
+}
+
 #[test]
 fn awkward_magnitudes_stay_within_bound() {
     let n = 97;
@@ -366,6 +479,9 @@ fn hostile_segments_with_valid_checksums_are_rejected() {
     for (mode, step, field) in [
         (3u8, &[2u8][..], F::FrameMode),
         (17, &[2], F::FrameMode),
+        (20, &[2], F::FrameMode),
+        (21, &[2], F::FrameMode),
+        (0x31, &[2], F::FrameMode),
         (0xA0, &[2], F::FrameMode),
         (0, &[1], F::Step),
         (0, &[0x80, 0xFC, 0x07], F::Step),

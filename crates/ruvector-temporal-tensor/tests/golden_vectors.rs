@@ -78,6 +78,28 @@ fn cases() -> Vec<Case> {
             frames: walk.clone(),
         });
     }
+    // Spectrum-like frames (a smooth curve plus noise): predicted from the smoothed previous
+    // frame.
+    let spectra: Vec<Vec<f32>> = (0..12)
+        .map(|t| {
+            (0..32)
+                .map(|j| {
+                    -30.0 + 20.0 * (0.2 * j as f32 + 0.1 * t as f32).sin() + 2.0 * rng.normal()
+                })
+                .collect()
+        })
+        .collect();
+    for bits in [8u8, 3] {
+        cases.push(Case {
+            name: Box::leak(format!("v3-smoothed-{bits}bit").into_boxed_str()),
+            format: Format::Coded,
+            keyframe_interval: 6,
+            bits,
+            tensor_len: 32,
+            group_len: 64,
+            frames: spectra.clone(),
+        });
+    }
     let mut odd = walk[..5].to_vec();
     odd[2] = odd[2].iter().map(|v| v * 1e-41).collect();
     odd[3] = vec![0.0; 24];

@@ -41,7 +41,7 @@ pub const PORTABLE: CodedKernels = CodedKernels {
 /// How a frame is predicted: from `weight/16` of the previous decoded frame (0 = not at all),
 /// and whether its step counts are differenced along the frame (`spatial`: the count of value
 /// `j` minus that of value `j − 1`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Prediction {
     /// Numerator of the temporal weight, 0..=16.
     pub weight: u8,
@@ -339,6 +339,65 @@ pub fn quantize_chain(
         p = rec;
     }
     [err, code]
+}
+
+/// One pass of the `[1, 2, 1] / 4` smoothing filter along a frame, edges repeated:
+/// `out[j] = (x[j−1] · 0.25 + x[j+1] · 0.25) + x[j] · 0.5` with `x[−1] = x[0]` and
+/// `x[n] = x[n−1]`, each `f32` operation rounded as written. The weights sum to one, so
+/// `|out[j]| ≤ max|x|` and finite inputs give finite outputs. Used by smoothed prediction
+/// (the coded format's predictors `17..=20`); one portable body serves every kernel set.
+/// `out` has at least `x.len()` elements (checked).
+pub fn smooth(x: &[f32], out: &mut [f32]) {
+    let n = x.len();
+    let out = &mut out[..n];
+    let f = |l: f32, c: f32, r: f32| (l * 0.25 + r * 0.25) + c * 0.5;
+    match n {
+        0 => {}
+        1 => out[0] = f(x[0], x[0], x[0]),
+        _ => {
+            out[0] = f(x[0], x[0], x[1]);
+            for (((o, &l), &c), &r) in out[1..n - 1]
+                .iter_mut()
+                .zip(&x[..n - 2])
+                .zip(&x[1..n - 1])
+                .zip(&x[2..])
+            {
+                *o = f(l, c, r);
+            }
+            out[n - 1] = f(x[n - 2], x[n - 1], x[n - 1]);
+        }
+    }
+}
+
+/// `Σ |v[j] − (weight/16) · p[j]|` (just `Σ |v[j]|` for weight 0), summed in 8 fixed lanes in a
+/// fixed order so every build gives the same `f32`. The encoder's estimate of how well a
+/// prediction fits, before quantizing. Slices of equal length (the shorter one bounds the sum).
+pub fn prediction_distance(v: &[f32], p: &[f32], weight: u8) -> f32 {
+    let w = weight as f32 / 16.0;
+    let mut lanes = [0.0f32; 8];
+    let mut vc = v.chunks_exact(8);
+    let mut pc = p.chunks_exact(8);
+    if weight == 0 {
+        for c in &mut vc {
+            for l in 0..8 {
+                lanes[l] += c[l].abs();
+            }
+        }
+        for &x in vc.remainder() {
+            lanes[0] += x.abs();
+        }
+    } else {
+        for (a, b) in (&mut vc).zip(&mut pc) {
+            for l in 0..8 {
+                lanes[l] += (a[l] - w * b[l]).abs();
+            }
+        }
+        for (&a, &b) in vc.remainder().iter().zip(pc.remainder()) {
+            lanes[0] += (a - w * b).abs();
+        }
+    }
+    ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5]))
+        + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
 }
 
 /// Decodes a chain-quantized frame ([`quantize_chain`]): `out[j] = out[j−1] + q[j] · step` with
