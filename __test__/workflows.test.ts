@@ -407,3 +407,46 @@ describe('npm/<suffix> platform packages', () => {
     expect(loader).toContain(`\`${pkg.napi.packageName}-\${suffix}\``)
   })
 })
+
+describe('python wheel job', () => {
+  const job = ci.jobs['python-wheel']
+  const matrixRows = rows(job ?? {})
+  const build = stepsOf(job ?? {}).find((s) => usesAction(s, 'PyO3/maturin-action'))
+  const pyproject = read('crates/ruvector-temporal-tensor-py/pyproject.toml')
+  const cargo = read('crates/ruvector-temporal-tensor-py/Cargo.toml')
+
+  it('builds an abi3 wheel with maturin for exactly the napi targets', () => {
+    expect(job).toBeDefined()
+    expect(matrixRows.map((row) => row.target).sort()).toEqual([...targets].sort())
+    expect(String(build?.with?.target)).toBe('${{ matrix.target }}')
+    expect(String(build?.with?.args)).toContain('--manifest-path crates/ruvector-temporal-tensor-py/Cargo.toml')
+    expect(String(build?.with?.args)).toContain('--release')
+    expect(cargo).toMatch(/features = \["abi3-py\d+"\]/)
+    expect(pyproject).toContain('build-backend = "maturin"')
+    for (const row of matrixRows) {
+      const host = expand(job['runs-on'], row)
+      const target = String(row.target)
+      if (target.includes('apple-darwin')) expect(host, target).toMatch(/^macos-/)
+      else if (target.includes('windows')) expect(host, target).toMatch(/^windows-/)
+      else expect(host, target).toMatch(/^ubuntu-/)
+      if (target.endsWith('-linux-musl')) expect(row.manylinux, target).toMatch(/^musllinux/)
+    }
+  })
+
+  it('installs the wheel in a fresh venv and runs pytest where the runner can run it', () => {
+    const tested = matrixRows.filter((row) => row.test === true).map((row) => row.target)
+    expect(tested).toEqual(
+      expect.arrayContaining(['x86_64-unknown-linux-gnu', 'aarch64-apple-darwin', 'x86_64-pc-windows-msvc']),
+    )
+    const test = stepsOf(job).find((s) => /pytest/.test(s.run ?? ''))
+    expect(test?.if).toBe('matrix.test')
+    expect(test?.run).toMatch(/-m venv/)
+    expect(test?.run).toMatch(/pip install [^\n]*wheels\/\*\.whl/)
+    expect(indexOf(job, (s) => s === build)).toBeLessThan(indexOf(job, (s) => s === test))
+  })
+
+  it('uploads wheel-<target>', () => {
+    const upload = stepsOf(job).find((s) => usesAction(s, 'actions/upload-artifact'))
+    expect(upload?.with).toMatchObject({ name: 'wheel-${{ matrix.target }}', path: 'wheels/*.whl', 'if-no-files-found': 'error' })
+  })
+})
