@@ -1,15 +1,21 @@
 // TensorStreamStore: reads, index, lineage, coherence refresh, re-tiering, persistence across a
-// restart and a killed process, and the ADR-017 §8.1 1-hour acceptance trace.
+// restart and a killed process, and the ADR-017 §8.1 1-hour acceptance trace. The store suite
+// runs unchanged on every backend (memory, LMDB, Redis, Redis Cluster, PostgreSQL: real servers
+// started for this file by __test__/store-servers.ts).
 import { fork } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { TemporalTensorCompressor, TensorStreamStore } from '../dist/index.mjs'
 // @ts-expect-error: plain ESM module without types
 import { TRACE_STORE_OPTIONS, embeddingStream, runTrace } from '../bin/trace.mjs'
 import { BOUNDS, expectCode, relativeError } from './helpers.js'
+import { BACKENDS, type BackendName, useBackends } from './store-servers.js'
+
+const backends = useBackends(BACKENDS)
+const PERSISTENT = BACKENDS.filter((b) => b !== 'memory')
 
 const dirs: string[] = []
 function tempDir(): string {
@@ -26,9 +32,19 @@ async function expectReject(p: Promise<unknown>, code: string): Promise<void> {
 const DIM = 64
 const FORMATS = ['packed', 'coded'] as const
 
-describe.each(FORMATS)('in-memory store (%s segments)', (format) => {
+describe.each(BACKENDS.flatMap((b) => FORMATS.map((f) => [b, f] as const)))('store on %s (%s segments)', (backend, format) => {
+  const made: TensorStreamStore[] = []
+  afterEach(async () => {
+    await Promise.all(made.splice(0).map((s) => s.close()))
+  })
+  /** A new store on this backend, empty. */
+  const newStore = async (options: Parameters<typeof TensorStreamStore.open>[0]) => {
+    const store = await TensorStreamStore.open({ ...options, persistence: backends.fresh(backend) })
+    made.push(store)
+    return store
+  }
   it('reads frames back with their exact timestamps, within bound, finished and open alike', async () => {
-    const store = new TensorStreamStore({ retier: false, format })
+    const store = await newStore({ retier: false, format })
     const next = embeddingStream(DIM, 7)
     const originals: Float32Array[] = []
     for (let k = 0; k < 300; k++) {
@@ -49,7 +65,7 @@ describe.each(FORMATS)('in-memory store (%s segments)', (format) => {
   })
 
   it('readAt finds the latest frame at or before a time, through the index', async () => {
-    const store = new TensorStreamStore({ retier: false, format, policy: { maxSegmentFrames: 7 } })
+    const store = await newStore({ retier: false, format, policy: { maxSegmentFrames: 7 } })
     const next = embeddingStream(DIM, 8)
     for (let k = 0; k < 100; k++) await store.append('b', next(), 100 + k * 2)
     expect(await store.readAt('b', 99)).toBeNull()
@@ -62,7 +78,7 @@ describe.each(FORMATS)('in-memory store (%s segments)', (format) => {
   })
 
   it('keys, tags and lineage follow ADR-017 §5.2 and §5.4', async () => {
-    const store = new TensorStreamStore({ retier: false, format, producer: 'agent-x', policy: { maxSegmentFrames: 4 } })
+    const store = await newStore({ retier: false, format, producer: 'agent-x', policy: { maxSegmentFrames: 4 } })
     for (let k = 0; k < 10; k++) await store.append('c', embeddingStream(DIM, k)(), k)
     const chain = store.lineage('c')
     expect(chain.map((s) => s.key)).toEqual(['c:0:3', 'c:4:7'])
@@ -72,7 +88,7 @@ describe.each(FORMATS)('in-memory store (%s segments)', (format) => {
 
   it('refresh and a coherence callback force segment boundaries', async () => {
     let coherent = true
-    const store = new TensorStreamStore({ retier: false, format, coherence: () => coherent })
+    const store = await newStore({ retier: false, format, coherence: () => coherent })
     const next = embeddingStream(DIM, 9)
     for (let k = 0; k < 5; k++) await store.append('d', next(), k)
     await store.refresh('d')
@@ -84,7 +100,7 @@ describe.each(FORMATS)('in-memory store (%s segments)', (format) => {
   })
 
   it('bad input is a coded error and changes nothing', async () => {
-    const store = new TensorStreamStore({ retier: false, format })
+    const store = await newStore({ retier: false, format })
     await store.append('e', new Float32Array(DIM).fill(1), 10)
     const before = JSON.stringify(store.stats())
     await expectReject(store.append('e', new Float32Array(DIM + 1), 11), 'LENGTH_MISMATCH')
@@ -101,7 +117,7 @@ describe.each(FORMATS)('in-memory store (%s segments)', (format) => {
   })
 
   it('re-tiering narrows the segments of a tensor that cooled, within bound of the originals', async () => {
-    const store = new TensorStreamStore({ retier: false, format, policy: { maxSegmentFrames: 20 } })
+    const store = await newStore({ retier: false, format, policy: { maxSegmentFrames: 20 } })
     const next = embeddingStream(DIM, 10)
     const originals: Float32Array[] = []
     for (let k = 0; k < 100; k++) {
@@ -129,7 +145,7 @@ describe.each(FORMATS)('in-memory store (%s segments)', (format) => {
   })
 
   it('policy.fixedBits pins every tensor to one width, whatever its reads; re-tiering leaves it', async () => {
-    const store = new TensorStreamStore({ retier: false, format, policy: { fixedBits: 5, maxSegmentFrames: 10 } })
+    const store = await newStore({ retier: false, format, policy: { fixedBits: 5, maxSegmentFrames: 10 } })
     const next = embeddingStream(DIM, 15)
     const originals: Float32Array[] = []
     for (let k = 0; k < 40; k++) {
@@ -148,7 +164,7 @@ describe.each(FORMATS)('in-memory store (%s segments)', (format) => {
   })
 
   it('writes its format, and counts an open segment at the bytes it will take', async () => {
-    const store = new TensorStreamStore({ retier: false, format, policy: { maxSegmentFrames: 32 } })
+    const store = await newStore({ retier: false, format, policy: { maxSegmentFrames: 32 } })
     expect(store.format).toBe(format)
     const next = embeddingStream(DIM, 13)
     for (let k = 0; k < 50; k++) await store.append('h', next(), k) // one finished segment, 18 frames open
@@ -162,10 +178,10 @@ describe.each(FORMATS)('in-memory store (%s segments)', (format) => {
   })
 })
 
-describe.each(FORMATS)('persistent store (LMDB, %s segments)', (format) => {
+describe.each(PERSISTENT.flatMap((b) => FORMATS.map((f) => [b, f] as const)))('persistent store (%s, %s segments)', (backend: BackendName, format) => {
   it('reopens and serves the same reads after a restart', async () => {
-    const path = tempDir()
-    const store = await TensorStreamStore.open({ path, retier: false, format, policy: { maxSegmentFrames: 16 } })
+    const persistence = backends.fresh(backend)
+    const store = await TensorStreamStore.open({ persistence, retier: false, format, policy: { maxSegmentFrames: 16 } })
     const next = embeddingStream(DIM, 11)
     for (let k = 0; k < 50; k++) await store.append('g', next(), k)
     const before = await store.read('g', 0, 1e9)
@@ -173,7 +189,7 @@ describe.each(FORMATS)('persistent store (LMDB, %s segments)', (format) => {
     await store.close()
     await expectReject(store.read('g', 0, 1), 'INVALID_HANDLE')
 
-    const reopened = await TensorStreamStore.open({ path, retier: false, format, policy: { maxSegmentFrames: 16 } })
+    const reopened = await TensorStreamStore.open({ persistence, retier: false, format, policy: { maxSegmentFrames: 16 } })
     const after = await reopened.read('g', 0, 1e9)
     expect(Array.from(after.timestamps)).toEqual(Array.from(before.timestamps))
     // Finished segments come back byte for byte; open frames are replayed from the WAL.
@@ -187,11 +203,11 @@ describe.each(FORMATS)('persistent store (LMDB, %s segments)', (format) => {
 })
 
 // The writer (fixtures/store-writer.mjs) uses the default format.
-describe('persistent store (LMDB), killed writer', () => {
+describe.each(PERSISTENT)('persistent store (%s), killed writer', (backend) => {
   it('loses nothing acknowledged when the process is killed mid-stream', async () => {
-    const path = tempDir()
+    const persistence = backends.fresh(backend)
     const writer = fileURLToPath(new URL('./fixtures/store-writer.mjs', import.meta.url))
-    const child = fork(writer, [path, String(DIM)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+    const child = fork(writer, [JSON.stringify(persistence), String(DIM)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
     const acked = await new Promise<number>((resolve, reject) => {
       let last = -1
       child.on('message', (m: { acked: number }) => {
@@ -202,7 +218,7 @@ describe('persistent store (LMDB), killed writer', () => {
       child.on('error', reject)
     })
     expect(acked).toBeGreaterThanOrEqual(150)
-    const store = await TensorStreamStore.open({ path, retier: false })
+    const store = await TensorStreamStore.open({ persistence, retier: false })
     const { timestamps, frames } = await store.read('k', 0, 1e9)
     expect(timestamps.length).toBeGreaterThanOrEqual(acked + 1)
     const next = embeddingStream(DIM, 12)

@@ -1,9 +1,9 @@
 // Installs and builds whatever this checkout lacks, and nothing more: npm dependencies, the
 // Debian packages of the WebAssembly toolchain (rustc-web, cargo-web, rust-web-src, binaryen),
-// Chromium for the browser test and the aarch64 cross toolchain with qemu-user for the NEON
-// tests, cbindgen (crates.io) for the C header check, then the native addon, the .wasm and the
+// Chromium for the browser test, the aarch64 cross toolchain with qemu-user for the NEON
+// tests, Redis and PostgreSQL for the store's backend tests (servers started by the tests), cbindgen (crates.io) for the C header check, then the native addon, the .wasm and the
 // TypeScript bundle when their sources changed. Quick when everything is present.
-import { existsSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { buildTs } from './build-ts.mjs'
 import { buildWasm } from './build-wasm.mjs'
@@ -25,7 +25,11 @@ function ensureRust() {
   }
 }
 
-/** Debian packages, each with a file that shows it is installed. */
+/** True when a PostgreSQL server's programs are installed (Debian: /usr/lib/postgresql/<version>/bin). */
+const hasPostgresServer = () =>
+  existsSync('/usr/lib/postgresql') && readdirSync('/usr/lib/postgresql').some((v) => existsSync(join('/usr/lib/postgresql', v, 'bin', 'initdb')))
+
+/** Debian packages, each with a file (or a check) that shows it is installed. */
 const DEBIAN = [
   ['rustc-web', '/usr/bin/rustc'],
   ['cargo-web', '/usr/bin/cargo'],
@@ -35,10 +39,14 @@ const DEBIAN = [
   ['gcc-aarch64-linux-gnu', '/usr/bin/aarch64-linux-gnu-gcc'],
   ['libc6-dev-arm64-cross', '/usr/aarch64-linux-gnu/include/stdio.h'],
   ['qemu-user-static', '/usr/bin/qemu-aarch64-static'],
+  ['redis-server', '/usr/bin/redis-server'],
+  ['redis-tools', '/usr/bin/redis-cli'],
+  ['postgresql', hasPostgresServer],
 ]
 
 export function ensureDebianPackages(names = DEBIAN.map(([n]) => n)) {
-  const missing = DEBIAN.filter(([name, file]) => names.includes(name) && !existsSync(file)).map(([n]) => n)
+  const present = (check) => (typeof check === 'function' ? check() : existsSync(check))
+  const missing = DEBIAN.filter(([name, check]) => names.includes(name) && !present(check)).map(([n]) => n)
   if (missing.length === 0) return
   step(`Installing Debian packages: ${missing.join(' ')}`)
   if (probe('apt-get', ['--version']) === null) {

@@ -28,6 +28,7 @@ export * from './public.js'
 export { platformSuffix } from './load-node.js'
 export { ERROR_BOUNDS, TensorStreamStore, tierOfBits } from './store.js'
 export type {
+  PersistenceOptions,
   ReadResult,
   SegmentRecord,
   StoreOptions,

@@ -5,7 +5,7 @@
  * reported as damage, never returned. Internal.
  */
 import { crc32c } from './crc32c.js'
-import type { TensorMeta, WalFrame } from './store-persistence.js'
+import type { Damage, TensorMeta, TensorView, WalFrame } from './store-persistence.js'
 import type { StoredSegment } from './store-types.js'
 
 const encoder = new TextEncoder()
@@ -107,3 +107,38 @@ export function metaFromRow(key: string, value: unknown): TensorMeta | string {
 export const isKey = (k: unknown): k is [string, number] =>
   Array.isArray(k) && k.length === 2 && typeof k[0] === 'string' && isCount(k[1])
 
+/**
+ * A tensor's records as a shared backend read them (its description, segments and write-ahead
+ * frames by sequence number), decoded and in sequence order; records that do not read back are
+ * reported in `damage`. `null` for an id without any record.
+ */
+export function decodeTensor(
+  id: string,
+  metaRow: Uint8Array | null,
+  segs: [number, Uint8Array][],
+  frames: [number, Uint8Array][],
+): TensorView | null {
+  const damage: Damage[] = []
+  if (metaRow === null && segs.length === 0 && frames.length === 0) return null
+  let meta: TensorMeta = { id, tensorLen: 0, accessCount: 0, accessTick: 0 }
+  if (metaRow !== null) {
+    const m = metaFromRow(id, metaRow)
+    if (typeof m === 'string') damage.push({ table: 'tensors', tensorId: id, seq: null, problem: m })
+    else meta = m
+  }
+  const segments: StoredSegment[] = []
+  for (const [seq, row] of segs) {
+    const s = segmentFromRow([id, seq], row)
+    if (typeof s === 'string') damage.push({ table: 'segments', tensorId: id, seq, problem: s })
+    else segments.push(s)
+  }
+  segments.sort((a, b) => a.seq - b.seq)
+  const wal: WalFrame[] = []
+  for (const [seq, row] of frames) {
+    const f = walFromRow([id, seq], row)
+    if (typeof f === 'string') damage.push({ table: 'wal', tensorId: id, seq, problem: f })
+    else wal.push(f)
+  }
+  wal.sort((a, b) => a.seq - b.seq)
+  return { meta, segments, wal, damage }
+}

@@ -103,13 +103,14 @@ export interface StoreStats {
  * Redis and PostgreSQL stores are shared: `name` (letters, digits, `_`, `-`; default `tt`)
  * tells stores on one server apart; any number of processes read; one process writes a tensor
  * at a time, holding a lease on it renewed by each write and lost after `leaseMs` (default
- * 10000) without one; another writer gets `STORE_LOCKED`.
+ * 10000) without one; another writer gets `STORE_LOCKED`. A call waits for an unreachable
+ * server (reconnecting every 100 ms) for `timeoutMs` (default 10000), then fails with `IO_ERROR`.
  */
 export type PersistenceOptions =
   | { kind: 'memory' }
   | { kind: 'lmdb'; path: string }
-  | { kind: 'redis'; url?: string; cluster?: { host: string; port: number }[]; name?: string; leaseMs?: number }
-  | { kind: 'postgres'; connectionString?: string; poolSize?: number; name?: string; leaseMs?: number }
+  | { kind: 'redis'; url?: string; cluster?: { host: string; port: number }[]; name?: string; leaseMs?: number; timeoutMs?: number }
+  | { kind: 'postgres'; connectionString?: string; poolSize?: number; name?: string; leaseMs?: number; timeoutMs?: number }
 
 /** Options of a store. */
 export interface StoreOptions {

@@ -496,6 +496,12 @@ export class TensorStreamStore {
       await p.writeFrame(tensorId, { seq, ts, producer, boundary: refresh, frame }, existing ? null : this.#meta(t))
     } catch (e) {
       if (!existing) t.compressor.free()
+      else if (p.shared && (e as TemporalTensorError).code === 'STORE_LOCKED') {
+        // Another store writes this tensor: its segments are that store's to write, and reads go to the backend.
+        this.#unsavedCount -= t.unsaved.length
+        t.unsaved = []
+        t.owned = false
+      }
       throw e
     }
     t.owned = true
