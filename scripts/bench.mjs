@@ -1,11 +1,14 @@
-// `npm run bench`: Rust, Node native and Node WASM on the same workload, in one table.
+// `npm run bench`: Rust, Node native, Node WASM and the Python binding on the same workload, in
+// one table.
 //
 // Builds what is missing, then runs the Rust bench (benches/rust/core.rs: every kernel set the
 // CPU supports side by side, stable and drifting streams, with the CPU's vendor/family/model and
 // the set in every row), the tinybench bench of the npm API (benches/node/bench.mjs) in one child
 // process per backend/kernels (native best, native scalar, native avx2 without BMI2 where the
 // default differs, WASM simd128, WASM baseline; the JS baselines —
-// Float32Array copies and a plain TypeScript int8 quantizer — run in the first), and the memory
+// Float32Array copies and a plain TypeScript int8 quantizer — run in the first), the Python
+// binding's bench (benches/python/bench.py: the wheel from scripts/python.mjs, numpy arrays in,
+// segments out, the Node bench's frames and settings), and the memory
 // bench (benches/node/memory.mjs) on native and WASM. Prints one table (ns/frame, GB/s of f32
 // input, ratio to Rust with the best kernels, ratio to the TypeScript baseline), the memory
 // figures and the goals; writes bench-results/results.json, results.md and chart.svg.
@@ -22,6 +25,7 @@ import os from 'node:os'
 import { join, relative } from 'node:path'
 import { probe, root, step } from './lib.mjs'
 import { setup } from './setup.mjs'
+import { benchPython } from './python.mjs'
 
 const QUICK = process.argv.includes('--quick')
 // --report: no runs, rebuild the table, markdown and chart from the last raw results in target/bench/
@@ -125,6 +129,18 @@ for (const nodeRun of NODE_RUNS) {
   rows.push(...readJson(path).map((r) => (forced ? { ...r, forced: `TEMPORAL_TENSOR_KERNELS=${forced}` } : r)))
 }
 
+// The Python binding: the wheel installed in the build venv, the Node bench's workload.
+{
+  const path = join(workDir, 'python.json')
+  const python = REPORT ? 'python3' : benchPython()
+  const ok = runStep('Python bench: temporal_tensor wheel, numpy in, segments out', python, ['benches/python/bench.py'], childEnv({ BENCH_JSON: path }), {
+    optional: true,
+    output: path,
+  })
+  if (ok) rows.push(...readJson(path))
+  else skipped.push('python')
+}
+
 const memory = []
 for (const [label, env] of [
   ['native', { TEMPORAL_TENSOR_BACKEND: 'native' }],
@@ -153,6 +169,7 @@ const rustBest =
   rows.find((r) => r.backend === 'rust' && !['scalar', 'memcpy', 'coded'].includes(r.kernels))?.kernels ??
   'scalar'
 const nativeBest = rows.find((r) => r.backend === 'native' && r.kernels !== 'scalar' && !r.forced)?.kernels
+const pythonKernels = rows.find((r) => r.backend === 'python')?.kernels
 const refOp = (op) => (op === 'push' ? 'encode' : op)
 /** The first row matching `q`; Rust rows of the stable stream unless `q` names a stream. */
 const find = (q) => rows.find((r) => Object.entries(q).every(([k, v]) => r[k] === v) && (q.stream !== undefined || (r.stream ?? 'stable') === 'stable'))
@@ -186,7 +203,7 @@ const slowerThanScalar = rows.filter((r) => {
   return s && r.nsPerFrame > s.nsPerFrame && best
 })
 
-const BACKEND_ORDER = ['rust', 'native', 'wasm', 'ts-baseline', 'memcpy-js']
+const BACKEND_ORDER = ['rust', 'native', 'wasm', 'python', 'ts-baseline', 'memcpy-js']
 const OP_ORDER = ['copy', 'encode', 'push', 'decode']
 const kernelRank = (r) => (r.kernels === 'scalar' ? 0 : r.kernels === 'avx2' ? 1 : r.kernels === 'slice()' ? 3 : 2)
 rows.sort(
@@ -204,6 +221,7 @@ function series(r) {
   if (r.backend === 'rust') return r.kernels === 'memcpy' ? 'Rust memcpy (copy_from_slice)' : `Rust ${r.kernels}${r.stream === 'drifting' ? ' (drifting stream)' : ''}`
   if (r.backend === 'native') return `Node native ${r.kernels}`
   if (r.backend === 'wasm') return r.kernels === 'simd128' ? 'Node WASM simd128' : `Node WASM baseline (${r.kernels})`
+  if (r.backend === 'python') return `Python (numpy) ${r.kernels}`
   if (r.backend === 'ts-baseline') return 'Node TypeScript int8'
   if (r.backend === 'memcpy-js') return r.kernels === 'slice()' ? 'Node Float32Array slice()' : 'Node Float32Array set()'
   return `${r.backend} ${r.kernels}`
@@ -263,6 +281,7 @@ const SUMMARY_SERIES = [
   ...(nativeBest ? [{ backend: 'native', kernels: nativeBest }] : []),
   { backend: 'wasm', kernels: 'scalar' },
   { backend: 'wasm', kernels: 'simd128' },
+  ...(pythonKernels ? [{ backend: 'python', kernels: pythonKernels }] : []),
 ].filter((s, i, all) => all.findIndex((t) => t.backend === s.backend && t.kernels === s.kernels) === i)
 const dims = [...new Set(rows.map((r) => r.dim))].sort((a, b) => a - b)
 
@@ -278,6 +297,8 @@ function summary(dim) {
   if (push.some(Boolean)) body.push([`${series({ backend: 'native', kernels: nativeBest })}, push() ×1`, ...push.map((c) => (c ? fmtNs(c.nsPerFrame) : '—')), '', '', '', ''])
   const pushW = WIDTHS.map((b) => find({ backend: 'wasm', kernels: 'simd128', op: 'push', bits: b, dim }))
   if (pushW.some(Boolean)) body.push(['Node WASM simd128, push() ×1', ...pushW.map((c) => (c ? fmtNs(c.nsPerFrame) : '—')), '', '', '', ''])
+  const pushPy = WIDTHS.map((b) => find({ backend: 'python', kernels: pythonKernels, op: 'push', bits: b, dim }))
+  if (pushPy.some(Boolean)) body.push([`${series({ backend: 'python', kernels: pythonKernels })}, push() ×1`, ...pushPy.map((c) => (c ? fmtNs(c.nsPerFrame) : '—')), '', '', '', ''])
   const tsE = find({ backend: 'ts-baseline', op: 'encode', dim })
   const tsD = find({ backend: 'ts-baseline', op: 'decode', dim })
   if (tsE || tsD) body.push(['Node TypeScript int8 (8-bit only)', tsE ? fmtNs(tsE.nsPerFrame) : '—', '', '', '', tsD ? fmtNs(tsD.nsPerFrame) : '—', '', '', ''])
@@ -349,6 +370,16 @@ const goals = []
       result: natDec.map((r) => `${r.bits}b ${fmtX(r.vsRust)}`).join(', '),
       verdict: verdict(natDec.map((r) => r.vsRust), 1.5),
     })
+  }
+  if (pythonKernels) {
+    for (const [op, api] of [['encode', 'push_many'], ['decode', 'decode_segment_into']]) {
+      const py = list((b) => at({ backend: 'python', kernels: pythonKernels, op, bits: b }))
+      goals.push({
+        goal: `(for reference) Python ${api} vs Rust (512)`,
+        result: py.map((r) => `${r.bits}b ${fmtX(r.vsRust)}`).join(', '),
+        verdict: verdict(py.map((r) => r.vsRust), 1.5),
+      })
+    }
   }
   const wasmE = list((b) => at({ backend: 'wasm', kernels: 'simd128', op: 'encode', bits: b }))
   const wasmD = list((b) => at({ backend: 'wasm', kernels: 'simd128', op: 'decode', bits: b }))
@@ -500,6 +531,7 @@ function chart() {
 const machineLine = `${machine.cpu} (${cpuId}; default kernels ${rustBest}), ${machine.cores} cores${machine.simd ? ` (${machine.simd})` : ''}, ${machine.os}, Node ${machine.node}, ${machine.rustc}; commit ${machine.commit}; load ${machine.loadAtStart.join('/')} → ${machine.loadAtEnd.join('/')}`
 const notes = [
   `ns/frame: Rust = median of 7 timed rounds over 8 cache-resident frames; Node = tinybench median of calls over a batch (64 frames at 512, 16 at 4096, 4 at 65536) ÷ frames. Encode = pushMany (Rust: push_frame), decode = decodeSegmentInto (a reused, caller-provided Float32Array) of a segment holding the batch (Rust: decode_into a reused buffer).`,
+  'Python rows: the temporal_tensor wheel on the Node workload (same frames, batches and settings): push_many of a 2-D float32 numpy array (read in place), decode_segment_into a reused numpy array; median of perf_counter_ns samples over the batch ÷ frames.',
   `"× memcpy" = ns ÷ Rust memcpy (copy_from_slice) of the frame's dim × 4 bytes. Rust rows: every kernel set the CPU supports (default ${rustBest}), stable stream unless marked drifting (a random walk: packed segments are recalibrated often). CPU: ${cpuId}.`,
   `GB/s = f32 input bytes (dim × 4) per ns. "÷ Rust best" = ns ÷ Rust ${rustBest} for the same op, width and dim (copy rows: ÷ Rust memcpy). "÷ TS int8" = ns ÷ the TypeScript int8 baseline for the same op and dim (> 1 is slower than it).`,
   'TypeScript int8 baseline: group 64, scale = max|v| / 127, Math.round, into preallocated Int8Array + Float32Array scales (best case for it: no allocation, no bit packing).',

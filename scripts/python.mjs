@@ -4,9 +4,10 @@
 // runs against it, with segments the Node facade writes for the byte-for-byte comparison.
 //
 // `node scripts/python.mjs`          everything above (what `npm test` runs)
-// `node scripts/python.mjs --build`  only the build venv and the wheel (what the bench uses)
+// `node scripts/python.mjs --build`  only the build venv and the wheel (the bench also installs
+//                                   it into the build venv: benchPython())
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -62,6 +63,20 @@ export function buildWheel() {
     process.exit(1)
   }
   return built
+}
+
+/** The build venv with the current wheel installed in it (for the bench); returns its python. */
+export function benchPython() {
+  const wheel = buildWheel()
+  const marker = join(buildVenv, '.installed-wheel')
+  const stamp = `${wheel} ${statSync(wheel).mtimeMs}`
+  if (!existsSync(marker) || readFileSync(marker, 'utf8') !== stamp) {
+    run(venvPython(buildVenv), [
+      '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-deps', '--force-reinstall', wheel,
+    ])
+    writeFileSync(marker, stamp)
+  }
+  return venvPython(buildVenv)
 }
 
 /** A deterministic random walk: `frames × tensorLen` floats. */
