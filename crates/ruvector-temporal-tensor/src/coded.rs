@@ -93,6 +93,9 @@ const MAX_RESIDUAL: u64 = 2047;
 const STEP_FRACTION: f64 = 1.0 - 1.0 / 1024.0;
 /// A frame is accepted when its measured error is below `b·M` times this.
 const ACCEPT_FRACTION: f64 = 1.0 - 1.0 / 2048.0;
+/// Smoothed prediction is tried on every this-many-th frame of a block (from its second), and on
+/// every frame for a block's length after it was chosen.
+const PROBE_INTERVAL: u32 = 4;
 
 fn corrupt(field: SegmentField) -> Error {
     Error::CorruptSegment { field }
@@ -706,7 +709,7 @@ impl CodedWriter {
         let weight = predictor_weight(frame, &self.prev);
         let position = self.records.len() as u32 % self.keyframe_interval;
         self.smoothing_recent = self.smoothing_recent.saturating_sub(1);
-        if position != 1 && self.smoothing_recent == 0 {
+        if position % PROBE_INTERVAL != 1 && self.smoothing_recent == 0 {
             return Predictor::Weighted(weight);
         }
         let mut best = Predictor::Weighted(weight);
@@ -721,7 +724,9 @@ impl CodedWriter {
             };
             smooth(from, to);
             let distance = prediction_distance(frame, to, MAX_WEIGHT);
-            if distance >= previous_distance || distance.is_nan() {
+            // Stop when a pass gets no closer, or when the first is far off (frames whose
+            // neighbouring values are unrelated, such as embeddings).
+            if distance >= previous_distance || (n == 1 && distance > 2.0 * best_distance) {
                 break;
             }
             previous_distance = distance;
