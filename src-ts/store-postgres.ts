@@ -43,6 +43,7 @@ interface QueryResult {
 interface PoolClient {
   query(text: string, values?: unknown[]): Promise<QueryResult>
   release(destroy?: boolean | Error): void
+  on(event: string, listener: (...args: unknown[]) => void): void
 }
 interface Pool {
   connect(): Promise<PoolClient>
@@ -123,6 +124,7 @@ export async function openPostgresPersistence(options: PostgresBackendOptions): 
   })
   pool.on('error', () => {}) // an idle connection dropped: the pool replaces it
   const deadline = () => Date.now() + timeoutMs
+  const watched = new WeakSet<PoolClient>()
 
   /**
    * Runs `body` in a transaction on a pooled connection. A failure of the connection is retried
@@ -134,6 +136,12 @@ export async function openPostgresPersistence(options: PostgresBackendOptions): 
       let client: PoolClient | null = null
       try {
         client = await pool.connect()
+        if (!watched.has(client)) {
+          // A connection that dies while checked out fails the query running on it; without a
+          // listener its 'error' event would also end the process.
+          watched.add(client)
+          client.on('error', () => {})
+        }
         await client.query(`BEGIN${isolation}`)
         const result = await body(client)
         await client.query('COMMIT')

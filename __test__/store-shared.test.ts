@@ -1,0 +1,202 @@
+// Shared stores (Redis, Redis Cluster, PostgreSQL) with several Node processes against one
+// server, and under faults: the server restarted mid-stream, the connections dropped, a writer
+// SIGKILLed, the server down. In each case every acknowledged frame is stored exactly once, in
+// order, and a frame whose append failed is not there (issue 13).
+import { type ChildProcess, fork, spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+import { type PersistenceOptions, TensorStreamStore } from '../dist/index.mjs'
+// @ts-expect-error: plain ESM module without types
+import { embeddingStream } from '../bin/trace.mjs'
+import { BOUNDS, relativeError } from './helpers.js'
+import { SHARED_BACKENDS, type BackendName, useBackends } from './store-servers.js'
+
+const DIM = 32
+const backends = useBackends(SHARED_BACKENDS)
+const WRITER = fileURLToPath(new URL('./fixtures/store-shared-writer.mjs', import.meta.url))
+
+/** Frames 0..count-1 the writer appends to tensor `id` (fixtures/store-shared-writer.mjs). */
+function framesOf(id: string, count: number): Float32Array[] {
+  let h = 7
+  for (const c of id) h = (h * 31 + c.charCodeAt(0)) >>> 0
+  const next = embeddingStream(DIM, h)
+  return Array.from({ length: count }, () => next())
+}
+
+interface Writer {
+  child: ChildProcess
+  acked: number
+  errors: { error: string; k: number }[]
+  started: Promise<number>
+  exited: Promise<{ code: number | null; signal: string | null }>
+  /** Resolves once frame `k` is acknowledged. */
+  until(k: number): Promise<void>
+}
+
+function startWriter(persistence: PersistenceOptions, id: string, first: number | 'auto', count: number, lockWaitMs = 0): Writer {
+  const child = fork(WRITER, [JSON.stringify(persistence), id, String(first), String(count), String(DIM), String(lockWaitMs)], {
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  })
+  const waiting: { k: number; resolve: () => void }[] = []
+  let startedResolve!: (n: number) => void
+  const w: Writer = {
+    child,
+    acked: -1,
+    errors: [],
+    started: new Promise((resolve) => (startedResolve = resolve)),
+    exited: new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal }))),
+    until: (k) => (w.acked >= k ? Promise.resolve() : new Promise((resolve) => waiting.push({ k, resolve }))),
+  }
+  child.on('message', (m: { acked?: number; error?: string; k?: number; started?: number }) => {
+    if (m.started !== undefined) startedResolve(m.started)
+    if (m.error !== undefined) w.errors.push({ error: m.error, k: m.k! })
+    if (m.acked !== undefined) {
+      w.acked = m.acked
+      for (const x of waiting.splice(0)) if (x.k <= m.acked) x.resolve()
+      else waiting.push(x)
+    }
+  })
+  w.exited.then(() => {
+    for (const x of waiting.splice(0)) x.resolve()
+  })
+  return w
+}
+
+/** Reads tensor `id` from a new store, checks its frames are 0..n-1 within bound, returns n. */
+async function checkStored(persistence: PersistenceOptions, id: string): Promise<number> {
+  const reader = await TensorStreamStore.open({ persistence, retier: false })
+  try {
+    const { timestamps, frames } = await reader.read(id, 0, 1e9)
+    expect(Array.from(timestamps)).toEqual(Array.from({ length: timestamps.length }, (_, k) => k))
+    const originals = framesOf(id, timestamps.length)
+    for (let k = 0; k < timestamps.length; k++) {
+      expect(relativeError(originals[k], frames.subarray(k * DIM, (k + 1) * DIM))).toBeLessThan(BOUNDS[3])
+    }
+    return timestamps.length
+  } finally {
+    await reader.close()
+  }
+}
+
+describe.each(SHARED_BACKENDS)('%s: several processes on one server', (backend: BackendName) => {
+  it('4 writer processes (one tensor each) and a reader in this process: the reader sees a growing prefix of each', async () => {
+    const persistence = backends.fresh(backend)
+    const writers = [0, 1, 2, 3].map((i) => startWriter(persistence, `w${i}`, 0, 120))
+    await Promise.all(writers.map((w) => w.until(0)))
+    const reader = await TensorStreamStore.open({ persistence, retier: false })
+    const seen = [0, 0, 0, 0]
+    let reads = 0
+    while (writers.some((w) => w.acked < 119)) {
+      for (let i = 0; i < 4; i++) {
+        const ackedBefore = writers[i].acked
+        const { timestamps } = await reader.read(`w${i}`, 0, 1e9)
+        // Everything acknowledged before the read is there, as a prefix, and never shrinks.
+        expect(timestamps.length).toBeGreaterThanOrEqual(ackedBefore + 1)
+        expect(timestamps.length).toBeGreaterThanOrEqual(seen[i])
+        expect(timestamps[timestamps.length - 1]).toBe(timestamps.length - 1)
+        seen[i] = timestamps.length
+        reads++
+      }
+    }
+    await reader.close()
+    for (const w of writers) expect((await w.exited).code).toBe(0)
+    for (let i = 0; i < 4; i++) expect(await checkStored(persistence, `w${i}`)).toBe(120)
+    expect(reads).toBeGreaterThan(4)
+  })
+
+  it('a second writer of one tensor gets STORE_LOCKED and writes nothing; it takes over once the first closes', async () => {
+    const persistence = backends.fresh(backend)
+    const a = startWriter(persistence, 's', 0, 1_000_000) // writes until told to stop
+    await a.until(20)
+    const b = startWriter(persistence, 's', 1_000_000, 10) // its frames would come after a's, if it could write
+    expect((await b.exited).code).toBe(3)
+    expect(b.errors.map((e) => e.error)).toEqual(['STORE_LOCKED'])
+    expect(b.acked).toBe(-1)
+    a.child.send('stop')
+    expect((await a.exited).code).toBe(0)
+    const written = a.acked + 1
+    expect(await checkStored(persistence, 's')).toBe(written) // a's frames only, none of b's
+    const c = startWriter(persistence, 's', 'auto', 30)
+    expect(await c.started).toBe(written)
+    expect((await c.exited).code).toBe(0)
+    expect(await checkStored(persistence, 's')).toBe(written + 30)
+  })
+})
+
+describe.each(SHARED_BACKENDS)('%s: faults', (backend: BackendName) => {
+  it('a SIGKILLed writer: nothing acknowledged is lost; its lease expires and another writer continues', async () => {
+    const persistence = backends.fresh(backend, { leaseMs: 1000 })
+    const a = startWriter(persistence, 'k', 0, 100_000)
+    await a.until(60)
+    a.child.kill('SIGKILL')
+    await a.exited
+    const stored = await checkStored(persistence, 'k')
+    expect(stored).toBeGreaterThanOrEqual(a.acked + 1)
+    expect(stored).toBeLessThanOrEqual(a.acked + 2) // the append in flight may have been stored
+    const b = startWriter(persistence, 'k', 'auto', 40, 5000)
+    expect(await b.started).toBe(stored)
+    expect((await b.exited).code).toBe(0)
+    expect(b.errors.every((e) => e.error === 'STORE_LOCKED')).toBe(true) // only while a's lease lasted
+    expect(await checkStored(persistence, 'k')).toBe(stored + 40)
+  })
+
+  it.skipIf(backend === 'redis-cluster')('the server is killed and restarted mid-stream: the writer reconnects, every frame stored once', async () => {
+    const persistence = backends.fresh(backend, { timeoutMs: 30_000 })
+    const server = backend === 'redis' ? backends.servers.redis! : backends.servers.postgres!
+    const w = startWriter(persistence, 'r', 0, 200)
+    await w.until(80)
+    await server.kill()
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    await server.restart()
+    expect((await w.exited).code).toBe(0)
+    expect(await checkStored(persistence, 'r')).toBe(200)
+    console.log(`${backend}: server restarted at frame ${80}+; writer errors: ${w.errors.map((e) => `${e.error}@${e.k}`).join(', ') || 'none'}`)
+  })
+
+  it.skipIf(backend === 'redis-cluster')('every connection is dropped mid-stream: the writer reconnects, every frame stored once', async () => {
+    const persistence = backends.fresh(backend, { timeoutMs: 30_000 })
+    const w = startWriter(persistence, 'd', 0, 200)
+    for (const at of [50, 100, 150]) {
+      await w.until(at)
+      dropConnections(backend)
+    }
+    expect((await w.exited).code).toBe(0)
+    expect(await checkStored(persistence, 'd')).toBe(200)
+    console.log(`${backend}: connections dropped 3 times; writer errors: ${w.errors.map((e) => `${e.error}@${e.k}`).join(', ') || 'none'}`)
+  })
+
+  it.skipIf(backend === 'redis-cluster')('the server is down: an append fails with IO_ERROR and is not stored; after a restart the retry is stored once', async () => {
+    const persistence = backends.fresh(backend, { timeoutMs: 1000 })
+    const server = backend === 'redis' ? backends.servers.redis! : backends.servers.postgres!
+    const store = await TensorStreamStore.open({ persistence, retier: false, policy: { maxSegmentFrames: 16 } })
+    const frames = framesOf('x', 31)
+    for (let k = 0; k < 30; k++) await store.append('x', frames[k], k)
+    await server.kill()
+    try {
+      await expect(store.append('x', frames[30], 30)).rejects.toMatchObject({ name: 'TemporalTensorError', code: 'IO_ERROR' })
+    } finally {
+      await server.restart()
+    }
+    expect(await checkStored(persistence, 'x')).toBe(30) // the rejected frame is absent
+    await store.append('x', frames[30], 30) // the retry
+    expect(await checkStored(persistence, 'x')).toBe(31)
+    await store.close()
+    expect(await checkStored(persistence, 'x')).toBe(31)
+  })
+})
+
+/** Closes every client connection of the backend's server, from outside. */
+function dropConnections(backend: BackendName): void {
+  if (backend === 'redis') {
+    const r = spawnSync('redis-cli', ['-p', String(new URL(backends.servers.redis!.url).port), 'CLIENT', 'KILL', 'TYPE', 'normal'], { encoding: 'utf8' })
+    expect(r.status).toBe(0)
+  } else {
+    const pg = backends.servers.postgres! as unknown as { port: number }
+    const r = spawnSync(
+      'psql',
+      ['-h', '127.0.0.1', '-p', String(pg.port), '-U', 'postgres', '-d', 'postgres', '-Atc', 'SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE backend_type = \'client backend\' AND pid <> pg_backend_pid()'],
+      { encoding: 'utf8' },
+    )
+    expect(r.status, r.stderr).toBe(0)
+  }
+}
