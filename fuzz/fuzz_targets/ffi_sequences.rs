@@ -705,6 +705,394 @@ fn decode(
     }
 }
 
+/// `ttc_create_with_policy` / `ttc_create_with_options` with any policy and options.
+fn create(model: &mut Model, input: &mut Input, op: u8) {
+    // Create: the default policy, or any fields.
+    let len = match input.u8() % 8 {
+        0 => input.u32_interesting(),
+        _ => 1 + input.u8() as u32 % 64,
+    };
+    let now = input.u32_interesting();
+    let fields = if op & 0x10 != 0 {
+        [
+            input.u32_interesting(),
+            input.u32_interesting(),
+            input.u32_interesting() % 9,
+            input.u32_interesting() % 300,
+            input.u32_interesting(),
+            input.u32_interesting(),
+        ]
+    } else {
+        [
+            512,
+            64,
+            7,
+            26,
+            1 + input.u8() as u32 % 70,
+            1 + input.u8() as u32 % 6,
+        ]
+    };
+    // With bit 5: ttc_create_with_options (width, format, keyframe interval, bound).
+    let options = (op & 0x20 != 0).then(|| {
+        let fixed_bits = match input.u8() % 8 {
+            0..=2 => 0,
+            3 => 3,
+            4 => 5,
+            5 => 7,
+            6 => 8,
+            _ => input.u32_interesting() % 10,
+        };
+        let format = match input.u8() % 8 {
+            0..=2 => 0,
+            7 => input.u32_interesting(),
+            _ => 1,
+        };
+        let keyframe_interval = match input.u8() % 4 {
+            0 => input.u32_interesting(),
+            _ => 1 + input.u8() as u32 % 10,
+        };
+        let bound = match input.u8() % 4 {
+            0 | 1 => 0.0,
+            2 => [1e-4f32, 0.01, 0.3, 0.999_999_94][input.u8() as usize % 4],
+            _ => input.f32_interesting(),
+        };
+        (fixed_bits, format, keyframe_interval, bound)
+    });
+    let null_out = input.u8() % 32 == 0;
+    let mut handle = 0u32;
+    let out: *mut u32 = if null_out { null_mut() } else { &mut handle };
+    // SAFETY: valid out-pointer (or null).
+    let status = unsafe {
+        match options {
+            None => ttc_create_with_policy(
+                len, now, fields[0], fields[1], fields[2], fields[3], fields[4], fields[5], out,
+            ),
+            Some((fixed_bits, format, keyframe_interval, bound)) => ttc_create_with_options(
+                len,
+                now,
+                fields[0],
+                fields[1],
+                fields[2],
+                fields[3],
+                fields[4],
+                fields[5],
+                fixed_bits,
+                format,
+                keyframe_interval,
+                bound,
+                out,
+            ),
+        }
+    };
+    let what = if options.is_some() {
+        "ttc_create_with_options"
+    } else {
+        "ttc_create_with_policy"
+    };
+    assert_status(
+        status,
+        &[INVALID_CONFIG, LIMIT_EXCEEDED, NULL_POINTER],
+        what,
+    );
+    model.record(status);
+    let mut policy = TierPolicy::from_fields(
+        fields[0], fields[1], fields[2], fields[3], fields[4], fields[5],
+    );
+    if null_out {
+        assert_eq!(status, NULL_POINTER);
+        return;
+    }
+    // The model: the documented checks, in the documented order.
+    let created = match options {
+        None => TemporalTensorCompressor::new(policy, len, now),
+        Some((fixed_bits, format, keyframe_interval, bound)) => {
+            policy.fixed_bits = u8::try_from(fixed_bits).unwrap_or(1);
+            let format = match format {
+                0 => Ok(Format::Packed),
+                1 => Ok(Format::Coded),
+                _ => Err(Error::InvalidConfig { field: "format" }),
+            };
+            format.and_then(|format| {
+                let mut c = TemporalTensorCompressor::with_format(policy, len, now, format)?;
+                c.set_keyframe_interval(keyframe_interval)?;
+                c.set_bound((bound != 0.0).then_some(bound))?;
+                assert_eq!(c.format(), format);
+                Ok(c)
+            })
+        }
+    };
+    match created {
+        Ok(c) => {
+            assert_eq!(
+                status, OK,
+                "{what}: the model accepted {policy:?} {options:?} len={len}"
+            );
+            assert_ne!(handle, 0);
+            assert!(
+                !model.compressors.contains_key(&handle),
+                "a live handle was issued twice"
+            );
+            model.stale.retain(|&h| h != handle);
+            model.compressors.insert(handle, c);
+        }
+        Err(e) => assert_eq!(status, st(e), "{what}: {e:?}"),
+    }
+}
+
+/// `ttc_free` of a live, stale or made-up handle.
+fn free(model: &mut Model, input: &mut Input) {
+    let h = model.handle(input);
+    let status = ttc_free(h);
+    assert_status(status, &[INVALID_HANDLE], "ttc_free");
+    model.record(status);
+    if model.compressors.remove(&h).is_some() {
+        assert_eq!(status, OK);
+        model.stale.push(h);
+    } else {
+        assert_eq!(status, INVALID_HANDLE);
+    }
+}
+
+/// `ttc_touch`, then `ttc_bits_at` against the model.
+fn touch(model: &mut Model, input: &mut Input) {
+    let h = model.handle(input);
+    let ts = input.u32_interesting();
+    let status = ttc_touch(h, ts);
+    assert_status(status, &[INVALID_HANDLE], "ttc_touch");
+    model.record(status);
+    match model.compressors.get_mut(&h) {
+        Some(c) => {
+            assert_eq!(status, OK);
+            c.touch(ts);
+        }
+        None => assert_eq!(status, INVALID_HANDLE),
+    }
+    // The width a push would get at that time, as the model's policy picks it (no input read,
+    // so the regression seeds keep exercising what they did).
+    let at = ts;
+    let mut bits = u32::MAX;
+    // SAFETY: valid out-pointer.
+    let status = unsafe { ttc_bits_at(h, at, &mut bits) };
+    assert_status(status, &[INVALID_HANDLE], "ttc_bits_at");
+    model.record(status);
+    match model.compressors.get(&h) {
+        Some(c) => assert_eq!((status, bits), (OK, c.bits_at(at) as u32)),
+        None => assert_eq!(status, INVALID_HANDLE),
+    }
+}
+
+/// `ttc_set_access`.
+fn set_access(model: &mut Model, input: &mut Input) {
+    let h = model.handle(input);
+    let (count, last) = (input.u32_interesting(), input.u32_interesting());
+    let status = ttc_set_access(h, count, last);
+    assert_status(status, &[INVALID_HANDLE], "ttc_set_access");
+    model.record(status);
+    match model.compressors.get_mut(&h) {
+        Some(c) => {
+            assert_eq!(status, OK);
+            c.set_access(count, last);
+        }
+        None => assert_eq!(status, INVALID_HANDLE),
+    }
+}
+
+/// `ttc_push_frame` / `ttc_push_frames` with arbitrary frames, offsets and capacities.
+fn push_op(model: &mut Model, input: &mut Input, arena: &mut Arena, out_arena: &mut Arena, op: u8) {
+    let kind = if op % 16 == 8 { Push::Many } else { Push::One };
+    let h = model.handle(input);
+    let n = model
+        .compressors
+        .get(&h)
+        .map_or(1 + input.u8() as usize % 8, |c| c.tensor_len() as usize);
+    let count = if kind == Push::Many {
+        input.u8() as usize % 4
+    } else {
+        1
+    };
+    let values = frames(input, n.min(2048), count);
+    let ts = input.u32_interesting() % 64;
+    let in_offset = match input.u8() % 16 {
+        0 => None,
+        1 => Some(input.usize_below(8)),
+        _ => Some(input.usize_below(8) * 4),
+    };
+    // Frames larger than the arena are cut short (LENGTH_MISMATCH, as the model says).
+    let mut values = values;
+    values.truncate((ARENA - 64) / 4);
+    let region = Region::pick(input, 1, ARENA);
+    let null_written = input.u8() % 32 == 0;
+    push(
+        model,
+        arena,
+        out_arena,
+        kind,
+        h,
+        ts,
+        &values,
+        in_offset,
+        region,
+        null_written,
+    );
+}
+
+/// `ttc_flush` or `ttc_peek`.
+fn flush_or_peek(model: &mut Model, input: &mut Input, out_arena: &mut Arena, op: u8) {
+    let h = model.handle(input);
+    let region = Region::pick(input, 1, ARENA);
+    let null_written = input.u8() % 32 == 0;
+    if op & 0x40 != 0 {
+        peek(model, out_arena, h, region, null_written);
+    } else {
+        flush(model, out_arena, h, region, null_written);
+    }
+}
+
+/// `ttc_compressor_info`.
+fn info(model: &mut Model, input: &mut Input) {
+    let h = model.handle(input);
+    let mut info = TtcCompressorInfo::default();
+    let null_info = input.u8() % 16 == 0;
+    let ptr: *mut TtcCompressorInfo = if null_info { null_mut() } else { &mut info };
+    // SAFETY: valid out-pointer or null.
+    let status = unsafe { ttc_compressor_info(h, ptr) };
+    assert_status(
+        status,
+        &[INVALID_HANDLE, NULL_POINTER],
+        "ttc_compressor_info",
+    );
+    model.record(status);
+    if null_info {
+        assert_eq!(status, NULL_POINTER);
+    } else if let Some(c) = model.compressors.get(&h) {
+        assert_eq!(status, OK);
+        assert_eq!(info.tensor_len, c.tensor_len());
+        assert_eq!(info.active_bits, c.active_bits().unwrap_or(0) as u32);
+        assert_eq!(info.active_frames, c.active_frames());
+        assert_eq!(info.pending_len as usize, c.pending_segment_len());
+        assert_eq!(
+            (info.access_count, info.last_access_ts),
+            (c.access_count(), c.last_access_ts())
+        );
+    } else {
+        assert_eq!(status, INVALID_HANDLE);
+    }
+}
+
+/// Decoding an emitted segment (maybe damaged) or raw fuzz bytes.
+fn decode_op(
+    model: &mut Model,
+    input: &mut Input,
+    arena: &mut Arena,
+    out_arena: &mut Arena,
+    op: u8,
+) {
+    // Decode an emitted segment (maybe damaged), or raw fuzz bytes.
+    let bytes: Vec<u8> = if !model.segments.is_empty() && op & 0x20 == 0 {
+        let mut s = model.segments[input.usize_below(model.segments.len())].clone();
+        match input.u8() % 4 {
+            0 if !s.is_empty() => {
+                let at = input.usize_below(s.len());
+                s[at] ^= input.u8() | 1;
+            }
+            1 => s.truncate(input.usize_below(s.len() + 1)),
+            _ => {}
+        }
+        s
+    } else {
+        let n = input.usize_below(256);
+        input.bytes(n).to_vec()
+    };
+    let sub = input.u8();
+    decode(model, arena, out_arena, &bytes, sub, input);
+}
+
+/// `ttc_alloc` / `ttc_dealloc` with right or wrong sizes and pointers.
+fn alloc_or_dealloc(model: &mut Model, input: &mut Input) {
+    // alloc / dealloc (right or wrong sizes and pointers).
+    if input.bool() || model.allocations.is_empty() {
+        let size = match input.u8() % 8 {
+            0 => usize::MAX - input.u8() as usize,
+            1 => isize::MAX as usize + 1,
+            _ => input.usize_below(4096),
+        };
+        let mut ptr: *mut u8 = null_mut();
+        let null_out = input.u8() % 16 == 0;
+        let out: *mut *mut u8 = if null_out { null_mut() } else { &mut ptr };
+        // SAFETY: valid out-pointer or null.
+        let status = unsafe { ttc_alloc(size, out) };
+        assert_status(
+            status,
+            &[NULL_POINTER, LIMIT_EXCEEDED, OUT_OF_MEMORY],
+            "ttc_alloc",
+        );
+        model.record(status);
+        if status == OK {
+            assert!(!ptr.is_null() && ptr as usize % 16 == 0);
+            // SAFETY: freshly allocated, zeroed, `size` bytes.
+            let mem = unsafe { std::slice::from_raw_parts_mut(ptr, size) };
+            assert!(mem.iter().all(|&b| b == 0), "ttc_alloc memory is zeroed");
+            mem.fill(0x5a);
+            model.allocations.push((ptr as usize, size));
+        } else if null_out {
+            assert_eq!(status, NULL_POINTER);
+        } else {
+            assert!(
+                size > isize::MAX as usize - 16,
+                "ttc_alloc({size}) failed: {status}"
+            );
+        }
+    } else {
+        let i = input.usize_below(model.allocations.len());
+        let (ptr, size) = model.allocations[i];
+        let wrong = input.u8() % 4;
+        let (p, s) = match wrong {
+            0 => (ptr, size + 1),
+            1 => (ptr + 16, size),
+            _ => (ptr, size),
+        };
+        // SAFETY: the registry rejects wrong pairs; right pairs are ours.
+        let status = unsafe { ttc_dealloc(p as *mut u8, s) };
+        assert_status(status, &[UNKNOWN_ALLOCATION], "ttc_dealloc");
+        model.record(status);
+        if wrong < 2 {
+            assert_eq!(status, UNKNOWN_ALLOCATION);
+        } else {
+            assert_eq!(status, OK);
+            model.allocations.swap_remove(i);
+            // Double free is rejected.
+            // SAFETY: rejected by the registry.
+            let again = unsafe { ttc_dealloc(p as *mut u8, s) };
+            assert_eq!(again, UNKNOWN_ALLOCATION);
+            model.record(again);
+        }
+    }
+}
+
+/// `ttc_kernels` with any output region.
+fn kernels(model: &mut Model, input: &mut Input, out_arena: &mut Arena) {
+    let region = Region::pick(input, 1, 64);
+    let mut written = usize::MAX;
+    // SAFETY: region inside the arena.
+    let status = unsafe { ttc_kernels(region.ptr(out_arena), region.cap, &mut written) };
+    assert_status(status, &[NULL_POINTER, BUFFER_TOO_SMALL], "ttc_kernels");
+    model.record(status);
+    if let Some(e) = region.check(1) {
+        assert_eq!(status, e);
+    } else if status == BUFFER_TOO_SMALL {
+        assert!(written > region.cap);
+        let mut big = vec![0u8; written];
+        let mut w2 = 0;
+        // SAFETY: fresh buffer.
+        let s = unsafe { ttc_kernels(big.as_mut_ptr(), big.len(), &mut w2) };
+        assert_eq!((s, w2), (OK, written));
+    } else {
+        assert_eq!(status, OK);
+        let o = region.offset.unwrap_or(0);
+        assert!(std::str::from_utf8(&out_arena.bytes()[o..o + written]).is_ok());
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let mut input = Input::new(data);
     let mut arena = Arena::new();
@@ -728,368 +1116,16 @@ fuzz_target!(|data: &[u8]| {
         }
         let op = input.u8();
         match op % 16 {
-            0 | 1 => {
-                // Create: the default policy, or any fields.
-                let len = match input.u8() % 8 {
-                    0 => input.u32_interesting(),
-                    _ => 1 + input.u8() as u32 % 64,
-                };
-                let now = input.u32_interesting();
-                let fields = if op & 0x10 != 0 {
-                    [
-                        input.u32_interesting(),
-                        input.u32_interesting(),
-                        input.u32_interesting() % 9,
-                        input.u32_interesting() % 300,
-                        input.u32_interesting(),
-                        input.u32_interesting(),
-                    ]
-                } else {
-                    [
-                        512,
-                        64,
-                        7,
-                        26,
-                        1 + input.u8() as u32 % 70,
-                        1 + input.u8() as u32 % 6,
-                    ]
-                };
-                // With bit 5: ttc_create_with_options (width, format, keyframe interval, bound).
-                let options = (op & 0x20 != 0).then(|| {
-                    let fixed_bits = match input.u8() % 8 {
-                        0..=2 => 0,
-                        3 => 3,
-                        4 => 5,
-                        5 => 7,
-                        6 => 8,
-                        _ => input.u32_interesting() % 10,
-                    };
-                    let format = match input.u8() % 8 {
-                        0..=2 => 0,
-                        7 => input.u32_interesting(),
-                        _ => 1,
-                    };
-                    let keyframe_interval = match input.u8() % 4 {
-                        0 => input.u32_interesting(),
-                        _ => 1 + input.u8() as u32 % 10,
-                    };
-                    let bound = match input.u8() % 4 {
-                        0 | 1 => 0.0,
-                        2 => [1e-4f32, 0.01, 0.3, 0.999_999_94][input.u8() as usize % 4],
-                        _ => input.f32_interesting(),
-                    };
-                    (fixed_bits, format, keyframe_interval, bound)
-                });
-                let null_out = input.u8() % 32 == 0;
-                let mut handle = 0u32;
-                let out: *mut u32 = if null_out { null_mut() } else { &mut handle };
-                // SAFETY: valid out-pointer (or null).
-                let status = unsafe {
-                    match options {
-                        None => ttc_create_with_policy(
-                            len, now, fields[0], fields[1], fields[2], fields[3], fields[4],
-                            fields[5], out,
-                        ),
-                        Some((fixed_bits, format, keyframe_interval, bound)) => {
-                            ttc_create_with_options(
-                                len,
-                                now,
-                                fields[0],
-                                fields[1],
-                                fields[2],
-                                fields[3],
-                                fields[4],
-                                fields[5],
-                                fixed_bits,
-                                format,
-                                keyframe_interval,
-                                bound,
-                                out,
-                            )
-                        }
-                    }
-                };
-                let what = if options.is_some() {
-                    "ttc_create_with_options"
-                } else {
-                    "ttc_create_with_policy"
-                };
-                assert_status(
-                    status,
-                    &[INVALID_CONFIG, LIMIT_EXCEEDED, NULL_POINTER],
-                    what,
-                );
-                model.record(status);
-                let mut policy = TierPolicy::from_fields(
-                    fields[0], fields[1], fields[2], fields[3], fields[4], fields[5],
-                );
-                if null_out {
-                    assert_eq!(status, NULL_POINTER);
-                    continue;
-                }
-                // The model: the documented checks, in the documented order.
-                let created = match options {
-                    None => TemporalTensorCompressor::new(policy, len, now),
-                    Some((fixed_bits, format, keyframe_interval, bound)) => {
-                        policy.fixed_bits = u8::try_from(fixed_bits).unwrap_or(1);
-                        let format = match format {
-                            0 => Ok(Format::Packed),
-                            1 => Ok(Format::Coded),
-                            _ => Err(Error::InvalidConfig { field: "format" }),
-                        };
-                        format.and_then(|format| {
-                            let mut c =
-                                TemporalTensorCompressor::with_format(policy, len, now, format)?;
-                            c.set_keyframe_interval(keyframe_interval)?;
-                            c.set_bound((bound != 0.0).then_some(bound))?;
-                            assert_eq!(c.format(), format);
-                            Ok(c)
-                        })
-                    }
-                };
-                match created {
-                    Ok(c) => {
-                        assert_eq!(
-                            status, OK,
-                            "{what}: the model accepted {policy:?} {options:?} len={len}"
-                        );
-                        assert_ne!(handle, 0);
-                        assert!(
-                            !model.compressors.contains_key(&handle),
-                            "a live handle was issued twice"
-                        );
-                        model.stale.retain(|&h| h != handle);
-                        model.compressors.insert(handle, c);
-                    }
-                    Err(e) => assert_eq!(status, st(e), "{what}: {e:?}"),
-                }
-            }
-            2 => {
-                let h = model.handle(&mut input);
-                let status = ttc_free(h);
-                assert_status(status, &[INVALID_HANDLE], "ttc_free");
-                model.record(status);
-                if model.compressors.remove(&h).is_some() {
-                    assert_eq!(status, OK);
-                    model.stale.push(h);
-                } else {
-                    assert_eq!(status, INVALID_HANDLE);
-                }
-            }
-            3 => {
-                let h = model.handle(&mut input);
-                let ts = input.u32_interesting();
-                let status = ttc_touch(h, ts);
-                assert_status(status, &[INVALID_HANDLE], "ttc_touch");
-                model.record(status);
-                match model.compressors.get_mut(&h) {
-                    Some(c) => {
-                        assert_eq!(status, OK);
-                        c.touch(ts);
-                    }
-                    None => assert_eq!(status, INVALID_HANDLE),
-                }
-            }
-            4 => {
-                let h = model.handle(&mut input);
-                let (count, last) = (input.u32_interesting(), input.u32_interesting());
-                let status = ttc_set_access(h, count, last);
-                assert_status(status, &[INVALID_HANDLE], "ttc_set_access");
-                model.record(status);
-                match model.compressors.get_mut(&h) {
-                    Some(c) => {
-                        assert_eq!(status, OK);
-                        c.set_access(count, last);
-                    }
-                    None => assert_eq!(status, INVALID_HANDLE),
-                }
-            }
-            5..=7 | 8 => {
-                let kind = if op % 16 == 8 { Push::Many } else { Push::One };
-                let h = model.handle(&mut input);
-                let n = model
-                    .compressors
-                    .get(&h)
-                    .map_or(1 + input.u8() as usize % 8, |c| c.tensor_len() as usize);
-                let count = if kind == Push::Many {
-                    input.u8() as usize % 4
-                } else {
-                    1
-                };
-                let values = frames(&mut input, n.min(2048), count);
-                let ts = input.u32_interesting() % 64;
-                let in_offset = match input.u8() % 16 {
-                    0 => None,
-                    1 => Some(input.usize_below(8)),
-                    _ => Some(input.usize_below(8) * 4),
-                };
-                // Frames larger than the arena are cut short (LENGTH_MISMATCH, as the model says).
-                let mut values = values;
-                values.truncate((ARENA - 64) / 4);
-                let region = Region::pick(&mut input, 1, ARENA);
-                let null_written = input.u8() % 32 == 0;
-                push(
-                    &mut model,
-                    &mut arena,
-                    &mut out_arena,
-                    kind,
-                    h,
-                    ts,
-                    &values,
-                    in_offset,
-                    region,
-                    null_written,
-                );
-            }
-            9 => {
-                let h = model.handle(&mut input);
-                let region = Region::pick(&mut input, 1, ARENA);
-                let null_written = input.u8() % 32 == 0;
-                if op & 0x40 != 0 {
-                    peek(&mut model, &mut out_arena, h, region, null_written);
-                } else {
-                    flush(&mut model, &mut out_arena, h, region, null_written);
-                }
-            }
-            10 => {
-                let h = model.handle(&mut input);
-                let mut info = TtcCompressorInfo::default();
-                let null_info = input.u8() % 16 == 0;
-                let ptr: *mut TtcCompressorInfo = if null_info { null_mut() } else { &mut info };
-                // SAFETY: valid out-pointer or null.
-                let status = unsafe { ttc_compressor_info(h, ptr) };
-                assert_status(
-                    status,
-                    &[INVALID_HANDLE, NULL_POINTER],
-                    "ttc_compressor_info",
-                );
-                model.record(status);
-                if null_info {
-                    assert_eq!(status, NULL_POINTER);
-                } else if let Some(c) = model.compressors.get(&h) {
-                    assert_eq!(status, OK);
-                    assert_eq!(info.tensor_len, c.tensor_len());
-                    assert_eq!(info.active_bits, c.active_bits().unwrap_or(0) as u32);
-                    assert_eq!(info.active_frames, c.active_frames());
-                    assert_eq!(info.pending_len as usize, c.pending_segment_len());
-                    assert_eq!(
-                        (info.access_count, info.last_access_ts),
-                        (c.access_count(), c.last_access_ts())
-                    );
-                } else {
-                    assert_eq!(status, INVALID_HANDLE);
-                }
-            }
-            11 | 12 => {
-                // Decode an emitted segment (maybe damaged), or raw fuzz bytes.
-                let bytes: Vec<u8> = if !model.segments.is_empty() && op & 0x20 == 0 {
-                    let mut s = model.segments[input.usize_below(model.segments.len())].clone();
-                    match input.u8() % 4 {
-                        0 if !s.is_empty() => {
-                            let at = input.usize_below(s.len());
-                            s[at] ^= input.u8() | 1;
-                        }
-                        1 => s.truncate(input.usize_below(s.len() + 1)),
-                        _ => {}
-                    }
-                    s
-                } else {
-                    let n = input.usize_below(256);
-                    input.bytes(n).to_vec()
-                };
-                let sub = input.u8();
-                decode(
-                    &mut model,
-                    &mut arena,
-                    &mut out_arena,
-                    &bytes,
-                    sub,
-                    &mut input,
-                );
-            }
-            13 => {
-                // alloc / dealloc (right or wrong sizes and pointers).
-                if input.bool() || model.allocations.is_empty() {
-                    let size = match input.u8() % 8 {
-                        0 => usize::MAX - input.u8() as usize,
-                        1 => isize::MAX as usize + 1,
-                        _ => input.usize_below(4096),
-                    };
-                    let mut ptr: *mut u8 = null_mut();
-                    let null_out = input.u8() % 16 == 0;
-                    let out: *mut *mut u8 = if null_out { null_mut() } else { &mut ptr };
-                    // SAFETY: valid out-pointer or null.
-                    let status = unsafe { ttc_alloc(size, out) };
-                    assert_status(
-                        status,
-                        &[NULL_POINTER, LIMIT_EXCEEDED, OUT_OF_MEMORY],
-                        "ttc_alloc",
-                    );
-                    model.record(status);
-                    if status == OK {
-                        assert!(!ptr.is_null() && ptr as usize % 16 == 0);
-                        // SAFETY: freshly allocated, zeroed, `size` bytes.
-                        let mem = unsafe { std::slice::from_raw_parts_mut(ptr, size) };
-                        assert!(mem.iter().all(|&b| b == 0), "ttc_alloc memory is zeroed");
-                        mem.fill(0x5a);
-                        model.allocations.push((ptr as usize, size));
-                    } else if null_out {
-                        assert_eq!(status, NULL_POINTER);
-                    } else {
-                        assert!(
-                            size > isize::MAX as usize - 16,
-                            "ttc_alloc({size}) failed: {status}"
-                        );
-                    }
-                } else {
-                    let i = input.usize_below(model.allocations.len());
-                    let (ptr, size) = model.allocations[i];
-                    let wrong = input.u8() % 4;
-                    let (p, s) = match wrong {
-                        0 => (ptr, size + 1),
-                        1 => (ptr + 16, size),
-                        _ => (ptr, size),
-                    };
-                    // SAFETY: the registry rejects wrong pairs; right pairs are ours.
-                    let status = unsafe { ttc_dealloc(p as *mut u8, s) };
-                    assert_status(status, &[UNKNOWN_ALLOCATION], "ttc_dealloc");
-                    model.record(status);
-                    if wrong < 2 {
-                        assert_eq!(status, UNKNOWN_ALLOCATION);
-                    } else {
-                        assert_eq!(status, OK);
-                        model.allocations.swap_remove(i);
-                        // Double free is rejected.
-                        // SAFETY: rejected by the registry.
-                        let again = unsafe { ttc_dealloc(p as *mut u8, s) };
-                        assert_eq!(again, UNKNOWN_ALLOCATION);
-                        model.record(again);
-                    }
-                }
-            }
-            14 => {
-                let region = Region::pick(&mut input, 1, 64);
-                let mut written = usize::MAX;
-                // SAFETY: region inside the arena.
-                let status =
-                    unsafe { ttc_kernels(region.ptr(&mut out_arena), region.cap, &mut written) };
-                assert_status(status, &[NULL_POINTER, BUFFER_TOO_SMALL], "ttc_kernels");
-                model.record(status);
-                if let Some(e) = region.check(1) {
-                    assert_eq!(status, e);
-                } else if status == BUFFER_TOO_SMALL {
-                    assert!(written > region.cap);
-                    let mut big = vec![0u8; written];
-                    let mut w2 = 0;
-                    // SAFETY: fresh buffer.
-                    let s = unsafe { ttc_kernels(big.as_mut_ptr(), big.len(), &mut w2) };
-                    assert_eq!((s, w2), (OK, written));
-                } else {
-                    assert_eq!(status, OK);
-                    let o = region.offset.unwrap_or(0);
-                    assert!(std::str::from_utf8(&out_arena.bytes()[o..o + written]).is_ok());
-                }
-            }
+            0 | 1 => create(&mut model, &mut input, op),
+            2 => free(&mut model, &mut input),
+            3 => touch(&mut model, &mut input),
+            4 => set_access(&mut model, &mut input),
+            5..=7 | 8 => push_op(&mut model, &mut input, &mut arena, &mut out_arena, op),
+            9 => flush_or_peek(&mut model, &mut input, &mut out_arena, op),
+            10 => info(&mut model, &mut input),
+            11 | 12 => decode_op(&mut model, &mut input, &mut arena, &mut out_arena, op),
+            13 => alloc_or_dealloc(&mut model, &mut input),
+            14 => kernels(&mut model, &mut input, &mut out_arena),
             _ => model.check_last_error(),
         }
     }
@@ -1103,5 +1139,4 @@ fuzz_target!(|data: &[u8]| {
         // SAFETY: ours, exact size.
         assert_eq!(unsafe { ttc_dealloc(ptr as *mut u8, size) }, OK);
     }
-    let _ = OUT_OF_MEMORY;
 });

@@ -105,6 +105,44 @@ extern "C" {
 #endif // __cplusplus
 
 /*
+ Writes the calling thread's last error message (UTF-8, no terminator) to `out_ptr` and its
+ length to `*out_written`, and returns that error's status (0 and an empty message when no
+ call has failed). The last error is not cleared.
+
+ Errors: `NULL_POINTER`; when the message does not fit, `BUFFER_TOO_SMALL` with the needed
+ length in `*out_written`.
+
+ # Safety
+ `out_ptr` writable for `out_cap` bytes, `out_written` writable.
+ */
+int32_t ttc_last_error(uint8_t *out_ptr,
+                       size_t out_cap,
+                       size_t *out_written);
+
+/*
+ Allocates `size` bytes (16-byte aligned, zeroed) and writes the pointer to `*out_ptr`. Free
+ with `ttc_dealloc(ptr, size)`.
+
+ Errors: `NULL_POINTER`, `LIMIT_EXCEEDED` (size beyond `isize::MAX`), `OUT_OF_MEMORY`.
+
+ # Safety
+ `out_ptr` must be null or writable.
+ */
+int32_t ttc_alloc(size_t size,
+                  uint8_t **out_ptr);
+
+/*
+ Frees memory from [`ttc_alloc`]; `cap` must be the size it was allocated with.
+
+ Errors: `UNKNOWN_ALLOCATION` for any other pointer or size (nothing is freed).
+
+ # Safety
+ No other reference to the allocation may be used afterwards.
+ */
+int32_t ttc_dealloc(uint8_t *ptr,
+                    size_t cap);
+
+/*
  Creates a compressor with the default policy for frames of `len` values; writes its handle.
 
  # Safety
@@ -264,10 +302,11 @@ int32_t ttc_flush(uint32_t handle,
 
 /*
  Writes the open segment as it would be if finished now, without finishing it (a snapshot of
- the frames not yet emitted), and its length to `*out_written` (0 when none is open).
+ the frames not yet emitted), and its length to `*out_written` (0 when none is open). A packed
+ snapshot is written straight into `out_ptr`.
 
- Errors: `INVALID_HANDLE`, `NULL_POINTER`, `BUFFER_TOO_SMALL` (needed bytes in
- `*out_written`).
+ Errors: `INVALID_HANDLE`, `NULL_POINTER`, `BUFFER_TOO_SMALL` (the exact bytes needed in
+ `*out_written`; nothing changes).
 
  # Safety
  `out_ptr` writable for `out_cap` bytes, `out_written` writable.
@@ -345,44 +384,6 @@ int32_t ttc_segment_info(const uint8_t *seg_ptr,
 int32_t ttc_kernels(uint8_t *out_ptr,
                     size_t out_cap,
                     size_t *out_written);
-
-/*
- Allocates `size` bytes (16-byte aligned, zeroed) and writes the pointer to `*out_ptr`. Free
- with `ttc_dealloc(ptr, size)`.
-
- Errors: `NULL_POINTER`, `LIMIT_EXCEEDED` (size beyond `isize::MAX`), `OUT_OF_MEMORY`.
-
- # Safety
- `out_ptr` must be null or writable.
- */
-int32_t ttc_alloc(size_t size,
-                  uint8_t **out_ptr);
-
-/*
- Frees memory from [`ttc_alloc`]; `cap` must be the size it was allocated with.
-
- Errors: `UNKNOWN_ALLOCATION` for any other pointer or size (nothing is freed).
-
- # Safety
- No other reference to the allocation may be used afterwards.
- */
-int32_t ttc_dealloc(uint8_t *ptr,
-                    size_t cap);
-
-/*
- Writes the calling thread's last error message (UTF-8, no terminator) to `out_ptr` and its
- length to `*out_written`, and returns that error's status (0 and an empty message when no
- call has failed). The last error is not cleared.
-
- Errors: `NULL_POINTER`; when the message does not fit, `BUFFER_TOO_SMALL` with the needed
- length in `*out_written`.
-
- # Safety
- `out_ptr` writable for `out_cap` bytes, `out_written` writable.
- */
-int32_t ttc_last_error(uint8_t *out_ptr,
-                       size_t out_cap,
-                       size_t *out_written);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -663,6 +663,15 @@ impl TemporalTensorCompressor {
         self.write_active(&mut Output::Grow(out)).unwrap_or(0)
     }
 
+    /// Like [`peek`](Self::peek), writing the snapshot to the start of `out`; returns its length
+    /// (0 when no segment is open). A packed snapshot is written straight into `out`; a coded one
+    /// is entropy coded first (its exact length is known only then).
+    ///
+    /// Errors: [`Error::BufferTooSmall`] with the exact length needed; nothing changes.
+    pub fn peek_into(&self, out: &mut [u8]) -> Result<usize, Error> {
+        self.write_active(&mut Output::Fixed(out))
+    }
+
     /// Finishes the active segment, appending its bytes to `out`; returns the number of bytes
     /// appended (0 when no segment was open). The next frame starts a new segment.
     pub fn flush(&mut self, out: &mut Vec<u8>) -> usize {
