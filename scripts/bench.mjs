@@ -35,7 +35,7 @@ const workDir = join(root, 'target/bench')
 mkdirSync(outDir, { recursive: true })
 mkdirSync(workDir, { recursive: true })
 
-if (!REPORT) setup({ full: false })
+if (!REPORT) setup({ needs: ['js', 'wasm'] })
 
 const BACKEND_VARS = ['TEMPORAL_TENSOR_BACKEND', 'TEMPORAL_TENSOR_FORCE_SCALAR', 'TEMPORAL_TENSOR_KERNELS', 'TEMPORAL_TENSOR_WASM_SIMD', 'BENCH_QUICK', 'BENCH_JSON', 'BENCH_MEMORY_JSON', 'BENCH_BASELINES', 'BENCH_KERNELS', 'BENCH_SETS', 'BENCH_STREAMS']
 function childEnv(extra) {

@@ -4,7 +4,12 @@ import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path'
 import { root, run, step } from './lib.mjs'
 
-export function buildTs() {
+/**
+ * Bundles src-ts/ into dist/. A missing .wasm module exits with a message, or with
+ * `requireWasm: false` (a checkout that cannot build them) is left out with a warning: the bundle
+ * then has the native backend only.
+ */
+export function buildTs({ requireWasm = true } = {}) {
   step('Bundling the TypeScript facade')
   const dist = join(root, 'dist')
   rmSync(dist, { recursive: true, force: true })
@@ -25,6 +30,10 @@ export function buildTs() {
   for (const file of ['temporal_tensor.wasm', 'temporal_tensor_simd.wasm']) {
     const wasm = join(root, 'wasm', file)
     if (!existsSync(wasm)) {
+      if (!requireWasm) {
+        console.warn(`⚠ wasm/${file} is missing: dist/ is built without it (native backend only)`)
+        continue
+      }
       console.error(`wasm/${file} is missing: run \`npm run build:wasm\` first`)
       process.exit(1)
     }

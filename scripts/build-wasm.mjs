@@ -1,39 +1,54 @@
-// Builds crates/ruvector-temporal-tensor-wasm for wasm32-unknown-unknown with Debian's rustc-web
-// (-Zbuild-std; rustup has no wasm32 std here), twice: a baseline module and one with the
-// simd128 kernels. Shrinks both with wasm-opt into wasm/temporal_tensor.wasm and
+// `npm run build:wasm [-- --enforce-budget]`: builds crates/ruvector-temporal-tensor-wasm for
+// wasm32-unknown-unknown twice (toolchain: scripts/toolchain.mjs), a baseline module and one with
+// the simd128 kernels, and shrinks both with wasm-opt into wasm/temporal_tensor.wasm and
 // wasm/temporal_tensor_simd.wasm (the loaders pick the SIMD one where the runtime supports it).
-// See ../shared/spec/TOOLCHAIN.md and scripts/setup.mjs.
-import { mkdirSync, statSync } from 'node:fs'
+// Prints each module's size; over WASM_BUDGET_BYTES it warns, or fails with --enforce-budget (CI).
+// Used by scripts/setup.mjs when the modules are stale, and by the CI workflow.
+import { appendFileSync, mkdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { probe, root, run, step } from './lib.mjs'
+import { root, run, step } from './lib.mjs'
+import { ensureSystem } from './setup.mjs'
+import { wasmBuild } from './toolchain.mjs'
+
+/** What each module may weigh after wasm-opt (ADR-017 §8.3: < 100 KB). */
+export const WASM_BUDGET_BYTES = 100 * 1024
 
 const VARIANTS = [
-  { file: 'temporal_tensor.wasm', dir: 'wasm-build', flags: '', opt: [] },
-  { file: 'temporal_tensor_simd.wasm', dir: 'wasm-simd-build', flags: ' -C target-feature=+simd128', opt: ['--enable-simd'] },
+  { file: 'temporal_tensor.wasm', dir: 'wasm-build', rustflags: '', opt: [] },
+  { file: 'temporal_tensor_simd.wasm', dir: 'wasm-simd-build', rustflags: '-C target-feature=+simd128', opt: ['--enable-simd'] },
 ]
 
-export function buildWasm() {
-  const sysroot = probe('rustc', ['--print', 'sysroot'])
-  const lld = join(sysroot, 'lib/rustlib/x86_64-unknown-linux-gnu/bin/rust-lld')
+/** Builds both modules; returns false when one is over the budget (and exits when enforced). */
+export function buildWasm({ enforceBudget = false } = {}) {
+  if (!ensureSystem('wasm')) {
+    console.error('✖ cannot build the WebAssembly modules without their toolchain (see above)')
+    process.exit(1)
+  }
   mkdirSync(join(root, 'wasm'), { recursive: true })
+  let within = true
   for (const v of VARIANTS) {
     step(`Building the WebAssembly module ${v.file}`)
     const targetDir = join(root, 'target', v.dir)
-    run('/usr/bin/cargo', [
-      'build', '--profile', 'wasm', '--target', 'wasm32-unknown-unknown',
-      '-p', 'ruvector-temporal-tensor-wasm', '-Zbuild-std=std,panic_abort',
-      '--target-dir', targetDir,
-    ], {
-      env: { ...process.env, RUSTC: '/usr/bin/rustc', RUSTC_BOOTSTRAP: '1', RUSTFLAGS: `-C linker=${lld}${v.flags}` },
-    })
+    const { cmd, args, env } = wasmBuild({ targetDir, rustflags: v.rustflags })
+    run(cmd, args, { env })
     const built = join(targetDir, 'wasm32-unknown-unknown', 'wasm', 'ruvector_temporal_tensor_wasm.wasm')
     const out = join(root, 'wasm', v.file)
     run('wasm-opt', [
       '-Oz', ...v.opt, '--enable-bulk-memory', '--enable-sign-ext', '--enable-nontrapping-float-to-int',
       '--enable-mutable-globals', '--strip-debug', built, '-o', out,
     ])
-    console.log(`wasm/${v.file}: ${statSync(out).size} bytes`)
+    const size = statSync(out).size
+    const over = size >= WASM_BUDGET_BYTES
+    within &&= !over
+    const line = `wasm/${v.file}: ${size} bytes${over ? ` — over the ${WASM_BUDGET_BYTES}-byte budget` : ''}`
+    console.log(over ? `⚠ ${line}` : line)
+    if (process.env.GITHUB_STEP_SUMMARY) appendFileSync(process.env.GITHUB_STEP_SUMMARY, `${line}\n`)
   }
+  if (!within && enforceBudget) {
+    console.error(`✖ a WebAssembly module reached the ${WASM_BUDGET_BYTES}-byte budget`)
+    process.exit(1)
+  }
+  return within
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) buildWasm()
+if (import.meta.url === `file://${process.argv[1]}`) buildWasm({ enforceBudget: process.argv.includes('--enforce-budget') })

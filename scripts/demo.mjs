@@ -2,6 +2,6 @@
 import { run, step } from './lib.mjs'
 import { setup } from './setup.mjs'
 
-setup({ full: false })
+setup({ needs: ['js', 'wasm'] })
 step('temporal-tensor demo')
 run(process.execPath, ['bin/temporal-tensor.mjs', 'demo', ...process.argv.slice(2)])

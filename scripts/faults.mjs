@@ -8,6 +8,6 @@ import { setup } from './setup.mjs'
 
 export const FAULT_SUITES = ['__test__/store-faults.test.ts', '__test__/wasm-faults.test.ts']
 
-setup()
+setup({ needs: ['js', 'wasm'] })
 step('Fault injection, long form (TT_FAULTS=long)')
 run('npx', ['vitest', 'run', '--project', 'node', ...FAULT_SUITES], { env: { ...process.env, TT_FAULTS: 'long' } })

@@ -14,27 +14,14 @@ import { spawnSync } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, readdirSync, symlinkSync, unlinkSync, lstatSync, writeFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import { ensureDebianPackages } from './setup.mjs'
+import { aptInstall, ensureSystem } from './setup.mjs'
 import { probe, root, run, step } from './lib.mjs'
+import { NIGHTLY_RUSTC, nightlyEnv } from './toolchain.mjs'
 
 export const TARGETS = ['segment_decode', 'coded_decode', 'bitpack', 'compressor_roundtrip', 'ffi_sequences']
-export const NIGHTLY_RUSTC = '/usr/bin/rustc'
 const CARGO_FUZZ_VERSION = '0.13.2'
 const fuzzDir = join(root, 'fuzz')
 const vectorsDir = join(root, 'crates', 'ruvector-temporal-tensor', 'tests', 'vectors')
-
-/** Environment for cargo with the nightly-capable rustc. */
-export function nightlyEnv(extra = {}) {
-  return { ...process.env, RUSTC: NIGHTLY_RUSTC, RUSTC_BOOTSTRAP: '1', ...extra }
-}
-
-/** `apt-get install` (through sudo when not root). */
-export function aptInstall(packages) {
-  const sudo = process.getuid?.() === 0 ? [] : ['sudo']
-  const apt = (args) => (sudo.length ? run('sudo', ['apt-get', ...args]) : run('apt-get', args))
-  apt(['update', '-q'])
-  apt(['install', '-y', '-q', '--no-install-recommends', ...packages])
-}
 
 /**
  * Makes `-Zsanitizer=address` link with /usr/bin/rustc: Debian's rustc-web ships no sanitizer
@@ -42,7 +29,7 @@ export function aptInstall(packages) {
  * the name rustc expects. Returns false (with a message) when that is not possible.
  */
 export function ensureAsanRuntime() {
-  ensureDebianPackages(['rustc-web', 'cargo-web', 'rust-web-src'])
+  if (!ensureSystem('nightly')) return false
   const version = probe(NIGHTLY_RUSTC, ['-vV']) ?? ''
   const llvm = /LLVM version: (\d+)/.exec(version)?.[1]
   const sysroot = probe(NIGHTLY_RUSTC, ['--print', 'sysroot'])
@@ -55,7 +42,7 @@ export function ensureAsanRuntime() {
   if (existsSync(wanted)) return true
   const source = `/usr/lib/llvm-${llvm}/lib/clang/${llvm}/lib/linux/libclang_rt.asan-x86_64.a`
   if (!existsSync(source)) {
-    step(`Installing the AddressSanitizer runtime (libclang-rt-${llvm}-dev)`)
+    step(`Installing libclang-rt-${llvm}-dev (Debian): the AddressSanitizer runtime for ${NIGHTLY_RUSTC}'s LLVM ${llvm}`)
     aptInstall([`libclang-rt-${llvm}-dev`])
   }
   if (!existsSync(source)) {

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { probe, root, run, stale, step } from './lib.mjs'
+import { ensureSystem } from './setup.mjs'
 
 const crate = join(root, 'crates', 'ruvector-temporal-tensor-py')
 export const buildVenv = join(root, 'target', 'py-venv')
@@ -25,12 +26,10 @@ const PYTHON = process.env.PYTHON ?? 'python3'
 function ensureVenv(dir, packages, check) {
   if (existsSync(venvPython(dir)) && probe(venvPython(dir), ['-c', check]) !== null) return
   step(`Python venv ${dir}: ${packages.join(' ')}`)
-  if (probe(PYTHON, ['-c', 'import venv, ensurepip']) === null) {
-    // Debian splits venv/ensurepip out of python3.
-    const sudo = process.getuid?.() === 0 ? [] : ['sudo']
-    const apt = (args) => (sudo.length ? run('sudo', ['apt-get', ...args]) : run('apt-get', args))
-    apt(['update', '-q'])
-    apt(['install', '-y', '-q', '--no-install-recommends', 'python3-venv'])
+  // Debian splits venv/ensurepip out of python3 (scripts/setup.mjs installs python3-venv).
+  if (!ensureSystem('python')) {
+    console.error(`✖ ${PYTHON} cannot make a venv (see above)`)
+    process.exit(1)
   }
   rmSync(dir, { recursive: true, force: true })
   run(PYTHON, ['-m', 'venv', dir])

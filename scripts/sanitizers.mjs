@@ -14,8 +14,10 @@
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { aptInstall, ensureAsanRuntime, nightlyEnv } from './fuzz.mjs'
+import { ensureAsanRuntime } from './fuzz.mjs'
 import { probe, root, step } from './lib.mjs'
+import { aptInstall } from './setup.mjs'
+import { buildStd, NIGHTLY_CARGO, nightlyEnv } from './toolchain.mjs'
 
 const TARGET = 'x86_64-unknown-linux-gnu'
 const CRATE = 'ruvector-temporal-tensor'
@@ -69,14 +71,14 @@ function asan(label, extraEnv) {
   })
   const args = [
     'test', '-p', CRATE, '--all-features', '--lib', '--tests', '--no-fail-fast',
-    '--target', TARGET, '-Zbuild-std=std,panic_abort,panic_unwind,test',
+    '--target', TARGET, buildStd('std', 'panic_abort', 'panic_unwind', 'test'),
     '--target-dir', targetDir,
     // One test at a time: tests/ffi_c_abi.rs's handle-reuse test assumes no other test creates a
     // handle between its free and create (a race its parallel siblings can win, which ASan's
     // slower timing exposes). The core's own threads are still exercised by the threaded tests.
     '--', '--test-threads=1',
   ]
-  const { status, output } = runTee('/usr/bin/cargo', args, { env })
+  const { status, output } = runTee(NIGHTLY_CARGO, args, { env })
   const findings = [...output.matchAll(/ERROR: (AddressSanitizer|LeakSanitizer)[^\n]*/g)].map((m) => m[0])
   return { stage: `asan (${label})`, ok: status === 0 && findings.length === 0, status, findings, ...testCounts(output) }
 }
@@ -103,7 +105,10 @@ function testBinaries(tests, targetDir) {
 
 function valgrind() {
   step('Valgrind memcheck: the FFI test binaries (ffi_c_abi, regressions)')
-  if (probe('valgrind', ['--version']) === null) aptInstall(['valgrind'])
+  if (probe('valgrind', ['--version']) === null) {
+    step('Installing valgrind (Debian) for memcheck')
+    aptInstall(['valgrind'])
+  }
   const bins = testBinaries(['ffi_c_abi', 'regressions'], join(root, 'target', 'valgrind'))
   if (!bins) return [{ stage: 'valgrind (build)', ok: false, status: 1, findings: ['build failed'] }]
   const results = []

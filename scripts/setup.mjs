@@ -1,14 +1,123 @@
-// Installs and builds whatever this checkout lacks, and nothing more: npm dependencies, the
-// Debian packages of the WebAssembly toolchain (rustc-web, cargo-web, rust-web-src, binaryen),
-// Chromium for the browser test, the aarch64 cross toolchain with qemu-user for the NEON
-// tests, Redis and PostgreSQL for the store's backend tests (servers started by the tests), cbindgen (crates.io) for the C header check, then the native addon, the .wasm and the
-// TypeScript bundle when their sources changed. Quick when everything is present.
+// `npm run setup`: installs and builds what this checkout lacks, and nothing more. Quick when
+// everything is present.
+//
+// - npm dependencies (`npm ci`) when package-lock.json is newer than node_modules;
+// - system packages, only for the pieces asked for and only those missing, each install saying
+//   which packages and why (FEATURES below). They come from Debian (apt-get, through sudo when not
+//   root). Where apt-get is absent (macOS, other distributions) nothing is installed: the message
+//   says what to install by hand, and the pieces that need it are skipped by their callers;
+// - the native addon, the .wasm modules and the TypeScript bundle when their sources changed.
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { buildTs } from './build-ts.mjs'
 import { buildWasm } from './build-wasm.mjs'
-import { ensureCbindgen } from './c-abi.mjs'
 import { probe, root, run, stale, step } from './lib.mjs'
+import { AARCH64_PACKAGES, NIGHTLY_PACKAGES, wasmPackages } from './toolchain.mjs'
+
+/**
+ * What each piece of the suite needs from the system: why, the Debian packages that provide it
+ * (`[name, marker]`: an absolute path that exists once installed, a command that then runs, or a
+ * function that checks),
+ * and what to do by hand where apt-get is absent.
+ */
+export const FEATURES = {
+  wasm: {
+    why: 'to build the WebAssembly modules (scripts/build-wasm.mjs)',
+    packages: wasmPackages,
+    byHand: 'install binaryen (wasm-opt) and run `rustup target add wasm32-unknown-unknown`',
+  },
+  browser: {
+    why: 'for the browser test (__test__/browser.test.ts drives headless Chromium)',
+    packages: () => (process.env.CHROMIUM_PATH ? [] : [['chromium', '/usr/bin/chromium']]),
+    byHand: 'install Chromium and set CHROMIUM_PATH to its executable',
+  },
+  aarch64: {
+    why: 'to run the core tests on aarch64 (NEON) under qemu-user (scripts/test-aarch64.mjs)',
+    packages: () => AARCH64_PACKAGES,
+    byHand: 'these recipes need Debian packages (rustc-web, an aarch64 cross gcc, qemu-user-static)',
+  },
+  servers: {
+    why: "for the store's Redis and PostgreSQL backend tests (scripts/servers.mjs starts throwaway servers)",
+    packages: () => [
+      ['redis-server', '/usr/bin/redis-server'],
+      ['redis-tools', '/usr/bin/redis-cli'],
+      ['postgresql', hasPostgresServer],
+    ],
+    byHand: 'install Redis and PostgreSQL (the scripts look for Debian paths: /usr/bin/redis-server, /usr/lib/postgresql/<v>/bin)',
+  },
+  python: {
+    why: 'for the Python binding (scripts/python.mjs makes venvs)',
+    packages: () => [['python3-venv', () => probe(process.env.PYTHON ?? 'python3', ['-c', 'import venv, ensurepip']) !== null]],
+    byHand: 'install Python 3 with its venv module',
+  },
+  cc: {
+    why: 'to compile the C example against the static library (scripts/c-abi.mjs)',
+    packages: () => [['gcc', 'cc']],
+    byHand: 'install a C compiler as cc',
+  },
+  nightly: {
+    why: 'for fuzzing and the sanitizers (a rustc that takes -Z flags: Debian rustc-web)',
+    packages: () => NIGHTLY_PACKAGES,
+    byHand: 'install a nightly Rust toolchain; the fuzz scripts expect Debian rustc-web at /usr/bin/rustc',
+  },
+}
+
+/** True when a PostgreSQL server's programs are installed (Debian: /usr/lib/postgresql/<version>/bin). */
+const hasPostgresServer = () =>
+  existsSync('/usr/lib/postgresql') && readdirSync('/usr/lib/postgresql').some((v) => existsSync(join('/usr/lib/postgresql', v, 'bin', 'initdb')))
+
+/** True when a package marker is present: a check function says so, an absolute path exists, or a command runs. */
+function present(marker) {
+  if (typeof marker === 'function') return marker()
+  return marker.startsWith('/') ? existsSync(marker) : probe(marker, ['--version']) !== null
+}
+
+/** How to call apt-get here (directly as root, else through sudo), or null when we cannot. */
+function aptGet() {
+  if (process.platform !== 'linux' || probe('apt-get', ['--version']) === null) return null
+  if (process.getuid?.() === 0) return ['apt-get']
+  return probe('sudo', ['-n', 'true']) === null ? null : ['sudo', 'apt-get']
+}
+
+let aptUpdated = false
+
+/** `apt-get install` of Debian `packages` (exits on failure); false when apt-get is unavailable. */
+export function aptInstall(packages) {
+  const apt = aptGet()
+  if (!apt) return false
+  const [cmd, ...pre] = apt
+  if (!aptUpdated) run(cmd, [...pre, 'update', '-q'])
+  aptUpdated = true
+  run(cmd, [...pre, 'install', '-y', '-q', '--no-install-recommends', ...packages])
+  return true
+}
+
+const checked = new Map()
+
+/**
+ * Makes sure the system provides `feature` (a key of FEATURES), installing the missing Debian
+ * packages when `install` is true and apt-get is usable. Returns whether it is available; when
+ * not, prints which packages are missing, why they are needed, and what to do. Answers once per
+ * process.
+ */
+export function ensureSystem(feature, { install = true } = {}) {
+  const key = `${feature}:${install}`
+  if (checked.has(key)) return checked.get(key)
+  const f = FEATURES[feature]
+  const missing = () => f.packages().filter(([, marker]) => !present(marker)).map(([name]) => name)
+  let names = missing()
+  if (names.length > 0 && install && aptGet()) {
+    step(`Installing ${names.join(' ')} (Debian) ${f.why}`)
+    aptInstall(names)
+    names = missing()
+  }
+  if (names.length > 0) {
+    const how = !install ? 'not installing system packages in this mode' : aptGet() ? 'still missing after apt-get' : `apt-get is not usable here; ${f.byHand}`
+    console.warn(`⚠ ${names.join(', ')} missing, needed ${f.why}: ${how}`)
+  }
+  checked.set(key, names.length === 0)
+  return names.length === 0
+}
 
 function ensureNodeModules() {
   const marker = join(root, 'node_modules', '.package-lock.json')
@@ -25,59 +134,53 @@ function ensureRust() {
   }
 }
 
-/** True when a PostgreSQL server's programs are installed (Debian: /usr/lib/postgresql/<version>/bin). */
-const hasPostgresServer = () =>
-  existsSync('/usr/lib/postgresql') && readdirSync('/usr/lib/postgresql').some((v) => existsSync(join('/usr/lib/postgresql', v, 'bin', 'initdb')))
-
-/** Debian packages, each with a file (or a check) that shows it is installed. */
-const DEBIAN = [
-  ['rustc-web', '/usr/bin/rustc'],
-  ['cargo-web', '/usr/bin/cargo'],
-  ['rust-web-src', '/usr/lib/rustlib/src/rust/library'],
-  ['binaryen', '/usr/bin/wasm-opt'],
-  ['chromium', '/usr/bin/chromium'],
-  ['gcc-aarch64-linux-gnu', '/usr/bin/aarch64-linux-gnu-gcc'],
-  ['libc6-dev-arm64-cross', '/usr/aarch64-linux-gnu/include/stdio.h'],
-  ['qemu-user-static', '/usr/bin/qemu-aarch64-static'],
-  ['redis-server', '/usr/bin/redis-server'],
-  ['redis-tools', '/usr/bin/redis-cli'],
-  ['postgresql', hasPostgresServer],
-]
-
-export function ensureDebianPackages(names = DEBIAN.map(([n]) => n)) {
-  const present = (check) => (typeof check === 'function' ? check() : existsSync(check))
-  const missing = DEBIAN.filter(([name, check]) => names.includes(name) && !present(check)).map(([n]) => n)
-  if (missing.length === 0) return
-  step(`Installing Debian packages: ${missing.join(' ')}`)
-  if (probe('apt-get', ['--version']) === null) {
-    console.error(`apt-get is not available; install ${missing.join(', ')} by other means.`)
-    process.exit(1)
-  }
-  const sudo = process.getuid?.() === 0 ? [] : ['sudo']
-  const apt = (args) => (sudo.length ? run('sudo', ['apt-get', ...args]) : run('apt-get', args))
-  apt(['update', '-q'])
-  apt(['install', '-y', '-q', '--no-install-recommends', ...missing])
+/** The native addon built for this platform (`native/temporal-tensor.<platform>-<arch>….node`). */
+function nativeAddon() {
+  const prefix = `temporal-tensor.${process.platform}-${process.arch}`
+  const dir = join(root, 'native')
+  const found = existsSync(dir) ? readdirSync(dir).find((f) => f.startsWith(prefix) && f.endsWith('.node')) : undefined
+  return found ? `native/${found}` : null
 }
 
-export function setup({ full = true } = {}) {
+const WASM_MODULES = ['wasm/temporal_tensor.wasm', 'wasm/temporal_tensor_simd.wasm']
+const WASM_INPUTS = ['crates/ruvector-temporal-tensor', 'crates/ruvector-temporal-tensor-wasm', 'Cargo.toml', 'scripts/build-wasm.mjs', 'scripts/toolchain.mjs']
+
+/** Builds the .wasm modules when stale; returns whether up-to-date modules are there. */
+function ensureWasmModules({ install }) {
+  if (!WASM_MODULES.some((out) => stale(out, WASM_INPUTS))) return true
+  if (ensureSystem('wasm', { install })) {
+    buildWasm()
+    return true
+  }
+  const present = WASM_MODULES.every((out) => existsSync(join(root, out)))
+  console.warn(`⚠ ${present ? 'the WebAssembly modules are older than their sources and cannot be rebuilt here' : 'no WebAssembly modules: the WASM backend and its tests are unavailable'}`)
+  return false
+}
+
+/**
+ * Installs and builds what `needs` require, and returns the set of those met. Needs: 'js' (npm
+ * dependencies, native addon, .wasm modules when their toolchain is there, TypeScript bundle),
+ * 'wasm' (up-to-date .wasm modules), and the other FEATURES keys (system packages). With
+ * `install: false` no system package is installed (what is there is used).
+ */
+export function setup({ needs = ['js', 'wasm', ...Object.keys(FEATURES).filter((f) => f !== 'wasm')], install = true } = {}) {
+  const have = new Set()
   ensureNodeModules()
   ensureRust()
-  ensureDebianPackages(full ? undefined : ['rustc-web', 'cargo-web', 'rust-web-src', 'binaryen'])
-  if (full) ensureCbindgen()
-  const suffix = 'linux-x64-gnu'
-  if (process.platform === 'linux' && process.arch === 'x64') {
-    if (stale(`native/temporal-tensor.${suffix}.node`, ['crates', 'Cargo.toml', 'Cargo.lock'])) {
+  for (const need of needs) if (need !== 'wasm' && need in FEATURES && ensureSystem(need, { install })) have.add(need)
+  if (needs.includes('js') || needs.includes('wasm')) {
+    const addon = nativeAddon()
+    if (!addon || stale(addon, ['crates', 'Cargo.toml', 'Cargo.lock'])) {
       step('Building the native addon')
       run('npm', ['run', '--silent', 'build:native'])
     }
+    // Without the wasm toolchain (quick mode, or no apt-get), the bundle is built from the modules
+    // there are, if any.
+    if (ensureWasmModules({ install: install && needs.includes('wasm') })) have.add('wasm')
+    if (stale('dist/index.mjs', ['src-ts', 'wasm', 'scripts/build-ts.mjs', 'tsconfig.json'])) buildTs({ requireWasm: false })
+    have.add('js')
   }
-  const wasmInputs = ['crates/ruvector-temporal-tensor', 'crates/ruvector-temporal-tensor-wasm', 'Cargo.toml', 'scripts/build-wasm.mjs']
-  if (['wasm/temporal_tensor.wasm', 'wasm/temporal_tensor_simd.wasm'].some((out) => stale(out, wasmInputs))) {
-    buildWasm()
-  }
-  if (stale('dist/index.mjs', ['src-ts', 'wasm', 'scripts/build-ts.mjs', 'tsconfig.json'])) {
-    buildTs()
-  }
+  return have
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) setup()
