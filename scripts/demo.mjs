@@ -1,7 +1,7 @@
-// `npm run demo`: installs and builds what is missing, then runs the CLI demo.
+// `npm run demo`: installs and builds what is missing, then runs the demo (bin/demo.mjs).
 import { run, step } from './lib.mjs'
 import { setup } from './setup.mjs'
 
 setup({ needs: ['js', 'wasm'] })
 step('temporal-tensor demo')
-run(process.execPath, ['bin/temporal-tensor.mjs', 'demo', ...process.argv.slice(2)])
+run(process.execPath, ['bin/demo.mjs', ...process.argv.slice(2)])

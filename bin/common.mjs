@@ -1,0 +1,166 @@
+// Pieces shared by the temporal-tensor CLI (bin/temporal-tensor.mjs) and its demo (bin/demo.mjs):
+// argument parsing with usage errors, reading .f32/.npy frames, pinned compressors, decoding in
+// bounded chunks, measuring every frame against its segment's bound, and plain-text tables.
+import { existsSync, readFileSync } from 'node:fs'
+import { relativeError } from './trace.mjs'
+
+/** The segment formats, as the library names them. */
+export const FORMATS = ['coded', 'packed']
+
+/** The library (the built bundle), loaded on first use so that --help works without it. */
+export async function api() {
+  return import('../dist/index.mjs')
+}
+
+export class HelpRequested extends Error {}
+
+export class UsageError extends Error {}
+
+export function fail(message) {
+  throw new UsageError(message)
+}
+
+/** Parses `args` against `spec` ({ '--dim': 'int', '-o': 'string', ... }); returns positionals and options. */
+export function parseArgs(args, spec) {
+  const positional = []
+  const options = {}
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]
+    if (arg === '--help' || arg === '-h') throw new HelpRequested()
+    if (!arg.startsWith('-')) {
+      positional.push(arg)
+      continue
+    }
+    const kind = spec[arg]
+    if (kind === undefined) fail(`unknown option ${arg} (see --help)`)
+    const value = args[++i]
+    if (value === undefined) fail(`${arg} needs a value`)
+    if (kind === 'int') {
+      const n = Number(value)
+      if (!Number.isInteger(n) || n <= 0) fail(`${arg} needs a positive integer, got "${value}"`)
+      options[arg] = n
+    } else {
+      options[arg] = value
+    }
+  }
+  return { positional, options }
+}
+
+export function readInput(path) {
+  if (!existsSync(path)) fail(`no such file: ${path}`)
+  try {
+    return readFileSync(path)
+  } catch (e) {
+    fail(`cannot read ${path}: ${e.message}`)
+  }
+}
+
+/** Frames from a .npy (2-D float32) or raw .f32 file: { frames: Float32Array, dim }. */
+export function readFrames(path, dim) {
+  const bytes = readInput(path)
+  if (path.endsWith('.npy')) return parseNpy(bytes, path)
+  if (dim === undefined) fail(`${path}: raw f32 input needs --dim`)
+  if (bytes.byteLength % (4 * dim) !== 0) {
+    fail(`${path}: ${bytes.byteLength} bytes is not a whole number of ${dim}-value f32 frames`)
+  }
+  const frames = new Float32Array(bytes.byteLength / 4)
+  new Uint8Array(frames.buffer).set(bytes)
+  return { frames, dim }
+}
+
+export function parseNpy(bytes, path) {
+  const magic = '\x93NUMPY'
+  if (bytes.toString('latin1', 0, 6) !== magic) fail(`${path}: not a .npy file`)
+  const major = bytes[6]
+  const headerLen = major === 1 ? bytes.readUInt16LE(8) : bytes.readUInt32LE(8)
+  const start = major === 1 ? 10 : 12
+  const header = bytes.toString('latin1', start, start + headerLen)
+  const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1]
+  const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1]
+  const shape = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1]
+  if (descr !== '<f4') fail(`${path}: dtype ${descr}, expected little-endian float32 ('<f4')`)
+  if (fortran !== 'False') fail(`${path}: Fortran-ordered arrays are not supported`)
+  const dims = (shape ?? '').split(',').map((s) => s.trim()).filter(Boolean).map(Number)
+  if (dims.length !== 2) fail(`${path}: expected a 2-D array (frames × values), got shape (${shape})`)
+  const [n, dim] = dims
+  const offset = start + headerLen
+  if (bytes.byteLength - offset < n * dim * 4) fail(`${path}: truncated data`)
+  const frames = new Float32Array(n * dim)
+  new Uint8Array(frames.buffer).set(bytes.subarray(offset, offset + n * dim * 4))
+  return { frames, dim }
+}
+
+/** A compressor writing every frame at `bits` in `format`. */
+export function pinnedCompressor(tt, tensorLen, bits, format, groupLen) {
+  return new tt.TemporalTensorCompressor({
+    tensorLen,
+    format,
+    policy: { fixedBits: bits, ...(groupLen !== undefined ? { groupLen } : {}) },
+  })
+}
+
+/** Frames `values` back to back at `bits` in `format`: the segments, their bytes and encode time. */
+export function encodeAll(tt, values, dim, bits, format) {
+  const c = pinnedCompressor(tt, dim, bits, format)
+  const t0 = process.hrtime.bigint()
+  const segments = c.pushMany(values, 0)
+  const last = c.flush()
+  if (last) segments.push(last)
+  const ns = Number(process.hrtime.bigint() - t0)
+  c.free()
+  return { segments, bytes: segments.reduce((n, s) => n + s.byteLength, 0), ns }
+}
+
+/**
+ * Decodes a segment read from a file, in chunks of whole frames, calling `onValues(values)` for
+ * each: all at once when it holds at most CLI_DECODE_VALUES values (the cap given to
+ * decodeSegment), else frame by frame, so a few bytes describing 2^28 values cannot make the CLI
+ * allocate gigabytes.
+ */
+const CLI_DECODE_VALUES = 2 ** 24
+
+export function decodeChunks(tt, seg, onValues) {
+  const { frameCount, tensorLen } = tt.segmentInfo(seg)
+  if (frameCount * tensorLen <= CLI_DECODE_VALUES) {
+    onValues(tt.decodeSegment(seg, { maxValues: CLI_DECODE_VALUES }))
+    return
+  }
+  for (let f = 0; f < frameCount; f++) onValues(tt.decodeFrame(seg, f))
+}
+
+/**
+ * Decodes `segments` and measures every frame against `original` (frames back to back):
+ * the worst error, the worst error as a fraction of its segment's own bound, and the frames
+ * at or over their segment's bound.
+ */
+export function measure(tt, segments, original, dim) {
+  let worst = 0
+  let worstOfBound = 0
+  let over = 0
+  let t = 0
+  for (const seg of segments) {
+    const { bound } = tt.segmentInfo(seg)
+    decodeChunks(tt, seg, (values) => {
+      for (let f = 0; f < values.length / dim; f++, t++) {
+        const err = relativeError(original.subarray(t * dim, (t + 1) * dim), values.subarray(f * dim, (f + 1) * dim))
+        worst = Math.max(worst, err)
+        worstOfBound = Math.max(worstOfBound, err / bound)
+        if (!(err < bound)) over++
+      }
+    })
+  }
+  return { worst, worstOfBound, over, frames: t }
+}
+
+/** A bound as a percentage: 0.8, 6.5, 30, or more digits when it needs them (0.0123 -> 1.23). */
+export function formatPercent(bound) {
+  return Number((bound * 100).toPrecision(4)).toString()
+}
+
+export function printTable(header, rows) {
+  const widths = header.map((h, i) => Math.max(String(h).length, ...rows.map((r) => String(r[i] ?? '').length)))
+  const line = (r) => r.map((c, i) => String(c ?? '').padEnd(widths[i])).join('  ').trimEnd()
+  console.log(line(header))
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '))
+  for (const r of rows) console.log(line(r))
+}
