@@ -26,15 +26,19 @@ const DIMS: [usize; 3] = [512, 4096, 65536];
 /// Frames per timed pass: a cache-resident working set at small dims.
 const FRAMES: usize = 8;
 
-/// A stream that stays inside one segment's scales (small jitter around a fixed frame).
-fn frames(n: usize, count: usize) -> Vec<Vec<f32>> {
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move || {
+/// Uniform values in [-0.5, 0.5) from a xorshift64 generator seeded with `seed` (non-zero).
+fn uniform(mut state: u64) -> impl FnMut() -> f32 {
+    move || {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
         (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-    };
+    }
+}
+
+/// A stream that stays inside one segment's scales (small jitter around a fixed frame).
+fn frames(n: usize, count: usize) -> Vec<Vec<f32>> {
+    let mut next = uniform(0x2545_f491_4f6c_dd1d);
     let base: Vec<f32> = (0..n).map(|_| next()).collect();
     (0..count)
         .map(|_| base.iter().map(|v| v + 0.001 * next()).collect())
@@ -44,13 +48,7 @@ fn frames(n: usize, count: usize) -> Vec<Vec<f32>> {
 /// A drifting stream (a random walk around per-channel offsets): every frame differs, so coded
 /// segments carry real entropy and packed segments are often recalibrated.
 fn walk(n: usize, count: usize) -> Vec<Vec<f32>> {
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-    };
+    let mut next = uniform(0x9e37_79b9_7f4a_7c15);
     let offsets: Vec<f32> = (0..n).map(|_| next()).collect();
     let mut cur: Vec<f32> = (0..n).map(|_| next()).collect();
     (0..count)
