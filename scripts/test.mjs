@@ -17,7 +17,7 @@ const SERVER_TESTS = ['__test__/store.test.ts'] // the store suite on Redis and 
 
 /**
  * The pieces, in the order `npm test` runs them. `needs`: what scripts/setup.mjs must provide
- * ('js', 'wasm', 'browser', 'aarch64', 'nightly'); `soft`: needs whose absence only narrows the
+ * ('js', 'wasm', or a key of its FEATURES: system packages); `soft`: needs whose absence only narrows the
  * piece (`run` gets the set of needs met); `quick`: part of `--quick`; `full: false`: not part
  * of a plain `npm test` (only when named or with --quick). Adding a piece is adding a row.
  */
