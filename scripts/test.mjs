@@ -5,15 +5,24 @@
 // Setup (scripts/setup.mjs) first installs and builds what the chosen pieces need. A piece whose
 // system packages cannot be had here (no apt-get, e.g. macOS) is skipped with the reason, and the
 // summary at the end lists it; any piece that runs and fails stops the suite with its status.
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { checkHeader, ensureCbindgen, runExample } from './c-abi.mjs'
 import { fuzzShort } from './fuzz.mjs'
-import { run, step } from './lib.mjs'
+import { root, run, step } from './lib.mjs'
 import { testPython } from './python.mjs'
 import { setup } from './setup.mjs'
 import { testAarch64 } from './test-aarch64.mjs'
 
 const BROWSER_TEST = '__test__/browser.test.ts'
-const SERVER_TESTS = ['__test__/store.test.ts'] // the store suite on Redis and PostgreSQL too
+
+/** The vitest files that start Redis or PostgreSQL servers: those importing ./store-servers. */
+function serverTests() {
+  const dir = join(root, '__test__')
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.test.ts') && readFileSync(join(dir, f), 'utf8').includes("from './store-servers"))
+    .map((f) => `__test__/${f}`)
+}
 
 /**
  * The pieces, in the order `npm test` runs them. `needs`: what scripts/setup.mjs must provide
@@ -49,7 +58,7 @@ export const STEPS = [
     run: (have) => {
       const exclude = []
       if (!have.has('browser')) exclude.push(BROWSER_TEST)
-      if (!have.has('servers')) exclude.push(...SERVER_TESTS)
+      if (!have.has('servers')) exclude.push(...serverTests())
       if (exclude.length) console.warn(`⚠ left out for want of Chromium or the servers: ${exclude.join(', ')}`)
       run('npx', ['vitest', 'run', ...exclude.flatMap((f) => ['--exclude', f])])
     },
