@@ -12,8 +12,9 @@
 
 use crate::bitpack::{BitReader, BitWriter};
 use crate::f16::{F16_MAX, F16_MIN_POSITIVE};
+pub(crate) use crate::kernels::float::{clamp, round_ties_even};
+pub use crate::kernels::FrameStats;
 use crate::kernels::GroupStats;
-use core::cmp::Ordering;
 
 /// Largest code magnitude for a width: `2^(bits-1) - 1` (127 for 8 bits, 3 for 3 bits).
 pub const fn qmax(bits: u32) -> u32 {
@@ -104,26 +105,6 @@ impl Divisor {
     }
 }
 
-/// `x.clamp(lo, hi)` for `lo <= hi` (NaN stays NaN), without `f32::clamp`'s panic path, whose
-/// message formatting would add ~16 KB of float printing to the WebAssembly module.
-#[inline(always)]
-pub(crate) fn clamp(x: f32, lo: f32, hi: f32) -> f32 {
-    if x < lo {
-        lo
-    } else if x > hi {
-        hi
-    } else {
-        x
-    }
-}
-
-/// Round to nearest, ties to even, for `|x| <= 2^22` (codes are far smaller).
-#[inline(always)]
-pub(crate) fn round_ties_even(x: f32) -> f32 {
-    const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23
-    (x + MAGIC) - MAGIC
-}
-
 /// Where scales are stored in a segment: f16 (format version 1) or f32 (version 2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ScaleFormat {
@@ -131,73 +112,6 @@ pub enum ScaleFormat {
     F16,
     /// Some scale is outside f16's normal range: all stored as f32 (version 2).
     F32,
-}
-
-/// What quantizing one frame (or part of one) measured.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct FrameStats {
-    /// `max |v|` over the frame.
-    pub max_abs: f32,
-    /// `max |v - decode(encode(v))|` over the frame (to a few ulps of `max_abs`).
-    pub max_err: f32,
-    /// Some value lay outside the representable range `±(qmax + ½)·s` of its group.
-    pub clamped: bool,
-    /// Every value was finite (false also when a finite value overflowed once scaled).
-    pub finite: bool,
-}
-
-impl Default for FrameStats {
-    /// Nothing seen yet: zero maxima, not clamped, finite.
-    fn default() -> Self {
-        FrameStats {
-            max_abs: 0.0,
-            max_err: 0.0,
-            clamped: false,
-            finite: true,
-        }
-    }
-}
-
-impl FrameStats {
-    /// Adds a group measured in code steps (`x = v / scale`) by a kernel.
-    pub(crate) fn fold_group(&mut self, group: &GroupStats, scale: f32, qmax: f32) {
-        self.finite &= group.finite();
-        // Beyond qmax + ½ steps, or NaN (non-finite input): clamped.
-        let within = group.max_x.partial_cmp(&(qmax + 0.5));
-        self.clamped |= !matches!(within, Some(Ordering::Less | Ordering::Equal));
-        let max_abs = group.max_x * scale;
-        if max_abs > self.max_abs {
-            self.max_abs = max_abs;
-        }
-        let max_err = group.max_e * scale;
-        if max_err > self.max_err {
-            self.max_err = max_err;
-        }
-    }
-
-    /// Adds a group whose values all scaled to a subnormal or zero `x = v / scale` (a group of a
-    /// frame much smaller than the one its scale was calibrated on). There `x` has lost its
-    /// precision or vanished, so the error measured in code steps is wrong (zero when `x`
-    /// underflows), while every code is 0 and the group decodes to zeros: its exact error and
-    /// its maximum are both `max |v|`.
-    pub(crate) fn fold_vanished(&mut self, values: &[f32]) {
-        let m = values.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        if m > self.max_abs {
-            self.max_abs = m;
-        }
-        if m > self.max_err {
-            self.max_err = m;
-        }
-    }
-
-    /// True when the frame is within `target` relative error (`max_err <= target * max_abs`).
-    ///
-    /// The product is taken in f64, where it is exact: in f32 it is subnormal for subnormal
-    /// frames and rounds to a whole number of 2⁻¹⁴⁹ steps, which let a frame 2 steps off pass a
-    /// threshold of 1.94 steps.
-    pub fn within(&self, target: f32) -> bool {
-        self.finite && self.max_err as f64 <= target as f64 * self.max_abs as f64
-    }
 }
 
 /// Writes `max |v|` of each group of `frame` into `out` (`out.len()` = number of groups).

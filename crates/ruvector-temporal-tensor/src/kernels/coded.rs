@@ -521,7 +521,7 @@ pub mod simd128 {
 }
 
 /// The same bodies compiled with AVX2 (and the SSE/AVX it implies).
-#[cfg(all(target_arch = "x86_64", feature = "std"))]
+#[cfg(all(target_arch = "x86_64", any(feature = "std", target_feature = "avx2")))]
 pub mod avx2 {
     use super::{CodedKernels, Prediction};
 

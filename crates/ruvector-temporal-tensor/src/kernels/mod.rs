@@ -12,7 +12,9 @@
 //! | coded quantize / reconstruct ([`coded`]) | ✓ | AVX2 (compiler-vectorized) | same | NEON (auto) | simd128 (auto) |
 //!
 //! The set is chosen once, on first use, and cached ([`active`]): on x86-64 by run-time detection
-//! (needs the `std` feature; without it the scalar set is used) and the rule of [`choose`], which
+//! (needs the `std` feature; without it, the features the build targets, so a `no_std` build
+//! compiled with `-C target-feature=+avx2,+bmi2` uses those kernels, else the scalar set) and the
+//! rule of [`choose`], which
 //! never picks BMI2 on CPUs where `pdep`/`pext` are microcoded; on aarch64 NEON always (it is part
 //! of the base architecture); on wasm32 simd128 when the module is compiled with
 //! `-C target-feature=+simd128`. [`active_reason`] says why.
@@ -29,12 +31,28 @@
 //! identical; the tests in this module check every kernel of every set this CPU supports against
 //! the scalar one.
 
-/// Defines `quantize_pack`, `unpack_dequantize`, `quantize_pack_groups` and
-/// `unpack_dequantize_groups` for a kernel set from the `quantize` and `dequantize` in scope,
-/// packing with the scalar bit packer (see [`quantize_pack_with`]).
+/// Defines a kernel set's table `KERNELS` (named `$name`, with the coded kernels `$coded`) and
+/// its `quantize_pack`, `unpack_dequantize`, `quantize_pack_groups`, `unpack_dequantize_groups`
+/// and `group_max_abs` from the `quantize` and `dequantize` in scope, packing with the scalar bit
+/// packer (see [`quantize_pack_with`]).
 #[allow(unused_macros)] // used by the aarch64 and wasm32 sets
 macro_rules! fused_via_scalar_packing {
-    () => {
+    (name: $name:literal, coded: $coded:expr $(,)?) => {
+        /// This target's set: its own quantize/dequantize, scalar bit packing.
+        pub const KERNELS: $crate::kernels::Kernels = $crate::kernels::Kernels {
+            name: $name,
+            quantize,
+            dequantize,
+            pack: $crate::kernels::scalar::pack,
+            unpack: $crate::kernels::scalar::unpack,
+            quantize_pack,
+            unpack_dequantize,
+            quantize_pack_groups,
+            unpack_dequantize_groups,
+            group_max_abs,
+            coded: $coded,
+        };
+
         pub(super) fn quantize_pack(
             values: &[f32],
             inv: f32,
@@ -63,7 +81,7 @@ macro_rules! fused_via_scalar_packing {
             qmax: f32,
             bits: u32,
             out: &mut [u8],
-            stats: &mut $crate::quantizer::FrameStats,
+            stats: &mut $crate::kernels::FrameStats,
         ) {
             $crate::kernels::quantize_pack_groups_with(
                 quantize_pack,
@@ -104,6 +122,7 @@ macro_rules! fused_via_scalar_packing {
 }
 
 pub mod coded;
+pub(crate) mod float;
 pub mod scalar;
 mod select;
 
@@ -111,13 +130,13 @@ mod select;
 mod neon;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod wasm_simd;
-#[cfg(all(target_arch = "x86_64", feature = "std"))]
+#[cfg(all(target_arch = "x86_64", any(feature = "std", target_feature = "avx2")))]
 mod x86;
 
 pub use select::{choose, cpu, decode_signature, features, CpuInfo, Features, KernelSet};
 
-use crate::quantizer::FrameStats;
 use alloc::vec::Vec;
+use core::cmp::Ordering as FloatOrdering;
 use core::sync::atomic::{AtomicU8, Ordering};
 
 /// What a quantize kernel measured, in code units (`x = v · inv`): exactly the same numbers from
@@ -138,6 +157,73 @@ impl GroupStats {
     #[inline]
     pub fn finite(&self) -> bool {
         self.max_x <= f32::MAX
+    }
+}
+
+/// What quantizing one frame (or part of one) measured.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FrameStats {
+    /// `max |v|` over the frame.
+    pub max_abs: f32,
+    /// `max |v - decode(encode(v))|` over the frame (to a few ulps of `max_abs`).
+    pub max_err: f32,
+    /// Some value lay outside the representable range `±(qmax + ½)·s` of its group.
+    pub clamped: bool,
+    /// Every value was finite (false also when a finite value overflowed once scaled).
+    pub finite: bool,
+}
+
+impl Default for FrameStats {
+    /// Nothing seen yet: zero maxima, not clamped, finite.
+    fn default() -> Self {
+        FrameStats {
+            max_abs: 0.0,
+            max_err: 0.0,
+            clamped: false,
+            finite: true,
+        }
+    }
+}
+
+impl FrameStats {
+    /// Adds a group measured in code steps (`x = v / scale`) by a kernel.
+    pub(crate) fn fold_group(&mut self, group: &GroupStats, scale: f32, qmax: f32) {
+        self.finite &= group.finite();
+        // Beyond qmax + ½ steps, or NaN (non-finite input): clamped.
+        let within = group.max_x.partial_cmp(&(qmax + 0.5));
+        self.clamped |= !matches!(within, Some(FloatOrdering::Less | FloatOrdering::Equal));
+        let max_abs = group.max_x * scale;
+        if max_abs > self.max_abs {
+            self.max_abs = max_abs;
+        }
+        let max_err = group.max_e * scale;
+        if max_err > self.max_err {
+            self.max_err = max_err;
+        }
+    }
+
+    /// Adds a group whose values all scaled to a subnormal or zero `x = v / scale` (a group of a
+    /// frame much smaller than the one its scale was calibrated on). There `x` has lost its
+    /// precision or vanished, so the error measured in code steps is wrong (zero when `x`
+    /// underflows), while every code is 0 and the group decodes to zeros: its exact error and
+    /// its maximum are both `max |v|`.
+    pub(crate) fn fold_vanished(&mut self, values: &[f32]) {
+        let m = values.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        if m > self.max_abs {
+            self.max_abs = m;
+        }
+        if m > self.max_err {
+            self.max_err = m;
+        }
+    }
+
+    /// True when the frame is within `target` relative error (`max_err <= target * max_abs`).
+    ///
+    /// The product is taken in f64, where it is exact: in f32 it is subnormal for subnormal
+    /// frames and rounds to a whole number of 2⁻¹⁴⁹ steps, which let a frame 2 steps off pass a
+    /// threshold of 1.94 steps.
+    pub fn within(&self, target: f32) -> bool {
+        self.finite && self.max_err as f64 <= target as f64 * self.max_abs as f64
     }
 }
 
@@ -292,9 +378,9 @@ pub fn kernels_of(set: KernelSet) -> Option<Kernels> {
     }
     match set {
         KernelSet::Scalar => Some(SCALAR),
-        #[cfg(all(target_arch = "x86_64", feature = "std"))]
+        #[cfg(all(target_arch = "x86_64", any(feature = "std", target_feature = "avx2")))]
         KernelSet::Avx2 => Some(x86::AVX2),
-        #[cfg(all(target_arch = "x86_64", feature = "std"))]
+        #[cfg(all(target_arch = "x86_64", any(feature = "std", target_feature = "avx2")))]
         KernelSet::Avx2Bmi2 => Some(x86::AVX2_BMI2),
         #[cfg(target_arch = "aarch64")]
         KernelSet::Neon => Some(neon::KERNELS),
@@ -354,9 +440,9 @@ pub fn active() -> Kernels {
 #[inline]
 fn lookup(state: u8) -> Kernels {
     match KernelSet::from_id(state & 0xf) {
-        #[cfg(all(target_arch = "x86_64", feature = "std"))]
+        #[cfg(all(target_arch = "x86_64", any(feature = "std", target_feature = "avx2")))]
         Some(KernelSet::Avx2) => x86::AVX2,
-        #[cfg(all(target_arch = "x86_64", feature = "std"))]
+        #[cfg(all(target_arch = "x86_64", any(feature = "std", target_feature = "avx2")))]
         Some(KernelSet::Avx2Bmi2) => x86::AVX2_BMI2,
         #[cfg(target_arch = "aarch64")]
         Some(KernelSet::Neon) => neon::KERNELS,

@@ -1,25 +1,10 @@
 //! aarch64 kernels: NEON quantize/dequantize (4 lanes; NEON is part of the base architecture).
 //! Bit packing uses the scalar kernels.
 
-use super::{scalar, GroupStats, Kernels};
+use super::{scalar, GroupStats};
 use core::arch::aarch64::*;
 
-/// The aarch64 set.
-pub const KERNELS: Kernels = Kernels {
-    name: "neon",
-    quantize,
-    dequantize,
-    pack: scalar::pack,
-    unpack: scalar::unpack,
-    quantize_pack,
-    unpack_dequantize,
-    quantize_pack_groups,
-    unpack_dequantize_groups,
-    group_max_abs,
-    coded: super::coded::PORTABLE,
-};
-
-fused_via_scalar_packing!();
+fused_via_scalar_packing!(name: "neon", coded: super::coded::PORTABLE);
 
 fn quantize(values: &[f32], inv: f32, qmax: f32, codes: &mut [u8], stats: &mut GroupStats) {
     let n = values.len().min(codes.len());

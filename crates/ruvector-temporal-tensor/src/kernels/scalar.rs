@@ -1,7 +1,7 @@
 //! Scalar reference kernels. Every SIMD kernel must produce exactly what these produce.
 
+use super::float::{clamp, round_ties_even};
 use super::GroupStats;
-use crate::quantizer::{clamp, round_ties_even};
 
 /// Quantizes `values` with `x = v · inv`: writes codes `round_ties_even(clamp(x, ±qmax)) + qmax`
 /// and folds into `stats` (in code units) `max |x|` and `max |x − q|` (see [`GroupStats`]:
@@ -135,7 +135,7 @@ pub fn quantize_pack_groups(
     qmax: f32,
     bits: u32,
     out: &mut [u8],
-    stats: &mut crate::quantizer::FrameStats,
+    stats: &mut super::FrameStats,
 ) {
     super::quantize_pack_groups_with(
         quantize_pack,

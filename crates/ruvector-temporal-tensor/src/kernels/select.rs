@@ -257,6 +257,13 @@ pub fn features() -> Features {
         f.avx2 = std::is_x86_feature_detected!("avx2");
         f.bmi2 = std::is_x86_feature_detected!("bmi2");
     }
+    // Without `std` there is no run-time detection: what the build targets is what runs (as
+    // the `half` crate does), so a build for AVX2/BMI2 CPUs gets their kernels.
+    #[cfg(all(target_arch = "x86_64", not(feature = "std")))]
+    {
+        f.avx2 = cfg!(target_feature = "avx2");
+        f.bmi2 = cfg!(target_feature = "bmi2");
+    }
     #[cfg(target_arch = "aarch64")]
     {
         f.neon = true;

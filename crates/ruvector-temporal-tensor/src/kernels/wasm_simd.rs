@@ -1,25 +1,10 @@
 //! wasm32 kernels: simd128 quantize/dequantize (4 lanes), compiled in when the module is built
 //! with `-C target-feature=+simd128`. Bit packing uses the scalar kernels.
 
-use super::{scalar, GroupStats, Kernels};
+use super::{scalar, GroupStats};
 use core::arch::wasm32::*;
 
-/// The wasm32 simd128 set.
-pub const KERNELS: Kernels = Kernels {
-    name: "simd128",
-    quantize,
-    dequantize,
-    pack: scalar::pack,
-    unpack: scalar::unpack,
-    quantize_pack,
-    unpack_dequantize,
-    quantize_pack_groups,
-    unpack_dequantize_groups,
-    group_max_abs,
-    coded: super::coded::simd128::KERNELS,
-};
-
-fused_via_scalar_packing!();
+fused_via_scalar_packing!(name: "simd128", coded: super::coded::simd128::KERNELS);
 
 fn quantize(values: &[f32], inv: f32, qmax: f32, codes: &mut [u8], stats: &mut GroupStats) {
     let n = values.len().min(codes.len());

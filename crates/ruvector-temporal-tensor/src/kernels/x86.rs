@@ -14,8 +14,7 @@
 //! only handed out (by `super::kernels_of` and `super::lookup`) after the features they need were
 //! detected.
 
-use super::{scalar, GroupStats, Kernels};
-use crate::quantizer::FrameStats;
+use super::{scalar, FrameStats, GroupStats, Kernels};
 use core::arch::x86_64::*;
 
 /// AVX2 without BMI2.
