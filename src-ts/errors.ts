@@ -38,7 +38,11 @@ export type CoreErrorCode = keyof typeof ERROR_CODES
  * - `STORAGE_FULL`: a persistent store's disk (or database map) is full; nothing was written.
  * - `IO_ERROR`: a persistent store's file system failed (read-only, permissions, I/O error);
  *   nothing was written.
- * - `STORE_LOCKED`: another process (or another open store in this one) has the store open.
+ * - `STORE_LOCKED`: another process (or another open store in this one) has the LMDB store
+ *   open; on Redis and PostgreSQL, another store writes the tensor (holds its lease, or wrote
+ *   the frame first).
+ * - `IO_ERROR` also covers a Redis or PostgreSQL server that cannot be reached within the
+ *   store's `timeoutMs`.
  * - `STORE_CORRUPT`: a persistent store's files are damaged; `TensorStreamStore.verify` tells
  *   what, `TensorStreamStore.repair` keeps what is intact.
  */
