@@ -82,6 +82,19 @@ describe('backend selection', () => {
     expect(result.causes).toHaveLength(2)
   })
 
+  it('the store engines\' packages are optional: without lmdb, ioredis or pg, open() is BACKEND_UNAVAILABLE', () => {
+    const pkg = packageWithoutNative()
+    const script = `
+      const { TensorStreamStore } = await import(${JSON.stringify('PKG')})
+      const codes = []
+      for (const persistence of [{ kind: 'lmdb', path: ${JSON.stringify(join(pkg, 'db'))} }, { kind: 'redis', url: 'redis://127.0.0.1:1' }, { kind: 'postgres', connectionString: 'postgres://127.0.0.1:1/x' }]) {
+        try { await TensorStreamStore.open({ persistence }); codes.push('opened') } catch (e) { codes.push(e.code) }
+      }
+      console.log(JSON.stringify(codes))`.replace('PKG', join(pkg, 'dist/index.mjs'))
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, TEMPORAL_TENSOR_BACKEND: 'wasm' } })
+    expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual(['BACKEND_UNAVAILABLE', 'BACKEND_UNAVAILABLE', 'BACKEND_UNAVAILABLE'])
+  })
+
   it('the CommonJS entry loads too', () => {
     const out = spawnSync(
       process.execPath,

@@ -200,3 +200,39 @@ function dropConnections(backend: BackendName): void {
     expect(r.status, r.stderr).toBe(0)
   }
 }
+
+describe('the persistence option', () => {
+  it('bad options are INVALID_ARGUMENT when the store is opened, before anything connects', async () => {
+    const bad: unknown[] = [
+      { kind: 'sqlite' },
+      { kind: 'redis', host: 'x' },
+      { kind: 'redis', name: 'a b' },
+      { kind: 'redis', name: '{slot}' },
+      { kind: 'redis', url: 'redis://127.0.0.1:1', cluster: [{ host: '127.0.0.1', port: 1 }] },
+      { kind: 'redis', cluster: [] },
+      { kind: 'redis', leaseMs: 0 },
+      { kind: 'postgres', poolSize: 0 },
+      { kind: 'postgres', timeoutMs: 1.5 },
+      { kind: 'lmdb' },
+      null,
+    ]
+    for (const persistence of bad) {
+      await expect(TensorStreamStore.open({ persistence: persistence as PersistenceOptions }), JSON.stringify(persistence)).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+      })
+    }
+    await expect(TensorStreamStore.open({ path: '/tmp/x', persistence: { kind: 'memory' } })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    expect(() => new TensorStreamStore({ persistence: { kind: 'redis' } })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }))
+  })
+
+  it('no server at the address: IO_ERROR after timeoutMs', async () => {
+    // A port that was free a moment ago: nothing listens there.
+    // @ts-expect-error: plain ESM module without types
+    const { freePort } = await import('../scripts/servers.mjs')
+    const port = await freePort()
+    await expect(TensorStreamStore.open({ persistence: { kind: 'redis', url: `redis://127.0.0.1:${port}`, timeoutMs: 300 } })).rejects.toMatchObject({ code: 'IO_ERROR' })
+    await expect(
+      TensorStreamStore.open({ persistence: { kind: 'postgres', connectionString: `postgres://postgres@127.0.0.1:${port}/postgres`, timeoutMs: 300 } }),
+    ).rejects.toMatchObject({ code: 'IO_ERROR' })
+  })
+})
