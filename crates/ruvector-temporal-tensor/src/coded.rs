@@ -38,12 +38,14 @@
 //! frames' symbols ([`crate::rans`]). The mode byte is `255` for a raw frame, else
 //! `P | D·0x80 | E·0x40 | C·0x20`: predictor `P` either a temporal weight `w` in `0..=16` or
 //! `16 + n` (predict from the previous frame smoothed `n ≤ 4` times along the frame
-//! ([`crate::kernels::coded::smooth`]), weight 1), `D` the running difference along the frame, `E` the same step code as the block's previous coded frame, `C` a chain
-//! frame (each value predicted by the decoded value before it; `w = 0`, no `D`). A step code is
+//! ([`crate::kernels::coded::smooth`]), weight 1), `D` the running difference along the frame
+//! (with `C`, the half difference: see [`crate::kernels::coded::Difference`]), `E` the same
+//! step code as the block's previous coded frame, `C` without `D` a chain frame (each value
+//! predicted by the decoded value before it; `P = 0`). A step code is
 //! the top 16 bits below the sign of the step's `f32` (`step = f32::from_bits(code << 15)`).
 //! Decoding a coded frame (see [`crate::kernels::coded`]): symbol `z` gives
-//! `r = (z >> 1) ^ −(z & 1)` (zigzag); with `D`, `q[j] = q[j−1] + r[j]` (from `q[−1] = 0`, 32-bit
-//! wrapping), else `q = r`; the value is `q[j] · step` when `w = 0`, else
+//! `r = (z >> 1) ^ −(z & 1)` (zigzag); with `D`, `q[j] = q[j−1] + r[j]`, with `D` and `C`,
+//! `q[j] = (q[j−1] >> 1) + r[j]` (from `q[−1] = 0`, 32-bit wrapping), else `q = r`; the value is `q[j] · step` when `w = 0`, else
 //! `(w/16) · prev[j] + q[j] · step`, every `f32` operation rounded as written (no fused
 //! multiply-add); a chain frame is the running sum of `q[j] · step`. `prev` is the previous
 //! decoded frame of the same block (smoothed first, for `P > 16`), so a block's first frame has
@@ -52,7 +54,7 @@
 
 use crate::crc32c::crc32c;
 use crate::error::{Error, SegmentField};
-use crate::kernels::coded::Prediction;
+use crate::kernels::coded::{Difference, Prediction};
 use crate::limits;
 use crate::quantizer::{clamp, round_ties_even};
 use crate::rans::{self, DecodeTable, Decoder, FreqTable, MAX_SYMBOLS};
@@ -316,7 +318,7 @@ impl<'a> CodedSegment<'a> {
                     }
                 } else {
                     decoder.decode(&mut symbols)?;
-                    if mode & MODE_CHAIN != 0 {
+                    if is_chain(mode) {
                         crate::kernels::coded::reconstruct_chain(&symbols, step, &mut cur);
                     } else {
                         let (prediction, passes) = prediction_of(mode).unwrap_or_default();
@@ -346,32 +348,31 @@ impl<'a> CodedSegment<'a> {
     }
 }
 
+/// Whether a (non-raw) mode byte names a chain frame: flag C without flag D.
+fn is_chain(mode: u8) -> bool {
+    mode & (MODE_CHAIN | MODE_SPATIAL) == MODE_CHAIN
+}
+
 /// The prediction a coded frame's mode byte names and the smoothing passes applied to the
 /// previous frame first, or `None` for an invalid byte (or raw). A chain frame has weight 0 and
-/// no running difference; a smoothed frame has weight 16.
+/// no difference; a smoothed frame has weight 16. Flag D alone is the full difference along
+/// the frame, D with C the half difference.
 fn prediction_of(mode: u8) -> Option<(Prediction, u8)> {
     let field = mode & !(MODE_SPATIAL | MODE_SAME_STEP | MODE_CHAIN);
-    let spatial = mode & MODE_SPATIAL != 0;
-    if mode & MODE_CHAIN != 0 {
-        return (field == 0 && !spatial).then_some((Prediction { weight: 0, spatial }, 0));
-    }
-    match field {
-        0..=MAX_WEIGHT => Some((
-            Prediction {
-                weight: field,
-                spatial,
-            },
-            0,
-        )),
-        _ if field - SMOOTHED <= MAX_SMOOTHING_PASSES => Some((
-            Prediction {
-                weight: MAX_WEIGHT,
-                spatial,
-            },
-            field - SMOOTHED,
-        )),
-        _ => None,
-    }
+    let difference = match (mode & MODE_SPATIAL != 0, mode & MODE_CHAIN != 0) {
+        (false, false) => Difference::None,
+        (true, false) => Difference::Full,
+        (true, true) => Difference::Half,
+        (false, true) => {
+            return (field == 0).then_some((Prediction::default(), 0));
+        }
+    };
+    let (weight, passes) = match field {
+        0..=MAX_WEIGHT => (field, 0),
+        _ if field - SMOOTHED <= MAX_SMOOTHING_PASSES => (MAX_WEIGHT, field - SMOOTHED),
+        _ => return None,
+    };
+    Some((Prediction { weight, difference }, passes))
 }
 
 /// How the encoder predicts a frame: `w/16` of the previous decoded frame, or that frame
@@ -382,13 +383,18 @@ enum Predictor {
     Smoothed(u8),
 }
 
-/// The mode byte of a predictor (without the same-step flag).
-fn mode_of(predictor: Predictor, spatial: bool) -> u8 {
+/// The mode byte of a predictor and difference (without the same-step flag).
+fn mode_of(predictor: Predictor, difference: Difference) -> u8 {
     let field = match predictor {
         Predictor::Weighted(w) => w,
         Predictor::Smoothed(n) => SMOOTHED + n,
     };
-    field | if spatial { MODE_SPATIAL } else { 0 }
+    field
+        | match difference {
+            Difference::None => 0,
+            Difference::Full => MODE_SPATIAL,
+            Difference::Half => MODE_SPATIAL | MODE_CHAIN,
+        }
 }
 
 /// Largest valid step code (exponent 254, all 8 mantissa bits set); larger ones are infinite
@@ -647,7 +653,7 @@ impl CodedWriter {
                 );
                 let costs = (kernels.residual_costs)(&self.chain_codes);
                 let within = (max_err as f64) * (1.0 + f32::EPSILON as f64) < limit;
-                (within && costs[2] <= MAX_RESIDUAL).then_some(costs)
+                (within && costs[3] <= MAX_RESIDUAL).then_some(costs)
             });
             for predictor in [predictor, Predictor::Weighted(0)] {
                 let (source, weight) = match predictor {
@@ -666,24 +672,33 @@ impl CodedWriter {
                 let costs = (kernels.residual_costs)(&self.codes);
                 // The f32 error may be rounded down by half an ulp; allow for it.
                 let within = (max_err as f64) * (1.0 + f32::EPSILON as f64) < limit;
-                // Differenced along the frame when that is cheaper (by Σ|residual|) and fits.
-                let spatial = costs[1] < costs[0] && costs[3] <= MAX_RESIDUAL;
-                let largest = costs[2 + spatial as usize];
-                let cost = costs[spatial as usize];
+                // Differenced along the frame (fully, then half) when that is cheaper by
+                // Σ|residual| and fits, or when the undifferenced residuals do not fit.
+                let mut d = 0;
+                for candidate in [1, 2] {
+                    if costs[3 + candidate] <= MAX_RESIDUAL
+                        && (costs[candidate] < costs[d] || costs[3 + d] > MAX_RESIDUAL)
+                    {
+                        d = candidate;
+                    }
+                }
+                let difference = Difference::ALL[d];
+                let largest = costs[3 + d];
+                let cost = costs[d];
                 if let Some(Some(c)) = chain {
                     if c[0] < cost || !(within && largest <= MAX_RESIDUAL) {
                         core::mem::swap(&mut self.codes, &mut self.chain_codes);
                         core::mem::swap(&mut self.recon, &mut self.chain_recon);
-                        (kernels.residuals)(&self.codes, false, &mut self.frame_symbols);
-                        self.max_symbol = self.max_symbol.max(2 * c[2] as u16);
+                        (kernels.residuals)(&self.codes, Difference::None, &mut self.frame_symbols);
+                        self.max_symbol = self.max_symbol.max(2 * c[3] as u16);
                         return self.accept(MODE_CHAIN, step);
                     }
                 }
                 if within && largest <= MAX_RESIDUAL {
-                    (kernels.residuals)(&self.codes, spatial, &mut self.frame_symbols);
+                    (kernels.residuals)(&self.codes, difference, &mut self.frame_symbols);
                     // zigzag(−r) = 2r − 1 and zigzag(r) = 2r.
                     self.max_symbol = self.max_symbol.max(2 * largest as u16);
-                    return self.accept(mode_of(predictor, spatial), step);
+                    return self.accept(mode_of(predictor, difference), step);
                 }
                 if predictor == Predictor::Weighted(0) {
                     break;

@@ -482,7 +482,7 @@ fn hostile_segments_with_valid_checksums_are_rejected() {
         (20, &[2], F::FrameMode),
         (21, &[2], F::FrameMode),
         (0x31, &[2], F::FrameMode),
-        (0xA0, &[2], F::FrameMode),
+        (0xB5, &[2], F::FrameMode),
         (0, &[1], F::Step),
         (0, &[0x80, 0xFC, 0x07], F::Step),
         (0, &[0x80], F::Step),

@@ -23,9 +23,9 @@ pub struct CodedKernels {
     /// See [`quantize`].
     pub quantize: QuantizeFn,
     /// See [`residual_costs`].
-    pub residual_costs: fn(&[i32]) -> [u64; 4],
+    pub residual_costs: fn(&[i32]) -> [u64; 6],
     /// See [`residuals`].
-    pub residuals: fn(&[i32], bool, &mut [u16]),
+    pub residuals: fn(&[i32], Difference, &mut [u16]),
     /// See [`reconstruct`].
     pub reconstruct: ReconstructFn,
 }
@@ -39,14 +39,43 @@ pub const PORTABLE: CodedKernels = CodedKernels {
 };
 
 /// How a frame is predicted: from `weight/16` of the previous decoded frame (0 = not at all),
-/// and whether its step counts are differenced along the frame (`spatial`: the count of value
-/// `j` minus that of value `j − 1`).
+/// and how its step counts are differenced along the frame.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Prediction {
     /// Numerator of the temporal weight, 0..=16.
     pub weight: u8,
-    /// Whether to difference along the frame.
-    pub spatial: bool,
+    /// How the step counts `q` become the coded residuals `r`.
+    pub difference: Difference,
+}
+
+/// How a frame's step counts `q[j]` become the residuals `r[j]` that are entropy coded, along
+/// the frame with `q[−1] = 0` and 32-bit wrapping arithmetic. Lossless either way: it only
+/// changes what is coded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Difference {
+    /// `r[j] = q[j]`.
+    #[default]
+    None,
+    /// `r[j] = q[j] − q[j−1]`.
+    Full,
+    /// `r[j] = q[j] − (q[j−1] >> 1)`: half the previous count, rounded down (an arithmetic
+    /// shift). For counts that follow their neighbour only partly.
+    Half,
+}
+
+impl Difference {
+    /// All three, in the order of [`residual_costs`]' entries.
+    pub const ALL: [Difference; 3] = [Difference::None, Difference::Full, Difference::Half];
+
+    /// What is subtracted from `q[j]`, given `q[j−1]`.
+    #[inline(always)]
+    fn base(self, before: i32) -> i32 {
+        match self {
+            Difference::None => 0,
+            Difference::Full => before,
+            Difference::Half => before >> 1,
+        }
+    }
 }
 
 #[inline(always)]
@@ -195,21 +224,22 @@ fn quantize_tail<const PREDICT: bool>(
     ]
 }
 
-/// Costs of coding step counts `q` as they are and differenced along the frame:
-/// `[Σ|q[j]|, Σ|q[j] − q[j−1]|, max|q[j]|, max|q[j] − q[j−1]|]` (with `q[−1] = 0`).
-pub fn residual_costs(q: &[i32]) -> [u64; 4] {
+/// Costs of coding step counts `q` with each [`Difference`] (in the order of
+/// [`Difference::ALL`]): `[Σ|r| none, Σ|r| full, Σ|r| half, max|r| none, max|r| full,
+/// max|r| half]`.
+pub fn residual_costs(q: &[i32]) -> [u64; 6] {
     residual_costs_body(q)
 }
 
 #[inline(always)]
-fn residual_costs_body(q: &[i32]) -> [u64; 4] {
+fn residual_costs_body(q: &[i32]) -> [u64; 6] {
     // |q| ≤ 2048, so lane sums of u32 are exact for frames below 2^20 values per lane; longer
     // frames are summed in pieces.
-    let mut total = [0u64; 4];
+    let mut total = [0u64; 6];
     for (c, piece) in q.chunks(1 << 20).enumerate() {
         let before = if c == 0 { 0 } else { q[c * (1 << 20) - 1] };
-        let mut sum = [[0u32; 8]; 2];
-        let mut top = [[0u32; 8]; 2];
+        let mut sum = [[0u32; 8]; 3];
+        let mut top = [[0u32; 8]; 3];
         let mut prev8 = piece.chunks_exact(8);
         let mut last = before;
         for chunk in &mut prev8 {
@@ -219,52 +249,59 @@ fn residual_costs_body(q: &[i32]) -> [u64; 4] {
             for l in 0..8 {
                 let a = chunk[l].unsigned_abs();
                 let d = chunk[l].wrapping_sub(shifted[l]).unsigned_abs();
+                let h = chunk[l].wrapping_sub(shifted[l] >> 1).unsigned_abs();
                 sum[0][l] += a;
                 sum[1][l] += d;
+                sum[2][l] += h;
                 top[0][l] = top[0][l].max(a);
                 top[1][l] = top[1][l].max(d);
+                top[2][l] = top[2][l].max(h);
             }
             last = chunk[7];
         }
         for &x in prev8.remainder() {
-            let (a, d) = (x.unsigned_abs(), x.wrapping_sub(last).unsigned_abs());
+            let a = x.unsigned_abs();
+            let d = x.wrapping_sub(last).unsigned_abs();
+            let h = x.wrapping_sub(last >> 1).unsigned_abs();
             sum[0][0] += a;
             sum[1][0] += d;
+            sum[2][0] += h;
             top[0][0] = top[0][0].max(a);
             top[1][0] = top[1][0].max(d);
+            top[2][0] = top[2][0].max(h);
             last = x;
         }
-        for m in 0..2 {
+        for m in 0..3 {
             total[m] += sum[m].iter().map(|&x| x as u64).sum::<u64>();
-            total[2 + m] = total[2 + m].max(top[m].iter().copied().max().unwrap_or(0) as u64);
+            total[3 + m] = total[3 + m].max(top[m].iter().copied().max().unwrap_or(0) as u64);
         }
     }
     total
 }
 
-/// Writes the zigzag symbols of `q` (`spatial == false`) or of `q[j] − q[j−1]` (with `q[−1] = 0`).
-pub fn residuals(q: &[i32], spatial: bool, out: &mut [u16]) {
-    residuals_body(q, spatial, out)
+/// Writes the zigzag symbols of the residuals `r` of `q` under `difference`.
+pub fn residuals(q: &[i32], difference: Difference, out: &mut [u16]) {
+    residuals_body(q, difference, out)
 }
 
 #[inline(always)]
-fn residuals_body(q: &[i32], spatial: bool, out: &mut [u16]) {
+fn residuals_body(q: &[i32], difference: Difference, out: &mut [u16]) {
     let out = &mut out[..q.len()];
-    if spatial {
-        let mut last = 0i32;
-        for (o, &x) in out.iter_mut().zip(q) {
-            *o = zigzag(x.wrapping_sub(last));
-            last = x;
-        }
-    } else {
+    if difference == Difference::None {
         for (o, &x) in out.iter_mut().zip(q) {
             *o = zigzag(x);
+        }
+    } else {
+        let mut last = 0i32;
+        for (o, &x) in out.iter_mut().zip(q) {
+            *o = zigzag(x.wrapping_sub(difference.base(last)));
+            last = x;
         }
     }
 }
 
-/// Decodes a frame from its symbols: `q` from the zigzag symbols (a running sum when
-/// `spatial`), then `out[j] = q[j] · step` (weight 0) or `(weight/16) · prev[j] + q[j] · step`.
+/// Decodes a frame from its symbols: `q` from the zigzag residuals (undoing the prediction's
+/// [`Difference`] serially), then `out[j] = q[j] · step` (weight 0) or `(weight/16) · prev[j] + q[j] · step`.
 /// The running sum wraps (a hostile segment yields wrong values, never a panic). All slices
 /// have `symbols.len()` elements (checked).
 pub fn reconstruct(
@@ -287,15 +324,13 @@ fn reconstruct_body(
 ) {
     let n = symbols.len();
     let out = &mut out[..n];
-    let q = |j: usize, running: &mut i32| -> f32 {
-        *running = running.wrapping_add(unzigzag(symbols[j]));
-        *running as f32
-    };
-    if prediction.spatial {
+    let difference = prediction.difference;
+    if difference != Difference::None {
         // The running sum is serial; keep it apart from the vectorizable part.
         let mut running = 0i32;
-        for (j, o) in out.iter_mut().enumerate() {
-            *o = q(j, &mut running);
+        for (o, &s) in out.iter_mut().zip(symbols) {
+            running = difference.base(running).wrapping_add(unzigzag(s));
+            *o = running as f32;
         }
     } else {
         for (o, &s) in out.iter_mut().zip(symbols) {
@@ -523,7 +558,7 @@ pub mod simd128 {
 /// The same bodies compiled with AVX2 (and the SSE/AVX it implies).
 #[cfg(all(target_arch = "x86_64", any(feature = "std", target_feature = "avx2")))]
 pub mod avx2 {
-    use super::{CodedKernels, Prediction};
+    use super::{CodedKernels, Difference, Prediction};
 
     /// The AVX2 set; only valid where AVX2 was detected (see [`super::super::best`]).
     pub(crate) const KERNELS: CodedKernels = CodedKernels {
@@ -645,8 +680,8 @@ pub mod avx2 {
             &mut code_lanes,
         )
     }
-    avx2_wrapper!(residual_costs, residual_costs_avx2, residual_costs_body, (q: &[i32]) -> [u64; 4]);
-    avx2_wrapper!(residuals, residuals_avx2, residuals_body, (q: &[i32], spatial: bool, out: &mut [u16]));
+    avx2_wrapper!(residual_costs, residual_costs_avx2, residual_costs_body, (q: &[i32]) -> [u64; 6]);
+    avx2_wrapper!(residuals, residuals_avx2, residuals_body, (q: &[i32], difference: Difference, out: &mut [u16]));
     avx2_wrapper!(reconstruct, reconstruct_avx2, reconstruct_body,
         (symbols: &[u16], prediction: Prediction, step: f32, prev: &[f32], out: &mut [f32]));
 }
@@ -693,13 +728,13 @@ mod tests {
                     assert_eq!((&q1, bits(&r1)), (&q2, bits(&r2)));
                     assert_eq!(a.map(f32::to_bits), b.map(f32::to_bits));
                     assert_eq!(residual_costs(&q1), (set.residual_costs)(&q1));
-                    for spatial in [false, true] {
+                    for (d, difference) in Difference::ALL.into_iter().enumerate() {
                         let (mut s1, mut s2) = (vec![0u16; n], vec![0u16; n]);
-                        residuals(&q1, spatial, &mut s1);
-                        (set.residuals)(&q1, spatial, &mut s2);
+                        residuals(&q1, difference, &mut s1);
+                        (set.residuals)(&q1, difference, &mut s2);
                         assert_eq!(s1, s2);
-                        let fits = residual_costs(&q1)[2 + spatial as usize] <= 2047;
-                        let pred = Prediction { weight, spatial };
+                        let fits = residual_costs(&q1)[3 + d] <= 2047;
+                        let pred = Prediction { weight, difference };
                         let (mut o1, mut o2) = (vec![0f32; n], vec![0f32; n]);
                         reconstruct(&s1, pred, step, &prev[..n], &mut o1);
                         (set.reconstruct)(&s1, pred, step, &prev[..n], &mut o2);
@@ -727,9 +762,26 @@ mod tests {
 
     #[test]
     fn costs_count_both_ways() {
-        assert_eq!(residual_costs(&[3, 4, 4, -10]), [21, 3 + 1 + 14, 10, 14]);
+        // Half: 3 − 0, 4 − 1, 4 − 2, −10 − 2.
+        assert_eq!(
+            residual_costs(&[3, 4, 4, -10]),
+            [21, 3 + 1 + 14, 3 + 3 + 2 + 12, 10, 14, 12]
+        );
+        // Rounded down: −3 >> 1 = −2, so r = 5 − (−2) = 7.
+        assert_eq!(residual_costs(&[-3, 5]), [8, 3 + 8, 3 + 7, 5, 8, 7]);
+        let mut syms = [0u16; 2];
+        residuals(&[-3, 5], Difference::Half, &mut syms);
+        assert_eq!(syms, [zigzag(-3), zigzag(7)]);
+        let mut back = [0f32; 2];
+        let half = Prediction {
+            weight: 0,
+            difference: Difference::Half,
+        };
+        reconstruct(&syms, half, 1.0, &[0.0; 2], &mut back);
+        assert_eq!(back, [-3.0, 5.0]);
         let long: Vec<i32> = (0..100).collect();
-        assert_eq!(residual_costs(&long), [4950, 99, 99, 1]);
+        let half_sum: u64 = (0..100).map(|j: u64| j - j.saturating_sub(1) / 2).sum();
+        assert_eq!(residual_costs(&long), [4950, 99, half_sum, 99, 1, 50]);
     }
 
     #[test]
