@@ -124,33 +124,53 @@ export function shortestF32(x: number): number {
   return Number(Math.fround(x).toPrecision(7))
 }
 
-/**
- * `SegmentInfo` from the 9 numbers both backends return: version, bits, groupLen, tensorLen,
- * frameCount, scaleCount, byteLength, bound (an f32), keyframeInterval.
- */
-export function segmentInfoFrom(v: ArrayLike<number>): SegmentInfo {
+/** A segment's header fields as both backends report them (`bound`: the stored f32, widened). */
+export interface RawSegmentInfo {
+  version: number
+  bits: number
+  groupLen: number
+  tensorLen: number
+  frameCount: number
+  scaleCount: number
+  byteLength: number
+  bound: number
+  keyframeInterval: number
+}
+
+/** `SegmentInfo` from what a backend reports. */
+export function segmentInfoFrom(r: RawSegmentInfo): SegmentInfo {
   return {
-    format: v[0] === 3 ? 'coded' : 'packed',
-    version: v[0],
-    bits: v[1],
-    bound: shortestF32(v[7]),
-    groupLen: v[2],
-    tensorLen: v[3],
-    frameCount: v[4],
-    scaleCount: v[5],
-    keyframeInterval: v[8],
-    byteLength: v[6],
+    format: r.version === 3 ? 'coded' : 'packed',
+    version: r.version,
+    bits: r.bits,
+    bound: shortestF32(r.bound),
+    groupLen: r.groupLen,
+    tensorLen: r.tensorLen,
+    frameCount: r.frameCount,
+    scaleCount: r.scaleCount,
+    keyframeInterval: r.keyframeInterval,
+    byteLength: r.byteLength,
   }
 }
 
-/** `CompressorState` from the 6 numbers both backends return. */
-export function stateFrom(v: ArrayLike<number>): CompressorState {
+/** A compressor's state as both backends report it. */
+export interface RawCompressorInfo {
+  tensorLen: number
+  activeBits: number
+  activeFrames: number
+  pendingLen: number
+  accessCount: number
+  lastAccessTs: number
+}
+
+/** `CompressorState` from what a backend reports. */
+export function stateFrom(r: RawCompressorInfo): CompressorState {
   return {
-    tensorLen: v[0],
-    activeBits: v[1],
-    activeFrames: v[2],
-    pendingBytes: v[3],
-    accessCount: v[4],
-    lastAccessTs: v[5],
+    tensorLen: r.tensorLen,
+    activeBits: r.activeBits,
+    activeFrames: r.activeFrames,
+    pendingBytes: r.pendingLen,
+    accessCount: r.accessCount,
+    lastAccessTs: r.lastAccessTs,
   }
 }

@@ -34,8 +34,24 @@ export declare class NativeCompressor {
    * `INVALID_HANDLE`. Calling it again does nothing.
    */
   free(): void
-  /** `[tensorLen, activeBits (0 = none), activeFrames, pendingLen, accessCount, lastAccessTs]`. */
-  info(): Array<number>
+  /** The compressor's state. */
+  info(): CompressorInfo
+}
+
+/** A compressor's state, as `NativeCompressor.info()` returns it. */
+export interface CompressorInfo {
+  /** Values per frame. */
+  tensorLen: number
+  /** Bits of the open segment, 0 when none is open. */
+  activeBits: number
+  /** Frames in the open segment. */
+  activeFrames: number
+  /** Bytes the open segment would take if finished now (an upper bound for coded segments). */
+  pendingLen: number
+  /** Accesses recorded. */
+  accessCount: number
+  /** Timestamp of the last access. */
+  lastAccessTs: number
 }
 
 /** Decodes frame `index` of a segment alone. */
@@ -59,8 +75,27 @@ export declare function errorBound(bits: number): number
 /** Name of the kernel set in use (`"avx2+bmi2"`, `"neon"`, `"scalar"`, ...). */
 export declare function kernels(): string
 
-/**
- * `[version, bits, groupLen, tensorLen, frameCount, scaleCount, byteLength, bound,
- * keyframeInterval]` of a segment (`bound` is the stored f32, widened).
- */
-export declare function segmentInfo(segmentBytes: Uint8Array): Array<number>
+/** A segment's header fields (validated). */
+export declare function segmentInfo(segmentBytes: Uint8Array): SegmentInfo
+
+/** A segment's header fields, as `segmentInfo()` returns them. */
+export interface SegmentInfo {
+  /** Format version (1 or 2: packed; 3: coded). */
+  version: number
+  /** Bits per code. */
+  bits: number
+  /** Values per group (0 for coded segments). */
+  groupLen: number
+  /** Values per frame. */
+  tensorLen: number
+  /** Frames in the segment. */
+  frameCount: number
+  /** Number of scales (0 for coded segments). */
+  scaleCount: number
+  /** The segment's length in bytes. */
+  byteLength: number
+  /** The bound every frame keeps: the stored f32, widened. */
+  bound: number
+  /** The most frames decoding one frame touches (1 for packed segments). */
+  keyframeInterval: number
+}

@@ -296,7 +296,16 @@ class Glue {
       state: () =>
         this.run(() => {
           this.#check(ex.ttc_compressor_info(handle, this.#info))
-          return stateFrom(new Uint32Array(ex.memory.buffer, this.#info, 6).slice())
+          const w = new Uint32Array(ex.memory.buffer, this.#info, 6)
+          // `TtcCompressorInfo`, field by field.
+          return stateFrom({
+            tensorLen: w[0],
+            activeBits: w[1],
+            activeFrames: w[2],
+            pendingLen: w[3],
+            accessCount: w[4],
+            lastAccessTs: w[5],
+          })
         }),
       free: () => {
         this.#handles.unregister(token)
@@ -358,9 +367,19 @@ class Glue {
     return this.run(() => {
       const segPtr = this.#putBytes(segment)
       this.#check(this.ex.ttc_segment_info(segPtr, segment.byteLength, this.#info))
-      const words = Array.from(new Uint32Array(this.ex.memory.buffer, this.#info, 9))
-      words[7] = new Float32Array(this.ex.memory.buffer, this.#info + 28, 1)[0]
-      return segmentInfoFrom(words)
+      const w = new Uint32Array(this.ex.memory.buffer, this.#info, 9)
+      // `TtcSegmentInfo`, field by field (`bound` is its one f32).
+      return segmentInfoFrom({
+        version: w[0],
+        bits: w[1],
+        groupLen: w[2],
+        tensorLen: w[3],
+        frameCount: w[4],
+        scaleCount: w[5],
+        byteLength: w[6],
+        bound: new Float32Array(this.ex.memory.buffer, this.#info + 28, 1)[0],
+        keyframeInterval: w[8],
+      })
     })
   }
 }

@@ -33,6 +33,46 @@ fn js_error(error: Error) -> napi::Error<Code> {
     napi::Error::new(Code(error.code()), error.to_string())
 }
 
+/// A compressor's state, as `NativeCompressor.info()` returns it.
+#[napi(object)]
+pub struct CompressorInfo {
+    /// Values per frame.
+    pub tensor_len: u32,
+    /// Bits of the open segment, 0 when none is open.
+    pub active_bits: u32,
+    /// Frames in the open segment.
+    pub active_frames: u32,
+    /// Bytes the open segment would take if finished now (an upper bound for coded segments).
+    pub pending_len: u32,
+    /// Accesses recorded.
+    pub access_count: u32,
+    /// Timestamp of the last access.
+    pub last_access_ts: u32,
+}
+
+/// A segment's header fields, as `segmentInfo()` returns them.
+#[napi(object)]
+pub struct SegmentInfo {
+    /// Format version (1 or 2: packed; 3: coded).
+    pub version: u32,
+    /// Bits per code.
+    pub bits: u32,
+    /// Values per group (0 for coded segments).
+    pub group_len: u32,
+    /// Values per frame.
+    pub tensor_len: u32,
+    /// Frames in the segment.
+    pub frame_count: u32,
+    /// Number of scales (0 for coded segments).
+    pub scale_count: u32,
+    /// The segment's length in bytes.
+    pub byte_length: f64,
+    /// The bound every frame keeps: the stored f32, widened.
+    pub bound: f64,
+    /// The most frames decoding one frame touches (1 for packed segments).
+    pub keyframe_interval: u32,
+}
+
 /// A compressor for one stream of frames (mirrors `TemporalTensorCompressor`).
 ///
 /// The memory it holds (its open segment, its working buffers) is reported to V8 as external
@@ -215,18 +255,18 @@ impl NativeCompressor {
         self.report(env);
     }
 
-    /// `[tensorLen, activeBits (0 = none), activeFrames, pendingLen, accessCount, lastAccessTs]`.
+    /// The compressor's state.
     #[napi]
-    pub fn info(&self) -> Result<Vec<u32>> {
+    pub fn info(&self) -> Result<CompressorInfo> {
         let c = self.live_ref()?;
-        Ok(vec![
-            c.tensor_len(),
-            c.active_bits().unwrap_or(0) as u32,
-            c.active_frames(),
-            u32::try_from(c.pending_segment_len()).unwrap_or(u32::MAX),
-            c.access_count(),
-            c.last_access_ts(),
-        ])
+        Ok(CompressorInfo {
+            tensor_len: c.tensor_len(),
+            active_bits: c.active_bits().unwrap_or(0) as u32,
+            active_frames: c.active_frames(),
+            pending_len: u32::try_from(c.pending_segment_len()).unwrap_or(u32::MAX),
+            access_count: c.access_count(),
+            last_access_ts: c.last_access_ts(),
+        })
     }
 }
 
@@ -266,22 +306,21 @@ pub fn decode_frame<'env>(
         .map_err(|e| napi::Error::new(Code("OUT_OF_MEMORY"), e.reason.clone()))
 }
 
-/// `[version, bits, groupLen, tensorLen, frameCount, scaleCount, byteLength, bound,
-/// keyframeInterval]` of a segment (`bound` is the stored f32, widened).
+/// A segment's header fields (validated).
 #[napi]
-pub fn segment_info(segment_bytes: &[u8]) -> Result<Vec<f64>> {
+pub fn segment_info(segment_bytes: &[u8]) -> Result<SegmentInfo> {
     let h: SegmentHeader = SegmentHeader::parse(segment_bytes).map_err(js_error)?;
-    Ok(vec![
-        h.version as f64,
-        h.bits as f64,
-        h.group_len as f64,
-        h.tensor_len as f64,
-        h.frame_count as f64,
-        h.scale_count as f64,
-        h.byte_len as f64,
-        h.bound as f64,
-        h.keyframe_interval as f64,
-    ])
+    Ok(SegmentInfo {
+        version: h.version as u32,
+        bits: h.bits as u32,
+        group_len: h.group_len,
+        tensor_len: h.tensor_len,
+        frame_count: h.frame_count,
+        scale_count: h.scale_count,
+        byte_length: h.byte_len as f64,
+        bound: h.bound as f64,
+        keyframe_interval: h.keyframe_interval,
+    })
 }
 
 /// The bound on `max|v − v'| / max|v|` frames stored at `bits` (8, 7, 5 or 3) keep, as the

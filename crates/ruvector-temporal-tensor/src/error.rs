@@ -79,7 +79,11 @@ impl SegmentField {
 ///
 /// An operation that returns an `Error` has changed nothing: compressors keep their state and no
 /// finished segment is dropped.
+///
+/// New variants may be added in minor releases (`#[non_exhaustive]`): match with a wildcard arm,
+/// or use [`Error::code`] / [`Error::status`], which are stable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Error {
     /// A frame's length differs from the compressor's tensor length, or an FFI length argument
     /// disagrees with the data it describes.

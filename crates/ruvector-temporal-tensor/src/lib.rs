@@ -38,9 +38,12 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
 #![forbid(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 extern crate alloc;
 
+/// Bit packing of codes: an internal layer, public only for the fuzz targets.
+#[doc(hidden)]
 pub mod bitpack;
 pub mod coded;
 pub mod compressor;

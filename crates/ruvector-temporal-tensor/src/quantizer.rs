@@ -137,7 +137,7 @@ fn f16_ceil_normal(s: f32) -> f32 {
 /// stored value (f16-rounded-up for [`ScaleFormat::F16`]), at least `max * headroom / qmax` and
 /// never so large that `(qmax + 1) * scale` overflows. A group may therefore grow by `headroom` before
 /// its values would be clamped.
-pub fn scales_from_max_abs(values: &mut [f32], bits: u32, headroom: f32) -> ScaleFormat {
+pub(crate) fn scales_from_max_abs(values: &mut [f32], bits: u32, headroom: f32) -> ScaleFormat {
     let q = qmax(bits) as f32;
     let factor = headroom / q;
     let cap = max_scale(bits);

@@ -2,7 +2,7 @@
 //!
 //! Conventions:
 //! - Every function returns an `i32` status: `0` on success, otherwise a negative
-//!   [`Error::status`] (the table is [`Error::CODES`]). `ttc_last_error` describes the last
+//!   [`crate::Error::status`] (the table is [`crate::Error::CODES`]). `ttc_last_error` describes the last
 //!   failure on the calling thread.
 //! - Compressors live behind `u32` handles, issued from a 32-bit counter (never 0, never one
 //!   that is live): a freed (stale) or never-issued handle is rejected with `INVALID_HANDLE`,

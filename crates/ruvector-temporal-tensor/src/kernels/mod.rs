@@ -121,8 +121,10 @@ macro_rules! fused_via_scalar_packing {
     };
 }
 
+#[doc(hidden)] // kernel internals, public for the tests, benches and fuzz targets
 pub mod coded;
 pub(crate) mod float;
+#[doc(hidden)]
 pub mod scalar;
 mod select;
 
@@ -139,6 +141,7 @@ use alloc::vec::Vec;
 use core::cmp::Ordering as FloatOrdering;
 use core::sync::atomic::{AtomicU8, Ordering};
 
+#[doc(hidden)]
 /// What a quantize kernel measured, in code units (`x = v · inv`): exactly the same numbers from
 /// every kernel, so every backend makes the same segment decisions.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -227,11 +230,14 @@ impl FrameStats {
     }
 }
 
+#[doc(hidden)]
 /// Signature of [`scalar::quantize_pack_groups`].
 pub type QuantizePackGroupsFn = fn(&[f32], usize, &[f32], f32, u32, &mut [u8], &mut FrameStats);
+#[doc(hidden)]
 /// Signature of [`scalar::unpack_dequantize_groups`].
 pub type UnpackDequantizeGroupsFn = fn(&[u8], u32, usize, &[f32], i32, &mut [f32]);
 
+#[doc(hidden)]
 /// One implementation of every kernel.
 #[derive(Clone, Copy)]
 pub struct Kernels {
@@ -259,6 +265,7 @@ pub struct Kernels {
     pub coded: coded::CodedKernels,
 }
 
+#[doc(hidden)]
 /// The scalar reference set.
 pub const SCALAR: Kernels = Kernels {
     name: "scalar",
@@ -371,6 +378,7 @@ const FROM_FORCE: u8 = 2 << 4;
 const FROM_FORCE_SCALAR: u8 = 3 << 4;
 const FROM_BEST: u8 = 4 << 4;
 
+#[doc(hidden)]
 /// The kernels of `set`, if this CPU (and build) can run them.
 pub fn kernels_of(set: KernelSet) -> Option<Kernels> {
     if !features().supports(set) {
@@ -391,6 +399,7 @@ pub fn kernels_of(set: KernelSet) -> Option<Kernels> {
     }
 }
 
+#[doc(hidden)]
 /// Every set this CPU can run, the scalar one first, then in order of [`KernelSet::ALL`].
 pub fn supported() -> Vec<Kernels> {
     KernelSet::ALL.into_iter().filter_map(kernels_of).collect()
@@ -421,11 +430,13 @@ fn auto_choice_now() -> (KernelSet, &'static str) {
     choose(cpu.vendor(), cpu.family, cpu.model, features())
 }
 
+#[doc(hidden)]
 /// The set [`auto_choice`] picks for this CPU (ignores the environment and [`force`]).
 pub fn best() -> Kernels {
     kernels_of(auto_choice().0).unwrap_or(SCALAR)
 }
 
+#[doc(hidden)]
 /// The set in use: chosen once (see the module docs), then cached.
 #[inline]
 pub fn active() -> Kernels {
@@ -583,7 +594,9 @@ pub fn force(set: KernelSet) -> bool {
 }
 
 /// Forces the scalar reference kernels (`true`) or returns to the automatic choice, [`best`]
-/// (`false`). Results are identical either way; only speed differs.
+/// (`false`). Results are identical either way; only speed differs. For tests and benchmarks;
+/// [`force`] is the general form.
+#[doc(hidden)]
 pub fn force_scalar(on: bool) {
     let state = if on {
         FROM_FORCE_SCALAR | KernelSet::Scalar.id()

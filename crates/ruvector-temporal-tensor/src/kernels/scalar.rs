@@ -120,7 +120,7 @@ pub fn unpack_dequantize(data: &[u8], bits: u32, scale: f32, qmax: i32, out: &mu
 /// [`quantize_pack`] of every group of a frame: group `g` is `values[g·group_len..][..group_len]`
 /// with scale `scales[g]`, quantized with `inv = 1 / scales[g]` and packed after the groups
 /// before it (`values.len() / 8 · bits` bytes at the start of `out`; bytes after them may be
-/// zeroed). Folds each group into `stats` as [`crate::quantizer::quantize_frame`] does: clamping,
+/// zeroed). Folds each group into `stats` as `quantizer::quantize_frame` does: clamping,
 /// finiteness, `max |v|` and the error in value units (`max_x · scale`, `max_e · scale`), and
 /// for a group whose `max_x` is below `f32::MIN_POSITIVE` the group's own `max |v|`.
 ///
