@@ -59,6 +59,11 @@ pub mod rans;
 pub mod segment;
 pub mod tier_policy;
 
+/// The crate README's examples, compiled and run as doctests (`cargo test --doc`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub use compressor::TemporalTensorCompressor;
 pub use error::{Error, SegmentField};
 pub use segment::{Format, SegmentHeader};
