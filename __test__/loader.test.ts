@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
-import { ERROR_CODES } from '../dist/index.mjs'
+import { DEFAULT_KEYFRAME_INTERVAL, DEFAULT_POLICY, ERROR_CODES } from '../dist/index.mjs'
 import { vectorsDir } from './helpers.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -114,5 +114,13 @@ describe('one error table', () => {
   it('the TypeScript codes equal the Rust core codes', () => {
     const rust = JSON.parse(readFileSync(new URL('error_codes.json', vectorsDir), 'utf8'))
     expect(ERROR_CODES).toEqual(rust)
+  })
+})
+
+describe('one set of defaults', () => {
+  it("the facade's default policy and keyframe interval are the Rust core's", () => {
+    const rust = JSON.parse(readFileSync(new URL('defaults.json', vectorsDir), 'utf8'))
+    expect({ ...DEFAULT_POLICY }).toEqual(rust.policy)
+    expect(DEFAULT_KEYFRAME_INTERVAL).toBe(rust.keyframeInterval)
   })
 })
