@@ -86,7 +86,7 @@ describe.each(SHARED_BACKENDS)('%s: several processes on one server', (backend: 
     const reader = await TensorStreamStore.open({ persistence, retier: false })
     const seen = [0, 0, 0, 0]
     let reads = 0
-    while (writers.some((w) => w.acked < 119)) {
+    while (writers.some((w) => w.acked < 119 && w.child.exitCode === null)) {
       for (let i = 0; i < 4; i++) {
         const ackedBefore = writers[i].acked
         const { timestamps } = await reader.read(`w${i}`, 0, 1e9)

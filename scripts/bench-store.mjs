@@ -7,7 +7,9 @@
 // - resident bytes per tier on the synthetic 1-hour trace of bin/trace.mjs at 1 fps (six 512-dim
 //   tensors, two read every second, two every 16 s, two never; 21,600 frames), with the bytes the
 //   backend itself holds for it.
-// Figures are printed, never asserted (shared, noisy machines). `--quick`: fewer frames.
+// Redis runs with `appendfsync always` (each acknowledged write on disk); one more Redis with
+// `appendfsync everysec` shows what that costs. Figures are printed, never asserted (shared,
+// noisy machines). `--quick`: fewer frames; `--no-trace`: appends and reads only.
 import { fork, spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import os from 'node:os'
@@ -21,13 +23,19 @@ const TOTAL_FRAMES = QUICK ? 800 : 4800
 const DIM = 256
 const READS = QUICK ? 50 : 300
 const TRACE_SECONDS = QUICK ? 300 : 3600
+const TRACE = !process.argv.includes('--no-trace')
 
 setup({ full: false })
 const { TensorStreamStore } = await import(join(root, 'dist', 'index.mjs'))
 const { TRACE_STORE_OPTIONS, runTrace } = await import(join(root, 'bin', 'trace.mjs'))
 
 step('Starting Redis, a Redis Cluster of 3 masters and PostgreSQL on 127.0.0.1')
-const [redis, cluster, postgres] = await Promise.all([startRedis({ appendfsync: 'always' }), startRedisCluster(3), startPostgres()])
+const [redis, redisEverysec, cluster, postgres] = await Promise.all([
+  startRedis({ appendfsync: 'always' }),
+  startRedis({ appendfsync: 'everysec' }),
+  startRedisCluster(3),
+  startPostgres(),
+])
 const tmp = mkdtempSync(join(os.tmpdir(), 'tt-bench-store-'))
 let counter = 0
 /** A fresh store location on `backend`. */
@@ -40,6 +48,8 @@ function fresh(backend) {
       return { kind: 'lmdb', path: join(tmp, name) }
     case 'redis':
       return { kind: 'redis', url: redis.url, name }
+    case 'redis-everysec':
+      return { kind: 'redis', url: redisEverysec.url, name }
     case 'redis-cluster':
       return { kind: 'redis', cluster: cluster.nodes, name }
     case 'postgres':
@@ -91,7 +101,7 @@ async function reads(store, frames) {
 
 const rows = []
 step(`Appends and reads: ${TOTAL_FRAMES} frames of ${DIM} values per run, split over the writers`)
-for (const backend of ['memory', 'lmdb', 'redis', 'redis-cluster', 'postgres']) {
+for (const backend of ['memory', 'lmdb', 'redis', 'redis-everysec', 'redis-cluster', 'postgres']) {
   for (const n of backend === 'memory' || backend === 'lmdb' ? [1] : [1, 4, 16]) {
     const frames = Math.ceil(TOTAL_FRAMES / n)
     const persistence = fresh(backend)
@@ -153,9 +163,9 @@ async function backendBytes(backend, persistence) {
 const baseline = new Map()
 const mb = (b) => (b / 1e6).toFixed(2)
 
-step(`The trace of bin/trace.mjs over ${TRACE_SECONDS} s at 1 fps (${TRACE_SECONDS * 6} frames of 512 values, six tensors) on each backend`)
+if (TRACE) step(`The trace of bin/trace.mjs over ${TRACE_SECONDS} s at 1 fps (${TRACE_SECONDS * 6} frames of 512 values, six tensors) on each backend`)
 const traceRows = []
-for (const backend of ['memory', 'lmdb', 'redis', 'redis-cluster', 'postgres']) {
+for (const backend of TRACE ? ['memory', 'lmdb', 'redis', 'redis-cluster', 'postgres'] : []) {
   const persistence = fresh(backend)
   for (const port of [redis.port, ...cluster.nodes.map((n) => n.port)]) {
     const info = spawnSync('redis-cli', ['-p', String(port), 'INFO', 'memory'], { encoding: 'utf8' }).stdout
@@ -176,17 +186,20 @@ for (const backend of ['memory', 'lmdb', 'redis', 'redis-cluster', 'postgres']) 
   )
 }
 
-await Promise.all([redis.stop(), cluster.stop(), postgres.stop()])
+await Promise.all([redis.stop(), redisEverysec.stop(), cluster.stop(), postgres.stop()])
 rmSync(tmp, { recursive: true, force: true })
 
-console.log(`\nCPU: ${os.cpus()[0]?.model ?? 'unknown'} (${os.cpus().length} cores), Node ${process.version}; Redis with appendonly yes, appendfsync always; PostgreSQL with fsync and synchronous_commit on.`)
+console.log(
+  `\nCPU: ${os.cpus()[0]?.model ?? 'unknown'} (${os.cpus().length} cores), Node ${process.version}; Redis with appendonly yes, ` +
+    'appendfsync always (redis-everysec: everysec); PostgreSQL with fsync and synchronous_commit on.',
+)
 console.log('\n| backend | writers | appends/s | ms per append | 100-frame read p50 / p95 (ms) | readAt p50 (ms) |')
 console.log('| --- | ---: | ---: | ---: | ---: | ---: |')
 for (const r of rows) {
   console.log(`| ${r.backend} | ${r.writers} | ${r.appendsPerS} | ${r.appendMs.toFixed(3)} | ${r.readP50.toFixed(2)} / ${r.readP95.toFixed(2)} | ${r.readAtP50.toFixed(2)} |`)
 }
-console.log('\n| backend | trace time (s) | hot MB | warm MB | cold MB | total MB (ratio) | backend holds (MB) |')
-console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
+if (TRACE) console.log('\n| backend | trace time (s) | hot MB | warm MB | cold MB | total MB (ratio) | backend holds (MB) |')
+if (TRACE) console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
 for (const r of traceRows) {
   const s = r.stats
   console.log(
