@@ -795,6 +795,7 @@ impl CodedWriter {
         let start = out.len();
         let n = self.tensor_len;
         let table = FreqTable::from_counts(&histogram(&self.symbols, self.max_symbol));
+        let coder = rans::EncodeTable::new(&table);
         let frames = self.records.len() as u32;
         let k = self.keyframe_interval;
         out.extend_from_slice(&crate::segment::MAGIC.to_le_bytes());
@@ -841,7 +842,7 @@ impl CodedWriter {
             raw_at += raw_count;
             let syms = &self.symbols[sym_at..sym_at + coded * n];
             sym_at += coded * n;
-            rans::encode(syms, &table, scratch, out);
+            rans::encode(syms, &coder, scratch, out);
             let len = (out.len() - block_start) as u32;
             out[lens_at + 4 * b..lens_at + 4 * b + 4].copy_from_slice(&len.to_le_bytes());
         }

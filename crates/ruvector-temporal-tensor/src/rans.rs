@@ -24,6 +24,22 @@ pub const MAX_SYMBOLS: usize = SCALE as usize;
 pub const LANES: usize = 4;
 /// Lower end of the normalised state interval (also every lane's initial state).
 const LOW: u32 = 1 << 16;
+/// Tables whose symbols cost at least this many bits on average (in eighths) are coded and
+/// decoded without a branch on renormalisation: a lane then needs a word every few symbols, at
+/// random, and mispredicted branches cost more than the extra arithmetic. Below it (mostly
+/// zeros), the branch is predictable and cheaper. Either way the bytes are the same.
+const BRANCHLESS_MIN_EIGHTH_BITS: u32 = 20;
+
+/// Whether symbols coded with `freqs` cost at least [`BRANCHLESS_MIN_EIGHTH_BITS`] on average,
+/// estimated with whole-bit logarithms (`12 − floor(log2 f)` bits for frequency `f`).
+fn renormalises_often(freqs: &[u16]) -> bool {
+    let eighth_bits: u64 = freqs
+        .iter()
+        .filter(|&&f| f > 0)
+        .map(|&f| f as u64 * 8 * (SCALE_BITS - (31 - (f as u32).leading_zeros())) as u64)
+        .sum();
+    eighth_bits >= BRANCHLESS_MIN_EIGHTH_BITS as u64 * SCALE as u64
+}
 /// Bytes a stream needs beyond its words: the final states.
 pub const STATE_BYTES: usize = 4 * LANES;
 
@@ -221,10 +237,17 @@ impl EncodeSymbol {
     }
 
     /// Codes one symbol into state `x`, pushing a word to `words[..*at]` from the back when
-    /// the state must shrink first.
+    /// the state must shrink first. `BRANCHLESS`: the low half of `x` is always written to the
+    /// free slot `words[*at − 1]` (`*at ≥ 1`: the caller keeps one spare slot) and kept only
+    /// when the state shrinks; else a branch decides.
     #[inline(always)]
-    fn put(&self, x: &mut u32, words: &mut [u16], at: &mut usize) {
-        if *x as u64 >= self.limit {
+    fn put<const BRANCHLESS: bool>(&self, x: &mut u32, words: &mut [u16], at: &mut usize) {
+        if BRANCHLESS {
+            let shrink = (*x as u64 >= self.limit) as u32;
+            words[*at - 1] = *x as u16;
+            *at -= shrink as usize;
+            *x >>= 16 * shrink;
+        } else if *x as u64 >= self.limit {
             *at -= 1;
             words[*at] = *x as u16;
             *x >>= 16;
@@ -235,40 +258,77 @@ impl EncodeSymbol {
     }
 }
 
-/// Appends the rANS stream of `symbols` (each `< table.symbol_count()` with a non-zero
-/// frequency) to `out`. `words` is scratch space.
-pub fn encode(symbols: &[u16], table: &FreqTable, words: &mut Vec<u16>, out: &mut Vec<u8>) {
-    let coder: Vec<EncodeSymbol> = table
-        .freqs
+/// The encoder's form of a [`FreqTable`] (reciprocals of the frequencies): built once per
+/// table, used for every stream coded with it.
+pub struct EncodeTable {
+    coder: Vec<EncodeSymbol>,
+    branchless: bool,
+}
+
+impl EncodeTable {
+    /// Prepares `table` for [`encode`].
+    pub fn new(table: &FreqTable) -> EncodeTable {
+        let coder = table
+            .freqs
+            .iter()
+            .zip(&table.starts)
+            .map(|(&f, &s)| EncodeSymbol::new(f as u32, s as u32))
+            .collect();
+        EncodeTable {
+            coder,
+            branchless: renormalises_often(&table.freqs),
+        }
+    }
+}
+
+/// Appends the rANS stream of `symbols` (each one that `table` was made from a non-zero
+/// frequency for) to `out`. `words` is scratch space, kept between calls.
+pub fn encode(symbols: &[u16], table: &EncodeTable, words: &mut Vec<u16>, out: &mut Vec<u8>) {
+    if table.branchless {
+        encode_with::<true>(symbols, table, words, out)
+    } else {
+        encode_with::<false>(symbols, table, words, out)
+    }
+}
+
+fn encode_with<const BRANCHLESS: bool>(
+    symbols: &[u16],
+    table: &EncodeTable,
+    words: &mut Vec<u16>,
+    out: &mut Vec<u8>,
+) {
+    let coder = &table.coder[..];
+    debug_assert!(symbols
         .iter()
-        .zip(&table.starts)
-        .map(|(&f, &s)| EncodeSymbol::new(f as u32, s as u32))
-        .collect();
-    debug_assert!(symbols.iter().all(|&s| table.freq(s as usize) > 0));
-    let capacity = (symbols.len() * SCALE_BITS as usize).div_ceil(16) + LANES;
-    words.clear();
-    words.resize(capacity, 0);
+        .all(|&s| coder.get(s as usize).is_some_and(|c| c.limit != 0)));
+    // Room for every word the lanes can push, plus one spare slot in front for `put`. Slots are
+    // written before they are read, so the scratch is grown but never cleared.
+    let capacity = (symbols.len() * SCALE_BITS as usize).div_ceil(16) + LANES + 1;
+    if words.len() < capacity {
+        words.resize(capacity, 0);
+    }
     let mut at = capacity;
     let mut state = [LOW; LANES];
     // Symbols are coded last to first; symbol i belongs to lane i % LANES.
     let whole = symbols.len() - symbols.len() % LANES;
     for i in (whole..symbols.len()).rev() {
-        coder[symbols[i] as usize].put(&mut state[i % LANES], words, &mut at);
+        coder[symbols[i] as usize].put::<BRANCHLESS>(&mut state[i % LANES], words, &mut at);
     }
     let [mut x0, mut x1, mut x2, mut x3] = state;
     for quad in symbols[..whole].chunks_exact(LANES).rev() {
-        coder[quad[3] as usize].put(&mut x3, words, &mut at);
-        coder[quad[2] as usize].put(&mut x2, words, &mut at);
-        coder[quad[1] as usize].put(&mut x1, words, &mut at);
-        coder[quad[0] as usize].put(&mut x0, words, &mut at);
+        coder[quad[3] as usize].put::<BRANCHLESS>(&mut x3, words, &mut at);
+        coder[quad[2] as usize].put::<BRANCHLESS>(&mut x2, words, &mut at);
+        coder[quad[1] as usize].put::<BRANCHLESS>(&mut x1, words, &mut at);
+        coder[quad[0] as usize].put::<BRANCHLESS>(&mut x0, words, &mut at);
     }
     for x in [x0, x1, x2, x3] {
         out.extend_from_slice(&x.to_le_bytes());
     }
-    let used = &words[at..];
-    out.reserve(2 * used.len());
-    for &w in used {
-        out.extend_from_slice(&w.to_le_bytes());
+    let used = &words[at..capacity];
+    let start = out.len();
+    out.resize(start + 2 * used.len(), 0);
+    for (dst, w) in out[start..].chunks_exact_mut(2).zip(used) {
+        dst.copy_from_slice(&w.to_le_bytes());
     }
 }
 
@@ -278,6 +338,8 @@ pub struct DecodeTable {
     step: Vec<u32>,
     /// The symbol owning each slot.
     symbol: Vec<u16>,
+    /// Refill lanes without a branch (see [`BRANCHLESS_MIN_EIGHTH_BITS`]).
+    branchless: bool,
 }
 
 impl DecodeTable {
@@ -295,7 +357,11 @@ impl DecodeTable {
                 symbol.push(s as u16);
             }
         }
-        DecodeTable { step, symbol }
+        DecodeTable {
+            step,
+            symbol,
+            branchless: renormalises_often(&table.freqs),
+        }
     }
 }
 
@@ -381,11 +447,31 @@ impl<'a> Decoder<'a> {
                 let e = step[slot];
                 *x = (e >> 16) * (*x >> SCALE_BITS) + (e & 0xffff);
             }
-            for x in state.iter_mut() {
-                if *x < LOW {
-                    let w = words.get(at..at + 2).ok_or(corrupt(SegmentField::Stream))?;
-                    *x = (*x << 16) | u16::from_le_bytes([w[0], w[1]]) as u32;
-                    at += 2;
+            let ahead = if self.table.branchless {
+                words.get(at..at + 2 * LANES)
+            } else {
+                None
+            };
+            if let Some(ahead) = ahead {
+                // Enough words for every lane: refill branch-free (whether a lane needs a word
+                // is data-dependent and unpredictable), reading each lane's candidate word.
+                let mut used = 0usize;
+                for x in state.iter_mut() {
+                    let need = (*x < LOW) as u32;
+                    let w = u16::from_le_bytes([ahead[used], ahead[used + 1]]) as u32;
+                    // Shift in the word when needed, as arithmetic rather than a select, which
+                    // compilers may turn back into a branch.
+                    *x = (*x << (16 * need)) | (w & 0u32.wrapping_sub(need));
+                    used += 2 * need as usize;
+                }
+                at += used;
+            } else {
+                for x in state.iter_mut() {
+                    if *x < LOW {
+                        let w = words.get(at..at + 2).ok_or(corrupt(SegmentField::Stream))?;
+                        *x = (*x << 16) | u16::from_le_bytes([w[0], w[1]]) as u32;
+                        at += 2;
+                    }
                 }
             }
         }
@@ -416,7 +502,7 @@ mod tests {
 
     fn roundtrip(symbols: &[u16], table: &FreqTable) -> Vec<u8> {
         let mut out = Vec::new();
-        encode(symbols, table, &mut Vec::new(), &mut out);
+        encode(symbols, &EncodeTable::new(table), &mut Vec::new(), &mut out);
         assert!(out.len() <= max_encoded_len(symbols.len()));
         let dt = DecodeTable::new(table);
         let mut dec = Decoder::new(&out, &dt).unwrap();
@@ -548,7 +634,12 @@ mod tests {
         let symbols: Vec<u16> = (0..5000u32).map(|i| (i * i % 17) as u16).collect();
         let table = FreqTable::from_counts(&counts_of(&symbols));
         let mut bytes = Vec::new();
-        encode(&symbols, &table, &mut Vec::new(), &mut bytes);
+        encode(
+            &symbols,
+            &EncodeTable::new(&table),
+            &mut Vec::new(),
+            &mut bytes,
+        );
         let dt = DecodeTable::new(&table);
         let mut out = alloc::vec![0u16; symbols.len()];
         // Truncated stream.
