@@ -15,8 +15,8 @@ import { spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ensureAsanRuntime } from './fuzz.mjs'
-import { probe, root, step } from './lib.mjs'
-import { aptInstall } from './setup.mjs'
+import { root, step } from './lib.mjs'
+import { ensureSystem } from './setup.mjs'
 import { buildStd, NIGHTLY_CARGO, nightlyEnv } from './toolchain.mjs'
 
 const TARGET = 'x86_64-unknown-linux-gnu'
@@ -105,10 +105,7 @@ function testBinaries(tests, targetDir) {
 
 function valgrind() {
   step('Valgrind memcheck: the FFI test binaries (ffi_c_abi, regressions)')
-  if (probe('valgrind', ['--version']) === null) {
-    step('Installing valgrind (Debian) for memcheck')
-    aptInstall(['valgrind'])
-  }
+  if (!ensureSystem('valgrind')) return [{ stage: 'valgrind', ok: false, status: 1, findings: ['valgrind is not installed (see above)'] }]
   const bins = testBinaries(['ffi_c_abi', 'regressions'], join(root, 'target', 'valgrind'))
   if (!bins) return [{ stage: 'valgrind (build)', ok: false, status: 1, findings: ['build failed'] }]
   const results = []

@@ -17,8 +17,8 @@ import { AARCH64_PACKAGES, NIGHTLY_PACKAGES, wasmPackages } from './toolchain.mj
 /**
  * What each piece of the suite needs from the system: why, the Debian packages that provide it
  * (`[name, marker]`: an absolute path that exists once installed, a command that then runs, or a
- * function that checks),
- * and what to do by hand where apt-get is absent.
+ * function that checks), what to do by hand where apt-get is absent, and `byDefault: false` for
+ * what only a script outside `npm test` needs.
  */
 export const FEATURES = {
   wasm: {
@@ -54,6 +54,12 @@ export const FEATURES = {
     why: 'to compile the C example against the static library (scripts/c-abi.mjs)',
     packages: () => [['gcc', 'cc']],
     byHand: 'install a C compiler as cc',
+  },
+  valgrind: {
+    why: 'for memcheck over the FFI test binaries (scripts/sanitizers.mjs)',
+    packages: () => [['valgrind', 'valgrind']],
+    byHand: 'install valgrind',
+    byDefault: false, // only `npm run sanitizers` needs it
   },
   nightly: {
     why: 'for fuzzing and the sanitizers (a rustc that takes -Z flags: Debian rustc-web)',
@@ -157,13 +163,16 @@ function ensureWasmModules({ install }) {
   return false
 }
 
+/** What `npm run setup` prepares: everything `npm test` can use. */
+const DEFAULT_NEEDS = ['js', ...Object.keys(FEATURES).filter((f) => FEATURES[f].byDefault !== false)]
+
 /**
  * Installs and builds what `needs` require, and returns the set of those met. Needs: 'js' (npm
  * dependencies, native addon, TypeScript bundle with whatever .wasm modules there are), 'wasm'
  * (up-to-date .wasm modules, rebuilt when stale), and the other FEATURES keys (system packages). With
  * `install: false` no system package is installed (what is there is used).
  */
-export function setup({ needs = ['js', 'wasm', ...Object.keys(FEATURES).filter((f) => f !== 'wasm')], install = true } = {}) {
+export function setup({ needs = DEFAULT_NEEDS, install = true } = {}) {
   const have = new Set()
   ensureNodeModules()
   ensureRust()
