@@ -25,7 +25,7 @@ const READS = QUICK ? 50 : 300
 const TRACE_SECONDS = QUICK ? 300 : 3600
 const TRACE = !process.argv.includes('--no-trace')
 
-setup({ full: false })
+setup({ needs: ['js', 'servers'] })
 const { TensorStreamStore } = await import(join(root, 'dist', 'index.mjs'))
 const { TRACE_STORE_OPTIONS, runTrace } = await import(join(root, 'bin', 'trace.mjs'))
 

@@ -172,7 +172,9 @@ const DEFAULT_NEEDS = ['js', ...Object.keys(FEATURES).filter((f) => FEATURES[f].
  * (up-to-date .wasm modules, rebuilt when stale), and the other FEATURES keys (system packages). With
  * `install: false` no system package is installed (what is there is used).
  */
-export function setup({ needs = DEFAULT_NEEDS, install = true } = {}) {
+export function setup({ needs = DEFAULT_NEEDS, install = true, ...rest } = {}) {
+  const unknown = [...Object.keys(rest), ...needs.filter((n) => n !== 'js' && !(n in FEATURES))]
+  if (unknown.length) throw new Error(`setup(): unknown option or need ${unknown.join(', ')}`)
   const have = new Set()
   ensureNodeModules()
   ensureRust()
