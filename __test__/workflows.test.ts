@@ -73,6 +73,12 @@ function expand(text: unknown, row: Row): string {
 }
 
 const stepsOf = (job: Job): Step[] => job.steps ?? []
+/** A build for `target` runs on a runner of its OS: macOS, Windows, else Ubuntu. */
+function expectHostFor(host: string, target: string) {
+  if (target.includes('apple-darwin')) expect(host, target).toMatch(/^macos-/)
+  else if (target.includes('windows')) expect(host, target).toMatch(/^windows-/)
+  else expect(host, target).toMatch(/^ubuntu-/)
+}
 const runOf = (job: Job): string => stepsOf(job).map((s) => s.run ?? '').join('\n')
 const usesAction = (step: Step, action: string) => (step.uses ?? '').split('@')[0] === action
 const indexOf = (job: Job, pred: (s: Step) => boolean) => stepsOf(job).findIndex(pred)
@@ -148,13 +154,7 @@ describe('native build matrix', () => {
   })
 
   it('runs each target on a matching host', () => {
-    for (const row of matrixRows) {
-      const host = expand(job['runs-on'], row)
-      const target = String(row.target)
-      if (target.includes('apple-darwin')) expect(host, target).toMatch(/^macos-/)
-      else if (target.includes('windows')) expect(host, target).toMatch(/^windows-/)
-      else expect(host, target).toMatch(/^ubuntu-/)
-    }
+    for (const row of matrixRows) expectHostFor(expand(job['runs-on'], row), String(row.target))
   })
 
   it('windows rows link the C runtime statically (RUSTFLAGS +crt-static)', () => {
@@ -426,11 +426,8 @@ describe('python wheel job', () => {
     expect(cargo).toMatch(/features = \["abi3-py\d+"\]/)
     expect(pyproject).toContain('build-backend = "maturin"')
     for (const row of matrixRows) {
-      const host = expand(job['runs-on'], row)
       const target = String(row.target)
-      if (target.includes('apple-darwin')) expect(host, target).toMatch(/^macos-/)
-      else if (target.includes('windows')) expect(host, target).toMatch(/^windows-/)
-      else expect(host, target).toMatch(/^ubuntu-/)
+      expectHostFor(expand(job['runs-on'], row), target)
       if (target.endsWith('-linux-musl')) expect(row.manylinux, target).toMatch(/^musllinux/)
     }
   })
