@@ -165,12 +165,22 @@ pub enum Error {
     InvalidArgument,
 }
 
+/// Writes a row's message: `(format, args...)` over the variant's fields, or a plain string.
+macro_rules! write_message {
+    ($f:ident, ($($format:tt)+)) => {
+        write!($f, $($format)+)
+    };
+    ($f:ident, $plain:literal) => {
+        $f.write_str($plain)
+    };
+}
+
 /// The one table of every variant: its status, its code and its message (a format string over
 /// the variant's fields). `code`, `status`, `CODES` and `Display` are all generated from it, so
 /// they cannot disagree.
 macro_rules! error_table {
     ($(
-        $variant:ident $({ $($field:ident),* })? => $status:literal, $code:literal, ($($message:tt)+);
+        $variant:ident $({ $($field:ident),* })? => $status:literal, $code:literal, $message:tt;
     )+) => {
         impl Error {
             /// Stable, machine-readable name of the variant (`"LENGTH_MISMATCH"`, ...).
@@ -195,7 +205,7 @@ macro_rules! error_table {
         impl fmt::Display for Error {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 match *self {
-                    $(Error::$variant $({ $($field),* })? => write!(f, $($message)+),)+
+                    $(Error::$variant $({ $($field),* })? => write_message!(f, $message),)+
                 }
             }
         }
@@ -213,7 +223,7 @@ error_table! {
         ("{what} {requested} exceeds the maximum {max}");
     Truncated { needed, available } => -5, "TRUNCATED",
         ("truncated segment: needs {needed} bytes, {available} available");
-    BadMagic => -6, "BAD_MAGIC", ("not a TQTC segment (bad magic)");
+    BadMagic => -6, "BAD_MAGIC", "not a TQTC segment (bad magic)";
     UnsupportedVersion { version } => -7, "UNSUPPORTED_VERSION",
         ("unsupported segment version {version}");
     CorruptSegment { field } => -8, "CORRUPT_SEGMENT",
@@ -222,14 +232,14 @@ error_table! {
         ("frame index {index} out of range for a segment of {frame_count} frames");
     BufferTooSmall { needed, available } => -10, "BUFFER_TOO_SMALL",
         ("output buffer too small: needs {needed}, capacity {available}");
-    NullPointer => -11, "NULL_POINTER", ("null pointer argument");
-    Misaligned => -12, "MISALIGNED", ("pointer is not aligned for its element type");
-    InvalidHandle => -13, "INVALID_HANDLE", ("unknown or freed compressor handle");
+    NullPointer => -11, "NULL_POINTER", "null pointer argument";
+    Misaligned => -12, "MISALIGNED", "pointer is not aligned for its element type";
+    InvalidHandle => -13, "INVALID_HANDLE", "unknown or freed compressor handle";
     UnknownAllocation => -14, "UNKNOWN_ALLOCATION",
-        ("pointer and size were not returned by ttc_alloc");
-    OutOfMemory => -15, "OUT_OF_MEMORY", ("out of memory");
-    Internal => -16, "INTERNAL", ("internal error (please report)");
-    InvalidArgument => -17, "INVALID_ARGUMENT", ("invalid argument");
+        "pointer and size were not returned by ttc_alloc";
+    OutOfMemory => -15, "OUT_OF_MEMORY", "out of memory";
+    Internal => -16, "INTERNAL", "internal error (please report)";
+    InvalidArgument => -17, "INVALID_ARGUMENT", "invalid argument";
 }
 
 #[cfg(feature = "std")]

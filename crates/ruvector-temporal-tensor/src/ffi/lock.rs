@@ -25,12 +25,11 @@ impl<T> Lock<T> {
 
     pub(super) fn lock(&self) -> Guard<'_, T> {
         // Single-threaded WebAssembly: nothing else can hold the lock, unless a call trapped
-        // while it held it. Trap again (fail fast) rather than spin forever.
+        // while it held it. Trap again (fail fast) rather than spin forever: the host sees a
+        // trap and must instantiate the module again (a panic message would reach no one).
         #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
         if self.busy.load(Ordering::Relaxed) {
-            core::panic!(
-                "the ttc ABI lock is held: an earlier call trapped; instantiate the module again"
-            );
+            core::arch::wasm32::unreachable();
         }
         while self
             .busy
