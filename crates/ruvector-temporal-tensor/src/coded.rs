@@ -626,11 +626,12 @@ impl CodedWriter {
         }
         let limit = self.bound as f64 * max_abs as f64 * ACCEPT_FRACTION;
         let allowed = (2.0 * self.bound as f64 * max_abs as f64 * STEP_FRACTION) as f32;
-        // Rounded down to a 16-bit code; the block's previous step is kept when it is at most
-        // 1/64 finer (its code then costs one byte, a zero difference).
+        // Rounded down to a 16-bit code; the block's previous step is kept (flag E: no step
+        // stored) when it is at most `step_reuse_tolerance` finer.
         let mut step = step_of(step_code(allowed));
         if let Some(prev) = self.previous_step_in_block() {
-            if prev <= allowed && prev >= allowed * (1.0 - 1.0 / 64.0) {
+            let tolerance = step_reuse_tolerance(self.tensor_len);
+            if prev <= allowed && prev as f64 >= allowed as f64 * (1.0 - tolerance) {
                 step = prev;
             }
         }
@@ -852,6 +853,15 @@ impl CodedWriter {
         out.extend_from_slice(&crc.to_le_bytes());
         byte_len
     }
+}
+
+/// How much finer than its own step a frame's step may be when it reuses the block's previous
+/// one. A new step costs about a byte; a step finer by a factor `r` costs up to `n · log2(1/r)`
+/// bits over `n` values, so reuse pays while that stays below 8 bits: `r ≥ 2^(−8/n)`, about
+/// `1 − 5.5/n`. At least 1/64 (at low rates, where most steps are far from the values, a finer
+/// step costs less than that estimate), at most one half.
+fn step_reuse_tolerance(tensor_len: usize) -> f64 {
+    (8.0 * core::f64::consts::LN_2 / tensor_len as f64).clamp(1.0 / 64.0, 0.5)
 }
 
 /// Counts of each symbol `0..=max_symbol`. Four interleaved tables, so runs of one symbol do
