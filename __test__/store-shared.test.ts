@@ -123,6 +123,40 @@ describe.each(SHARED_BACKENDS)('%s: several processes on one server', (backend: 
   })
 })
 
+describe.each(SHARED_BACKENDS)('%s: reads through the server\'s time index', (backend: BackendName) => {
+  it('segments sharing timestamps: another store reads each range and readAt exactly', async () => {
+    const persistence = backends.fresh(backend)
+    const writer = await TensorStreamStore.open({ persistence, retier: false, policy: { maxSegmentFrames: 16 } })
+    const frames = framesOf('eq', 230)
+    const tsOf = (k: number) => (k < 100 ? 7 : k < 200 ? 8 : 20 + k) // 100 frames at 7, 100 at 8, then one per ts
+    for (let k = 0; k < 230; k++) await writer.append('eq', frames[k], tsOf(k))
+    const reader = await TensorStreamStore.open({ persistence, retier: false })
+    const own = await writer.read('eq', 0, 1e9)
+    for (const [from, to, first, count] of [
+      [7, 7, 0, 100],
+      [8, 8, 100, 100],
+      [7.5, 7.9, 0, 0],
+      [0, 8, 0, 200],
+      [8, 225, 100, 106],
+      [221, 240, 201, 20],
+    ]) {
+      const got = await reader.read('eq', from, to)
+      expect(got.timestamps.length, `${from}..${to}`).toBe(count)
+      expect(Array.from(got.timestamps)).toEqual(Array.from(own.timestamps.subarray(first, first + count)))
+      // Finished segments read back byte-identical to the writer's; open frames within bound.
+      for (let k = 0; k < count; k++) {
+        expect(relativeError(frames[first + k], got.frames.subarray(k * DIM, (k + 1) * DIM))).toBeLessThan(BOUNDS[3])
+      }
+    }
+    expect((await reader.readAt('eq', 7.5))?.frame).toEqual(own.frames.subarray(99 * DIM, 100 * DIM))
+    expect((await reader.readAt('eq', 8))?.ts).toBe(8)
+    expect(await reader.readAt('eq', 6)).toBeNull()
+    expect((await reader.readAt('eq', 1e9))?.ts).toBe(249)
+    await reader.close()
+    await writer.close()
+  })
+})
+
 describe.each(SHARED_BACKENDS)('%s: faults', (backend: BackendName) => {
   it('a SIGKILLed writer: nothing acknowledged is lost; its lease expires and another writer continues', async () => {
     const persistence = backends.fresh(backend, { leaseMs: 1000 })
