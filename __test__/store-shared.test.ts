@@ -3,6 +3,7 @@
 // SIGKILLed, the server down. In each case every acknowledged frame is stored exactly once, in
 // order, and a frame whose append failed is not there (issue 13).
 import { type ChildProcess, fork, spawnSync } from 'node:child_process'
+import { type AddressInfo, type Socket, connect, createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { type PersistenceOptions, TensorStreamStore } from '../dist/index.mjs'
@@ -199,6 +200,39 @@ describe.each(SHARED_BACKENDS)('%s: faults', (backend: BackendName) => {
     console.log(`${backend}: connections dropped 3 times; writer errors: ${w.errors.map((e) => `${e.error}@${e.k}`).join(', ') || 'none'}`)
   })
 
+  it.skipIf(backend === 'redis-cluster')('a connection that hangs: the append fails with IO_ERROR; its frame, stored or not, is replaced by the retry or taken back by close()', async () => {
+    for (const ending of ['retry', 'close'] as const) {
+      const direct = backends.fresh(backend, { timeoutMs: 800 })
+      const target = backend === 'redis' ? Number(new URL(backends.servers.redis!.url).port) : (backends.servers.postgres! as unknown as { port: number }).port
+      const proxy = await proxyTo(target)
+      const viaProxy = (
+        direct.kind === 'redis'
+          ? { ...direct, url: `redis://127.0.0.1:${proxy.port}` }
+          : { ...direct, connectionString: `postgres://postgres@127.0.0.1:${proxy.port}/postgres` }
+      ) as PersistenceOptions
+      const store = await TensorStreamStore.open({ persistence: viaProxy, retier: false, policy: { maxSegmentFrames: 16 } })
+      const frames = framesOf('h', 22)
+      for (let k = 0; k < 20; k++) await store.append('h', frames[k], k)
+      proxy.stall()
+      await expect(store.append('h', frames[20], 20)).rejects.toMatchObject({ name: 'TemporalTensorError', code: 'IO_ERROR' })
+      // The request reached the server: its frame may be there, unacknowledged.
+      const meanwhile = await checkStored(direct, 'h')
+      expect([20, 21]).toContain(meanwhile)
+      proxy.resetAndResume()
+      if (ending === 'retry') {
+        await store.append('h', frames[20], 20)
+        await store.append('h', frames[21], 21)
+        expect(await checkStored(direct, 'h')).toBe(22)
+        await store.close()
+      } else {
+        await store.close()
+        expect(await checkStored(direct, 'h')).toBe(20)
+      }
+      await proxy.close()
+      console.log(`${backend}: hung connection (${ending}): ${meanwhile - 20} unacknowledged frame(s) visible until the ${ending}`)
+    }
+  })
+
   it.skipIf(backend === 'redis-cluster')('the server is down: an append fails with IO_ERROR and is not stored; after a restart the retry is stored once', async () => {
     const persistence = backends.fresh(backend, { timeoutMs: 1000 })
     const server = backend === 'redis' ? backends.servers.redis! : backends.servers.postgres!
@@ -218,6 +252,48 @@ describe.each(SHARED_BACKENDS)('%s: faults', (backend: BackendName) => {
     expect(await checkStored(persistence, 'x')).toBe(31)
   })
 })
+
+/**
+ * A TCP proxy to 127.0.0.1:`target` that can stall (what the server sends is not passed on, as
+ * on a connection that hangs) and then reset every connection it carries.
+ */
+async function proxyTo(target: number) {
+  const sockets = new Set<Socket>()
+  let stalled = false
+  const server = createServer((client) => {
+    const upstream = connect(target, '127.0.0.1')
+    sockets.add(client)
+    sockets.add(upstream)
+    client.on('data', (d) => upstream.write(d))
+    upstream.on('data', (d) => {
+      if (!stalled) client.write(d)
+    })
+    const end = () => {
+      client.destroy()
+      upstream.destroy()
+      sockets.delete(client)
+      sockets.delete(upstream)
+    }
+    for (const s of [client, upstream]) {
+      s.on('error', end)
+      s.on('close', end)
+    }
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
+  const reset = () => {
+    for (const s of sockets) s.destroy()
+    sockets.clear()
+  }
+  return {
+    port: (server.address() as AddressInfo).port,
+    stall: () => void (stalled = true),
+    resetAndResume: () => {
+      reset()
+      stalled = false
+    },
+    close: () => new Promise<void>((resolve) => (reset(), server.close(() => resolve()))),
+  }
+}
 
 /** Closes every client connection of the backend's server, from outside. */
 function dropConnections(backend: BackendName): void {

@@ -87,7 +87,7 @@ const isConnectionError = (e: unknown): boolean => {
     code.startsWith('08') || // connection exception
     code.startsWith('57P') || // operator intervention: admin shutdown, crash shutdown, cannot connect now
     ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code) ||
-    /Connection terminated|connection timeout|Client has encountered a connection error|not queryable/i.test(message)
+    /Connection terminated|connection timeout|Client has encountered a connection error|not queryable|Query read timeout/i.test(message)
   )
 }
 
@@ -121,6 +121,9 @@ export async function openPostgresPersistence(options: PostgresBackendOptions): 
     connectionString: options.connectionString,
     max: options.poolSize ?? 4,
     connectionTimeoutMillis: Math.min(timeoutMs, 5000),
+    // A query without a reply for `timeoutMs` (a stalled connection) fails; its connection is
+    // then dropped, and the transaction retried on another until `timeoutMs` has passed.
+    query_timeout: timeoutMs,
   })
   pool.on('error', () => {}) // an idle connection dropped: the pool replaces it
   const deadline = () => Date.now() + timeoutMs
@@ -149,8 +152,13 @@ export async function openPostgresPersistence(options: PostgresBackendOptions): 
         return result
       } catch (e) {
         if (client !== null) {
-          await client.query('ROLLBACK').catch(() => {})
-          client.release(isConnectionError(e) ? (e as Error) : undefined)
+          // A broken connection is dropped (the server rolls its transaction back); a sound one
+          // is rolled back and reused.
+          if (isConnectionError(e)) client.release(e as Error)
+          else {
+            await client.query('ROLLBACK').catch(() => {})
+            client.release()
+          }
         }
         const serialization = (e as { code?: unknown })?.code === '40001' || (e as { code?: unknown })?.code === '40P01'
         if ((isConnectionError(e) || serialization) && Date.now() < until) {

@@ -200,7 +200,15 @@ export async function openRedisPersistence(options: RedisBackendOptions): Promis
   // fails (IO_ERROR); commands whose reply was lost are sent again after a reconnection (the
   // scripts recognise a repeated write by its nonce).
   const retries = Math.max(1, Math.ceil(timeoutMs / 100))
-  const common = { lazyConnect: true, maxRetriesPerRequest: retries, connectTimeout: timeoutMs, autoResendUnfulfilledCommands: true }
+  // A command without a reply for `timeoutMs` (a stalled connection) fails too; its write then
+  // has an unknown outcome, handled as one whose reply was lost.
+  const common = {
+    lazyConnect: true,
+    maxRetriesPerRequest: retries,
+    connectTimeout: timeoutMs,
+    commandTimeout: timeoutMs,
+    autoResendUnfulfilledCommands: true,
+  }
   const client: Client = options.cluster
     ? new io.Cluster(options.cluster, {
         lazyConnect: true,
