@@ -1,7 +1,9 @@
 // The GitHub workflows and the npm/<suffix> platform packages, checked against package.json's
 // napi config: every target is built with the right flags on the right runner, tested, and
 // published from a package whose os/cpu/libc/main match its binary.
+import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import YAML from 'yaml'
 
@@ -374,6 +376,30 @@ describe('release workflow', () => {
   })
 })
 
+/** The license texts every npm package ships, one per SPDX id of package.json's `license`. */
+const LICENSE_FILES = ['LICENSE-MIT', 'LICENSE-APACHE']
+
+/** The paths `npm pack` would put in the tarball of the package in `dir` (no scripts run). */
+function packedFiles(dir: string): string[] {
+  const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+  return JSON.parse(out)[0].files.map((f: { path: string }) => f.path)
+}
+
+describe('license files', () => {
+  it('package.json says MIT OR Apache-2.0, and the two texts say so too', () => {
+    expect(pkg.license).toBe('MIT OR Apache-2.0')
+    expect(read('LICENSE-MIT')).toMatch(/^MIT License\n\nCopyright \(c\) /)
+    expect(read('LICENSE-MIT')).toContain('THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND')
+    expect(read('LICENSE-APACHE')).toMatch(/^\s+Apache License\n\s+Version 2\.0, January 2004\n/)
+    expect(read('LICENSE-APACHE')).toContain('END OF TERMS AND CONDITIONS')
+  })
+
+  it('the root package lists them in files, and npm pack puts them in the tarball', () => {
+    expect(pkg.files).toEqual(expect.arrayContaining(LICENSE_FILES))
+    expect(packedFiles(fileURLToPath(root))).toEqual(expect.arrayContaining(LICENSE_FILES))
+  })
+})
+
 describe('npm/<suffix> platform packages', () => {
   const expected = targets.map(suffixOf)
   const npmDir = new URL('npm/', root)
@@ -394,12 +420,17 @@ describe('npm/<suffix> platform packages', () => {
       if (libc) expect(p.libc).toEqual([libc])
       else expect(p).not.toHaveProperty('libc')
       expect(p.main).toBe(file)
-      expect(p.files).toEqual([file])
+      expect(p.files).toEqual([file, ...LICENSE_FILES])
       expect(p.license).toBe(pkg.license)
       expect(p.engines).toEqual(pkg.engines)
       expect(p.repository).toEqual(pkg.repository)
       expect(p.description).toEqual(pkg.description)
       expect(existsSync(new URL(`${suffix}/README.md`, npmDir))).toBe(true)
+    })
+
+    it(`${suffix}: ships the root's license texts, unchanged`, () => {
+      for (const name of LICENSE_FILES) expect(read(`npm/${suffix}/${name}`), name).toBe(read(name))
+      expect(packedFiles(fileURLToPath(new URL(suffix, npmDir)))).toEqual(expect.arrayContaining(LICENSE_FILES))
     })
   }
 
