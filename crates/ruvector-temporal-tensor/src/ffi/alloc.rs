@@ -5,10 +5,11 @@
 use super::abi::{put, run};
 use super::lock::Lock;
 use crate::error::Error;
-use ::alloc::collections::BTreeMap;
+use ::alloc::vec::Vec;
 
-/// Live allocations: address → size.
-static ALLOCATIONS: Lock<BTreeMap<usize, usize>> = Lock::new(BTreeMap::new());
+/// Live allocations as `(address, size)`, sorted by address (binary search; hosts hold a few
+/// long-lived buffers, and a sorted vector costs far less WebAssembly code than a map).
+static ALLOCATIONS: Lock<Vec<(usize, usize)>> = Lock::new(Vec::new());
 
 const ALLOC_ALIGN: usize = 16;
 
@@ -38,7 +39,10 @@ pub unsafe extern "C" fn ttc_alloc(size: usize, out_ptr: *mut *mut u8) -> i32 {
         if ptr.is_null() {
             return Err(Error::OutOfMemory);
         }
-        ALLOCATIONS.lock().insert(ptr as usize, size);
+        let mut allocations = ALLOCATIONS.lock();
+        // A fresh allocation is never live, so the search fails and says where it goes.
+        let (Ok(at) | Err(at)) = allocations.binary_search_by_key(&(ptr as usize), |&(a, _)| a);
+        allocations.insert(at, (ptr as usize, size));
         // SAFETY: checked non-null; writable per the caller.
         unsafe { put(out_ptr, ptr) }
     })
@@ -54,10 +58,11 @@ pub unsafe extern "C" fn ttc_alloc(size: usize, out_ptr: *mut *mut u8) -> i32 {
 pub unsafe extern "C" fn ttc_dealloc(ptr: *mut u8, cap: usize) -> i32 {
     run(|| {
         let mut allocations = ALLOCATIONS.lock();
-        if allocations.get(&(ptr as usize)) != Some(&cap) {
-            return Err(Error::UnknownAllocation);
-        }
-        allocations.remove(&(ptr as usize));
+        let at = match allocations.binary_search_by_key(&(ptr as usize), |&(a, _)| a) {
+            Ok(at) if allocations[at].1 == cap => at,
+            _ => return Err(Error::UnknownAllocation),
+        };
+        allocations.remove(at);
         let layout = core::alloc::Layout::from_size_align(cap.max(1), ALLOC_ALIGN)
             .map_err(|_| Error::Internal)?;
         // SAFETY: `ptr` came from `alloc_zeroed` with this layout (the registry says so).
