@@ -1,6 +1,6 @@
 // The temporal-tensor CLI: file round trips, inspect, the demo, and bad input.
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -15,6 +15,17 @@ function run(...args: string[]) {
   const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', cwd: dir })
   return { code: r.status, out: r.stdout, err: r.stderr }
 }
+
+/** Runs the CLI with `stdin` as its standard input; standard output as bytes. */
+function runBinary(stdin: Uint8Array | undefined, ...args: string[]) {
+  const r = spawnSync(process.execPath, [cli, ...args], { cwd: dir, input: stdin ?? new Uint8Array(0), maxBuffer: 1 << 28 })
+  return { code: r.status, out: new Uint8Array(r.stdout), err: r.stderr.toString('utf8') }
+}
+
+const bytesOf = (v: Float32Array) => new Uint8Array(v.buffer, v.byteOffset, v.byteLength)
+
+/** Files in the work directory left by an output that was never committed. */
+const leftovers = () => readdirSync(dir).filter((f) => f.endsWith('.tmp'))
 
 function writeF32(name: string, values: Float32Array): string {
   const path = join(dir, name)
@@ -165,6 +176,134 @@ describe('temporal-tensor CLI', () => {
     }
     expect(run('--help').out).toMatch(/Usage:/)
     expect(run('compress', '--help').code).toBe(0)
+  })
+
+  it('--version prints package.json\'s version', () => {
+    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
+    const r = run('--version')
+    expect(r.code).toBe(0)
+    expect(r.out).toBe(`${version}\n`)
+    expect(run('--help').out).toMatch(/temporal-tensor --version/)
+  })
+
+  it('- is standard input and standard output: compress, inspect and decompress in a pipe', () => {
+    const c = runBinary(bytesOf(frames), 'compress', '-', '--dim', '96', '--tier', 'warm')
+    expect(c.code, c.err).toBe(0)
+    expect(Buffer.from(c.out.subarray(0, 4)).toString('latin1')).toBe('TQTC')
+    // The summary goes to standard error, so standard output is the segments and nothing else.
+    expect(c.err).toMatch(/^standard output: 50 frames of 96 values at 7 bits/)
+    const viaFile = run('compress', writeF32('pipe.f32', frames), '--dim', '96', '--tier', 'warm', '-o', join(dir, 'pipe.tqtc'))
+    expect(viaFile.code, viaFile.err).toBe(0)
+    expect(Buffer.from(c.out).equals(readFileSync(join(dir, 'pipe.tqtc')))).toBe(true)
+    const toStdout = runBinary(undefined, 'compress', join(dir, 'pipe.f32'), '--dim', '96', '--tier', 'warm', '-o', '-')
+    expect(Buffer.from(toStdout.out).equals(Buffer.from(c.out))).toBe(true)
+
+    const i = runBinary(c.out, 'inspect', '-', '--json')
+    expect(i.code, i.err).toBe(0)
+    expect(JSON.parse(Buffer.from(i.out).toString('utf8')).total.frames).toBe(50)
+
+    const d = runBinary(c.out, 'decompress', '-')
+    expect(d.code, d.err).toBe(0)
+    expect(d.err).toMatch(/^standard output: 50 frames of 96 values/)
+    const back = new Float32Array(d.out.buffer, d.out.byteOffset, d.out.byteLength / 4)
+    expect(back.length).toBe(frames.length)
+    for (let t = 0; t < 50; t++) {
+      expect(relativeError(frames.subarray(t * 96, (t + 1) * 96), back.subarray(t * 96, (t + 1) * 96))).toBeLessThan(BOUNDS[7])
+    }
+    // A .npy on standard input is recognised by its magic string.
+    const npy = runBinary(readFileSync(writeNpy('pipe.npy', frames, 50, 96)), 'compress', '-', '--tier', 'warm')
+    expect(npy.code, npy.err).toBe(0)
+    expect(Buffer.from(npy.out).equals(Buffer.from(c.out))).toBe(true)
+  })
+
+  it('inspect --json: one object per segment with segmentInfo\'s fields, totals, and the --source check', () => {
+    const src = writeF32('json.f32', frames)
+    expect(run('compress', src, '--dim', '96', '--format', 'packed', '--tier', 'cold', '-o', join(dir, 'json.tqtc')).code).toBe(0)
+    const table = segmentRows(run('inspect', join(dir, 'json.tqtc')).out)
+    const r = run('inspect', join(dir, 'json.tqtc'), '--json', '--source', src)
+    expect(r.code, r.err).toBe(0)
+    const doc = JSON.parse(r.out)
+    expect(doc.file).toBe(join(dir, 'json.tqtc'))
+    expect(doc.segments).toHaveLength(table.length)
+    for (const [k, seg] of doc.segments.entries()) {
+      expect(seg).toMatchObject({ index: k, format: 'packed', version: 1, bits: 3, tier: 'cold', bound: BOUNDS[3], tensorLen: 96 })
+      expect(String(seg.frameCount)).toBe(table[k].frames)
+      expect(String(seg.byteLength)).toBe(table[k].bytes)
+      expect(seg.ratio).toBeCloseTo((seg.frameCount * 96 * 4) / seg.byteLength, 10)
+    }
+    const bytes = readFileSync(join(dir, 'json.tqtc')).byteLength
+    expect(doc.total).toMatchObject({ segments: table.length, frames: 50, bytes, rawBytes: 50 * 96 * 4 })
+    expect(doc.source.framesOverBound).toBe(0)
+    expect(doc.source.worst).toBeLessThan(BOUNDS[3])
+    expect(JSON.parse(run('inspect', join(dir, 'json.tqtc'), '--json').out)).not.toHaveProperty('source')
+    // A source 80 % off in one value: over the cold bound, reported in the JSON and the exit status.
+    const off = frames.slice()
+    off[5 * 96 + 2] += 0.8 * off.subarray(5 * 96, 6 * 96).reduce((m, v) => Math.max(m, Math.abs(v)), 0)
+    const bad = run('inspect', join(dir, 'json.tqtc'), '--json', '--source', writeF32('json-off.f32', off))
+    expect(bad.code).toBe(1)
+    expect(JSON.parse(bad.out).source.framesOverBound).toBe(1)
+  })
+
+  it('error messages name the code once', () => {
+    const src = writeF32('prefix.f32', frames)
+    mkdirSync(join(dir, 'a-directory'), { recursive: true })
+    const cases: [string[], RegExp][] = [
+      [['compress', src, '--dim', '96', '-o', join(dir, 'missing-dir', 'x.tqtc')], /cannot write .*x\.tqtc: no such file or directory \(ENOENT\)$/],
+      [['compress', src, '--dim', '96', '-o', join(dir, 'a-directory')], /cannot write .*a-directory: .*\(EISDIR\)$/],
+      [['decompress', join(dir, 'a-directory')], /cannot read .*a-directory: EISDIR: /],
+      [['inspect', writeF32('junk2.tqtc', new Float32Array(10))], /junk2\.tqtc: BAD_MAGIC: /],
+      [['compress', writeF32('nan.f32', Float32Array.of(1, NaN, 0, 0)), '--dim', '4'], /nan\.f32: NON_FINITE: /],
+    ]
+    for (const [args, message] of cases) {
+      const r = run(...args)
+      expect(r.code, args.join(' ')).not.toBe(0)
+      expect(r.err.trim().split('\n'), r.err).toHaveLength(1)
+      expect(r.err.trim()).toMatch(message)
+      expect(r.err, 'a doubled prefix').not.toMatch(/\b([A-Z][A-Z_]+): \1\b/)
+    }
+  })
+
+  it('a failed compress or decompress leaves no output file, and an existing one untouched', () => {
+    const nan = writeF32('fails.f32', (() => { const f = frames.slice(); f[30 * 96 + 4] = NaN; return f })())
+    const r = run('compress', nan, '--dim', '96', '-o', join(dir, 'fails.tqtc'))
+    expect(r.err).toMatch(/NON_FINITE/)
+    expect(existsSync(join(dir, 'fails.tqtc'))).toBe(false)
+    writeFileSync(join(dir, 'kept.tqtc'), 'the previous contents')
+    expect(run('compress', nan, '--dim', '96', '-o', join(dir, 'kept.tqtc')).code).not.toBe(0)
+    expect(readFileSync(join(dir, 'kept.tqtc'), 'utf8')).toBe('the previous contents')
+    // Segments of two tensor lengths cannot be one .f32 stream: decompress fails half-way.
+    expect(run('compress', writeF32('d96.f32', frames), '--dim', '96', '-o', join(dir, 'd96.tqtc')).code).toBe(0)
+    expect(run('compress', writeF32('d48.f32', frames), '--dim', '48', '-o', join(dir, 'd48.tqtc')).code).toBe(0)
+    writeFileSync(join(dir, 'two.tqtc'), Buffer.concat([readFileSync(join(dir, 'd96.tqtc')), readFileSync(join(dir, 'd48.tqtc'))]))
+    const d = run('decompress', join(dir, 'two.tqtc'), '-o', join(dir, 'two.f32'))
+    expect(d.err).toMatch(/segments of different tensor lengths/)
+    expect(existsSync(join(dir, 'two.f32'))).toBe(false)
+    expect(leftovers()).toEqual([])
+  })
+
+  describe('progress of a long run', () => {
+    // 12000 frames of 256 values: three batches of pushMany.
+    const long = new Float32Array(12000 * 256).map((_, i) => Math.sin(i / 9))
+
+    it('nothing on standard error when it is not a terminal', () => {
+      const r = run('compress', writeF32('long.f32', long), '--dim', '256', '-o', join(dir, 'long.tqtc'))
+      expect(r.code, r.err).toBe(0)
+      expect(r.err).toBe('')
+      const d = run('decompress', join(dir, 'long.tqtc'), '-o', join(dir, 'long-back.f32'))
+      expect(d.code, d.err).toBe(0)
+      expect(d.err).toBe('')
+    })
+
+    it.skipIf(process.platform !== 'linux')('a line redrawn on standard error when it is a terminal (util-linux script)', () => {
+      const src = writeF32('long-tty.f32', long)
+      const command = [process.execPath, cli, 'compress', src, '--dim', '256', '-o', join(dir, 'long-tty.tqtc')]
+        .map((a) => `'${a}'`).join(' ')
+      // script(1) runs the command on a pseudo-terminal and copies what it printed to its own output.
+      const r = spawnSync('script', ['-qec', command, '/dev/null'], { cwd: dir, encoding: 'utf8' })
+      expect(r.status, r.stderr).toBe(0)
+      expect(r.stdout).toMatch(/\rcompressing .*long-tty\.f32: \d+ % \(4096 of 12000\)/)
+      expect(r.stdout).toMatch(/\(12000 of 12000\)\r\x1b\[K.*long-tty\.tqtc: 12000 frames of 256 values/)
+    })
   })
 
   it('demo runs the store trace, the real trace and every backend, coded and packed', () => {

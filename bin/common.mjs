@@ -1,8 +1,13 @@
 // Pieces shared by the temporal-tensor CLI (bin/temporal-tensor.mjs) and its demo (bin/demo.mjs):
 // argument parsing with usage errors, reading .f32/.npy frames, pinned compressors, decoding in
 // bounded chunks, measuring every frame against its segment's bound, and plain-text tables.
-import { existsSync, readFileSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
+import { isatty } from 'node:tty'
 import { relativeError } from './trace.mjs'
+
+/** The path that means standard input (as an input) or standard output (as `-o`). */
+export const STDIO = '-'
 
 /** The segment formats, as the library names them. */
 export const FORMATS = ['coded', 'packed']
@@ -20,19 +25,26 @@ export function fail(message) {
   throw new UsageError(message)
 }
 
-/** Parses `args` against `spec` ({ '--dim': 'int', '-o': 'string', ... }); returns positionals and options. */
+/**
+ * Parses `args` against `spec` ({ '--dim': 'int', '-o': 'string', '--json': 'flag', ... }); returns
+ * positionals (`-` is one: standard input) and options (a flag takes no value and is `true`).
+ */
 export function parseArgs(args, spec) {
   const positional = []
   const options = {}
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]
     if (arg === '--help' || arg === '-h') throw new HelpRequested()
-    if (!arg.startsWith('-')) {
+    if (arg === STDIO || !arg.startsWith('-')) {
       positional.push(arg)
       continue
     }
     const kind = spec[arg]
     if (kind === undefined) fail(`unknown option ${arg} (see --help)`)
+    if (kind === 'flag') {
+      options[arg] = true
+      continue
+    }
     const value = args[++i]
     if (value === undefined) fail(`${arg} needs a value`)
     if (kind === 'int') {
@@ -46,22 +58,157 @@ export function parseArgs(args, spec) {
   return { positional, options }
 }
 
+/**
+ * One line for an error: `CODE: message`, the code left out when the message already starts
+ * with it (Node's system errors read `ENOENT: no such file or directory, open 'x'`).
+ */
+export function errorText(e) {
+  const message = String(e?.message ?? e)
+  const code = typeof e?.code === 'string' ? e.code : undefined
+  return code && !message.startsWith(code) ? `${code}: ${message}` : message
+}
+
+/**
+ * A system error without the temporary path in Node's message: `no such file or directory (ENOENT)`.
+ */
+function systemReason(e) {
+  const reason = /^[A-Z]+: ([^,]+)/.exec(String(e?.message))?.[1]
+  return reason && e.code ? `${reason} (${e.code})` : errorText(e)
+}
+
+/** The bytes of `path`, or of standard input when it is `-`. Usage errors for missing or unreadable files. */
 export function readInput(path) {
+  if (path === STDIO) {
+    try {
+      return readFileSync(0)
+    } catch (e) {
+      fail(`cannot read standard input: ${errorText(e)}`)
+    }
+  }
   if (!existsSync(path)) fail(`no such file: ${path}`)
   try {
     return readFileSync(path)
   } catch (e) {
-    fail(`cannot read ${path}: ${e.message}`)
+    fail(`cannot read ${path}: ${errorText(e)}`)
   }
 }
 
-/** Frames from a .npy (2-D float32) or raw .f32 file: { frames: Float32Array, dim }. */
+/** Writes all of `bytes` to `fd`, through partial writes and EAGAIN on a non-blocking pipe. */
+function writeAll(fd, bytes) {
+  let at = 0
+  while (at < bytes.byteLength) {
+    try {
+      at += writeSync(fd, bytes, at, bytes.byteLength - at)
+    } catch (e) {
+      if (e.code !== 'EAGAIN') throw e
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5)
+    }
+  }
+}
+
+/**
+ * Where a command writes its binary output: standard output for `-` (refused when it is a
+ * terminal), else a temporary file beside `path` that `commit()` renames onto `path`; `abort()`
+ * (also run on SIGINT/SIGTERM) removes it, so a failed run leaves no output file behind and an
+ * existing `path` untouched. `toStdout` says whether messages must stay off standard output.
+ */
+export function openOutput(path) {
+  if (path === STDIO) {
+    if (isatty(1)) fail('will not write binary data to a terminal: give -o FILE or pipe the output')
+    return { toStdout: true, write: (bytes) => writeAll(1, bytes), commit() {}, abort() {} }
+  }
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`)
+  let fd
+  try {
+    fd = openSync(tmp, 'wx')
+  } catch (e) {
+    fail(`cannot write ${path}: ${systemReason(e)}`)
+  }
+  let open = true
+  const close = () => {
+    if (open) closeSync(fd)
+    open = false
+  }
+  const onSignal = (signal) => {
+    abort()
+    process.exit(signal === 'SIGINT' ? 130 : 143)
+  }
+  const stopWatching = () => {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+  function abort() {
+    stopWatching()
+    close()
+    rmSync(tmp, { force: true })
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  return {
+    toStdout: false,
+    write: (bytes) => writeAll(fd, bytes),
+    commit() {
+      close()
+      try {
+        renameSync(tmp, path)
+      } catch (e) {
+        abort()
+        fail(`cannot write ${path}: ${systemReason(e)}`)
+      }
+      stopWatching()
+    },
+    abort,
+  }
+}
+
+/** Runs `body(out)` with `out = openOutput(path)`: commits when it returns, aborts when it throws. */
+export async function withOutput(path, body) {
+  const out = openOutput(path)
+  try {
+    const result = await body(out)
+    out.commit()
+    return result
+  } catch (e) {
+    out.abort()
+    throw e
+  }
+}
+
+/**
+ * Progress of a long run on standard error, only when it is a terminal (never in pipes, logs or
+ * captured output): `update(done, total)` redraws one line, `end()` clears it.
+ */
+export function progress(label) {
+  if (!isatty(2)) return { update() {}, end() {} }
+  let shown = false
+  return {
+    update(done, total) {
+      shown = true
+      process.stderr.write(`\r${label}: ${Math.floor((100 * done) / Math.max(total, 1))} % (${done} of ${total})`)
+    },
+    end() {
+      if (shown) process.stderr.write('\r\x1b[K')
+    },
+  }
+}
+
+/** How messages name `path`: `standard input` for `-`. */
+export const displayName = (path) => (path === STDIO ? 'standard input' : path)
+
+/** Whether `bytes` start with the .npy magic string. */
+const isNpy = (bytes) => bytes.byteLength >= 6 && bytes.toString('latin1', 0, 6) === '\x93NUMPY'
+
+/**
+ * Frames from a .npy (2-D float32) or raw .f32 file, or standard input for `-` (.npy when it
+ * starts with the .npy magic string): { frames: Float32Array, dim }.
+ */
 export function readFrames(path, dim) {
   const bytes = readInput(path)
-  if (path.endsWith('.npy')) return parseNpy(bytes, path)
-  if (dim === undefined) fail(`${path}: raw f32 input needs --dim`)
+  const name = displayName(path)
+  if (path.endsWith('.npy') || (path === STDIO && isNpy(bytes))) return parseNpy(bytes, name)
+  if (dim === undefined) fail(`${name}: raw f32 input needs --dim`)
   if (bytes.byteLength % (4 * dim) !== 0) {
-    fail(`${path}: ${bytes.byteLength} bytes is not a whole number of ${dim}-value f32 frames`)
+    fail(`${name}: ${bytes.byteLength} bytes is not a whole number of ${dim}-value f32 frames`)
   }
   const frames = new Float32Array(bytes.byteLength / 4)
   new Uint8Array(frames.buffer).set(bytes)

@@ -1,38 +1,48 @@
 #!/usr/bin/env node
 // temporal-tensor: command-line front end of @ruvector/temporal-tensor: compress, decompress and
 // inspect .tqtc files; `demo` runs bin/demo.mjs.
-import { closeSync, openSync, writeSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { demo } from './demo.mjs'
 import {
-  FORMATS, HelpRequested, UsageError, api, decodeChunks, fail, formatPercent, measure, parseArgs, pinnedCompressor,
-  printTable, readFrames, readInput,
+  FORMATS, HelpRequested, STDIO, UsageError, api, decodeChunks, displayName, errorText, fail, formatPercent, measure,
+  parseArgs, pinnedCompressor, printTable, progress, readFrames, readInput, withOutput,
 } from './common.mjs'
+
+/** The package's version, from its package.json. */
+const VERSION = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version
 
 /** The help text; `defaultFormat` is the library's `DEFAULT_FORMAT` when it loaded. */
 const help = (defaultFormat) => `temporal-tensor — compress streams of f32 tensor frames with bounded error
 
 Usage:
-  temporal-tensor compress <in.f32|in.npy> [--dim N] [--bits 8|7|5|3 | --tier hot|warm|cold]
-                           [--format coded|packed] [--group-len G] [-o out.tqtc]
+  temporal-tensor compress <in.f32|in.npy|-> [--dim N] [--bits 8|7|5|3 | --tier hot|warm|cold]
+                           [--format coded|packed] [--group-len G] [-o out.tqtc|-]
       Frames from raw little-endian f32 (needs --dim) or a 2-D float32 .npy, into segments
-      back to back (default: <in>.tqtc). Default width: 8 bits (hot). Every frame decodes
+      back to back (default: <in>.tqtc; standard output when the input is -). The output
+      file appears only when the whole input compressed. Default width: 8 bits (hot). Every frame decodes
       within its width's bound on max|v-v'|/max|v|: 0.8 % (8 bits), 1.6 % (7), 6.5 % (5),
       30 % (3).
       --format coded   TQTC v3: steps sized to each frame's bound, prediction from the previous
                        frame, entropy coding; the smallest output
       --format packed  TQTC v1/v2: the ADR's fixed-width groups (--group-len values each)
       Default format: ${defaultFormat}.
-  temporal-tensor decompress <in.tqtc> [-o out.f32]
-      Every frame, as raw little-endian f32 (default: <in>.f32); either format.
-  temporal-tensor inspect <in.tqtc> [--source in.f32|in.npy]
+  temporal-tensor decompress <in.tqtc|-> [-o out.f32|-]
+      Every frame, as raw little-endian f32 (default: <in>.f32; standard output when the
+      input is -); either format.
+  temporal-tensor inspect <in.tqtc|-> [--source in.f32|in.npy] [--json]
       Per segment: format, version, bits, tier, the bound its frames keep, keyframe interval,
       frames, bytes and ratio. With --source, the worst error per frame, checked against
-      each segment's own bound (exit 1 if a frame is over it).
+      each segment's own bound (exit 1 if a frame is over it). --json prints one JSON object
+      ({ file, segments: [...], total, source? }) instead of the table.
   temporal-tensor demo [--seconds S] [--trace file.npy]
       The built-in example, coded and packed side by side: a 1-hour, 10 fps trace of 512-dim
       agent embeddings (hot, warm and cold tensors) through TensorStreamStore, a real
       embedding trace at every width, and every backend.
   temporal-tensor <command> --help
+  temporal-tensor --version
+
+A - for a file means standard input or standard output. Progress of long runs goes to
+standard error when it is a terminal.
 
 Environment:
   TEMPORAL_TENSOR_BACKEND=native|wasm     force a backend (default: native when available)
@@ -78,33 +88,39 @@ async function compress(args) {
   const format = formatFrom(options, tt)
   if (format !== 'packed' && options['--group-len'] !== undefined) fail('--group-len applies to --format packed only')
   const { frames, dim } = readFrames(input, options['--dim'])
-  const out = options['-o'] ?? `${input.replace(/\.(f32|npy)$/, '')}.tqtc`
-  const c = pinnedCompressor(tt, dim, bits, format, options['--group-len'])
-  const fd = openSync(out, 'w')
-  let bytes = 0
-  let segments = 0
-  try {
-    const batch = Math.max(1, Math.floor((1 << 20) / dim))
-    const write = (seg) => {
-      writeSync(fd, seg)
-      bytes += seg.byteLength
-      segments++
+  const out = options['-o'] ?? (input === STDIO ? STDIO : `${input.replace(/\.(f32|npy)$/, '')}.tqtc`)
+  const { bytes, segments, toStdout } = await withOutput(out, (sink) => {
+    const c = pinnedCompressor(tt, dim, bits, format, options['--group-len'])
+    const shown = progress(`compressing ${displayName(input)}`)
+    let bytes = 0
+    let segments = 0
+    try {
+      const batch = Math.max(1, Math.floor((1 << 20) / dim))
+      const write = (seg) => {
+        sink.write(seg)
+        bytes += seg.byteLength
+        segments++
+      }
+      const count = frames.length / dim
+      for (let at = 0; at < frames.length; at += batch * dim) {
+        const end = Math.min(frames.length, at + batch * dim)
+        for (const seg of c.pushMany(frames.subarray(at, end), 0)) write(seg)
+        if (frames.length > batch * dim) shown.update(end / dim, count)
+      }
+      const last = c.flush()
+      if (last) write(last)
+    } catch (e) {
+      fail(`${displayName(input)}: ${errorText(e)}`)
+    } finally {
+      shown.end()
+      c.free()
     }
-    for (let at = 0; at < frames.length; at += batch * dim) {
-      for (const seg of c.pushMany(frames.subarray(at, Math.min(frames.length, at + batch * dim)), 0)) write(seg)
-    }
-    const last = c.flush()
-    if (last) write(last)
-  } catch (e) {
-    closeSync(fd)
-    fail(`${input}: ${e.code ? `${e.code}: ` : ''}${e.message}`)
-  } finally {
-    c.free()
-  }
-  closeSync(fd)
+    return { bytes, segments, toStdout: sink.toStdout }
+  })
   const count = frames.length / dim
-  console.log(
-    `${out}: ${count} frames of ${dim} values at ${bits} bits (${format}) in ${segments} segments, ` +
+  const report = toStdout ? console.error : console.log
+  report(
+    `${out === STDIO ? 'standard output' : out}: ${count} frames of ${dim} values at ${bits} bits (${format}) in ${segments} segments, ` +
       `${bytes} bytes (${((frames.length * 4) / Math.max(bytes, 1)).toFixed(2)}x smaller than f32)`,
   )
 }
@@ -116,7 +132,7 @@ async function readSegments(path) {
   try {
     return { tt, segments: tt.splitSegments(bytes) }
   } catch (e) {
-    fail(`${path}: ${e.message} (${e.code})`)
+    fail(`${displayName(path)}: ${errorText(e)}`)
   }
 }
 
@@ -125,57 +141,71 @@ async function decompress(args) {
   if (positional.length !== 1) fail('decompress needs one .tqtc file (see --help)')
   const [input] = positional
   const { tt, segments } = await readSegments(input)
-  const out = options['-o'] ?? `${input.replace(/\.tqtc$/, '')}.f32`
-  const fd = openSync(out, 'w')
-  let frames = 0
-  let dim = 0
-  for (const seg of segments) {
-    const info = tt.segmentInfo(seg)
-    if (dim !== 0 && info.tensorLen !== dim) {
-      closeSync(fd)
-      fail(`${input}: segments of different tensor lengths (${dim} and ${info.tensorLen})`)
+  const out = options['-o'] ?? (input === STDIO ? STDIO : `${input.replace(/\.tqtc$/, '')}.f32`)
+  const { frames, dim, toStdout } = await withOutput(out, (sink) => {
+    const shown = progress(`decompressing ${displayName(input)}`)
+    let frames = 0
+    let dim = 0
+    try {
+      for (const [i, seg] of segments.entries()) {
+        const info = tt.segmentInfo(seg)
+        if (dim !== 0 && info.tensorLen !== dim) {
+          fail(`${displayName(input)}: segments of different tensor lengths (${dim} and ${info.tensorLen})`)
+        }
+        dim = info.tensorLen
+        frames += info.frameCount
+        decodeChunks(tt, seg, (values) => sink.write(new Uint8Array(values.buffer, values.byteOffset, values.byteLength)))
+        if (segments.length > 1) shown.update(i + 1, segments.length)
+      }
+    } finally {
+      shown.end()
     }
-    dim = info.tensorLen
-    frames += info.frameCount
-    decodeChunks(tt, seg, (values) => writeSync(fd, new Uint8Array(values.buffer, values.byteOffset, values.byteLength)))
-  }
-  closeSync(fd)
-  console.log(`${out}: ${frames} frames of ${dim} values (${frames * dim * 4} bytes of f32)`)
+    return { frames, dim, toStdout: sink.toStdout }
+  })
+  const report = toStdout ? console.error : console.log
+  report(`${out === STDIO ? 'standard output' : out}: ${frames} frames of ${dim} values (${frames * dim * 4} bytes of f32)`)
 }
 
 async function inspect(args) {
-  const { positional, options } = parseArgs(args, { '--source': 'string', '--dim': 'int' })
+  const { positional, options } = parseArgs(args, { '--source': 'string', '--dim': 'int', '--json': 'flag' })
   if (positional.length !== 1) fail('inspect needs one .tqtc file (see --help)')
   const [input] = positional
   const { tt, segments } = await readSegments(input)
-  const rows = []
-  let total = 0
-  let raw = 0
-  let frames = 0
-  for (const [i, seg] of segments.entries()) {
+  // One record per segment: segmentInfo's fields, its index, tier and ratio (raw f32 bytes / bytes).
+  const infos = segments.map((seg, index) => {
     const h = tt.segmentInfo(seg)
-    total += h.byteLength
-    raw += h.frameCount * h.tensorLen * 4
-    frames += h.frameCount
-    rows.push([i, h.format, `v${h.version}`, h.bits, tt.tierOfBits(h.bits), `${formatPercent(h.bound)} %`, h.keyframeInterval,
-      h.frameCount, h.tensorLen, h.format === 'packed' ? h.groupLen : '-', h.byteLength,
-      `${((h.frameCount * h.tensorLen * 4) / h.byteLength).toFixed(2)}x`])
+    return { index, ...h, tier: tt.tierOfBits(h.bits), ratio: (h.frameCount * h.tensorLen * 4) / h.byteLength }
+  })
+  const bytes = infos.reduce((n, h) => n + h.byteLength, 0)
+  const rawBytes = infos.reduce((n, h) => n + h.frameCount * h.tensorLen * 4, 0)
+  const frames = infos.reduce((n, h) => n + h.frameCount, 0)
+  const total = { segments: infos.length, frames, bytes, rawBytes, ratio: rawBytes / Math.max(bytes, 1) }
+  let source
+  if (options['--source'] !== undefined) {
+    const dim = infos.length > 0 ? infos[0].tensorLen : 0
+    if (infos.some((h) => h.tensorLen !== dim)) fail(`${displayName(input)}: segments of different tensor lengths`)
+    const src = readFrames(options['--source'], options['--dim'] ?? dim)
+    if (src.dim !== dim || src.frames.length !== frames * dim) {
+      fail(`--source holds ${src.frames.length / src.dim} frames of ${src.dim}, the segments ${frames} of ${dim}`)
+    }
+    const { worst, worstOfBound, over } = measure(tt, segments, src.frames, dim)
+    source = { worst, worstOfBound, framesOverBound: over }
+    if (over > 0) process.exitCode = 1
   }
+  if (options['--json']) {
+    console.log(JSON.stringify({ file: input, segments: infos, total, ...(source ? { source } : {}) }, null, 2))
+    return
+  }
+  const rows = infos.map((h) => [h.index, h.format, `v${h.version}`, h.bits, h.tier, `${formatPercent(h.bound)} %`, h.keyframeInterval,
+    h.frameCount, h.tensorLen, h.format === 'packed' ? h.groupLen : '-', h.byteLength, `${h.ratio.toFixed(2)}x`])
   printTable(['segment', 'format', 'version', 'bits', 'tier', 'bound', 'keyframes', 'frames', 'tensorLen', 'groupLen', 'bytes', 'ratio'], rows)
-  console.log(`\n${segments.length} segments, ${frames} frames, ${total} bytes; ${(raw / Math.max(total, 1)).toFixed(2)}x smaller than f32`)
-  if (options['--source'] === undefined) return
-  const dim = segments.length > 0 ? tt.segmentInfo(segments[0]).tensorLen : 0
-  if (segments.some((seg) => tt.segmentInfo(seg).tensorLen !== dim)) fail(`${input}: segments of different tensor lengths`)
-  const source = readFrames(options['--source'], options['--dim'] ?? dim)
-  if (source.dim !== dim || source.frames.length !== frames * dim) {
-    fail(`--source holds ${source.frames.length / source.dim} frames of ${source.dim}, the segments ${frames} of ${dim}`)
+  console.log(`\n${total.segments} segments, ${frames} frames, ${bytes} bytes; ${total.ratio.toFixed(2)}x smaller than f32`)
+  if (source) {
+    console.log(
+      `worst error max|v-v'|/max|v| over ${frames} frames: ${(source.worst * 100).toFixed(4)} % ` +
+        `(${(source.worstOfBound * 100).toFixed(1)} % of its segment's bound); frames over their bound: ${source.framesOverBound}`,
+    )
   }
-  const { worst, worstOfBound, over } = measure(tt, segments, source.frames, dim)
-  console.log(
-    `worst error max|v-v'|/max|v| over ${frames} frames: ${(worst * 100).toFixed(4)} % ` +
-      `(${(worstOfBound * 100).toFixed(1)} % of its segment's bound); frames over their bound: ${over}`,
-  )
-  if (over > 0) process.exitCode = 1
 }
 
 const COMMANDS = { compress, decompress, inspect, demo }
@@ -184,6 +214,10 @@ const [command, ...rest] = process.argv.slice(2)
 if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
   await printHelp()
   process.exit(command === undefined ? 2 : 0)
+}
+if (command === '--version') {
+  console.log(VERSION)
+  process.exit(0)
 }
 const run = COMMANDS[command]
 if (!run) {
@@ -201,6 +235,6 @@ try {
     console.error(`temporal-tensor ${command}: ${e.message}`)
     process.exit(2)
   }
-  console.error(`temporal-tensor ${command}: ${e?.code ? `${e.code}: ` : ''}${e?.message ?? e}`)
+  console.error(`temporal-tensor ${command}: ${errorText(e)}`)
   process.exit(1)
 }
