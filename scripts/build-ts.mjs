@@ -1,6 +1,6 @@
 // Bundles the TypeScript facade (src-ts/) into dist/: ESM and CJS for Node, ESM for browsers,
-// .d.ts declarations, and a copy of the WebAssembly module.
-import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+// .d.ts declarations with their .d.cts twins for `require`, and a copy of the WebAssembly module.
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { root, run, step } from './lib.mjs'
 
@@ -27,6 +27,7 @@ export function buildTs({ requireWasm = true } = {}) {
   rmSync(shim)
   run(esbuild, ['src-ts/browser.ts', ...common, '--platform=browser', '--format=esm', '--outfile=dist/browser.mjs'])
   run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json', '--emitDeclarationOnly'])
+  writeCjsDeclarations(dist)
   for (const file of ['temporal_tensor.wasm', 'temporal_tensor_simd.wasm']) {
     const wasm = join(root, 'wasm', file)
     if (!existsSync(wasm)) {
@@ -38,6 +39,26 @@ export function buildTs({ requireWasm = true } = {}) {
       process.exit(1)
     }
     copyFileSync(wasm, join(dist, file))
+  }
+}
+
+/**
+ * The CommonJS twin of a declaration file's text: relative specifiers `./x.js` (in `from '...'`
+ * and `import('...')`) become `./x.cjs`, so they resolve to the other .d.cts files. Nothing else
+ * changes.
+ */
+export function cjsDeclaration(text) {
+  return text.replace(/(\bfrom\s+|\bimport\s*\(\s*)(['"])(\.{1,2}\/[^'"]*?)\.js\2/g, '$1$2$3.cjs$2')
+}
+
+/**
+ * Writes dist/X.d.cts beside every dist/X.d.ts (tsc's output, the one source): in a
+ * `"type": "module"` package TypeScript reads a .d.ts as ESM, so the `require` condition of
+ * package.json's `exports` needs .d.cts types or CommonJS consumers get TS1479.
+ */
+export function writeCjsDeclarations(dist) {
+  for (const file of readdirSync(dist).filter((f) => f.endsWith('.d.ts'))) {
+    writeFileSync(join(dist, file.replace(/\.d\.ts$/, '.d.cts')), cjsDeclaration(readFileSync(join(dist, file), 'utf8')))
   }
 }
 

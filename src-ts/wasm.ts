@@ -110,7 +110,7 @@ class Glue {
   readonly #handles: FinalizationRegistry<number>
   readonly kernels: string
 
-  constructor(instance: WebAssembly.Instance) {
+  constructor(instance: WasmInstance) {
     const ex = instance.exports as unknown as Exports
     if (typeof ex.ttc_abi_version !== 'function' || ex.ttc_abi_version() !== WASM_ABI_VERSION) {
       throw new TemporalTensorError('BACKEND_UNAVAILABLE', 'temporal_tensor.wasm has an unexpected ABI version')
@@ -385,11 +385,20 @@ class Glue {
 }
 
 /**
+ * What the glue needs of a `WebAssembly.Instance`: its exports. Written structurally so that the
+ * published declarations need neither the DOM nor a WebAssembly lib: a Node project compiling
+ * with `lib: ["ES2022"]` and `skipLibCheck: false` type-checks against them.
+ */
+export interface WasmInstance {
+  readonly exports: object
+}
+
+/**
  * Wraps an instantiated module as a `Backend`. With `reinstantiate`, work after a trap runs on a
  * fresh instance (compressors made before the trap stay `BACKEND_FAILED`); without it, every
  * call after a trap throws `BACKEND_FAILED`.
  */
-export function wasmBackend(instance: WebAssembly.Instance, reinstantiate?: () => WebAssembly.Instance): Backend {
+export function wasmBackend(instance: WasmInstance, reinstantiate?: () => WasmInstance): Backend {
   let current = new Glue(instance)
   const live = (): Glue => {
     if (current.broken !== null && reinstantiate !== undefined) {
