@@ -25,7 +25,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { TemporalTensorError } from './errors.js'
-import type { Damage, Loaded, Persistence, TensorMeta, WalFrame } from './store-persistence.js'
+import type { Damage, Loaded, Persistence, TensorMeta, TensorView, WalFrame } from './store-persistence.js'
 import { decodeTensor, encodeRow, segmentRow, walRow } from './store-records.js'
 import type { StoredSegment } from './store-types.js'
 
@@ -49,8 +49,6 @@ interface Client {
   sadd(key: string, member: string): Promise<number>
   smembers(key: string): Promise<string[]>
   set(key: string, value: Uint8Array): Promise<unknown>
-  getBuffer(key: string): Promise<Buffer | null>
-  hgetallBuffer(key: string): Promise<Record<string, Buffer>>
   [script: string]: unknown
 }
 interface IoRedis {
@@ -252,6 +250,17 @@ export async function openRedisPersistence(options: RedisBackendOptions): Promis
       throw redisError(e, what)
     }
   }
+  /** Tensor `id` as `view` describes it, read by one script (`null` when it has no description). */
+  const readTensor = async (id: string, fromTs: number, toTs: number, latest: boolean): Promise<TensorView | null> => {
+    const k = keysOf(id)
+    const reply = await call('reading a tensor', 'ttView', [k.meta, k.seg, k.start, k.end, k.wal], [score(fromTs), score(toTs), latest ? '1' : '0'])
+    if (reply === null || !Array.isArray(reply)) return null
+    const [meta, members, rows, flat] = reply as [Buffer, Buffer[], Buffer[], Buffer[]]
+    const segs = members.map((m, i) => [Number(m.toString()), rows[i]] as [number, Buffer])
+    const frames: [number, Buffer][] = []
+    for (let i = 0; i + 1 < flat.length; i += 2) frames.push([Number(flat[i].toString()), flat[i + 1]])
+    return decodeTensor(id, meta, segs, frames)
+  }
   let closed = false
   const live = () => {
     if (closed) throw new TemporalTensorError('INVALID_HANDLE', 'this store was closed')
@@ -331,21 +340,14 @@ export async function openRedisPersistence(options: RedisBackendOptions): Promis
       } catch (e) {
         throw redisError(e, 'listing tensors')
       }
+      // Each tensor in one script: its segments and write-ahead frames from one moment, even
+      // while another process moves frames from the one to the other.
       await Promise.all(
         ids.map(async (id) => {
-          const k = keysOf(id)
-          let meta: Buffer | null
-          let segs: Record<string, Buffer>
-          let frames: Record<string, Buffer>
-          try {
-            ;[meta, segs, frames] = await Promise.all([client.getBuffer(k.meta), client.hgetallBuffer(k.seg), client.hgetallBuffer(k.wal)])
-          } catch (e) {
-            throw redisError(e, `reading tensor ${id}`)
-          }
-          const view = decodeTensor(id, meta, numbered(Object.entries(segs)), numbered(Object.entries(frames)))
+          const view = await readTensor(id, -Infinity, Infinity, false)
           if (view === null) return
           damage.push(...view.damage)
-          if (meta !== null && !view.damage.some((d) => d.table === 'tensors')) tensors.push(view.meta)
+          if (!view.damage.some((d) => d.table === 'tensors')) tensors.push(view.meta)
           segments.set(id, view.segments)
           wal.set(id, view.wal)
         }),
@@ -354,14 +356,7 @@ export async function openRedisPersistence(options: RedisBackendOptions): Promis
     },
     async view(id, fromTs, toTs, latest) {
       live()
-      const k = keysOf(id)
-      const reply = await call('reading a tensor', 'ttView', [k.meta, k.seg, k.start, k.end, k.wal], [score(fromTs), score(toTs), latest ? '1' : '0'])
-      if (reply === null || !Array.isArray(reply)) return null
-      const [meta, members, rows, flat] = reply as [Buffer, Buffer[], Buffer[], Buffer[]]
-      const segs = members.map((m, i) => [Number(m.toString()), rows[i]] as [number, Buffer])
-      const frames: [number, Buffer][] = []
-      for (let i = 0; i + 1 < flat.length; i += 2) frames.push([Number(flat[i].toString()), flat[i + 1]])
-      return decodeTensor(id, meta, segs, frames)
+      return readTensor(id, fromTs, toTs, latest)
     },
     async tensorIds() {
       live()
@@ -389,6 +384,3 @@ export async function openRedisPersistence(options: RedisBackendOptions): Promis
   }
 
 }
-
-/** Hash fields (decimal or zero-padded sequence numbers) as numbers. */
-const numbered = (entries: [string, Buffer][]): [number, Buffer][] => entries.map(([k, v]) => [Number(k), v])
