@@ -59,8 +59,10 @@ function makeFrames(dim, count) {
 const views = (frames, dim) =>
   Array.from({ length: frames.length / dim }, (_, f) => frames.subarray(f * dim, (f + 1) * dim))
 
-/** A compressor pinned to one width (`policy.fixedBits`). */
-const pinned = (bits, dim) => new TemporalTensorCompressor({ tensorLen: dim, policy: { fixedBits: bits } })
+/** A compressor pinned to one width (`policy.fixedBits`), writing the packed format that the
+ * Rust rows measure (the facade's default is coded). */
+const pinned = (bits, dim) =>
+  new TemporalTensorCompressor({ tensorLen: dim, format: 'packed', policy: { fixedBits: bits } })
 
 // ---- the baseline a Node user would write: groupwise symmetric int8, in plain TypeScript ----
 // (this is the TypeScript with its annotations stripped; best case for it: outputs are
@@ -127,6 +129,7 @@ for (const dim of DIMS) {
     checks.push(() => {
       const seg = enc.flush()
       if (seg && segmentInfo(seg).bits !== bits) throw new Error(`encode ${bits}b ${dim}: got ${segmentInfo(seg).bits} bits`)
+      if (seg && segmentInfo(seg).format !== 'packed') throw new Error(`encode ${bits}b ${dim}: not the packed format`)
       enc.free()
     })
 

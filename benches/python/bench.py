@@ -56,7 +56,9 @@ def make_frames(dim, count):
 
 
 def pinned(bits, dim):
-    return tt.TemporalTensorCompressor(dim, policy={"fixed_bits": bits})
+    """Pinned to one width, writing the packed format that the Rust rows measure (the default
+    is coded)."""
+    return tt.TemporalTensorCompressor(dim, policy={"fixed_bits": bits}, format="packed")
 
 
 def measure(fn):
