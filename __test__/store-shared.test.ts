@@ -105,6 +105,26 @@ describe.each(SHARED_BACKENDS)('%s: several processes on one server', (backend: 
     expect(reads).toBeGreaterThan(4)
   })
 
+  it('stores opened while another process writes (segments being finished) load cleanly, each with a prefix of the frames', async () => {
+    const persistence = backends.fresh(backend)
+    const w = startWriter(persistence, 'o', 0, 400)
+    await w.until(0)
+    let opens = 0
+    let last = 0
+    while (w.child.exitCode === null && w.acked < 399) {
+      const ackedBefore = w.acked
+      const store = await TensorStreamStore.open({ persistence, retier: false }) // STORE_CORRUPT if it saw a frame twice or lost one
+      const { timestamps } = await store.read('o', 0, 1e9)
+      await store.close()
+      expect(timestamps.length).toBeGreaterThanOrEqual(Math.max(ackedBefore + 1, last))
+      last = timestamps.length
+      opens++
+    }
+    expect((await w.exited).code).toBe(0)
+    expect(opens).toBeGreaterThan(1)
+    expect(await checkStored(persistence, 'o')).toBe(400)
+  })
+
   it('a second writer of one tensor gets STORE_LOCKED and writes nothing; it takes over once the first closes', async () => {
     const persistence = backends.fresh(backend)
     const a = startWriter(persistence, 's', 0, 1_000_000) // writes until told to stop
