@@ -56,6 +56,10 @@ c.push(new Float32Array(8).fill(1), 0)
 const seg: Uint8Array | null = c.flush()
 c.free()
 if (seg === null) throw new Error('no segment')
+{
+  using disposed = new TemporalTensorCompressor({ tensorLen: 8 })
+  disposed.push(new Float32Array(8), 0)
+}
 const info: SegmentInfo = segmentInfo(seg)
 const values: Float32Array = decodeSegment(seg)
 try {

@@ -9,6 +9,23 @@ import { MAX_DECODE_VALUES } from './limits.js'
 
 export type { SegmentFormat, SegmentInfo } from './backend.js'
 
+// Explicit resource management (TypeScript 5.2's `Disposable`), declared here as well (the same
+// declarations as TypeScript's `esnext.disposable` lib and @types/node, which merge with these)
+// so that consumers compiling with `lib: ["ES2022"]` and no Node types can use these
+// declarations.
+declare global {
+  interface SymbolConstructor {
+    readonly dispose: unique symbol
+    readonly asyncDispose: unique symbol
+  }
+  interface Disposable {
+    [Symbol.dispose](): void
+  }
+  interface AsyncDisposable {
+    [Symbol.asyncDispose](): PromiseLike<void>
+  }
+}
+
 /** Tier policy (ADR-017 §3.4); every field optional, defaults shown. */
 export interface TierPolicyOptions {
   /** Minimum access score for the hot tier (8-bit). Default 512. */
@@ -140,7 +157,7 @@ export function resolvePolicy(options: TierPolicyOptions | undefined): ResolvedP
  * const last = c.flush()
  * ```
  */
-export class TemporalTensorCompressor {
+export class TemporalTensorCompressor implements Disposable {
   #impl: BackendCompressor | null
   readonly #tensorLen: number
   readonly #format: ResolvedCoding
@@ -256,6 +273,28 @@ export class TemporalTensorCompressor {
     this.#impl = null
     impl?.free()
   }
+
+  /**
+   * `free()`, for `using c = new TemporalTensorCompressor(...)` (TypeScript 5.2+, or a runtime
+   * with explicit resource management): the compressor is freed when the scope ends. Idempotent.
+   * On runtimes without `Symbol.dispose` the method is keyed by `Symbol.for('Symbol.dispose')`,
+   * the symbol transpilers' `using` helpers fall back to.
+   */
+  declare [Symbol.dispose]: () => void
+}
+defineDispose(TemporalTensorCompressor.prototype, 'dispose', function (this: TemporalTensorCompressor) {
+  this.free()
+})
+
+/**
+ * Installs `method` on `proto` under `Symbol.dispose` or `Symbol.asyncDispose` (which), or,
+ * where the runtime lacks that symbol, under `Symbol.for('Symbol.dispose')` /
+ * `Symbol.for('Symbol.asyncDispose')`. Non-enumerable, like a class method. Internal.
+ */
+export function defineDispose(proto: object, which: 'dispose' | 'asyncDispose', method: (this: never) => unknown): void {
+  const known = (Symbol as unknown as Record<string, unknown>)[which]
+  const key = typeof known === 'symbol' ? known : Symbol.for(`Symbol.${which}`)
+  Object.defineProperty(proto, key, { value: method, writable: true, configurable: true, enumerable: false })
 }
 
 export { MAX_DECODE_VALUES } from './limits.js'

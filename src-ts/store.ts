@@ -5,7 +5,7 @@
  * `store-types.ts`, re-tiering's re-encoding in `store-retier.ts`, the checks of what a backend
  * read back in `store-examine.ts`.
  */
-import { DEFAULT_FORMAT, TemporalTensorCompressor, decodeFrame, decodeSegment, resolvePolicy, segmentInfo } from './api.js'
+import { DEFAULT_FORMAT, TemporalTensorCompressor, decodeFrame, defineDispose, decodeSegment, resolvePolicy, segmentInfo } from './api.js'
 import type { SegmentFormat, TierPolicyOptions } from './api.js'
 import { TemporalTensorError, checkFloat32Array } from './errors.js'
 import { examineLoaded } from './store-examine.js'
@@ -160,7 +160,7 @@ const accessArgs = (t: TensorState): [number, number] => [u32(t.accessCount), u3
  * time (`STORE_LOCKED`); damaged files are `STORE_CORRUPT` at open, never a
  * crash (`verify` and `repair` tell and keep what is intact). See docs/reliability.md.
  */
-export class TensorStreamStore {
+export class TensorStreamStore implements AsyncDisposable {
   readonly #options: StoreOptions
   readonly #format: SegmentFormat
   readonly #tensors = new Map<string, TensorState>()
@@ -968,7 +968,13 @@ export class TensorStreamStore {
     }
     if (error !== null) throw error
   }
+
+  /** `close()`, for `await using store = await TensorStreamStore.open(...)`. Idempotent. */
+  declare [Symbol.asyncDispose]: () => Promise<void>
 }
+defineDispose(TensorStreamStore.prototype, 'asyncDispose', function (this: TensorStreamStore) {
+  return this.close()
+})
 
 /** `STORE_CORRUPT` for records of the store at `where` that do not read back as written. */
 function corruptError(where: string, damage: Damage[]): TemporalTensorError {
