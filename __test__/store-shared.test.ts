@@ -82,12 +82,12 @@ async function checkStored(persistence: PersistenceOptions, id: string): Promise
 describe.each(SHARED_BACKENDS)('%s: several processes on one server', (backend: BackendName) => {
   it('4 writer processes (one tensor each) and a reader in this process: the reader sees a growing prefix of each', async () => {
     const persistence = backends.fresh(backend)
-    const writers = [0, 1, 2, 3].map((i) => startWriter(persistence, `w${i}`, 0, 120))
+    const writers = [0, 1, 2, 3].map((i) => startWriter(persistence, `w${i}`, 0, 1_000_000)) // until told to stop
     await Promise.all(writers.map((w) => w.until(0)))
     const reader = await TensorStreamStore.open({ persistence, retier: false })
     const seen = [0, 0, 0, 0]
-    let reads = 0
-    while (writers.some((w) => w.acked < 119 && w.child.exitCode === null)) {
+    // 20 rounds of reads while every writer is still writing.
+    for (let round = 0; round < 20; round++) {
       for (let i = 0; i < 4; i++) {
         const ackedBefore = writers[i].acked
         const { timestamps } = await reader.read(`w${i}`, 0, 1e9)
@@ -96,22 +96,25 @@ describe.each(SHARED_BACKENDS)('%s: several processes on one server', (backend: 
         expect(timestamps.length).toBeGreaterThanOrEqual(seen[i])
         expect(timestamps[timestamps.length - 1]).toBe(timestamps.length - 1)
         seen[i] = timestamps.length
-        reads++
       }
     }
     await reader.close()
+    for (const w of writers) w.child.send('stop')
     for (const w of writers) expect((await w.exited).code).toBe(0)
-    for (let i = 0; i < 4; i++) expect(await checkStored(persistence, `w${i}`)).toBe(120)
-    expect(reads).toBeGreaterThan(4)
+    for (let i = 0; i < 4; i++) {
+      expect(await checkStored(persistence, `w${i}`)).toBe(writers[i].acked + 1)
+      expect(writers[i].acked + 1).toBeGreaterThanOrEqual(seen[i])
+    }
+    expect(seen.every((n) => n > 0)).toBe(true)
   })
 
   it('stores opened while another process writes (segments being finished) load cleanly, each with a prefix of the frames', async () => {
     const persistence = backends.fresh(backend)
-    const w = startWriter(persistence, 'o', 0, 400)
+    const w = startWriter(persistence, 'o', 0, 1_000_000) // until told to stop
     await w.until(0)
     let opens = 0
     let last = 0
-    while (w.child.exitCode === null && w.acked < 399) {
+    for (let round = 0; round < 8; round++) {
       const ackedBefore = w.acked
       const store = await TensorStreamStore.open({ persistence, retier: false }) // STORE_CORRUPT if it saw a frame twice or lost one
       const { timestamps } = await store.read('o', 0, 1e9)
@@ -120,9 +123,10 @@ describe.each(SHARED_BACKENDS)('%s: several processes on one server', (backend: 
       last = timestamps.length
       opens++
     }
+    w.child.send('stop')
     expect((await w.exited).code).toBe(0)
-    expect(opens).toBeGreaterThan(1)
-    expect(await checkStored(persistence, 'o')).toBe(400)
+    expect(opens).toBe(8)
+    expect(await checkStored(persistence, 'o')).toBe(w.acked + 1)
   })
 
   it('a second writer of one tensor gets STORE_LOCKED and writes nothing; it takes over once the first closes', async () => {
@@ -198,25 +202,30 @@ describe.each(SHARED_BACKENDS)('%s: faults', (backend: BackendName) => {
   it.skipIf(backend === 'redis-cluster')('the server is killed and restarted mid-stream: the writer reconnects, every frame stored once', async () => {
     const persistence = backends.fresh(backend, { timeoutMs: 30_000 })
     const server = backend === 'redis' ? backends.servers.redis! : backends.servers.postgres!
-    const w = startWriter(persistence, 'r', 0, 200)
+    const w = startWriter(persistence, 'r', 0, 1_000_000) // until told to stop
     await w.until(80)
+    const atKill = w.acked
     await server.kill()
     await new Promise((resolve) => setTimeout(resolve, 300))
     await server.restart()
+    await w.until(atKill + 60) // writing on after the restart
+    w.child.send('stop')
     expect((await w.exited).code).toBe(0)
-    expect(await checkStored(persistence, 'r')).toBe(200)
-    console.log(`${backend}: server restarted at frame ${80}+; writer errors: ${w.errors.map((e) => `${e.error}@${e.k}`).join(', ') || 'none'}`)
+    expect(await checkStored(persistence, 'r')).toBe(w.acked + 1)
+    console.log(`${backend}: server killed after frame ${atKill}, restarted, ${w.acked + 1} frames in all; writer errors: ${w.errors.map((e) => `${e.error}@${e.k}`).join(', ') || 'none'}`)
   })
 
   it.skipIf(backend === 'redis-cluster')('every connection is dropped mid-stream: the writer reconnects, every frame stored once', async () => {
     const persistence = backends.fresh(backend, { timeoutMs: 30_000 })
-    const w = startWriter(persistence, 'd', 0, 200)
-    for (const at of [50, 100, 150]) {
-      await w.until(at)
+    const w = startWriter(persistence, 'd', 0, 1_000_000) // until told to stop
+    for (let drop = 0; drop < 3; drop++) {
+      await w.until(w.acked + 40)
       dropConnections(backend)
     }
+    await w.until(w.acked + 40)
+    w.child.send('stop')
     expect((await w.exited).code).toBe(0)
-    expect(await checkStored(persistence, 'd')).toBe(200)
+    expect(await checkStored(persistence, 'd')).toBe(w.acked + 1)
     console.log(`${backend}: connections dropped 3 times; writer errors: ${w.errors.map((e) => `${e.error}@${e.k}`).join(', ') || 'none'}`)
   })
 
