@@ -5,9 +5,12 @@
 import { shortestF32 } from './backend.js'
 import type { Backend, BackendCompressor, ResolvedCoding, ResolvedPolicy, SegmentFormat, SegmentInfo } from './backend.js'
 import { TemporalTensorError, checkBytes, checkFloat32Array, checkU32 } from './errors.js'
+import { toFloat32 } from './frames.js'
+import type { FrameInput } from './frames.js'
 import { MAX_DECODE_VALUES } from './limits.js'
 
 export type { SegmentFormat, SegmentInfo } from './backend.js'
+export type { FrameInput } from './frames.js'
 
 // Explicit resource management (TypeScript 5.2's `Disposable`), declared here as well (the same
 // declarations as TypeScript's `esnext.disposable` lib and @types/node, which merge with these)
@@ -181,22 +184,25 @@ export class TemporalTensorCompressor implements Disposable {
 
   /**
    * Compresses one frame (`tensorLen` values) taken at `nowTs`. Returns the segment this
-   * finished (when the frame starts a new one), else `null`. Throws `LENGTH_MISMATCH`,
-   * `NON_FINITE`, `INVALID_ARGUMENT`, `INVALID_HANDLE`.
+   * finished (when the frame starts a new one), else `null`. The frame may be a `Float32Array`,
+   * a `Float64Array` or `number[]` (copied, rounded to f32), or a `Uint8Array`/`Buffer`/`DataView`
+   * of little-endian f32 bytes (see `FrameInput`). Throws `LENGTH_MISMATCH` (also for bytes not a
+   * multiple of 4), `NON_FINITE` (also for an f64 beyond f32's range), `INVALID_ARGUMENT`,
+   * `INVALID_HANDLE`.
    */
-  push(frame: Float32Array, nowTs: number): Uint8Array | null {
+  push(frame: FrameInput, nowTs: number): Uint8Array | null {
     const impl = this.#live()
-    return impl.push(checkFloat32Array(frame, 'frame'), checkU32(nowTs, 'nowTs'))
+    return impl.push(toFloat32(frame, 'frame'), checkU32(nowTs, 'nowTs'))
   }
 
   /**
-   * Compresses frames stored back to back (`frames.length` a multiple of `tensorLen`), all at
-   * `nowTs`, in one call; returns the segments finished, in order. All or nothing: a NaN
-   * anywhere throws `NON_FINITE` before any frame is compressed.
+   * Compresses frames stored back to back (their value count a multiple of `tensorLen`; any
+   * `FrameInput`), all at `nowTs`, in one call; returns the segments finished, in order. All or
+   * nothing: a NaN anywhere throws `NON_FINITE` before any frame is compressed.
    */
-  pushMany(frames: Float32Array, nowTs: number): Uint8Array[] {
+  pushMany(frames: FrameInput, nowTs: number): Uint8Array[] {
     const impl = this.#live()
-    return impl.pushMany(checkFloat32Array(frames, 'frames'), checkU32(nowTs, 'nowTs'))
+    return impl.pushMany(toFloat32(frames, 'frames'), checkU32(nowTs, 'nowTs'))
   }
 
   /** Finishes the open segment and returns it (`null` when none is open). */

@@ -13,7 +13,7 @@ export {
   segmentInfo,
   splitSegments,
 } from './api.js'
-export type { CompressorOptions, DecodeOptions, SegmentFormat, SegmentInfo, TierPolicyOptions } from './api.js'
+export type { CompressorOptions, DecodeOptions, FrameInput, SegmentFormat, SegmentInfo, TierPolicyOptions } from './api.js'
 export { WASM_LIMITS } from './wasm.js'
 export { ERROR_CODES, JS_ERROR_CODES, TemporalTensorError } from './errors.js'
 export type { CoreErrorCode, ErrorCode } from './errors.js'

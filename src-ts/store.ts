@@ -6,8 +6,9 @@
  * read back in `store-examine.ts`.
  */
 import { DEFAULT_FORMAT, TemporalTensorCompressor, decodeFrame, defineDispose, decodeSegment, resolvePolicy, segmentInfo } from './api.js'
-import type { SegmentFormat, TierPolicyOptions } from './api.js'
-import { TemporalTensorError, checkFloat32Array } from './errors.js'
+import type { FrameInput, SegmentFormat, TierPolicyOptions } from './api.js'
+import { toFloat32 } from './frames.js'
+import { TemporalTensorError } from './errors.js'
 import { examineLoaded } from './store-examine.js'
 import { checkPersistenceOptions, openBackend } from './store-backends.js'
 import { checkStoreFiles, isStore, openPersistence } from './store-lmdb.js'
@@ -427,8 +428,8 @@ export class TensorStreamStore implements AsyncDisposable {
   }
 
   /**
-   * Compresses `frame` (the tensor's next frame, taken at `ts`) into tensor `tensorId`'s
-   * stream. The first frame of a tensor fixes its length. Timestamps of a tensor must not
+   * Compresses `input` (the tensor's next frame, taken at `ts`; any `FrameInput`, as
+   * `TemporalTensorCompressor.push` takes) into tensor `tensorId`'s stream. The first frame of a tensor fixes its length. Timestamps of a tensor must not
    * decrease (frames may share one). Resolves once the frame is stored: with persistence, once
    * it is written to the database, so it survives the process being killed. A rejected append
    * changed nothing and wrote nothing; retrying it is safe.
@@ -438,12 +439,12 @@ export class TensorStreamStore implements AsyncDisposable {
    * (the store was closed, or close() had begun), and with persistence `STORAGE_FULL` and
    * `IO_ERROR`.
    */
-  async append(tensorId: string, frame: Float32Array, ts: number, meta: { producer?: string } = {}): Promise<void> {
+  async append(tensorId: string, input: FrameInput, ts: number, meta: { producer?: string } = {}): Promise<void> {
     this.#live()
     if (typeof tensorId !== 'string' || tensorId.length === 0 || tensorId.includes(':')) {
       throw new TemporalTensorError('INVALID_ARGUMENT', 'tensorId must be a non-empty string without ":"')
     }
-    frame = checkFloat32Array(frame, 'frame') // a view of its own memory: lengths from the buffer
+    const frame = toFloat32(input, 'frame') // any FrameInput; lengths from the buffer
     if (typeof ts !== 'number' || !Number.isFinite(ts) || ts < 0) {
       throw new TemporalTensorError('INVALID_ARGUMENT', `ts must be a finite number >= 0, got ${String(ts)}`)
     }
