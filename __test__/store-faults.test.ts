@@ -161,6 +161,21 @@ describe('store options and paths (coded errors, nothing opened)', () => {
     await rejects(() => TensorStreamStore.open({ path: '/proc/tt-store-cannot-exist' }), 'IO_ERROR')
   })
 
+  it('a path with a dot (tensors.lmdb) is a store directory like any other, and reopens', async () => {
+    const path = join(tempDir(), 'tensors.lmdb')
+    const store = await TensorStreamStore.open({ path, retier: false })
+    const frame = Float32Array.from({ length: DIM }, (_, i) => Math.sin(i))
+    await store.append('t', frame, 5)
+    await store.close()
+    expect(statSync(path).isDirectory()).toBe(true)
+    expect(existsSync(join(path, 'data.mdb'))).toBe(true)
+    const reopened = await TensorStreamStore.open({ path, retier: false })
+    const { timestamps, frames } = await reopened.read('t', 0, 10)
+    expect(Array.from(timestamps)).toEqual([5])
+    expect(relativeError(frame, frames.subarray(0, DIM))).toBeLessThan(BOUNDS[3])
+    await reopened.close()
+  })
+
   it('a read-only file system gives IO_ERROR (tmpfs mounted read-only; skipped where mount is not allowed)', async (ctx) => {
     const dir = tempDir()
     const mnt = join(dir, 'ro')

@@ -321,7 +321,7 @@ export async function openPersistence(path: string): Promise<Persistence> {
     if (problems.length > 0) throw corrupt(path, problems)
     let root: Db
     try {
-      root = lmdb.open({ path, compression: false })
+      root = lmdb.open({ path, compression: false, noSubdir: false })
     } catch (e) {
       throw storageError(e, path, `opening the database at ${path}`)
     }
@@ -379,7 +379,7 @@ function withDatabase(path: string, firstRoot: Db, token: string, lmdb: { open(o
         // closing a failed environment may report the failure again
       }
       try {
-        root = lmdb.open({ path, compression: false })
+        root = lmdb.open({ path, compression: false, noSubdir: false })
         segments = open('tt-segments')
         wal = open('tt-wal')
         tensors = open('tt-tensors')
