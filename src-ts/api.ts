@@ -3,13 +3,14 @@
  * `browser.ts` for browsers).
  */
 import { shortestF32 } from './backend.js'
-import type { Backend, BackendCompressor, ResolvedCoding, ResolvedPolicy, SegmentFormat, SegmentInfo } from './backend.js'
+import { abortedError } from './backend.js'
+import type { AbortSignalLike, Backend, BackendCompressor, ResolvedCoding, ResolvedPolicy, SegmentFormat, SegmentInfo } from './backend.js'
 import { TemporalTensorError, checkBytes, checkFloat32Array, checkU32 } from './errors.js'
 import { toFloat32 } from './frames.js'
 import type { FrameInput } from './frames.js'
 import { MAX_DECODE_VALUES } from './limits.js'
 
-export type { SegmentFormat, SegmentInfo } from './backend.js'
+export type { AbortSignalLike, SegmentFormat, SegmentInfo } from './backend.js'
 export type { FrameInput } from './frames.js'
 
 // Explicit resource management (TypeScript 5.2's `Disposable`), declared here as well (the same
@@ -81,6 +82,39 @@ export const DEFAULT_FORMAT: SegmentFormat = 'coded'
 
 /** Frames per keyframe block of coded segments unless told otherwise. */
 export const DEFAULT_KEYFRAME_INTERVAL = 32
+
+/** Options of the async calls (`pushManyAsync`, `flushAsync`, `decodeSegmentAsync`). */
+export interface AsyncOptions {
+  /**
+   * Cancels the call if it fires before the work starts: the promise rejects with `ABORTED` and
+   * nothing changed. Once the work runs it completes (the promise resolves with its result).
+   */
+  signal?: AbortSignalLike
+}
+
+/**
+ * The signal the backend gets: a fresh one following `options.signal` (so the caller's signal
+ * object is never handed to the addon), or `undefined`. Throws `INVALID_ARGUMENT` for a bad
+ * option, `ABORTED` when the caller's signal has already fired. `unlink` stops following it.
+ */
+function linkSignal(options: AsyncOptions | undefined): { signal: AbortSignalLike | undefined; unlink: () => void } {
+  if (options === undefined) return { signal: undefined, unlink: () => {} }
+  if (typeof options !== 'object' || options === null) throw new TemporalTensorError('INVALID_ARGUMENT', 'options must be an object')
+  const outer = Object.hasOwn(options, 'signal') ? options.signal : undefined
+  if (outer === undefined) return { signal: undefined, unlink: () => {} }
+  if (typeof outer !== 'object' || outer === null || typeof outer.aborted !== 'boolean') {
+    throw new TemporalTensorError('INVALID_ARGUMENT', 'options.signal must be an AbortSignal')
+  }
+  if (outer.aborted) throw abortedError(outer)
+  const events = outer as Partial<Pick<AbortSignal, 'addEventListener' | 'removeEventListener'>>
+  if (typeof AbortController !== 'function' || typeof events.addEventListener !== 'function') {
+    return { signal: outer, unlink: () => {} }
+  }
+  const inner = new AbortController()
+  const follow = () => inner.abort(outer.reason)
+  events.addEventListener('abort', follow, { once: true })
+  return { signal: inner.signal, unlink: () => events.removeEventListener?.('abort', follow) }
+}
 
 /** The defaults of ADR-017 §3.4 (plus the frame cap). */
 export const DEFAULT_POLICY: Readonly<Required<TierPolicyOptions>> = Object.freeze({
@@ -162,6 +196,10 @@ export function resolvePolicy(options: TierPolicyOptions | undefined): ResolvedP
  */
 export class TemporalTensorCompressor implements Disposable {
   #impl: BackendCompressor | null
+  /** True while an async call has not settled. */
+  #busy = false
+  /** Freed during an async call: released when it settles. */
+  #freeLater: BackendCompressor | null = null
   readonly #tensorLen: number
   readonly #format: ResolvedCoding
 
@@ -179,7 +217,52 @@ export class TemporalTensorCompressor implements Disposable {
     if (this.#impl === null) {
       throw new TemporalTensorError('INVALID_HANDLE', 'this compressor was freed')
     }
+    if (this.#busy) {
+      throw new TemporalTensorError('BUSY', 'an async call on this compressor has not settled yet')
+    }
     return this.#impl
+  }
+
+  /** Runs an async call: the compressor is `BUSY` until it settles. */
+  async #async<T>(options: AsyncOptions | undefined, check: () => void, start: (impl: BackendCompressor, signal: AbortSignalLike | undefined) => Promise<T>): Promise<T> {
+    const impl = this.#live()
+    check()
+    const { signal, unlink } = linkSignal(options)
+    this.#busy = true
+    try {
+      return await start(impl, signal)
+    } finally {
+      unlink()
+      this.#busy = false
+      const later = this.#freeLater
+      this.#freeLater = null
+      later?.free()
+    }
+  }
+
+  /**
+   * `pushMany` without blocking the event loop: on the native backend the frames are copied
+   * (at the call) and compressed on the libuv thread pool; on WebAssembly (no worker yet) they
+   * are copied and compressed on this thread one event-loop turn later. Resolves with what
+   * `pushMany` returns, byte for byte; rejects with its errors (nothing changed), `ABORTED`
+   * when `options.signal` fires before the work starts. Until it settles every other call on
+   * this compressor throws (or rejects with) `BUSY`; `free()` releases it after it settles.
+   */
+  pushManyAsync(frames: FrameInput, nowTs: number, options?: AsyncOptions): Promise<Uint8Array[]> {
+    let values: Float32Array
+    return this.#async(
+      options,
+      () => {
+        values = toFloat32(frames, 'frames')
+        checkU32(nowTs, 'nowTs')
+      },
+      (impl, signal) => impl.pushManyAsync(values, nowTs, signal),
+    )
+  }
+
+  /** `flush` as `pushManyAsync` runs `pushMany`: resolves with the segment, or `null`. */
+  flushAsync(options?: AsyncOptions): Promise<Uint8Array | null> {
+    return this.#async(options, () => {}, (impl, signal) => impl.flushAsync(signal))
   }
 
   /**
@@ -277,7 +360,8 @@ export class TemporalTensorCompressor implements Disposable {
   free(): void {
     const impl = this.#impl
     this.#impl = null
-    impl?.free()
+    if (this.#busy) this.#freeLater ??= impl
+    else impl?.free()
   }
 
   /**
@@ -322,12 +406,34 @@ export interface DecodeOptions {
  */
 export function decodeSegment(segment: Uint8Array, options: DecodeOptions = {}): Float32Array {
   const bytes = checkBytes(segment, 'segment')
+  return currentBackend().decodeSegment(bytes, checkMaxValues(options))
+}
+
+/** `options.maxValues` checked, capped at `MAX_DECODE_VALUES`. */
+function checkMaxValues(options: DecodeOptions): number {
   if (typeof options !== 'object' || options === null) throw new TemporalTensorError('INVALID_ARGUMENT', 'options must be an object')
   const given = Object.hasOwn(options, 'maxValues') ? options.maxValues : undefined
   if (given !== undefined && !(typeof given === 'number' && Number.isSafeInteger(given) && given >= 0)) {
     throw new TemporalTensorError('INVALID_ARGUMENT', `maxValues must be an integer >= 0, got ${String(given)}`)
   }
-  return currentBackend().decodeSegment(bytes, Math.min(given ?? MAX_DECODE_VALUES, MAX_DECODE_VALUES))
+  return Math.min(given ?? MAX_DECODE_VALUES, MAX_DECODE_VALUES)
+}
+
+/**
+ * `decodeSegment` without blocking the event loop: on the native backend a copy of the segment
+ * is decoded on the libuv thread pool; on WebAssembly (no worker yet) on this thread one
+ * event-loop turn later. Resolves with the same values; rejects with the same errors, and
+ * `ABORTED` when `options.signal` fires before the work starts.
+ */
+export async function decodeSegmentAsync(segment: Uint8Array, options: DecodeOptions & AsyncOptions = {}): Promise<Float32Array> {
+  const bytes = checkBytes(segment, 'segment')
+  const maxValues = checkMaxValues(options)
+  const { signal, unlink } = linkSignal(options)
+  try {
+    return await currentBackend().decodeSegmentAsync(bytes, maxValues, signal)
+  } finally {
+    unlink()
+  }
 }
 
 /**

@@ -1,4 +1,5 @@
 /** The contract each backend (native addon, WebAssembly) implements. Internal. */
+import { TemporalTensorError } from './errors.js'
 
 /** Resolved tier policy, every field present (see `TierPolicyOptions`). */
 export interface ResolvedPolicy {
@@ -72,6 +73,19 @@ export interface BackendCompressor {
   bitsAt(nowTs: number): number
   state(): CompressorState
   free(): void
+  /** `pushMany` off the JS thread where the backend can (on a copy of `frames`); `ABORTED`
+   * when `signal` has fired before the work starts. */
+  pushManyAsync(frames: Float32Array, nowTs: number, signal: AbortSignalLike | undefined): Promise<Uint8Array[]>
+  /** `flush`, likewise. */
+  flushAsync(signal: AbortSignalLike | undefined): Promise<Uint8Array | null>
+}
+
+/** What the async calls read of an `AbortSignal` (a DOM or Node `AbortSignal` fits). */
+export interface AbortSignalLike {
+  /** True once the signal has fired. */
+  readonly aborted: boolean
+  /** Why it fired (becomes the `cause` of the `ABORTED` error). */
+  readonly reason?: unknown
 }
 
 /** A loaded backend. */
@@ -82,6 +96,8 @@ export interface Backend {
   createCompressor(tensorLen: number, nowTs: number, policy: ResolvedPolicy, coding: ResolvedCoding): BackendCompressor
   /** Decodes a segment of at most `maxValues` values (`LIMIT_EXCEEDED` before allocating otherwise). */
   decodeSegment(segment: Uint8Array, maxValues: number): Float32Array
+  /** `decodeSegment` off the JS thread where the backend can (on a copy of `segment`). */
+  decodeSegmentAsync(segment: Uint8Array, maxValues: number, signal: AbortSignalLike | undefined): Promise<Float32Array>
   decodeSegmentInto(segment: Uint8Array, out: Float32Array): number
   decodeFrame(segment: Uint8Array, index: number): Float32Array
   segmentInfo(segment: Uint8Array): SegmentInfo
@@ -117,6 +133,16 @@ export function policyArgs(p: ResolvedPolicy, c: ResolvedCoding): PolicyArgs {
     c.keyframeInterval,
     c.bound,
   ]
+}
+
+/** The `ABORTED` error for a signal that fired before the work started. */
+export function abortedError(signal: AbortSignalLike): TemporalTensorError {
+  return new TemporalTensorError('ABORTED', 'the operation was aborted before it started', { cause: signal.reason })
+}
+
+/** A turn of the event loop (a macrotask), so that a call returns before its work runs. */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0))
 }
 
 /** An f32 as the shortest decimal that names it (0.008, not 0.00800000037997961). */

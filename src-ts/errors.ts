@@ -31,6 +31,9 @@ export type CoreErrorCode = keyof typeof ERROR_CODES
 
 /**
  * Codes of the JS layer itself (no `ttc_*` status):
+ * - `BUSY`: a compressor was used while one of its async calls (`pushManyAsync`, `flushAsync`)
+ *   had not settled; nothing was done.
+ * - `ABORTED`: an async call's `AbortSignal` fired before the work started; nothing was done.
  * - `BACKEND_UNAVAILABLE`: a forced or required backend could not load.
  * - `NOT_INITIALIZED`: the browser entry was used before `await init()`.
  * - `BACKEND_FAILED`: the WebAssembly instance trapped; its compressors are gone (every call on
@@ -47,6 +50,8 @@ export type CoreErrorCode = keyof typeof ERROR_CODES
  *   what, `TensorStreamStore.repair` keeps what is intact.
  */
 export const JS_ERROR_CODES = [
+  'BUSY',
+  'ABORTED',
   'BACKEND_UNAVAILABLE',
   'NOT_INITIALIZED',
   'BACKEND_FAILED',

@@ -19,6 +19,25 @@ export declare class NativeCompressor {
   push(frame: Float32Array, nowTs: number): Uint8Array | null
   /** Compresses frames stored back to back; returns the segments finished, in order. */
   pushMany(frames: Float32Array, nowTs: number): Array<Uint8Array>
+  /**
+   * Copies `frames` to the end of the frames staged for the next `pushManyAsync`, reserving
+   * room for `total` values on the first call (so a large input can be copied in slices, one
+   * per event-loop turn, instead of blocking the loop for one large copy).
+   */
+  stageFrames(frames: Float32Array, total: number): void
+  /** Drops the staged frames. */
+  clearStaged(): void
+  /**
+   * `pushMany` on the libuv thread pool, on the staged frames followed by a copy of `frames`
+   * (the staged frames are taken, whatever happens): resolves with the segments finished, or
+   * with a `TaskFailure` (nothing changed). Other calls throw `BUSY` until it settles.
+   * Cancelled (an `AbortError` rejection) when `signal` fires before it starts.
+   */
+  pushManyAsync(frames: Float32Array, nowTs: number, signal?: AbortSignal | undefined | null): Promise<Array<Uint8Array> | TaskFailure>
+  /** `flush` on the libuv thread pool: resolves with `[segment]`, `[]` when none was open. */
+  flushAsync(signal?: AbortSignal | undefined | null): Promise<Array<Uint8Array> | TaskFailure>
+  /** True while an async call on this compressor has not settled. */
+  get busy(): boolean
   /** Finishes the open segment; returns it, or `null` when none was open. */
   flush(): Uint8Array | null
   /** The open segment as it would be if finished now, without finishing it; `null` when none. */
@@ -31,7 +50,8 @@ export declare class NativeCompressor {
   setAccess(accessCount: number, lastAccessTs: number): void
   /**
    * Drops the compressor's state now (its open segment is discarded); later calls throw
-   * `INVALID_HANDLE`. Calling it again does nothing.
+   * `INVALID_HANDLE`. Calling it again does nothing. During an async call the state is
+   * dropped when that call settles.
    */
   free(): void
   /** The compressor's state. */
@@ -59,6 +79,12 @@ export declare function decodeFrame(segmentBytes: Uint8Array, index: number): Fl
 
 /** Decodes every frame of a segment (at most `limits::MAX_DECODE_VALUES` values). */
 export declare function decodeSegment(segmentBytes: Uint8Array): Float32Array
+
+/**
+ * `decodeSegment` on the libuv thread pool, on a copy of the segment: resolves with the values
+ * or a `TaskFailure`. Cancelled (an `AbortError` rejection) when `signal` fires before it starts.
+ */
+export declare function decodeSegmentAsync(segmentBytes: Uint8Array, signal?: AbortSignal | undefined | null): Promise<Float32Array | TaskFailure>
 
 /**
  * Decodes every frame of a segment into `out` (at least `frameCount * tensorLen` values);
@@ -98,4 +124,15 @@ export interface SegmentInfo {
   bound: number
   /** The most frames decoding one frame touches (1 for packed segments). */
   keyframeInterval: number
+}
+
+/**
+ * How an async call failed: the core's code and message (its promise resolves with this, and
+ * the facade throws it as a `TemporalTensorError`).
+ */
+export interface TaskFailure {
+  /** The core's error code (`NON_FINITE`, `LENGTH_MISMATCH`, ...). */
+  code: string
+  /** What went wrong. */
+  message: string
 }

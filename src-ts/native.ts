@@ -1,6 +1,6 @@
 /** The native (napi-rs) backend: a thin adapter over the addon's exports. Internal. */
-import { policyArgs, segmentInfoFrom, stateFrom } from './backend.js'
-import type { Backend, BackendCompressor, ResolvedCoding, ResolvedPolicy } from './backend.js'
+import { abortedError, policyArgs, segmentInfoFrom, stateFrom } from './backend.js'
+import type { AbortSignalLike, Backend, BackendCompressor, ResolvedCoding, ResolvedPolicy } from './backend.js'
 import { TemporalTensorError, isErrorCode } from './errors.js'
 import { MAX_DECODE_VALUES, limitExceeded } from './limits.js'
 import type * as Addon from './native-binding.js'
@@ -24,6 +24,35 @@ function call<T>(f: () => T): T {
   }
 }
 
+/**
+ * Awaits an async call of the addon: a `TaskFailure` becomes the `TemporalTensorError` of its
+ * code, the addon's `AbortError` (the task was cancelled before it started) `ABORTED`.
+ */
+async function settle<T extends object>(
+  start: () => Promise<T | Addon.TaskFailure>,
+  isResult: (value: T | Addon.TaskFailure) => value is T,
+  signal: AbortSignalLike | undefined,
+): Promise<T> {
+  let value: T | Addon.TaskFailure
+  try {
+    value = await call(start)
+  } catch (e) {
+    if (signal !== undefined && (e as { name?: unknown } | null)?.name === 'AbortError') throw abortedError(signal)
+    throw e instanceof TemporalTensorError ? e : new TemporalTensorError('INTERNAL', String(e), { cause: e })
+  }
+  if (isResult(value)) return value
+  const code = isErrorCode(value.code) ? value.code : 'INTERNAL'
+  throw new TemporalTensorError(code, value.message)
+}
+
+const isSegments = (v: Uint8Array[] | Addon.TaskFailure): v is Uint8Array[] => Array.isArray(v)
+const isFloats = (v: Float32Array | Addon.TaskFailure): v is Float32Array => v instanceof Float32Array
+/** The addon takes a real `AbortSignal`; the facade passes one it made itself. */
+const asSignal = (signal: AbortSignalLike | undefined) => signal as AbortSignal | undefined
+
+/** Values `pushManyAsync` copies into the addon per event-loop turn (4 MiB). */
+const STAGE_VALUES = 1 << 20
+
 /** Wraps a loaded addon as a `Backend`. */
 export function nativeBackend(binding: NativeBinding): Backend {
   return {
@@ -41,6 +70,26 @@ export function nativeBackend(binding: NativeBinding): Backend {
         bitsAt: (ts) => call(() => inner.bitsAt(ts)),
         state: () => stateFrom(call(() => inner.info())),
         free: () => inner.free(),
+        pushManyAsync: async (frames, ts, signal) => {
+          // Copied into the addon in slices of STAGE_VALUES, one per event-loop turn (one large
+          // copy would block the loop about as long as compressing), the last with the call.
+          const last = frames.length <= STAGE_VALUES ? 0 : Math.floor((frames.length - 1) / STAGE_VALUES) * STAGE_VALUES
+          try {
+            for (let at = 0; at < last; at += STAGE_VALUES) {
+              call(() => inner.stageFrames(frames.subarray(at, at + STAGE_VALUES), frames.length))
+              await new Promise((resolve) => setImmediate(resolve))
+              if (signal?.aborted) throw abortedError(signal)
+            }
+          } catch (e) {
+            inner.clearStaged()
+            throw e
+          }
+          return settle(() => inner.pushManyAsync(frames.subarray(last), ts, asSignal(signal)), isSegments, signal)
+        },
+        flushAsync: async (signal) => {
+          const segments = await settle(() => inner.flushAsync(asSignal(signal)), isSegments, signal)
+          return segments[0] ?? null
+        },
       }
     },
     decodeSegment: (segment, maxValues) =>
@@ -53,6 +102,19 @@ export function nativeBackend(binding: NativeBinding): Backend {
         }
         return binding.decodeSegment(segment)
       }),
+    decodeSegmentAsync: (segment, maxValues, signal) =>
+      settle(
+        () => {
+          if (maxValues < MAX_DECODE_VALUES) {
+            const info = segmentInfoFrom(binding.segmentInfo(segment))
+            const values = info.frameCount * info.tensorLen
+            if (values > maxValues) throw limitExceeded(values, maxValues)
+          }
+          return binding.decodeSegmentAsync(segment, asSignal(signal))
+        },
+        isFloats,
+        signal,
+      ),
     decodeSegmentInto: (segment, out) => call(() => binding.decodeSegmentInto(segment, out)),
     decodeFrame: (segment, index) => call(() => binding.decodeFrame(segment, index)),
     segmentInfo: (segment) => segmentInfoFrom(call(() => binding.segmentInfo(segment))),

@@ -8,12 +8,13 @@ export {
   TemporalTensorCompressor,
   decodeFrame,
   decodeSegment,
+  decodeSegmentAsync,
   decodeSegmentInto,
   errorBound,
   segmentInfo,
   splitSegments,
 } from './api.js'
-export type { CompressorOptions, DecodeOptions, FrameInput, SegmentFormat, SegmentInfo, TierPolicyOptions } from './api.js'
+export type { AbortSignalLike, AsyncOptions, CompressorOptions, DecodeOptions, FrameInput, SegmentFormat, SegmentInfo, TierPolicyOptions } from './api.js'
 export { WASM_LIMITS } from './wasm.js'
 export { ERROR_CODES, JS_ERROR_CODES, TemporalTensorError } from './errors.js'
 export type { CoreErrorCode, ErrorCode } from './errors.js'

@@ -9,8 +9,8 @@
  * compressors fail fast with `BACKEND_FAILED` from then on, and new work runs on a fresh
  * instance where the loader can make one.
  */
-import { policyArgs, segmentInfoFrom, stateFrom } from './backend.js'
-import type { Backend, BackendCompressor, ResolvedCoding, ResolvedPolicy } from './backend.js'
+import { abortedError, nextTurn, policyArgs, segmentInfoFrom, stateFrom } from './backend.js'
+import type { AbortSignalLike, Backend, BackendCompressor, ResolvedCoding, ResolvedPolicy } from './backend.js'
 import { ERROR_CODES, TemporalTensorError, codeForStatus } from './errors.js'
 import { limitExceeded } from './limits.js'
 
@@ -307,6 +307,19 @@ class Glue {
             lastAccessTs: w[5],
           })
         }),
+      // No worker: the work runs on this thread, one event-loop turn after the call, on a copy
+      // of the frames taken at the call (the caller may reuse its array meanwhile).
+      pushManyAsync: async (frames, ts, signal) => {
+        const copy = frames.slice()
+        await nextTurn()
+        if (signal?.aborted) throw abortedError(signal)
+        return compressor.pushMany(copy, ts)
+      },
+      flushAsync: async (signal) => {
+        await nextTurn()
+        if (signal?.aborted) throw abortedError(signal)
+        return compressor.flush()
+      },
       free: () => {
         this.#handles.unregister(token)
         // On a broken instance there is nothing to free (and nothing may be called).
@@ -417,6 +430,12 @@ export function wasmBackend(instance: WasmInstance, reinstantiate?: () => WasmIn
     kernels: current.kernels,
     createCompressor: (tensorLen, nowTs, policy, coding) => live().createCompressor(tensorLen, nowTs, policy, coding),
     decodeSegment: (segment, maxValues) => live().decodeSegment(segment, maxValues),
+    decodeSegmentAsync: async (segment: Uint8Array, maxValues: number, signal: AbortSignalLike | undefined) => {
+      const copy = segment.slice()
+      await nextTurn()
+      if (signal?.aborted) throw abortedError(signal)
+      return live().decodeSegment(copy, maxValues)
+    },
     decodeSegmentInto: (segment, out) => live().decodeSegmentInto(segment, out),
     decodeFrame: (segment, index) => live().decodeFrame(segment, index),
     segmentInfo: (segment) => live().segmentInfo(segment),

@@ -9,11 +9,22 @@
 //! while Node runs the finalizers of external buffers only when the event loop turns, so a
 //! synchronous loop of decodes kept every result's Rust memory alive (1 GiB after 20,000
 //! decodes of 64 KiB). `free()` drops a compressor's state at once.
+//!
+//! The `*Async` methods run the core on the libuv thread pool (napi-rs `AsyncTask`): their inputs
+//! are copied first (JS code keeps running and may change its arrays meanwhile), the compressor
+//! sits behind a mutex the task holds while it computes, and every other call on that compressor
+//! throws `BUSY` until the task has settled. A task still queued when its `AbortSignal` fires is
+//! cancelled and rejects with an `AbortError`; a running one completes.
 #![deny(missing_docs)]
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
 use napi::bindgen_prelude::{
-    Env, Float32Array, Float32ArraySlice, ObjectFinalize, Uint8ArraySlice,
+    AbortSignal, AsyncTask, Either, Env, Float32Array, Float32ArraySlice, ObjectFinalize,
+    Uint8ArraySlice,
 };
+use napi::ScopedTask;
 use napi_derive::napi;
 use ruvector_temporal_tensor::segment::{self, SegmentHeader};
 use ruvector_temporal_tensor::{Error, TemporalTensorCompressor};
@@ -31,6 +42,50 @@ type Result<T> = napi::Result<T, Code>;
 
 fn js_error(error: Error) -> napi::Error<Code> {
     napi::Error::new(Code(error.code()), error.to_string())
+}
+
+fn busy_error() -> napi::Error<Code> {
+    napi::Error::new(
+        Code("BUSY"),
+        "an async call on this compressor has not settled yet".to_string(),
+    )
+}
+
+/// How an async call failed: the core's code and message (its promise resolves with this, and
+/// the facade throws it as a `TemporalTensorError`).
+#[napi(object)]
+pub struct TaskFailure {
+    /// The core's error code (`NON_FINITE`, `LENGTH_MISMATCH`, ...).
+    pub code: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl From<Error> for TaskFailure {
+    fn from(error: Error) -> Self {
+        TaskFailure {
+            code: error.code().to_string(),
+            message: error.to_string(),
+        }
+    }
+}
+
+/// A compressor's state, shared with the task that runs on it.
+struct Shared {
+    /// `None` once freed.
+    compressor: Mutex<Option<TemporalTensorCompressor>>,
+    /// Set on the JS thread when a task is queued, cleared when it has settled.
+    busy: AtomicBool,
+    /// `free()` was called while a task ran: the state is dropped when it settles.
+    freed: AtomicBool,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<TemporalTensorCompressor>> {
+        self.compressor
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// A compressor's state, as `NativeCompressor.info()` returns it.
@@ -80,10 +135,12 @@ pub struct SegmentInfo {
 /// releases it at once.
 #[napi(custom_finalize)]
 pub struct NativeCompressor {
-    /// `None` once freed.
-    inner: Option<TemporalTensorCompressor>,
+    /// The compressor, shared with a running task.
+    shared: Arc<Shared>,
     /// Bytes reported to V8 with `adjust_external_memory`.
     reported: i64,
+    /// Frames copied by `stageFrames` for the next `pushManyAsync`.
+    staged: Vec<f32>,
 }
 
 impl ObjectFinalize for NativeCompressor {
@@ -97,8 +154,12 @@ impl ObjectFinalize for NativeCompressor {
 
 impl NativeCompressor {
     /// Tells V8 how much memory the compressor holds now (the change since the last report).
+    /// Skipped while a task runs (it holds the compressor); the next call reports.
     fn report(&mut self, env: &Env) {
-        let now = self.inner.as_ref().map_or(0, |c| {
+        if self.shared.busy.load(Ordering::Acquire) {
+            return;
+        }
+        let now = self.shared.lock().as_ref().map_or(0, |c| {
             (c.pending_segment_len() + c.overhead_heap_bytes()) as i64
         });
         if now != self.reported && env.adjust_external_memory(now - self.reported).is_ok() {
@@ -106,16 +167,101 @@ impl NativeCompressor {
         }
     }
 
-    fn live(&mut self) -> Result<&mut TemporalTensorCompressor> {
-        self.inner
+    /// Runs `f` on the compressor: `INVALID_HANDLE` once freed, `BUSY` while a task runs.
+    fn with<R>(&self, f: impl FnOnce(&mut TemporalTensorCompressor) -> Result<R>) -> Result<R> {
+        if self.shared.freed.load(Ordering::Acquire) {
+            return Err(js_error(Error::InvalidHandle));
+        }
+        if self.shared.busy.load(Ordering::Acquire) {
+            return Err(busy_error());
+        }
+        let mut guard = self.shared.lock();
+        let c = guard
             .as_mut()
-            .ok_or_else(|| js_error(Error::InvalidHandle))
+            .ok_or_else(|| js_error(Error::InvalidHandle))?;
+        f(c)
     }
 
-    fn live_ref(&self) -> Result<&TemporalTensorCompressor> {
-        self.inner
-            .as_ref()
-            .ok_or_else(|| js_error(Error::InvalidHandle))
+    /// Marks the compressor busy for a task (`INVALID_HANDLE`, `BUSY` as `with`).
+    fn claim(&self) -> Result<Arc<Shared>> {
+        self.with(|_| Ok(()))?;
+        self.shared.busy.store(true, Ordering::Release);
+        Ok(self.shared.clone())
+    }
+}
+
+/// What an async call on a compressor does on the thread pool.
+enum Job {
+    PushMany { frames: Vec<f32>, now_ts: u32 },
+    Flush,
+}
+
+/// `pushManyAsync` / `flushAsync`: runs `job` on the shared compressor off the JS thread.
+pub struct CompressorTask {
+    shared: Arc<Shared>,
+    job: Job,
+}
+
+impl<'task> ScopedTask<'task> for CompressorTask {
+    type Output = std::result::Result<Vec<Vec<u8>>, Error>;
+    type JsValue = Either<Vec<Uint8ArraySlice<'task>>, TaskFailure>;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let mut guard = self.shared.lock();
+        let Some(c) = guard.as_mut() else {
+            return Ok(Err(Error::InvalidHandle));
+        };
+        Ok(match &self.job {
+            Job::PushMany { frames, now_ts } => c.push_frames_split(frames, *now_ts),
+            Job::Flush => {
+                let mut out = Vec::new();
+                c.flush(&mut out);
+                Ok(if out.is_empty() { vec![] } else { vec![out] })
+            }
+        })
+    }
+
+    fn resolve(&mut self, env: &'task Env, output: Self::Output) -> napi::Result<Self::JsValue> {
+        match output {
+            Ok(segments) => {
+                let mut out = Vec::with_capacity(segments.len());
+                for segment in segments.iter().filter(|s| !s.is_empty()) {
+                    out.push(Uint8ArraySlice::copy_from(env, segment)?);
+                }
+                Ok(Either::A(out))
+            }
+            Err(e) => Ok(Either::B(e.into())),
+        }
+    }
+
+    fn finally(self, _env: Env) -> napi::Result<()> {
+        if self.shared.freed.load(Ordering::Acquire) {
+            *self.shared.lock() = None;
+        }
+        self.shared.busy.store(false, Ordering::Release);
+        Ok(())
+    }
+}
+
+/// `decodeSegmentAsync`: decodes a copy of a segment off the JS thread.
+pub struct DecodeTask {
+    segment: Vec<u8>,
+}
+
+impl<'task> ScopedTask<'task> for DecodeTask {
+    type Output = std::result::Result<Vec<f32>, Error>;
+    type JsValue = Either<Float32ArraySlice<'task>, TaskFailure>;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let mut out = Vec::new();
+        Ok(segment::decode(&self.segment, &mut out).map(|_| out))
+    }
+
+    fn resolve(&mut self, env: &'task Env, output: Self::Output) -> napi::Result<Self::JsValue> {
+        match output {
+            Ok(values) => Float32ArraySlice::copy_from(env, &values).map(Either::A),
+            Err(e) => Ok(Either::B(e.into())),
+        }
     }
 }
 
@@ -167,8 +313,13 @@ impl NativeCompressor {
         )
         .map_err(js_error)?;
         let mut compressor = NativeCompressor {
-            inner: Some(inner),
+            shared: Arc::new(Shared {
+                compressor: Mutex::new(Some(inner)),
+                busy: AtomicBool::new(false),
+                freed: AtomicBool::new(false),
+            }),
             reported: 0,
+            staged: Vec::new(),
         };
         compressor.report(env);
         Ok(compressor)
@@ -183,9 +334,7 @@ impl NativeCompressor {
         now_ts: u32,
     ) -> Result<Option<Uint8ArraySlice<'env>>> {
         let mut out = Vec::new();
-        self.live()?
-            .push_frame(frame, now_ts, &mut out)
-            .map_err(js_error)?;
+        self.with(|c| c.push_frame(frame, now_ts, &mut out).map_err(js_error))?;
         self.report(env);
         segment_or_null(env, &out)
     }
@@ -198,10 +347,7 @@ impl NativeCompressor {
         frames: &[f32],
         now_ts: u32,
     ) -> Result<Vec<Uint8ArraySlice<'env>>> {
-        let segments = self
-            .live()?
-            .push_frames_split(frames, now_ts)
-            .map_err(js_error)?;
+        let segments = self.with(|c| c.push_frames_split(frames, now_ts).map_err(js_error))?;
         self.report(env);
         let mut out = Vec::with_capacity(segments.len());
         for segment in segments {
@@ -210,11 +356,82 @@ impl NativeCompressor {
         Ok(out)
     }
 
+    /// Copies `frames` to the end of the frames staged for the next `pushManyAsync`, reserving
+    /// room for `total` values on the first call (so a large input can be copied in slices, one
+    /// per event-loop turn, instead of blocking the loop for one large copy).
+    #[napi]
+    pub fn stage_frames(&mut self, frames: &[f32], total: f64) -> Result<()> {
+        self.with(|_| Ok(()))?;
+        if self.staged.is_empty() {
+            let total = (total.max(0.0) as usize).max(frames.len());
+            self.staged
+                .try_reserve_exact(total)
+                .map_err(|_| js_error(Error::OutOfMemory))?;
+        }
+        self.staged.extend_from_slice(frames);
+        Ok(())
+    }
+
+    /// Drops the staged frames.
+    #[napi]
+    pub fn clear_staged(&mut self) {
+        self.staged = Vec::new();
+    }
+
+    /// `pushMany` on the libuv thread pool, on the staged frames followed by a copy of `frames`
+    /// (the staged frames are taken, whatever happens): resolves with the segments finished, or
+    /// with a `TaskFailure` (nothing changed). Other calls throw `BUSY` until it settles.
+    /// Cancelled (an `AbortError` rejection) when `signal` fires before it starts.
+    #[napi(ts_return_type = "Promise<Array<Uint8Array> | TaskFailure>")]
+    pub fn push_many_async(
+        &mut self,
+        frames: &[f32],
+        now_ts: u32,
+        signal: Option<AbortSignal>,
+    ) -> Result<AsyncTask<CompressorTask>> {
+        let mut staged = std::mem::take(&mut self.staged);
+        staged
+            .try_reserve_exact(frames.len())
+            .map_err(|_| js_error(Error::OutOfMemory))?;
+        staged.extend_from_slice(frames);
+        let shared = self.claim()?;
+        let job = Job::PushMany {
+            frames: staged,
+            now_ts,
+        };
+        Ok(AsyncTask::with_optional_signal(
+            CompressorTask { shared, job },
+            signal,
+        ))
+    }
+
+    /// `flush` on the libuv thread pool: resolves with `[segment]`, `[]` when none was open.
+    #[napi(ts_return_type = "Promise<Array<Uint8Array> | TaskFailure>")]
+    pub fn flush_async(&self, signal: Option<AbortSignal>) -> Result<AsyncTask<CompressorTask>> {
+        let shared = self.claim()?;
+        Ok(AsyncTask::with_optional_signal(
+            CompressorTask {
+                shared,
+                job: Job::Flush,
+            },
+            signal,
+        ))
+    }
+
+    /// True while an async call on this compressor has not settled.
+    #[napi(getter)]
+    pub fn busy(&self) -> bool {
+        self.shared.busy.load(Ordering::Acquire)
+    }
+
     /// Finishes the open segment; returns it, or `null` when none was open.
     #[napi]
     pub fn flush<'env>(&mut self, env: &'env Env) -> Result<Option<Uint8ArraySlice<'env>>> {
         let mut out = Vec::new();
-        self.live()?.flush(&mut out);
+        self.with(|c| {
+            c.flush(&mut out);
+            Ok(())
+        })?;
         self.report(env);
         segment_or_null(env, &out)
     }
@@ -223,50 +440,66 @@ impl NativeCompressor {
     #[napi]
     pub fn peek<'env>(&self, env: &'env Env) -> Result<Option<Uint8ArraySlice<'env>>> {
         let mut out = Vec::new();
-        self.live_ref()?.peek(&mut out);
+        self.with(|c| {
+            c.peek(&mut out);
+            Ok(())
+        })?;
         segment_or_null(env, &out)
     }
 
     /// Bits per code (8, 7, 5 or 3) a frame pushed at `nowTs` would be stored with.
     #[napi]
     pub fn bits_at(&self, now_ts: u32) -> Result<u32> {
-        Ok(self.live_ref()?.bits_at(now_ts) as u32)
+        self.with(|c| Ok(c.bits_at(now_ts) as u32))
     }
 
     /// Records one access.
     #[napi]
     pub fn touch(&mut self, now_ts: u32) -> Result<()> {
-        self.live()?.touch(now_ts);
-        Ok(())
+        self.with(|c| {
+            c.touch(now_ts);
+            Ok(())
+        })
     }
 
     /// Replaces the access statistics.
     #[napi]
     pub fn set_access(&mut self, access_count: u32, last_access_ts: u32) -> Result<()> {
-        self.live()?.set_access(access_count, last_access_ts);
-        Ok(())
+        self.with(|c| {
+            c.set_access(access_count, last_access_ts);
+            Ok(())
+        })
     }
 
     /// Drops the compressor's state now (its open segment is discarded); later calls throw
-    /// `INVALID_HANDLE`. Calling it again does nothing.
+    /// `INVALID_HANDLE`. Calling it again does nothing. During an async call the state is
+    /// dropped when that call settles.
     #[napi]
     pub fn free(&mut self, env: &Env) {
-        self.inner = None;
-        self.report(env);
+        self.shared.freed.store(true, Ordering::Release);
+        if !self.shared.busy.load(Ordering::Acquire) {
+            *self.shared.lock() = None;
+            self.report(env);
+        }
     }
 
     /// The compressor's state.
     #[napi]
     pub fn info(&self) -> Result<CompressorInfo> {
-        let c = self.live_ref()?;
-        Ok(CompressorInfo {
+        self.with(|c| Ok(Self::info_of(c)))
+    }
+}
+
+impl NativeCompressor {
+    fn info_of(c: &TemporalTensorCompressor) -> CompressorInfo {
+        CompressorInfo {
             tensor_len: c.tensor_len(),
             active_bits: c.active_bits().unwrap_or(0) as u32,
             active_frames: c.active_frames(),
             pending_len: u32::try_from(c.pending_segment_len()).unwrap_or(u32::MAX),
             access_count: c.access_count(),
             last_access_ts: c.last_access_ts(),
-        })
+        }
     }
 }
 
@@ -280,6 +513,21 @@ pub fn decode_segment<'env>(
     segment::decode(segment_bytes, &mut out).map_err(js_error)?;
     Float32ArraySlice::copy_from(env, &out)
         .map_err(|e| napi::Error::new(Code("OUT_OF_MEMORY"), e.reason.clone()))
+}
+
+/// `decodeSegment` on the libuv thread pool, on a copy of the segment: resolves with the values
+/// or a `TaskFailure`. Cancelled (an `AbortError` rejection) when `signal` fires before it starts.
+#[napi(ts_return_type = "Promise<Float32Array | TaskFailure>")]
+pub fn decode_segment_async(
+    segment_bytes: &[u8],
+    signal: Option<AbortSignal>,
+) -> AsyncTask<DecodeTask> {
+    AsyncTask::with_optional_signal(
+        DecodeTask {
+            segment: segment_bytes.to_vec(),
+        },
+        signal,
+    )
 }
 
 /// Decodes every frame of a segment into `out` (at least `frameCount * tensorLen` values);

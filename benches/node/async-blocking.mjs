@@ -1,0 +1,79 @@
+// How long pushMany blocks the event loop, beside pushManyAsync, on the backend picked by the
+// environment (TEMPORAL_TENSOR_BACKEND=native|wasm): 10,000 frames of 4096 values (160 MB of
+// f32) in one call, with perf_hooks.monitorEventLoopDelay sampling every millisecond and a 1 ms
+// interval counting the turns the loop managed meanwhile. Prints a table; timing only, nothing
+// here asserts on speed.
+//
+//   node benches/node/async-blocking.mjs
+//   BENCH_FRAMES=2000 BENCH_DIM=4096 node benches/node/async-blocking.mjs
+//   BENCH_JSON=path writes the rows.
+import { writeFileSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
+import { TemporalTensorCompressor, backend, kernels } from '../../dist/index.mjs'
+
+const FRAMES = Number(process.env.BENCH_FRAMES ?? 10_000)
+const DIM = Number(process.env.BENCH_DIM ?? 4096)
+
+/** Smooth frames with a little noise: what a stream of activations looks like. */
+function frames() {
+  const out = new Float32Array(FRAMES * DIM)
+  let s = 0x9e3779b9
+  const rand = () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32) * 2 - 1
+  const base = Float32Array.from({ length: DIM }, () => rand())
+  for (let t = 0; t < FRAMES; t++) {
+    for (let i = 0; i < DIM; i++) out[t * DIM + i] = base[i] * (1 + 0.01 * Math.sin(t / 50)) + 0.001 * rand()
+  }
+  return out
+}
+
+/** Runs `body` under the monitors; returns what they saw. */
+async function measure(label, body) {
+  const histogram = monitorEventLoopDelay({ resolution: 1 })
+  let ticks = 0
+  const timer = setInterval(() => ticks++, 1)
+  await new Promise((r) => setTimeout(r, 50)) // settle the monitors
+  histogram.enable()
+  await new Promise((r) => setTimeout(r, 20)) // the histogram's own timer is running
+  const ticksBefore = ticks
+  const start = performance.now()
+  const segments = await body()
+  const wall = performance.now() - start
+  await new Promise((r) => setTimeout(r, 5)) // let the histogram see the last delay
+  histogram.disable()
+  clearInterval(timer)
+  return {
+    backend,
+    kernels,
+    call: label,
+    frames: FRAMES,
+    dim: DIM,
+    wallMs: +wall.toFixed(1),
+    maxLoopDelayMs: +(histogram.max / 1e6).toFixed(1),
+    p99LoopDelayMs: +(histogram.percentile(99) / 1e6).toFixed(1),
+    intervalTicks: ticks - ticksBefore,
+    segments: segments.length,
+    bytes: segments.reduce((n, s) => n + s.byteLength, 0),
+  }
+}
+
+const input = frames()
+const rows = []
+for (const [label, run] of [
+  ['pushMany (sync)', (c) => c.pushMany(input, 1)],
+  ['pushManyAsync', (c) => c.pushManyAsync(input, 1)],
+]) {
+  const c = new TemporalTensorCompressor({ tensorLen: DIM })
+  rows.push(
+    await measure(label, async () => {
+      const segments = await run(c)
+      return [...segments, c.flush()].filter(Boolean)
+    }),
+  )
+  c.free()
+}
+const same = rows[0].bytes === rows[1].bytes && rows[0].segments === rows[1].segments
+console.log(`event-loop blocking, ${FRAMES} × ${DIM} frames in one call, ${backend} (${kernels}), ${cpus()[0]?.model ?? '?'}, ${cpus().length} cores`)
+console.table(rows.map(({ backend: _b, kernels: _k, ...r }) => r))
+console.log(same ? 'same output size from both calls' : 'OUTPUT DIFFERS between the calls')
+if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify(rows, null, 2))
