@@ -47,8 +47,12 @@ async function settle<T extends object>(
 
 const isSegments = (v: Uint8Array[] | Addon.TaskFailure): v is Uint8Array[] => Array.isArray(v)
 const isFloats = (v: Float32Array | Addon.TaskFailure): v is Float32Array => v instanceof Float32Array
-/** The addon takes a real `AbortSignal`; the facade passes one it made itself. */
-const asSignal = (signal: AbortSignalLike | undefined) => signal as AbortSignal | undefined
+/**
+ * The addon takes a real `AbortSignal` (it sets the signal's `onabort`); the facade passes one it
+ * made itself. Anything else is not passed: the facade checks it before the work starts.
+ */
+const asSignal = (signal: AbortSignalLike | undefined): AbortSignal | undefined =>
+  typeof AbortSignal === 'function' && signal instanceof AbortSignal ? signal : undefined
 
 /** Values `pushManyAsync` copies into the addon per event-loop turn (4 MiB). */
 const STAGE_VALUES = 1 << 20

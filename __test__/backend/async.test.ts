@@ -156,6 +156,10 @@ describe(`async calls on the ${backend} backend (${kernels})`, () => {
     await rejects(decodeSegmentAsync(before!, { signal: controller.signal }), 'ABORTED')
     expect(c.peek()).toEqual(before)
     expect(c.activeFrames).toBe(2)
+    // Any object with a boolean `aborted` will do (it is read before the work starts).
+    await rejects(c.pushManyAsync(stream(N, 3), 2, { signal: { aborted: true } }), 'ABORTED')
+    expect(await c.pushManyAsync(stream(N, 3), 2, { signal: { aborted: false } })).toEqual([])
+    expect(c.activeFrames).toBe(5)
     c.free()
   })
 
