@@ -223,12 +223,12 @@ describe('store options and paths (coded errors, nothing opened)', () => {
     const store = new TensorStreamStore({ retier: false, policy: Object.create({ fixedBits: 5 }) as never })
     const next = embeddingStream(DIM, 23)
     for (let k = 0; k < 20; k++) {
-      await store.touch('h', k)
-      await store.append('h', next(), k)
+      await store.touch('h', k * 1000)
+      await store.append('h', next(), k * 1000)
     }
     await store.refresh('h')
     expect(store.lineage('h').map((s) => s.bits)).toEqual([8])
-    expect(await store.retier(10_000)).toBe(1) // cooled: narrowed, not pinned at 5 bits
+    expect(await store.retier(10_000_000)).toBe(1) // cooled: narrowed, not pinned at 5 bits
     expect(store.lineage('h').map((s) => s.bits)).toEqual([3])
   })
 

@@ -116,22 +116,52 @@ describe.each(BACKENDS.flatMap((b) => FORMATS.map((f) => [b, f] as const)))('sto
     expectCode(() => new TensorStreamStore({ path: '/tmp/x' }), 'INVALID_ARGUMENT')
   })
 
+  it('takes JavaScript millisecond timestamps (Date.now()-like, above 2^40) and returns them exactly', async () => {
+    const store = await newStore({ retier: false, format, policy: { maxSegmentFrames: 16 } })
+    const t0 = 1_764_000_000_123 // a Date.now() of 2025, > 2^40
+    expect(t0).toBeGreaterThan(2 ** 40)
+    const next = embeddingStream(DIM, 31)
+    const stamps = Array.from({ length: 50 }, (_, k) => t0 + k * 250 + (k % 3)) // not multiples of 1000
+    for (const ts of stamps) await store.append('ms', next(), ts)
+    await store.append('ms', next(), 2 ** 53 - 1) // the largest safe integer is a timestamp too
+    expect(store.lineage('ms').length).toBeGreaterThan(1)
+    const all = await store.read('ms', 0, Number.MAX_SAFE_INTEGER)
+    expect(Array.from(all.timestamps)).toEqual([...stamps, 2 ** 53 - 1])
+    // A range by milliseconds: frames 10..19 exactly.
+    const range = await store.read('ms', stamps[10], stamps[19])
+    expect(Array.from(range.timestamps)).toEqual(stamps.slice(10, 20))
+    expect(range.frames.length).toBe(10 * DIM)
+    const one = await store.read('ms', stamps[7] + 1, stamps[8] - 1)
+    expect(one.timestamps.length).toBe(0)
+    expect((await store.readAt('ms', stamps[20] + 1))?.ts).toBe(stamps[20])
+    expect((await store.readAt('ms', t0 - 1))).toBeNull()
+    expect(store.lineage('ms')[0].startTs).toBe(t0)
+    await store.touch('ms', stamps[49])
+    expect(await store.retier(stamps[49], 1)).toBeGreaterThanOrEqual(0)
+    // Negative, fractional, NaN, infinite, beyond 2^53-1 or not a number: INVALID_ARGUMENT, nothing stored.
+    for (const bad of [-1, 0.5, t0 + 0.25, NaN, Infinity, 2 ** 53, '5' as unknown as number]) {
+      await expectReject(store.append('ms2', next(), bad), 'INVALID_ARGUMENT')
+      await expectReject(store.touch('ms2', bad), 'INVALID_ARGUMENT')
+    }
+    expect(store.tensorIds()).not.toContain('ms2')
+  })
+
   it('re-tiering narrows the segments of a tensor that cooled, within bound of the originals', async () => {
     const store = await newStore({ retier: false, format, policy: { maxSegmentFrames: 20 } })
     const next = embeddingStream(DIM, 10)
     const originals: Float32Array[] = []
     for (let k = 0; k < 100; k++) {
-      await store.touch('f', k)
+      await store.touch('f', k * 1000) // milliseconds: one frame a second
       const f = next()
       originals.push(f)
-      await store.append('f', f, k)
+      await store.append('f', f, k * 1000)
     }
     expect(store.lineage('f').every((s) => s.bits === 8)).toBe(true)
     const bytesOf = () => store.lineage('f').reduce((n, seg) => n + seg.byteLength, 0)
     const hotBytes = bytesOf()
     // Nobody reads it any more: an hour later it is cold.
     let steps = 0
-    while ((await store.retier(3700, 2)) > 0) steps++
+    while ((await store.retier(3_700_000, 2)) > 0) steps++
     expect(steps).toBeGreaterThan(1) // bounded steps
     const chain = store.lineage('f')
     expect(chain.every((s) => s.bits === 3 && s.reencodedFrom === 8 && s.format === format && s.bound === BOUNDS[3])).toBe(true)

@@ -266,8 +266,10 @@ export class TemporalTensorCompressor implements Disposable {
   }
 
   /**
-   * Compresses one frame (`tensorLen` values) taken at `nowTs`. Returns the segment this
-   * finished (when the frame starts a new one), else `null`. The frame may be a `Float32Array`,
+   * Compresses one frame (`tensorLen` values) taken at `nowTs`: a tick of the tier clock, an
+   * integer 0..2^32-1 (u32) in a unit the caller chooses (seconds, say; `TensorStreamStore`
+   * passes whole seconds of its millisecond timestamps). Access ages and the policy's
+   * thresholds count these ticks. Returns the segment this finished (when the frame starts a new one), else `null`. The frame may be a `Float32Array`,
    * a `Float64Array` or `number[]` (copied, rounded to f32), or a `Uint8Array`/`Buffer`/`DataView`
    * of little-endian f32 bytes (see `FrameInput`). Throws `LENGTH_MISMATCH` (also for bytes not a
    * multiple of 4), `NON_FINITE` (also for an f64 beyond f32's range), `INVALID_ARGUMENT`,

@@ -5,6 +5,7 @@
  */
 import { ERROR_BOUNDS } from './api.js'
 import type { SegmentFormat, TierPolicyOptions } from './api.js'
+import { TemporalTensorError } from './errors.js'
 
 /** A tier name; derived from the bits a segment is stored at (8 hot, 7/5 warm, 3 cold). */
 export type TierName = 'hot' | 'warm' | 'cold'
@@ -128,7 +129,8 @@ export interface StoreOptions {
    */
   format?: SegmentFormat
   /**
-   * Maps a timestamp to the policy's integer tick (u32); default `Math.floor(ts)`. Access
+   * Maps a timestamp to the policy's integer tick (the compressor's u32 tier clock); default
+   * `defaultTick`: timestamps in milliseconds to whole seconds, `floor(ts / 1000)`. Access
    * scores are `count · 1024 / (ticks since last access + 1)` (ADR-017 §3.4), where `count`
    * is the tensor's access count at its last access, decayed with `accessHalfLife`.
    */
@@ -203,4 +205,29 @@ export function partitionPoint(length: number, below: (i: number) => boolean): n
  */
 export function decayedCount(count: number, since: number, tick: number, halfLife: number): number {
   return count * 2 ** (-Math.max(0, tick - since) / halfLife)
+}
+
+/**
+ * Checks a frame timestamp given to the store: an integer from 0 to `Number.MAX_SAFE_INTEGER`
+ * (such as JavaScript milliseconds, `Date.now()`). The store keeps it exactly (as a float64,
+ * in memory and in every backend) and reads return it unchanged. Throws `INVALID_ARGUMENT`
+ * for anything else (negative, fractional, NaN, infinite, not a number).
+ */
+export function checkTs(ts: unknown, name: string): asserts ts is number {
+  if (typeof ts !== 'number' || !Number.isSafeInteger(ts) || ts < 0) {
+    throw new TemporalTensorError('INVALID_ARGUMENT', `${name} must be an integer from 0 to 2^53-1 (e.g. Date.now()), got ${String(ts)}`)
+  }
+}
+
+/** Largest tick of the compressor's tier clock (a u32). */
+export const MAX_TICK = 0xffffffff
+
+/**
+ * The store's default map from a timestamp in milliseconds to the compressor's tier clock
+ * (`TemporalTensorCompressor.push(frame, nowTs)`, a u32 tick): whole seconds, `floor(ts / 1000)`,
+ * saturating at `MAX_TICK` (the year 2106 for Unix-epoch milliseconds). Access scores and the
+ * access half-life are counted in these ticks.
+ */
+export function defaultTick(ts: number): number {
+  return Math.min(MAX_TICK, Math.floor(ts / 1000))
 }

@@ -25,7 +25,9 @@ import {
   type StoredSegment,
   type TierName,
   type TierStats,
+  checkTs,
   decayedCount,
+  defaultTick,
   partitionPoint,
   tierOfBits,
 } from './store-types.js'
@@ -147,10 +149,15 @@ const accessArgs = (t: TensorState): [number, number] => [u32(t.accessCount), u3
  *
  * ```ts
  * const store = new TensorStreamStore()            // in memory
- * await store.append('agent-1', frame, 0.1)        // tensor length from its first frame
- * const { timestamps, frames } = await store.read('agent-1', 0, 60)
- * const latest = await store.readAt('agent-1', 60) // latest frame at or before t = 60
+ * const now = Date.now()
+ * await store.append('agent-1', frame, now)        // tensor length from its first frame
+ * const { timestamps, frames } = await store.read('agent-1', now - 60_000, now)
+ * const latest = await store.readAt('agent-1', now) // latest frame at or before `now`
  * ```
+ *
+ * Timestamps are integers from 0 to 2^53-1, by default JavaScript milliseconds (`Date.now()`);
+ * reads return them exactly. The tier policy runs on a u32 tick the store derives from them
+ * (`StoreOptions.tick`; default whole seconds).
  *
  * Every method that can fail throws `TemporalTensorError` and leaves the store unchanged.
  * With persistence (`await TensorStreamStore.open({ persistence })`: LMDB, Redis or PostgreSQL),
@@ -304,7 +311,7 @@ export class TensorStreamStore implements AsyncDisposable {
   }
 
   #tick(ts: number): number {
-    const tick = this.#options.tick ? this.#options.tick(ts) : Math.floor(ts)
+    const tick = this.#options.tick ? this.#options.tick(ts) : defaultTick(ts)
     if (!Number.isInteger(tick) || tick < 0 || tick > 0xffffffff) {
       throw new TemporalTensorError('INVALID_ARGUMENT', `timestamp ${ts} maps to tick ${tick}, outside 0..2^32-1`)
     }
@@ -434,7 +441,10 @@ export class TensorStreamStore implements AsyncDisposable {
    * it is written to the database, so it survives the process being killed. A rejected append
    * changed nothing and wrote nothing; retrying it is safe.
    *
-   * Errors (nothing changed): `INVALID_ARGUMENT` (types, a decreasing timestamp),
+   * `ts` is an integer from 0 to 2^53-1 (by default milliseconds, such as `Date.now()`).
+   *
+   * Errors (nothing changed): `INVALID_ARGUMENT` (types, a negative, fractional or non-finite
+   * timestamp, a decreasing timestamp),
    * `LENGTH_MISMATCH`, `NON_FINITE`, the compressor's configuration errors, `INVALID_HANDLE`
    * (the store was closed, or close() had begun), and with persistence `STORAGE_FULL` and
    * `IO_ERROR`.
@@ -445,9 +455,7 @@ export class TensorStreamStore implements AsyncDisposable {
       throw new TemporalTensorError('INVALID_ARGUMENT', 'tensorId must be a non-empty string without ":"')
     }
     const frame = toFloat32(input, 'frame') // any FrameInput; lengths from the buffer
-    if (typeof ts !== 'number' || !Number.isFinite(ts) || ts < 0) {
-      throw new TemporalTensorError('INVALID_ARGUMENT', `ts must be a finite number >= 0, got ${String(ts)}`)
-    }
+    checkTs(ts, 'ts')
     if (typeof meta !== 'object' || meta === null) throw new TemporalTensorError('INVALID_ARGUMENT', 'meta must be an object')
     const given = Object.hasOwn(meta, 'producer') ? meta.producer : undefined
     if (given !== undefined && typeof given !== 'string') {
@@ -593,6 +601,7 @@ export class TensorStreamStore implements AsyncDisposable {
     if (typeof tensorId !== 'string' || tensorId.length === 0) {
       throw new TemporalTensorError('INVALID_ARGUMENT', 'tensorId must be a non-empty string')
     }
+    checkTs(ts, 'ts')
     const tick = this.#tick(ts)
     return this.#serial(() => this.#touch(tensorId, tick))
   }
@@ -826,6 +835,7 @@ export class TensorStreamStore implements AsyncDisposable {
     if (!(typeof maxSegments === 'number' && Number.isSafeInteger(maxSegments) && maxSegments >= 0)) {
       throw new TemporalTensorError('INVALID_ARGUMENT', `maxSegments must be an integer >= 0, got ${String(maxSegments)}`)
     }
+    checkTs(ts, 'ts')
     this.#tick(ts)
     return this.#serial(() => this.#retier(ts, maxSegments))
   }
