@@ -364,6 +364,17 @@ describe('release workflow', () => {
     expect(wasm).toBeLessThan(order[3])
   })
 
+  it('checks the optionalDependencies pre-publish wrote (when it writes them) before the main package is published', () => {
+    const prePublish = indexOf(publish, (s) => /napi pre-publish/.test(s.run ?? ''))
+    const check = indexOf(publish, (s) => s.run === 'node scripts/platform-deps.mjs --check')
+    const npmPublish = indexOf(publish, (s) => /npm publish --access public/.test(s.run ?? ''))
+    expect(prePublish).toBeGreaterThanOrEqual(0)
+    expect(check).toBeGreaterThan(prePublish)
+    expect(check).toBeLessThan(npmPublish)
+    // --dry-run leaves package.json as it is, so the check runs only for a real publish.
+    expect(stepsOf(publish)[check].if).toBe("env.DRY_RUN == ''")
+  })
+
   it('authenticates npm with the NPM_TOKEN secret and skips prepack on the root publish', () => {
     for (const step of stepsOf(publish).filter((s) => /npm publish|napi pre-publish/.test(s.run ?? ''))) {
       expect({ ...publish.env, ...step.env }.NODE_AUTH_TOKEN).toBe('${{ secrets.NPM_TOKEN }}')
@@ -433,6 +444,27 @@ describe('npm/<suffix> platform packages', () => {
       expect(packedFiles(fileURLToPath(new URL(suffix, npmDir)))).toEqual(expect.arrayContaining(LICENSE_FILES))
     })
   }
+
+  it('are the optionalDependencies the release publishes, at the root version (scripts/platform-deps.mjs)', async () => {
+    // @ts-expect-error: plain ESM script without types
+    const { expectedOptionalDependencies, optionalDependencyProblems } = await import('../scripts/platform-deps.mjs')
+    const want: Record<string, string> = expectedOptionalDependencies(fileURLToPath(root))
+    expect(want).toEqual(Object.fromEntries(expected.map((e) => [`${pkg.napi.packageName}-${e.suffix}`, pkg.version])))
+    const complete = { ...pkg, optionalDependencies: { other: '1.0.0', ...want } }
+    expect(optionalDependencyProblems(complete, want)).toEqual([])
+    const [first] = Object.keys(want)
+    expect(optionalDependencyProblems({ ...complete, optionalDependencies: { ...want, [first]: '0.0.1' } }, want)).toEqual([`${first}@0.0.1, expected ${pkg.version}`])
+    expect(optionalDependencyProblems({ ...complete, optionalDependencies: { ...want, [`${pkg.napi.packageName}-sparc`]: pkg.version } }, want)).toHaveLength(1)
+  })
+
+  it('are not listed in package.json (unpublished: npm ci could not install a clean clone), nor in the lockfile', () => {
+    // npm drops an optional dependency it cannot fetch from package-lock.json, and `npm ci`
+    // refuses a package.json the lockfile does not match; `napi pre-publish` adds them at release.
+    const prefix = `${pkg.napi.packageName}-`
+    expect(Object.keys(pkg.optionalDependencies ?? {}).filter((n) => n.startsWith(prefix))).toEqual([])
+    const lock = JSON.parse(read('package-lock.json'))
+    expect(Object.keys(lock.packages).filter((p) => p.includes(`node_modules/${prefix}`))).toEqual([])
+  })
 
   it('the Node loader looks for the same file names and package names', () => {
     const loader = read('src-ts/load-node.ts')
