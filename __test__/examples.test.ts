@@ -1,10 +1,13 @@
 // examples/: the Node ones run (the ingest server over loopback, the store range read, the CLI on
 // a .npy), and all of them type-check (examples/tsconfig.json, checkJs).
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { extname, join, normalize } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { chromium } from 'playwright-core'
 import { afterAll, describe, expect, it } from 'vitest'
 // @ts-expect-error: plain ESM example without types
 import { startIngestServer } from '../examples/node/server-ingest.mjs'
@@ -15,6 +18,7 @@ import { makeNpy } from '../examples/cli-numpy/make-npy.mjs'
 import { BOUNDS, relativeError } from './helpers.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const dirs: string[] = []
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
 
@@ -78,5 +82,31 @@ describe('examples', () => {
     const html = readFileSync(join(root, 'examples/browser/index.html'), 'utf8')
     expect(html).toContain('"@ruvector/temporal-tensor/browser": "/dist/browser.mjs"')
     expect(html).toContain('src="./main.mjs"')
+  })
+
+  // The browser suite (__test__/browser.test.ts) installs Chromium; here the page runs when it is there.
+  it.skipIf(!existsSync(CHROMIUM))('browser: the page compresses and decodes within every bound (headless Chromium)', async () => {
+    const types: Record<string, string> = { '.html': 'text/html', '.mjs': 'text/javascript', '.wasm': 'application/wasm' }
+    const server = createServer((req, res) => {
+      const path = normalize(new URL(req.url ?? '/', 'http://127.0.0.1').pathname)
+      const file = join(root, path)
+      if (!file.startsWith(root) || !existsSync(file) || !statSync(file).isFile()) return void res.writeHead(404).end()
+      res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file))
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] })
+    try {
+      const page = await browser.newPage()
+      await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/examples/browser/index.html`)
+      await page.waitForFunction(() => !document.getElementById('out')?.textContent?.startsWith('loading'), null, { timeout: 30_000 })
+      const lines = (await page.textContent('#out'))!.split('\n')
+      expect(lines[0]).toMatch(/^WebAssembly kernels: /)
+      const rows = lines.slice(1).map((l) => /^(\d) bits: \d+ bytes .*worst error ([\d.]+) % \(bound ([\d.]+) %\)$/.exec(l))
+      expect(rows.map((m) => Number(m?.[1]))).toEqual([8, 7, 5, 3])
+      for (const m of rows) expect(Number(m![2])).toBeLessThanOrEqual(Number(m![3]))
+    } finally {
+      await browser.close()
+      server.close()
+    }
   })
 })
