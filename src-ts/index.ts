@@ -26,6 +26,7 @@ export const nativeLoadError: TemporalTensorError | undefined = choice.nativeErr
 
 export * from './public.js'
 export { platformSuffix } from './load-node.js'
+export { createCompressStream, createDecompressStream } from './streams.js'
 export { ERROR_BOUNDS, TensorStreamStore, tierOfBits } from './store.js'
 export type {
   PersistenceOptions,

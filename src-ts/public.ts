@@ -18,3 +18,5 @@ export type { AbortSignalLike, AsyncOptions, CompressorOptions, DecodeOptions, F
 export { WASM_LIMITS } from './wasm.js'
 export { ERROR_CODES, JS_ERROR_CODES, TemporalTensorError } from './errors.js'
 export type { CoreErrorCode, ErrorCode } from './errors.js'
+export { TensorCompressionStream, TensorDecompressionStream } from './web-streams.js'
+export type { CompressStreamOptions, DecompressStreamOptions } from './web-streams.js'
