@@ -281,6 +281,39 @@ describe('temporal-tensor CLI', () => {
     expect(leftovers()).toEqual([])
   })
 
+  it('compress streams its input: the .tqtc equals pushMany + flush, .npy and raw, any read size', async () => {
+    // @ts-expect-error: plain ESM module without types
+    const { streamFrames } = await import('../bin/common.mjs')
+    const { TemporalTensorCompressor } = await import('../dist/index.mjs')
+    const values = stream(48, 300, 8)
+    const npy = writeNpy('streamed.npy', values, 300, 48)
+    // trailing bytes after a .npy's data are ignored, as when the file is read whole
+    writeFileSync(npy, Buffer.concat([readFileSync(npy), Buffer.alloc(7)]))
+    for (const chunkBytes of [1, 4 * 48 - 1, 1000, 1 << 22]) {
+      const { dim, frames, totalFrames } = await streamFrames(npy, undefined, chunkBytes)
+      expect([dim, totalFrames]).toEqual([48, 300])
+      const parts: Buffer[] = []
+      for await (const part of frames) {
+        expect(part.byteLength % (4 * 48)).toBe(0)
+        expect(part.byteLength).toBeLessThanOrEqual(Math.max(4 * 48, chunkBytes))
+        parts.push(part)
+      }
+      expect(Buffer.concat(parts).equals(Buffer.from(values.buffer))).toBe(true)
+    }
+    const r = run('compress', npy, '--tier', 'warm', '-o', join(dir, 'streamed.tqtc'))
+    expect(r.code, r.err).toBe(0)
+    const c = new TemporalTensorCompressor({ tensorLen: 48, policy: { fixedBits: 7 } })
+    const want = [...c.pushMany(values, 0), c.flush()!]
+    c.free()
+    expect(readFileSync(join(dir, 'streamed.tqtc')).equals(Buffer.concat(want))).toBe(true)
+    const cut = writeNpy('cut.npy', values, 300, 48)
+    writeFileSync(cut, readFileSync(cut).subarray(0, -5))
+    const t = run('compress', cut, '-o', join(dir, 'cut.tqtc'))
+    expect(t.code).not.toBe(0)
+    expect(t.err).toMatch(/truncated data/)
+    expect(existsSync(join(dir, 'cut.tqtc'))).toBe(false)
+  })
+
   describe('progress of a long run', () => {
     // 12000 frames of 256 values: three batches of pushMany.
     const long = new Float32Array(12000 * 256).map((_, i) => Math.sin(i / 9))

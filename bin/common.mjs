@@ -1,7 +1,7 @@
 // Pieces shared by the temporal-tensor CLI (bin/temporal-tensor.mjs) and its demo (bin/demo.mjs):
 // argument parsing with usage errors, reading .f32/.npy frames, pinned compressors, decoding in
 // bounded chunks, measuring every frame against its segment's bound, and plain-text tables.
-import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { closeSync, createReadStream, existsSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { isatty } from 'node:tty'
 import { relativeError } from './trace.mjs'
@@ -216,11 +216,27 @@ export function readFrames(path, dim) {
 }
 
 export function parseNpy(bytes, path) {
+  const { offset, n, dim } = npyHeader(bytes, path)
+  if (bytes.byteLength - offset < n * dim * 4) fail(`${path}: truncated data`)
+  const frames = new Float32Array(n * dim)
+  new Uint8Array(frames.buffer).set(bytes.subarray(offset, offset + n * dim * 4))
+  return { frames, dim }
+}
+
+/**
+ * The header of a .npy file (2-D little-endian float32, C order): where its data starts, its
+ * frames and values per frame; `null` when `bytes` do not hold the whole header yet (unless
+ * `complete`, then a usage error), a usage error for any other kind of file.
+ */
+function npyHeader(bytes, path, complete = true) {
   const magic = '\x93NUMPY'
+  const short = () => (complete ? fail(`${path}: not a .npy file`) : null)
+  if (bytes.byteLength < 12) return short()
   if (bytes.toString('latin1', 0, 6) !== magic) fail(`${path}: not a .npy file`)
   const major = bytes[6]
   const headerLen = major === 1 ? bytes.readUInt16LE(8) : bytes.readUInt32LE(8)
   const start = major === 1 ? 10 : 12
+  if (bytes.byteLength < start + headerLen) return short()
   const header = bytes.toString('latin1', start, start + headerLen)
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1]
   const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1]
@@ -230,11 +246,97 @@ export function parseNpy(bytes, path) {
   const dims = (shape ?? '').split(',').map((s) => s.trim()).filter(Boolean).map(Number)
   if (dims.length !== 2) fail(`${path}: expected a 2-D array (frames × values), got shape (${shape})`)
   const [n, dim] = dims
-  const offset = start + headerLen
-  if (bytes.byteLength - offset < n * dim * 4) fail(`${path}: truncated data`)
-  const frames = new Float32Array(n * dim)
-  new Uint8Array(frames.buffer).set(bytes.subarray(offset, offset + n * dim * 4))
-  return { frames, dim }
+  return { offset: start + headerLen, n, dim }
+}
+
+/**
+ * Frames from a .npy or raw .f32 file (or standard input for `-`), read as a stream so memory
+ * stays bounded whatever the file's size: `{ dim, frames, totalFrames }`, where `frames` yields
+ * Buffers of whole frames (little-endian f32, at most `chunkBytes` each, or one frame) and
+ * `totalFrames` is the file's frame count (undefined for standard input), for progress. The same usage errors as
+ * `readFrames`, the ones about the data (truncated, not whole frames) when the stream ends.
+ */
+export async function streamFrames(path, dim, chunkBytes = 1 << 22) {
+  const name = displayName(path)
+  let source
+  let totalBytes
+  if (path === STDIO) {
+    source = process.stdin
+  } else {
+    if (!existsSync(path)) fail(`no such file: ${path}`)
+    source = createReadStream(path, { highWaterMark: 1 << 20 })
+    try {
+      totalBytes = statSync(path).size
+    } catch (e) {
+      fail(`cannot read ${path}: ${errorText(e)}`)
+    }
+  }
+  const reader = source[Symbol.asyncIterator]()
+  let done = false
+  const next = async () => {
+    try {
+      const r = await reader.next()
+      if (r.done) done = true
+      return r.done ? null : r.value
+    } catch (e) {
+      fail(path === STDIO ? `cannot read standard input: ${errorText(e)}` : `cannot read ${path}: ${errorText(e)}`)
+    }
+  }
+  // The head: enough bytes to tell .npy from raw f32 and to read a .npy header.
+  let head = Buffer.alloc(0)
+  let npy = null
+  const wantNpy = path.endsWith('.npy')
+  for (;;) {
+    const sniffed = path === STDIO && head.byteLength >= 6 ? isNpy(head) : wantNpy
+    if (!sniffed && (path !== STDIO || head.byteLength >= 6 || done)) break
+    if (sniffed && (npy = npyHeader(head, name, done)) !== null) break
+    const chunk = await next()
+    if (chunk !== null) head = Buffer.concat([head, chunk])
+  }
+  let left = Infinity // data bytes still wanted (a .npy file says; raw f32 takes all)
+  if (npy) {
+    dim = npy.dim
+    left = npy.n * npy.dim * 4
+    head = head.subarray(npy.offset)
+  } else if (dim === undefined) {
+    fail(`${name}: raw f32 input needs --dim`)
+  }
+  const frameBytes = 4 * dim
+  async function* frames() {
+    let pending = [head]
+    let held = head.byteLength
+    let seen = 0
+    const take = () => {
+      const all = pending.length === 1 ? pending[0] : Buffer.concat(pending)
+      const cap = Math.max(frameBytes, chunkBytes - (chunkBytes % frameBytes))
+      const whole = Math.min(all.byteLength - (all.byteLength % frameBytes), left, cap)
+      pending = [all.subarray(whole)]
+      held = all.byteLength - whole
+      left -= whole
+      return all.subarray(0, whole)
+    }
+    for (;;) {
+      while (left > 0 && (held >= chunkBytes || (done && held >= frameBytes))) {
+        const out = take()
+        if (out.byteLength === 0) break
+        yield out
+      }
+      if (left === 0 || done) break
+      const chunk = await next()
+      if (chunk !== null) {
+        seen += chunk.byteLength
+        pending.push(chunk)
+        held += chunk.byteLength
+      }
+    }
+    if (npy && left > 0) fail(`${name}: truncated data`)
+    if (!npy && held > 0) {
+      fail(`${name}: ${head.byteLength + seen} bytes is not a whole number of ${dim}-value f32 frames`)
+    }
+    source.destroy?.()
+  }
+  const totalFrames = npy ? npy.n : totalBytes === undefined ? undefined : Math.floor(totalBytes / frameBytes)
+  return { dim, frames: frames(), totalFrames }
 }
 
 /** A compressor writing every frame at `bits` in `format`. */

@@ -2,10 +2,12 @@
 // temporal-tensor: command-line front end of @ruvector/temporal-tensor: compress, decompress and
 // inspect .tqtc files; `demo` runs bin/demo.mjs.
 import { readFileSync } from 'node:fs'
+import { Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import { demo } from './demo.mjs'
 import {
   FORMATS, HelpRequested, STDIO, UsageError, api, decodeChunks, displayName, errorText, fail, formatPercent, measure,
-  parseArgs, pinnedCompressor, printTable, progress, readFrames, readInput, withOutput,
+  parseArgs, printTable, progress, readFrames, readInput, streamFrames, withOutput,
 } from './common.mjs'
 
 /** The package's version, from its package.json. */
@@ -87,41 +89,47 @@ async function compress(args) {
   const tt = await api()
   const format = formatFrom(options, tt)
   if (format !== 'packed' && options['--group-len'] !== undefined) fail('--group-len applies to --format packed only')
-  const { frames, dim } = readFrames(input, options['--dim'])
+  // The input is read as a stream through createCompressStream: memory stays bounded (about a
+  // few MiB of frames and one open segment) whatever the file's size.
+  const { dim, frames, totalFrames } = await streamFrames(input, options['--dim'])
   const out = options['-o'] ?? (input === STDIO ? STDIO : `${input.replace(/\.(f32|npy)$/, '')}.tqtc`)
-  const { bytes, segments, toStdout } = await withOutput(out, (sink) => {
-    const c = pinnedCompressor(tt, dim, bits, format, options['--group-len'])
+  const { bytes, segments, count, toStdout } = await withOutput(out, async (sink) => {
+    const policy = { fixedBits: bits, ...(options['--group-len'] !== undefined ? { groupLen: options['--group-len'] } : {}) }
+    const stream = tt.createCompressStream({ tensorLen: dim, format, policy })
     const shown = progress(`compressing ${displayName(input)}`)
     let bytes = 0
     let segments = 0
-    try {
-      const batch = Math.max(1, Math.floor((1 << 20) / dim))
-      const write = (seg) => {
+    let count = 0
+    async function* counted() {
+      for await (const chunk of frames) {
+        count += chunk.byteLength / (4 * dim)
+        if (totalFrames !== undefined && totalFrames * 4 * dim > 1 << 22) shown.update(count, totalFrames)
+        yield chunk
+      }
+    }
+    const sinkStream = new Writable({
+      objectMode: true,
+      write(seg, _encoding, done) {
         sink.write(seg)
         bytes += seg.byteLength
         segments++
-      }
-      const count = frames.length / dim
-      for (let at = 0; at < frames.length; at += batch * dim) {
-        const end = Math.min(frames.length, at + batch * dim)
-        for (const seg of c.pushMany(frames.subarray(at, end), 0)) write(seg)
-        if (frames.length > batch * dim) shown.update(end / dim, count)
-      }
-      const last = c.flush()
-      if (last) write(last)
+        done()
+      },
+    })
+    try {
+      await pipeline(counted(), stream, sinkStream)
     } catch (e) {
+      if (e instanceof UsageError) throw e
       fail(`${displayName(input)}: ${errorText(e)}`)
     } finally {
       shown.end()
-      c.free()
     }
-    return { bytes, segments, toStdout: sink.toStdout }
+    return { bytes, segments, count, toStdout: sink.toStdout }
   })
-  const count = frames.length / dim
   const report = toStdout ? console.error : console.log
   report(
     `${out === STDIO ? 'standard output' : out}: ${count} frames of ${dim} values at ${bits} bits (${format}) in ${segments} segments, ` +
-      `${bytes} bytes (${((frames.length * 4) / Math.max(bytes, 1)).toFixed(2)}x smaller than f32)`,
+      `${bytes} bytes (${((count * dim * 4) / Math.max(bytes, 1)).toFixed(2)}x smaller than f32)`,
   )
 }
 
