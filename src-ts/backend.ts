@@ -93,6 +93,8 @@ export interface Backend {
   readonly name: 'native' | 'wasm'
   /** Kernel set in use (`'avx2+bmi2'`, `'neon'`, `'simd128'`, `'scalar'`, ...). */
   readonly kernels: string
+  /** Why that kernel set is in use (the CPU rule, or the setting that forced it). */
+  readonly kernelsReason: string
   createCompressor(tensorLen: number, nowTs: number, policy: ResolvedPolicy, coding: ResolvedCoding): BackendCompressor
   /** Decodes a segment of at most `maxValues` values (`LIMIT_EXCEEDED` before allocating otherwise). */
   decodeSegment(segment: Uint8Array, maxValues: number): Float32Array

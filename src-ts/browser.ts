@@ -26,6 +26,9 @@ export const backend = 'wasm' as const
 /** The kernel set of the loaded module (`'simd128'` or `'scalar'`); `''` before `init()`. */
 export let kernels = ''
 
+/** Why that module's kernels are in use; `''` before `init()`. */
+export let kernelsReason = ''
+
 /** What `init` accepts: where the `.wasm` is, its bytes, or a compiled module. */
 export type InitInput = string | URL | Response | BufferSource | WebAssembly.Module
 
@@ -68,6 +71,7 @@ export function init(input?: InitInput): Promise<void> {
       const loaded = wasmBackend(instance, () => new WebAssembly.Instance(module, {}))
       setBackend(loaded)
       kernels = loaded.kernels
+      kernelsReason = loaded.kernelsReason
     } catch (e) {
       ready = null
       throw e instanceof TemporalTensorError

@@ -19,6 +19,13 @@ export const backend: 'native' | 'wasm' = choice.backend.name
 export const kernels: string = choice.backend.kernels
 
 /**
+ * Why that kernel set is in use: on native, the CPU rule that chose it (e.g. pdep/pext avoided
+ * on AMD before Zen 3) or the variable that forced it (`TEMPORAL_TENSOR_KERNELS`,
+ * `TEMPORAL_TENSOR_FORCE_SCALAR`); on WebAssembly, which module was loaded and why.
+ */
+export const kernelsReason: string = choice.backend.kernelsReason
+
+/**
  * Why the native addon is not in use, with every load attempt in its `cause` chain
  * (`undefined` when it is in use, or when `TEMPORAL_TENSOR_BACKEND=wasm`).
  */

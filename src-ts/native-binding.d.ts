@@ -101,6 +101,12 @@ export declare function errorBound(bits: number): number
 /** Name of the kernel set in use (`"avx2+bmi2"`, `"neon"`, `"scalar"`, ...). */
 export declare function kernels(): string
 
+/**
+ * Why that kernel set is in use: the CPU rule that chose it (e.g. pdep/pext avoided on AMD
+ * before Zen 3) or the environment variable that forced it.
+ */
+export declare function kernelsReason(): string
+
 /** A segment's header fields (validated). */
 export declare function segmentInfo(segmentBytes: Uint8Array): SegmentInfo
 

@@ -62,6 +62,7 @@ export function nativeBackend(binding: NativeBinding): Backend {
   return {
     name: 'native',
     kernels: binding.kernels(),
+    kernelsReason: binding.kernelsReason(),
     createCompressor(tensorLen: number, nowTs: number, policy: ResolvedPolicy, coding: ResolvedCoding): BackendCompressor {
       const inner = call(() => new binding.NativeCompressor(tensorLen, nowTs, ...policyArgs(policy, coding)))
       return {

@@ -56,6 +56,13 @@ export function wasmSimdSupported(): boolean {
   }
 }
 
+/** Why a module's kernel set is in use (the module is chosen by the loader, not by the CPU). */
+export function wasmKernelsReason(kernels: string): string {
+  return kernels === 'simd128'
+    ? 'the WebAssembly simd128 module: this runtime supports simd128'
+    : 'the baseline WebAssembly module: this runtime lacks simd128, or TEMPORAL_TENSOR_WASM_SIMD=0 (Node) asked for it'
+}
+
 /** The module file for this runtime: the simd128 build where supported. */
 export function wasmFileName(simd = wasmSimdSupported()): string {
   return simd ? 'temporal_tensor_simd.wasm' : 'temporal_tensor.wasm'
@@ -428,6 +435,7 @@ export function wasmBackend(instance: WasmInstance, reinstantiate?: () => WasmIn
   return {
     name: 'wasm',
     kernels: current.kernels,
+    kernelsReason: wasmKernelsReason(current.kernels),
     createCompressor: (tensorLen, nowTs, policy, coding) => live().createCompressor(tensorLen, nowTs, policy, coding),
     decodeSegment: (segment, maxValues) => live().decodeSegment(segment, maxValues),
     decodeSegmentAsync: async (segment: Uint8Array, maxValues: number, signal: AbortSignalLike | undefined) => {

@@ -6,6 +6,7 @@ import {
   backend,
   errorBound,
   kernels,
+  kernelsReason,
   decodeFrame,
   decodeSegment,
   decodeSegmentInto,
@@ -64,6 +65,18 @@ describe(`facade on the ${process.env.TEMPORAL_TENSOR_BACKEND} backend (${kernel
           : undefined
     if (expected) expect(kernels).toBe(expected)
     else expect(['avx2+bmi2', 'avx2', 'neon', 'scalar']).toContain(kernels)
+  })
+
+  it('says why those kernels are in use', () => {
+    expect(typeof kernelsReason).toBe('string')
+    expect(kernelsReason.length).toBeGreaterThan(10)
+    if (backend === 'wasm') {
+      expect(kernelsReason).toMatch(process.env.TEMPORAL_TENSOR_WASM_SIMD === '0' ? /baseline/ : /simd128 module/)
+    } else if (process.env.TEMPORAL_TENSOR_FORCE_SCALAR === '1') {
+      expect(kernelsReason).toMatch(/TEMPORAL_TENSOR_FORCE_SCALAR/)
+    } else {
+      expect(kernelsReason).not.toMatch(/TEMPORAL_TENSOR_FORCE_SCALAR/)
+    }
   })
 
   describe('golden vectors of the Rust core', () => {

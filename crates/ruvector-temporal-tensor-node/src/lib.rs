@@ -585,3 +585,10 @@ pub fn error_bound(bits: u32) -> Result<f64> {
 pub fn kernels() -> &'static str {
     ruvector_temporal_tensor::kernels::active_name()
 }
+
+/// Why that kernel set is in use: the CPU rule that chose it (e.g. pdep/pext avoided on AMD
+/// before Zen 3) or the environment variable that forced it.
+#[napi]
+pub fn kernels_reason() -> &'static str {
+    ruvector_temporal_tensor::kernels::active_reason()
+}
