@@ -293,6 +293,14 @@ export function checkStoreFiles(path: string): string[] {
   }
 }
 
+/**
+ * The store's LMDB environment at `path`, always a directory (`noSubdir: false`: lmdb-js would
+ * take a path with a dot, such as `tensors.lmdb`, for the data file itself).
+ */
+function openRoot(lmdb: { open(options: object): Db }, path: string): Db {
+  return lmdb.open({ path, compression: false, noSubdir: false })
+}
+
 async function importLmdb(): Promise<{ open(options: object): Db }> {
   try {
     return (await import('lmdb')) as unknown as { open(options: object): Db }
@@ -321,7 +329,7 @@ export async function openPersistence(path: string): Promise<Persistence> {
     if (problems.length > 0) throw corrupt(path, problems)
     let root: Db
     try {
-      root = lmdb.open({ path, compression: false, noSubdir: false })
+      root = openRoot(lmdb, path)
     } catch (e) {
       throw storageError(e, path, `opening the database at ${path}`)
     }
@@ -379,7 +387,7 @@ function withDatabase(path: string, firstRoot: Db, token: string, lmdb: { open(o
         // closing a failed environment may report the failure again
       }
       try {
-        root = lmdb.open({ path, compression: false, noSubdir: false })
+        root = openRoot(lmdb, path)
         segments = open('tt-segments')
         wal = open('tt-wal')
         tensors = open('tt-tensors')

@@ -4,7 +4,8 @@
 //! magnitude `M = max|v|`: `step = 2·b·M·(1 − 2⁻¹⁰)`. A frame is predicted from `w/16` of the
 //! previous *decoded* frame of its block (a weight `w` the encoder picks per frame by least
 //! squares; 0 = no prediction), or from that frame smoothed along its length (for frames whose
-//! neighbouring values are related, such as spectra), and the difference is rounded to a whole number of steps `q`, so
+//! neighbouring values are related, such as spectra), and the difference is rounded to a whole
+//! number of steps `q`, so
 //! every value decodes within `b·M` ([`crate::quantizer::error_bound`], ADR-017 §8.2) and errors
 //! never accumulate. The `q`s are coded as they are or differenced along the frame, whichever
 //! is cheaper, with one rANS frequency table per segment ([`crate::rans`]). The encoder checks
@@ -45,7 +46,8 @@
 //! the top 16 bits below the sign of the step's `f32` (`step = f32::from_bits(code << 15)`).
 //! Decoding a coded frame (see [`crate::kernels::coded`]): symbol `z` gives
 //! `r = (z >> 1) ^ −(z & 1)` (zigzag); with `D`, `q[j] = q[j−1] + r[j]`, with `D` and `C`,
-//! `q[j] = (q[j−1] >> 1) + r[j]` (from `q[−1] = 0`, 32-bit wrapping), else `q = r`; the value is `q[j] · step` when `w = 0`, else
+//! `q[j] = (q[j−1] >> 1) + r[j]` (from `q[−1] = 0`, 32-bit wrapping), else `q = r`; the value
+//! is `q[j] · step` when `w = 0`, else
 //! `(w/16) · prev[j] + q[j] · step`, every `f32` operation rounded as written (no fused
 //! multiply-add); a chain frame is the running sum of `q[j] · step`. `prev` is the previous
 //! decoded frame of the same block (smoothed first, for `P > 16`), so a block's first frame has
@@ -526,7 +528,8 @@ pub struct CodedWriter {
     /// Scratch for smoothed predictions (two buffers, so one pass reads the other's output).
     smoothed: [Vec<f32>; 2],
     /// Frames left during which smoothed prediction is tried on every frame (renewed each time
-    /// it is chosen); otherwise it is tried on each block's first predicted frame only.
+    /// it is chosen); otherwise it is tried on every `PROBE_INTERVAL`-th frame of a block, from
+    /// its second.
     smoothing_recent: u32,
 }
 
@@ -673,16 +676,12 @@ impl CodedWriter {
                 let costs = (kernels.residual_costs)(&self.codes);
                 // The f32 error may be rounded down by half an ulp; allow for it.
                 let within = (max_err as f64) * (1.0 + f32::EPSILON as f64) < limit;
-                // Differenced along the frame (fully, then half) when that is cheaper by
-                // Σ|residual| and fits, or when the undifferenced residuals do not fit.
-                let mut d = 0;
-                for candidate in [1, 2] {
-                    if costs[3 + candidate] <= MAX_RESIDUAL
-                        && (costs[candidate] < costs[d] || costs[3 + d] > MAX_RESIDUAL)
-                    {
-                        d = candidate;
-                    }
-                }
+                // Of the differences whose residuals fit, the one with the smallest Σ|residual|
+                // (the first on a tie: none, full, half); none when none fits.
+                let d = (0..3)
+                    .filter(|&d| costs[3 + d] <= MAX_RESIDUAL)
+                    .min_by_key(|&d| costs[d])
+                    .unwrap_or(0);
                 let difference = Difference::ALL[d];
                 let largest = costs[3 + d];
                 let cost = costs[d];
@@ -922,7 +921,7 @@ fn predictor_weight(frame: &[f32], prev: &[f32]) -> u8 {
         dot[0] += f * p;
         pp[0] += p * p;
     }
-    let sum = |a: [f32; 8]| ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+    let sum = crate::kernels::coded::sum_lanes;
     let (dot, pp) = (sum(dot), sum(pp));
     if !(pp > 0.0 && pp.is_finite() && dot.is_finite()) {
         return 0;

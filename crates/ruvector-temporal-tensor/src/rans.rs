@@ -630,6 +630,36 @@ mod tests {
     }
 
     #[test]
+    fn branch_free_and_branching_renormalisation_agree() {
+        // A busy table (branch-free by default) and a quiet one (branching by default), each
+        // coded and decoded both ways: the same bytes and the same symbols.
+        let busy: Vec<u16> = (0..3001u32).map(|i| (i * 7919 % 61) as u16).collect();
+        let quiet: Vec<u16> = (0..3001u32).map(|i| (i % 97 == 0) as u16).collect();
+        for (symbols, default_branchless) in [(busy, true), (quiet, false)] {
+            let table = FreqTable::from_counts(&counts_of(&symbols));
+            let mut coder = EncodeTable::new(&table);
+            assert_eq!(coder.branchless, default_branchless);
+            let mut streams = Vec::new();
+            for branchless in [false, true] {
+                coder.branchless = branchless;
+                let mut bytes = Vec::new();
+                encode(&symbols, &coder, &mut Vec::new(), &mut bytes);
+                streams.push(bytes);
+            }
+            assert_eq!(streams[0], streams[1]);
+            let mut dt = DecodeTable::new(&table);
+            for branchless in [false, true] {
+                dt.branchless = branchless;
+                let mut dec = Decoder::new(&streams[0], &dt).unwrap();
+                let mut got = alloc::vec![0u16; symbols.len()];
+                dec.decode(&mut got).unwrap();
+                dec.finish().unwrap();
+                assert_eq!(got, symbols);
+            }
+        }
+    }
+
+    #[test]
     fn corrupt_streams_are_rejected_not_misread() {
         let symbols: Vec<u16> = (0..5000u32).map(|i| (i * i % 17) as u16).collect();
         let table = FreqTable::from_counts(&counts_of(&symbols));

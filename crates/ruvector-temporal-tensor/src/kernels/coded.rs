@@ -431,8 +431,14 @@ pub fn prediction_distance(v: &[f32], p: &[f32], weight: u8) -> f32 {
             lanes[0] += (a - w * b).abs();
         }
     }
-    ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5]))
-        + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
+    sum_lanes(lanes)
+}
+
+/// The sum of eight lane totals in one fixed order, `((0+4) + (1+5)) + ((2+6) + (3+7))`, so
+/// every build that sums in the same lanes gets the same `f32` (the encoder's choices depend on
+/// it, and every backend must write the same bytes).
+pub fn sum_lanes(a: [f32; 8]) -> f32 {
+    ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]))
 }
 
 /// Decodes a chain-quantized frame ([`quantize_chain`]): `out[j] = out[j−1] + q[j] · step` with
