@@ -1,72 +1,20 @@
 // Runs the browser build (dist/browser.mjs + dist/temporal_tensor.wasm) in headless Chromium
 // and checks it produces byte-identical segments to the Node build for the same stream.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { createServer, request, type Server } from 'node:http';
+import { request, type Server } from 'node:http';
 import { existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
-import { extname, resolve, sep } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 // @ts-ignore -- plain ESM build output
 import * as nodeApi from '../dist/index.mjs';
 // @ts-ignore -- plain ESM helper shared with the page
 import { TIERS, runAll, corruptCodes, compressTier } from './browser/stream.mjs';
+import { launchChromium, startServer, stopServer } from './browser/harness';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const TIMEOUT = 60_000;
-
-const MIME: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.cjs': 'text/javascript; charset=utf-8',
-  '.json': 'application/json; charset=utf-8',
-  '.wasm': 'application/wasm',
-  '.map': 'application/json; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.txt': 'text/plain; charset=utf-8',
-};
-
-function startServer(root: string): Promise<Server> {
-  const server = createServer(async (req, res) => {
-    const send = (status: number, body: string) => {
-      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
-      res.end(body);
-    };
-    try {
-      if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'method not allowed');
-      // Use the raw request target (not `new URL`, which would silently normalise "..").
-      const target = (req.url ?? '/').split(/[?#]/, 1)[0]!;
-      if (!target.startsWith('/')) return send(400, 'bad path');
-      let rel: string;
-      try {
-        rel = decodeURIComponent(target);
-      } catch {
-        return send(400, 'bad path');
-      }
-      if (rel.includes('\0')) return send(400, 'bad path');
-      const file = resolve(root, '.' + rel);
-      if (file !== root && !file.startsWith(root + sep)) return send(403, 'forbidden');
-      const info = await stat(file).catch(() => null);
-      if (!info || !info.isFile()) return send(404, 'not found');
-      const body = await readFile(file);
-      res.writeHead(200, {
-        'content-type': MIME[extname(file).toLowerCase()] ?? 'application/octet-stream',
-        'content-length': body.byteLength,
-        'cache-control': 'no-store',
-      });
-      res.end(req.method === 'HEAD' ? undefined : body);
-    } catch (e) {
-      send(500, String(e));
-    }
-  });
-  return new Promise((ok, fail) => {
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => ok(server));
-  });
-}
 
 /** GET with the request target sent verbatim (no URL normalisation); resolves the status. */
 function rawStatus(base: string, target: string): Promise<number> {
@@ -104,30 +52,12 @@ describe('browser build in headless Chromium', () => {
   let result: PageResult;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `Chromium not found at ${CHROMIUM}: install it (e.g. apt-get install chromium) or set CHROMIUM_PATH`,
-      );
-    }
     if (!existsSync(resolve(ROOT, 'dist/browser.mjs')) || !existsSync(resolve(ROOT, 'dist/temporal_tensor.wasm'))) {
       throw new Error('dist/browser.mjs or dist/temporal_tensor.wasm is missing: run `node scripts/setup.mjs` first');
     }
     server = await startServer(ROOT);
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-        '--disable-sync',
-        '--disable-quic',
-      ],
-      timeout: TIMEOUT,
-    });
+    browser = await launchChromium(TIMEOUT);
     page = await browser.newPage();
     page.on('console', (m) => diagnostics.push(`console.${m.type()}: ${m.text()}`));
     page.on('pageerror', (e) => diagnostics.push(`pageerror: ${e.message}`));
@@ -147,10 +77,7 @@ describe('browser build in headless Chromium', () => {
   afterAll(async () => {
     await page?.close().catch(() => {});
     await browser?.close().catch(() => {});
-    if (server) {
-      server.closeAllConnections?.();
-      await new Promise<void>((done) => server!.close(() => done()));
-    }
+    await stopServer(server);
   }, TIMEOUT);
 
   it('runs to completion on the wasm backend', () => {

@@ -72,16 +72,20 @@ try {
 `
 
 describe('the packed npm package', () => {
-  it('arethetypeswrong: no problem but ./browser being ESM-only (ignored in .attw.json); require gets the .d.cts types', () => {
+  it('arethetypeswrong: no problem but ./browser and ./inline being ESM-only (ignored in .attw.json); require gets the .d.cts types', () => {
     const r = spawnSync(bin('attw'), [tarball, '--format', 'json'], { cwd: root, encoding: 'utf8' })
     expect(r.status, r.stdout + r.stderr).toBe(0)
     const { analysis, problems } = JSON.parse(r.stdout)
     const all = Object.values(problems as Record<string, { kind: string, entrypoint: string }[]>).flat()
-    expect(all.map((p) => `${p.kind} ${p.entrypoint}`)).toEqual(['CJSResolvesToESM ./browser'])
+    expect(all.map((p) => `${p.kind} ${p.entrypoint}`).sort()).toEqual(['CJSResolvesToESM ./browser', 'CJSResolvesToESM ./inline'])
     expect(JSON.parse(readFileSync(join(root, '.attw.json'), 'utf8')).ignoreRules).toEqual(['cjs-resolves-to-esm'])
     const root_ = analysis.entrypoints['.'].resolutions
     expect(root_['node16-cjs'].resolution.fileName).toMatch(/\/dist\/index\.d\.cts$/)
     expect(root_['node16-esm'].resolution.fileName).toMatch(/\/dist\/index\.d\.ts$/)
+    // `moduleResolution: bundler` has no `node` condition: the browser types, as bundlers load
+    // a browser entry there.
+    expect(root_.bundler.resolution.fileName).toMatch(/\/dist\/browser\.d\.ts$/)
+    expect(analysis.entrypoints['./node'].resolutions.bundler.resolution.fileName).toMatch(/\/dist\/index\.d\.ts$/)
   })
 
   it('publint --strict: no error and no warning', () => {
@@ -117,6 +121,56 @@ describe('the packed npm package', () => {
     const run = spawnSync(process.execPath, ['out/index.js'], { cwd: project, encoding: 'utf8' })
     expect(run.status, run.stderr).toBe(0)
     expect(JSON.parse(run.stdout)).toMatchObject({ format: 'coded', frames: 1, values: 8, code: 'TRUNCATED' })
+  })
+
+  it('moduleResolution bundler: the bare name has the browser types (bundlers load a browser entry) unless customConditions has "node"; /node always the Node types', () => {
+    const project = consumer('bundler', { 'package.json': JSON.stringify({ name: 'bundler-consumer', private: true, type: 'module' }) })
+    mkdirSync(join(project, 'src'))
+    writeFileSync(join(project, 'src', 'app.ts'), `import { init, kernels, backend, TemporalTensorCompressor, type InitInput } from '${pkg.name}'
+import * as inline from '${pkg.name}/inline'
+const input: InitInput = new URL('https://example.test/t.wasm')
+await init(input)
+await inline.init()
+const c = new TemporalTensorCompressor({ tensorLen: 8 })
+const b: 'native' | 'wasm' = backend
+console.log(kernels, b, c.tensorLen, inline.kernelsReason)
+`)
+    writeFileSync(join(project, 'src', 'store.ts'), `import { TensorStreamStore } from '${pkg.name}'
+export const store = TensorStreamStore
+`)
+    writeFileSync(join(project, 'src', 'node.ts'), `import { TensorStreamStore, init, createCompressStream } from '${pkg.name}/node'
+await init()
+export const both = [TensorStreamStore, createCompressStream]
+`)
+    writeFileSync(join(project, 'src', 'node-app.ts'), `import { init, TensorStreamStore, nativeLoadError } from '${pkg.name}'\nawait init()\nexport const both = [TensorStreamStore, nativeLoadError]\n`)
+    const config = (files: string[], customConditions?: string[]) => JSON.stringify({
+      compilerOptions: {
+        module: 'preserve', moduleResolution: 'bundler', target: 'ES2022', lib: ['ES2022', 'DOM'], types: ['node'],
+        strict: true, skipLibCheck: true, noEmit: true, ...(customConditions ? { customConditions } : {}),
+      },
+      files: files.map((f) => `src/${f}`),
+    })
+    for (const conditions of [undefined, ['browser']]) {
+      writeFileSync(join(project, 'tsconfig.json'), config(['app.ts', 'store.ts', 'node.ts'], conditions))
+      const r = tsc(project)
+      // The one error: a Node-only export, which the bundle would not have either.
+      expect(r.out.trim().split('\n'), `customConditions ${JSON.stringify(conditions)}`).toEqual([
+        `src/store.ts(1,10): error TS2305: Module '"${pkg.name}"' has no exported member 'TensorStreamStore'.`,
+      ])
+    }
+    writeFileSync(join(project, 'tsconfig.json'), config(['store.ts', 'node.ts', 'node-app.ts'], ['node']))
+    const r = tsc(project)
+    expect(r.code, r.out).toBe(0)
+  })
+
+  it('every export of the browser entries is also an export of the Node entry, so code typed by the browser types runs on Node', async () => {
+    const names = async (file: string) => Object.keys(await import(join(root, 'dist', file))).sort()
+    const [browser, inline, node] = await Promise.all([names('browser.mjs'), names('inline.mjs'), names('index.mjs')])
+    expect(inline).toEqual(browser)
+    expect(browser).toContain('init')
+    expect(browser.filter((n) => !node.includes(n))).toEqual([])
+    const nodeApi = await import(join(root, 'dist', 'index.mjs'))
+    await expect(nodeApi.init()).resolves.toBeUndefined()
   })
 
   it('an ESM consumer (module node16, import) type-checks strictly, with the /browser types, and runs', () => {

@@ -37,7 +37,8 @@ function codeBlocks(markdown: string): Block[] {
         line: i + 1,
         code,
         run: !/^<!-- readme-test: types only\b/.test(lines[i - 1] ?? ''),
-        browser: code.includes(`'${pkg.name}/browser'`),
+        // Browser code: it imports a browser entry by path, or its marker says it runs in one.
+        browser: code.includes(`'${pkg.name}/browser'`) || /^<!-- readme-test: types only \(runs in a browser/.test(lines[i - 1] ?? ''),
       })
     }
     i = end
@@ -59,11 +60,15 @@ function consumer() {
 
 const fileOf = (b: Block) => `readme-line-${b.line}.${b.lang === 'ts' ? 'mts' : 'mjs'}`
 
-/** tsc, strict, over `files` with `lib`; emits .mjs into out/. Returns its exit status and output. */
-function typeCheck(name: string, files: string[], lib: string[], types: string[]) {
+/**
+ * tsc, strict, over `files` with `lib`, resolving as Node does (`nodenext`) or as a bundled app
+ * does (`bundler`); emits .mjs into out/. Returns its exit status and output.
+ */
+function typeCheck(name: string, files: string[], lib: string[], types: string[], resolution: 'nodenext' | 'bundler') {
+  const modules = resolution === 'bundler' ? { module: 'preserve', moduleResolution: 'bundler' } : { module: 'NodeNext', moduleResolution: 'NodeNext' }
   const config = {
     compilerOptions: {
-      target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', lib, types,
+      target: 'ES2022', ...modules, lib, types,
       typeRoots: [join(root, 'node_modules', '@types')],
       strict: true, allowJs: true, checkJs: true, skipLibCheck: true, outDir: 'out',
     },
@@ -85,10 +90,10 @@ describe('README.md code blocks', () => {
     consumer()
     for (const b of blocks) writeFileSync(join(dir, fileOf(b)), b.code)
     // Node blocks without the DOM library (so `frames` cannot silently mean `window.frames`),
-    // browser blocks with it and without Node's types.
-    const node = typeCheck('node', blocks.filter((b) => !b.browser).map(fileOf), ['ES2022'], ['node'])
+    // browser blocks with it, without Node's types, resolved as a bundler (Vite's template) does.
+    const node = typeCheck('node', blocks.filter((b) => !b.browser).map(fileOf), ['ES2022'], ['node'], 'nodenext')
     expect(node.code, node.out).toBe(0)
-    const browser = typeCheck('browser', blocks.filter((b) => b.browser).map(fileOf), ['ES2022', 'DOM'], [])
+    const browser = typeCheck('browser', blocks.filter((b) => b.browser).map(fileOf), ['ES2022', 'DOM'], [], 'bundler')
     expect(browser.code, browser.out).toBe(0)
   })
 

@@ -318,7 +318,7 @@ describe('test jobs', () => {
     expect(chrome?.id).toBeTruthy()
     const vitest = stepsOf(job).find((s) => /npx vitest run/.test(s.run ?? ''))
     expect(vitest?.env?.CHROMIUM_PATH).toBe(`\${{ steps.${chrome?.id}.outputs.chrome-path }}`)
-    expect(read('__test__/browser.test.ts')).toContain('process.env.CHROMIUM_PATH')
+    expect(read('__test__/browser/harness.ts')).toContain('process.env.CHROMIUM_PATH')
   })
 })
 

@@ -26,6 +26,15 @@ export function buildTs({ requireWasm = true } = {}) {
   ])
   rmSync(shim)
   run(esbuild, ['src-ts/browser.ts', ...common, '--platform=browser', '--format=esm', '--outfile=dist/browser.mjs'])
+  // The same browser API with both .wasm modules inside (base64), for bundlers that do not copy
+  // `new URL('./x.wasm', import.meta.url)` files (inline.mjs), and the one that fetches in Vite
+  // builds and uses the inlined bytes elsewhere (auto.mjs); both need the modules.
+  const wasmThere = ['temporal_tensor.wasm', 'temporal_tensor_simd.wasm'].every((f) => existsSync(join(root, 'wasm', f)))
+  if (wasmThere) {
+    for (const name of ['inline', 'auto']) {
+      run(esbuild, [`src-ts/${name}.ts`, ...common, '--platform=browser', '--format=esm', '--loader:.wasm=base64', `--outfile=dist/${name}.mjs`])
+    }
+  }
   run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json', '--emitDeclarationOnly'])
   writeCjsDeclarations(dist)
   for (const file of ['temporal_tensor.wasm', 'temporal_tensor_simd.wasm']) {

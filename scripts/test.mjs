@@ -14,7 +14,8 @@ import { testPython } from './python.mjs'
 import { setup } from './setup.mjs'
 import { testAarch64 } from './test-aarch64.mjs'
 
-const BROWSER_TEST = '__test__/browser.test.ts'
+/** The vitest files that run pages in headless Chromium (the second builds apps with bundlers). */
+const BROWSER_TESTS = ['__test__/browser.test.ts', '__test__/bundlers.test.ts']
 
 /** The vitest files that start Redis or PostgreSQL servers: those importing ./store-servers. */
 function serverTests() {
@@ -52,12 +53,12 @@ export const STEPS = [
   { name: 'aarch64', title: 'the core on aarch64/NEON under qemu-user (scripts/test-aarch64.mjs)', needs: ['aarch64'], run: testAarch64 },
   {
     name: 'vitest',
-    title: 'JavaScript tests: every vitest project (native, native-scalar, wasm, wasm-baseline, node)',
+    title: 'JavaScript tests: every vitest project (native, native-scalar, wasm, wasm-baseline, node; with Chromium the browser page and the bundler apps)',
     needs: ['js', 'wasm'],
     soft: ['browser', 'servers'],
     run: (have) => {
       const exclude = []
-      if (!have.has('browser')) exclude.push(BROWSER_TEST)
+      if (!have.has('browser')) exclude.push(...BROWSER_TESTS)
       if (!have.has('servers')) exclude.push(...serverTests())
       if (exclude.length) console.warn(`⚠ left out for want of Chromium or the servers: ${exclude.join(', ')}`)
       run('npx', ['vitest', 'run', ...exclude.flatMap((f) => ['--exclude', f])])

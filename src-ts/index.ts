@@ -31,6 +31,16 @@ export const kernelsReason: string = choice.backend.kernelsReason
  */
 export const nativeLoadError: TemporalTensorError | undefined = choice.nativeError
 
+/**
+ * Resolves at once: on Node the backend loads when this module is imported. It is here so that
+ * code written for the browser entries (`await init()` first) runs unchanged on Node, where the
+ * bare package name under `moduleResolution: "bundler"` is typed as the browser entry; the
+ * argument is ignored.
+ */
+export function init(_input?: unknown): Promise<void> {
+  return Promise.resolve()
+}
+
 export * from './public.js'
 export { platformSuffix } from './load-node.js'
 export { createCompressStream, createDecompressStream } from './streams.js'
