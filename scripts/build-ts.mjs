@@ -15,7 +15,15 @@ export function buildTs({ requireWasm = true } = {}) {
   rmSync(dist, { recursive: true, force: true })
   mkdirSync(dist, { recursive: true })
   const esbuild = join(root, 'node_modules', '.bin', 'esbuild')
-  const common = ['--bundle', '--target=es2022', '--log-level=warning', '--legal-comments=none', '--external:lmdb', '--external:ioredis', '--external:pg']
+  // The WebAssembly backend's worker (src-ts/wasm-worker.ts), bundled on its own as a script and
+  // handed to every bundle as the string __TT_WORKER_SOURCE__ (see src-ts/wasm.ts).
+  const workerJs = join(dist, '.wasm-worker.js')
+  run(esbuild, ['src-ts/wasm-worker.ts', '--bundle', '--target=es2022', '--log-level=warning', '--legal-comments=none',
+    '--platform=browser', '--format=iife', '--global-name=__ttWorker', '--minify', `--outfile=${workerJs}`])
+  const workerShim = join(dist, '.wasm-worker-shim.js')
+  writeFileSync(workerShim, `export const __TT_WORKER_SOURCE__ = ${JSON.stringify(readFileSync(workerJs, 'utf8'))}\n`)
+  rmSync(workerJs)
+  const common = ['--bundle', '--target=es2022', '--log-level=warning', '--legal-comments=none', '--external:lmdb', '--external:ioredis', '--external:pg', `--inject:${workerShim}`]
   run(esbuild, ['src-ts/index.ts', ...common, '--platform=node', '--format=esm', '--outfile=dist/index.mjs'])
   // CommonJS: import.meta.url comes from a shim that derives it from __filename.
   const shim = join(dist, '.cjs-shim.js')
@@ -35,6 +43,7 @@ export function buildTs({ requireWasm = true } = {}) {
       run(esbuild, [`src-ts/${name}.ts`, ...common, '--platform=browser', '--format=esm', '--loader:.wasm=base64', `--outfile=dist/${name}.mjs`])
     }
   }
+  rmSync(workerShim)
   run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json', '--emitDeclarationOnly'])
   writeCjsDeclarations(dist)
   for (const file of ['temporal_tensor.wasm', 'temporal_tensor_simd.wasm']) {

@@ -241,9 +241,11 @@ export class TemporalTensorCompressor implements Disposable {
   }
 
   /**
-   * `pushMany` without blocking the event loop: on the native backend the frames are copied
-   * (at the call) and compressed on the libuv thread pool; on WebAssembly (no worker yet) they
-   * are copied and compressed on this thread one event-loop turn later. Resolves with what
+   * `pushMany` without blocking the event loop: the frames are copied (4 MiB per event-loop
+   * turn, the first at the call) and compressed off this thread: on the native backend on the
+   * libuv thread pool, on WebAssembly in the backend's worker (Node `worker_threads` or a
+   * browser `Worker`, with its own instance; where no worker can start, on this thread one
+   * event-loop turn later). Resolves with what
    * `pushMany` returns, byte for byte; rejects with its errors (nothing changed), `ABORTED`
    * when `options.signal` fires before the work starts. Until it settles every other call on
    * this compressor throws (or rejects with) `BUSY`; `free()` releases it after it settles.
@@ -422,9 +424,8 @@ function checkMaxValues(options: DecodeOptions): number {
 }
 
 /**
- * `decodeSegment` without blocking the event loop: on the native backend a copy of the segment
- * is decoded on the libuv thread pool; on WebAssembly (no worker yet) on this thread one
- * event-loop turn later. Resolves with the same values; rejects with the same errors, and
+ * `decodeSegment` without blocking the event loop: a copy of the segment is decoded on the libuv
+ * thread pool (native) or in the WebAssembly backend's worker. Resolves with the same values; rejects with the same errors, and
  * `ABORTED` when `options.signal` fires before the work starts.
  */
 export async function decodeSegmentAsync(segment: Uint8Array, options: DecodeOptions & AsyncOptions = {}): Promise<Float32Array> {

@@ -6,6 +6,7 @@
 import { setBackend, setNotReadyMessage } from './api.js'
 import { TemporalTensorError } from './errors.js'
 import { wasmBackend } from './wasm.js'
+import { spawnWebWorker } from './wasm-async.js'
 
 setNotReadyMessage('call `await init()` before using @ruvector/temporal-tensor in the browser')
 
@@ -110,7 +111,8 @@ export function initWith(input: InitInput | undefined, fallback: () => InitInput
       const { module, instance } = await instantiate(input ?? fallback(), input === undefined)
       // After a trap, new work runs on a fresh instance (synchronous instantiation of a compiled
       // module this small is allowed on a browser's main thread).
-      const loaded = wasmBackend(instance, () => new WebAssembly.Instance(module, {}))
+      // Async calls run in a module Worker with its own instance (see wasm-async.ts).
+      const loaded = wasmBackend(instance, () => new WebAssembly.Instance(module, {}), { module, spawn: spawnWebWorker })
       setBackend(loaded)
       kernels = loaded.kernels
       kernelsReason = loaded.kernelsReason

@@ -6,10 +6,12 @@ import { existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { Worker } from 'node:worker_threads'
 import type { Backend } from './backend.js'
 import { TemporalTensorError } from './errors.js'
 import { type NativeBinding, nativeBackend } from './native.js'
 import { wasmBackend, wasmFileName, wasmSimdSupported } from './wasm.js'
+import type { WorkerHandle } from './wasm-async.js'
 
 /** The package's `dist/` folder (where this bundle and the `.wasm` live). */
 const distDir = dirname(fileURLToPath(import.meta.url))
@@ -78,7 +80,37 @@ export function loadWasm(): Backend {
   const path = join(distDir, wasmFileName(simd))
   const module = new WebAssembly.Module(readFileSync(path))
   const instantiate = () => new WebAssembly.Instance(module, {})
-  return wasmBackend(instantiate(), instantiate)
+  return wasmBackend(instantiate(), instantiate, { module, spawn: spawnNodeWorker })
+}
+
+/**
+ * A `worker_threads` worker running the bundled worker source (evaluated as a script; it talks
+ * through `parentPort`). Unreferenced while idle, so it never keeps the process alive by itself.
+ */
+export function spawnNodeWorker(source: string): WorkerHandle {
+  const boot = `${source}
+;(() => {
+  const { parentPort } = require('node:worker_threads')
+  __ttWorker.serve((m, t) => parentPort.postMessage(m, t), (f) => parentPort.on('message', f))
+})()`
+  const worker = new Worker(boot, { eval: true })
+  worker.unref()
+  let failed = false
+  return {
+    post: (message, transfer) => worker.postMessage(message, transfer),
+    onMessage: (listener) => worker.on('message', listener),
+    onError: (listener) => {
+      const once = (error: unknown) => {
+        if (!failed) listener(error)
+        failed = true
+      }
+      worker.on('error', once)
+      worker.on('exit', (code) => once(new Error(`the worker exited with code ${code}`)))
+    },
+    ref: () => worker.ref(),
+    unref: () => worker.unref(),
+    terminate: () => void worker.terminate(),
+  }
 }
 
 /** What `chooseBackend` settled on, with the native failure (if any) kept for inspection. */

@@ -13,10 +13,13 @@ import { abortedError, nextTurn, policyArgs, segmentInfoFrom, stateFrom } from '
 import type { AbortSignalLike, Backend, BackendCompressor, ResolvedCoding, ResolvedPolicy } from './backend.js'
 import { ERROR_CODES, TemporalTensorError, codeForStatus } from './errors.js'
 import { limitExceeded } from './limits.js'
+import { MovableCompressor, WorkerPool, decodeInWorker } from './wasm-async.js'
+import type { MakeLocal, SpawnWorker } from './wasm-async.js'
 
 /** The module's exports (see `crates/ruvector-temporal-tensor-wasm`). */
 interface Exports {
-  memory: WebAssembly.Memory
+  /** The linear memory (structural, so the declarations need no WebAssembly lib). */
+  memory: { readonly buffer: ArrayBuffer }
   ttc_abi_version(): number
   ttc_scratch_ptr(): number
   ttc_alloc(size: number, outPtr: number): number
@@ -104,8 +107,14 @@ const limitError = (what: string, requested: number, max: number): TemporalTenso
     `${what} (${requested}) exceeds the WebAssembly backend's maximum (${max}); see WASM_LIMITS`,
   )
 
-/** One instance of the module and the glue's state in it. */
-class Glue {
+/** A compressor made by `Glue`: the backend contract plus `pushManyParts`. Internal. */
+export interface GlueCompressor extends BackendCompressor {
+  /** `pushMany` on frames given in pieces (each a whole number of frames), copied in turn. */
+  pushManyParts(parts: readonly Float32Array[], nowTs: number): Uint8Array[]
+}
+
+/** One instance of the module and the glue's state in it (the worker makes its own). Internal. */
+export class Glue {
   readonly ex: Exports
   /** Set by a trap: every later call on this instance throws it. */
   broken: TemporalTensorError | null = null
@@ -216,6 +225,17 @@ class Glue {
     return this.#input.ptr
   }
 
+  /** Pieces copied back to back into the input region (`bytes`: their total). */
+  #putFloatParts(parts: readonly Float32Array[], bytes: number): number {
+    this.#ensure(this.#input, bytes)
+    let at = this.#input.ptr
+    for (const part of parts) {
+      new Float32Array(this.ex.memory.buffer, at, part.length).set(part)
+      at += part.byteLength
+    }
+    return this.#input.ptr
+  }
+
   /**
    * Calls `f(outPtr, outCap)` and grows the output to the size the core reports until it fits.
    * A report that does not grow the buffer is a bug, not a reason to loop.
@@ -248,7 +268,7 @@ class Glue {
     return out
   }
 
-  createCompressor(tensorLen: number, nowTs: number, policy: ResolvedPolicy, coding: ResolvedCoding): BackendCompressor {
+  createCompressor(tensorLen: number, nowTs: number, policy: ResolvedPolicy, coding: ResolvedCoding): GlueCompressor {
     const values = tensorLen * policy.maxSegmentFrames
     if (values > WASM_LIMITS.maxSegmentValues) {
       throw limitError(
@@ -263,26 +283,30 @@ class Glue {
       return this.#u32(this.#out)
     })
     const token = {}
-    const framesLimit = (frames: Float32Array) => {
-      if (frames.byteLength > WASM_LIMITS.maxBufferBytes) {
-        throw limitError('frames in one call, in bytes,', frames.byteLength, WASM_LIMITS.maxBufferBytes)
+    const framesLimit = (bytes: number) => {
+      if (bytes > WASM_LIMITS.maxBufferBytes) {
+        throw limitError('frames in one call, in bytes,', bytes, WASM_LIMITS.maxBufferBytes)
       }
     }
-    const compressor: BackendCompressor = {
+    const pushParts = (parts: readonly Float32Array[], ts: number) =>
+      this.run(() => {
+        let values = 0
+        for (const part of parts) values += part.length
+        framesLimit(values * 4)
+        const inPtr = this.#putFloatParts(parts, values * 4)
+        const n = this.#withOutput(1, (ptr, cap) => ex.ttc_push_frames(handle, ts, inPtr, values, ptr, cap, this.#out))
+        return this.#splitSegments(this.#output.ptr, n)
+      })
+    const compressor: GlueCompressor = {
       push: (frame, ts) =>
         this.run(() => {
-          framesLimit(frame)
+          framesLimit(frame.byteLength)
           const inPtr = this.#putFloats(frame)
           const n = this.#withOutput(1, (ptr, cap) => ex.ttc_push_frame(handle, ts, inPtr, frame.length, ptr, cap, this.#out))
           return n > 0 ? this.#bytesAt(this.#output.ptr, n) : null
         }),
-      pushMany: (frames, ts) =>
-        this.run(() => {
-          framesLimit(frames)
-          const inPtr = this.#putFloats(frames)
-          const n = this.#withOutput(1, (ptr, cap) => ex.ttc_push_frames(handle, ts, inPtr, frames.length, ptr, cap, this.#out))
-          return this.#splitSegments(this.#output.ptr, n)
-        }),
+      pushMany: (frames, ts) => pushParts([frames], ts),
+      pushManyParts: pushParts,
       flush: () =>
         this.run(() => {
           const n = this.#withOutput(1, (ptr, cap) => ex.ttc_flush(handle, ptr, cap, this.#out))
@@ -314,8 +338,8 @@ class Glue {
             lastAccessTs: w[5],
           })
         }),
-      // No worker: the work runs on this thread, one event-loop turn after the call, on a copy
-      // of the frames taken at the call (the caller may reuse its array meanwhile).
+      // Without a worker (see `wasm-async.ts` for the worker path): the work runs on this
+      // thread, one event-loop turn after the call, on a copy of the frames taken at the call.
       pushManyAsync: async (frames, ts, signal) => {
         const copy = frames.slice()
         await nextTurn()
@@ -414,11 +438,36 @@ export interface WasmInstance {
 }
 
 /**
+ * The bundled source of `wasm-worker.ts`, put in by `scripts/build-ts.mjs` (esbuild `--inject`);
+ * absent when this file is used unbundled.
+ */
+declare const __TT_WORKER_SOURCE__: string | undefined
+
+/** The worker source of this bundle, or `undefined`. */
+function workerSource(): string | undefined {
+  try {
+    return typeof __TT_WORKER_SOURCE__ === 'string' ? __TT_WORKER_SOURCE__ : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** What the async calls need to run in a worker: the compiled module and how to start one. */
+export interface WasmWorkerOptions {
+  /** The `WebAssembly.Module` the instance came from (the worker instantiates it again). */
+  module: unknown
+  /** Starts a worker from source text (Node: `worker_threads`; browsers: a module `Worker`). */
+  spawn: SpawnWorker
+}
+
+/**
  * Wraps an instantiated module as a `Backend`. With `reinstantiate`, work after a trap runs on a
  * fresh instance (compressors made before the trap stay `BACKEND_FAILED`); without it, every
- * call after a trap throws `BACKEND_FAILED`.
+ * call after a trap throws `BACKEND_FAILED`. With `worker` (and a bundled worker source), the
+ * async calls run in a worker with its own instance (see `wasm-async.ts`); without, on this
+ * thread one event-loop turn after the call.
  */
-export function wasmBackend(instance: WasmInstance, reinstantiate?: () => WasmInstance): Backend {
+export function wasmBackend(instance: WasmInstance, reinstantiate?: () => WasmInstance, worker?: WasmWorkerOptions): Backend {
   let current = new Glue(instance)
   const live = (): Glue => {
     if (current.broken !== null && reinstantiate !== undefined) {
@@ -432,13 +481,19 @@ export function wasmBackend(instance: WasmInstance, reinstantiate?: () => WasmIn
     }
     return current
   }
+  const source = workerSource()
+  const pool = worker !== undefined && source !== undefined ? new WorkerPool(worker.spawn, source, worker.module) : null
+  let nextKey = 1
+  const make: MakeLocal = (tensorLen, nowTs, policy, coding) => live().createCompressor(tensorLen, nowTs, policy, coding)
   return {
     name: 'wasm',
     kernels: current.kernels,
     kernelsReason: wasmKernelsReason(current.kernels),
-    createCompressor: (tensorLen, nowTs, policy, coding) => live().createCompressor(tensorLen, nowTs, policy, coding),
+    createCompressor: (tensorLen, nowTs, policy, coding) =>
+      pool === null ? make(tensorLen, nowTs, policy, coding) : new MovableCompressor(make, pool, nextKey++, tensorLen, nowTs, policy, coding),
     decodeSegment: (segment, maxValues) => live().decodeSegment(segment, maxValues),
     decodeSegmentAsync: async (segment: Uint8Array, maxValues: number, signal: AbortSignalLike | undefined) => {
+      if (pool !== null) return decodeInWorker(pool, (s, m) => live().decodeSegment(s, m), segment, maxValues, signal)
       const copy = segment.slice()
       await nextTurn()
       if (signal?.aborted) throw abortedError(signal)

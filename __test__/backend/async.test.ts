@@ -11,7 +11,7 @@ import {
   decodeSegmentAsync,
   kernels,
 } from '../../dist/index.mjs'
-import { expectCode, stream } from '../helpers.js'
+import { expectCode, rng, stream } from '../helpers.js'
 
 const N = 64
 
@@ -56,6 +56,85 @@ describe(`async calls on the ${backend} backend (${kernels})`, () => {
       async.free()
     })
   }
+
+  // On WebAssembly an async call moves the compressor into the backend's worker (rebuilt there
+  // from a journal of its open segment's frames) and a synchronous call moves it back: any mix
+  // of calls must give the bytes of the synchronous calls alone.
+  for (const format of ['coded', 'packed'] as const) {
+    it(`sync and async calls mixed in any order, with access changes between them: the bytes of sync calls alone (${format})`, async () => {
+      for (const seed of [1, 2, 3, 4]) {
+        const next = rng(seed * 7919)
+        const options = { tensorLen: N, format, policy: { maxSegmentFrames: 8, hotMinScore: 20, warmMinScore: 4 } }
+        const reference = new TemporalTensorCompressor(options)
+        const c = new TemporalTensorCompressor(options)
+        const data = stream(N, 400, seed)
+        let at = 0
+        let ts = 0
+        const take = (k: number) => {
+          const frames = data.subarray(at * N, (at + k) * N)
+          at = (at + k) % 390
+          return frames
+        }
+        for (let step = 0; step < 60; step++) {
+          const r = next()
+          const k = 1 + Math.floor(next() * 12)
+          if (r < 0.25) {
+            const frames = take(k)
+            expect(await c.pushManyAsync(frames, ts), `seed ${seed} step ${step}`).toEqual(reference.pushMany(frames, ts))
+          } else if (r < 0.4) {
+            const frames = take(k)
+            expect(c.pushMany(frames, ts)).toEqual(reference.pushMany(frames, ts))
+          } else if (r < 0.5) {
+            const frame = take(1)
+            expect(c.push(frame, ts)).toEqual(reference.push(frame, ts))
+          } else if (r < 0.57) {
+            expect(await c.flushAsync()).toEqual(reference.flush())
+          } else if (r < 0.62) {
+            expect(c.flush()).toEqual(reference.flush())
+          } else if (r < 0.75) {
+            c.touch(ts)
+            reference.touch(ts)
+          } else if (r < 0.82) {
+            const count = Math.floor(next() * 40)
+            c.setAccess(count, ts)
+            reference.setAccess(count, ts)
+          } else if (r < 0.9) {
+            ts += 1 + Math.floor(next() * 30)
+          } else {
+            expect(c.peek()).toEqual(reference.peek())
+          }
+          // The state getters answer wherever the compressor is (without moving it).
+          expect([c.activeFrames, c.activeBits, c.pendingBytes]).toEqual([reference.activeFrames, reference.activeBits, reference.pendingBytes])
+        }
+        expect(await c.pushManyAsync(take(5), ts)).toEqual(reference.pushMany(data.subarray((at - 5) * N, at * N), ts))
+        expect(c.bitsAt(ts + 5)).toBe(reference.bitsAt(ts + 5))
+        expect(await c.flushAsync()).toEqual(reference.flush())
+        c.free()
+        reference.free()
+      }
+    })
+  }
+
+  it('many compressors with async calls in flight at once: each gets its own bytes', async () => {
+    const inputs = [1, 2, 3, 4, 5].map((seed) => stream(N, 50 + seed * 3, seed))
+    const expected = inputs.map((frames) => {
+      const c = make()
+      const out = c.pushMany(frames, 1)
+      out.push(c.flush()!)
+      c.free()
+      return out
+    })
+    const got = await Promise.all(
+      inputs.map(async (frames) => {
+        const c = make()
+        const out = await c.pushManyAsync(frames, 1)
+        out.push((await c.flushAsync())!)
+        c.free()
+        return out
+      }),
+    )
+    expect(got).toEqual(expected)
+  })
 
   it('a large input (copied into the native addon over several event-loop turns): the same segments; an abort meanwhile is ABORTED and leaves nothing staged', async () => {
     const dim = 4096
