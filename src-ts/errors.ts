@@ -7,22 +7,39 @@
 
 /** Core error codes with the status the `ttc_*` ABI returns for each (pinned by a test). */
 export const ERROR_CODES = {
+  /** A frame (or output buffer) of the wrong number of values. */
   LENGTH_MISMATCH: -1,
+  /** A NaN or infinite value in a frame; nothing was compressed. */
   NON_FINITE: -2,
+  /** A policy or option out of range. */
   INVALID_CONFIG: -3,
+  /** A size past a limit (`MAX_DECODE_VALUES`, `WASM_LIMITS`, tensor length), refused before allocating. */
   LIMIT_EXCEEDED: -4,
+  /** Segment bytes that end before the segment does. */
   TRUNCATED: -5,
+  /** Bytes that do not start with the TQTC magic. */
   BAD_MAGIC: -6,
+  /** A TQTC version this build does not read. */
   UNSUPPORTED_VERSION: -7,
+  /** A segment whose fields or checksum do not hold together. */
   CORRUPT_SEGMENT: -8,
+  /** A frame index at or past the segment's frame count. */
   FRAME_OUT_OF_RANGE: -9,
+  /** An output buffer too small for the result; nothing was written. */
   BUFFER_TOO_SMALL: -10,
+  /** C ABI: a null pointer where one is required. */
   NULL_POINTER: -11,
+  /** C ABI: a pointer not aligned for its type. */
   MISALIGNED: -12,
+  /** A compressor that was freed (or a stale C handle). */
   INVALID_HANDLE: -13,
+  /** C ABI: freeing memory the library did not allocate. */
   UNKNOWN_ALLOCATION: -14,
+  /** An allocation failed. */
   OUT_OF_MEMORY: -15,
+  /** A bug: an invariant of the library did not hold. */
   INTERNAL: -16,
+  /** An argument of the wrong type or out of range. */
   INVALID_ARGUMENT: -17,
 } as const
 

@@ -25,6 +25,7 @@ export interface SegmentRecord {
    * segments can share this key; `seq` is unique.
    */
   key: string
+  /** The tensor (stream) the segment belongs to. */
   tensorId: string
   /**
    * Sequence number of the segment's first frame: a tensor's frames are numbered from 0 in the
@@ -35,6 +36,7 @@ export interface SegmentRecord {
   startTs: number
   /** Timestamp of the last frame. */
   endTs: number
+  /** The tier of `bits` (`tierOfBits`). */
   tier: TierName
   /** The width of the segment's tier (for coded segments, the width whose bound it keeps). */
   bits: number
@@ -47,6 +49,7 @@ export interface SegmentRecord {
    * bound they were encoded at, relative to the frames they were re-encoded from).
    */
   bound: number
+  /** Frames in the segment. */
   frames: number
   /** Bytes of the TQTC segment. */
   byteLength: number
@@ -60,7 +63,9 @@ export interface SegmentRecord {
 
 /** A stored segment: its record, bytes and frame timestamps. */
 export interface StoredSegment extends SegmentRecord {
+  /** The TQTC segment. */
   bytes: Uint8Array
+  /** Each frame's timestamp, in order (`frames` of them). */
   timestamps: Float64Array
 }
 
@@ -70,6 +75,7 @@ export interface TierStats {
   tensors: number
   /** Segments stored at this tier's widths (the open segment of a tensor counts as one). */
   segments: number
+  /** Frames stored at this tier's widths. */
   frames: number
   /** Bytes the frames would take as f32. */
   rawBytes: number
@@ -81,9 +87,13 @@ export interface TierStats {
 
 /** `stats()` result. */
 export interface StoreStats {
+  /** Segments at 8 bits. */
   hot: TierStats
+  /** Segments at 7 or 5 bits. */
   warm: TierStats
+  /** Segments at 3 bits. */
   cold: TierStats
+  /** All tiers together. */
   total: TierStats
   /** Bytes of the frame timestamps index (8 per frame), not included in `residentBytes`. */
   indexBytes: number
@@ -108,10 +118,49 @@ export interface StoreStats {
  * server (reconnecting every 100 ms) for `timeoutMs` (default 10000), then fails with `IO_ERROR`.
  */
 export type PersistenceOptions =
-  | { kind: 'memory' }
-  | { kind: 'lmdb'; path: string }
-  | { kind: 'redis'; url?: string; cluster?: { host: string; port: number }[]; name?: string; leaseMs?: number; timeoutMs?: number }
-  | { kind: 'postgres'; connectionString?: string; poolSize?: number; name?: string; leaseMs?: number; timeoutMs?: number }
+  | {
+      /** Nothing persisted. */
+      kind: 'memory'
+    }
+  | {
+      /** An embedded LMDB database. */
+      kind: 'lmdb'
+      /** Its directory (created if missing). */
+      path: string
+    }
+  | {
+      /** A Redis server or cluster. */
+      kind: 'redis'
+      /** The server, default `redis://127.0.0.1:6379` (not with `cluster`). */
+      url?: string
+      /** Seed nodes of a Redis Cluster, instead of `url`. */
+      cluster?: {
+        /** Host name or address of a node. */
+        host: string
+        /** Its port. */
+        port: number
+      }[]
+      /** Namespace of the store's keys (letters, digits, `_`, `-`); default `tt`. */
+      name?: string
+      /** Milliseconds a writer's lease on a tensor lasts without a write (default 10000). */
+      leaseMs?: number
+      /** Milliseconds to wait for an unreachable server before `IO_ERROR` (default 10000). */
+      timeoutMs?: number
+    }
+  | {
+      /** A PostgreSQL database. */
+      kind: 'postgres'
+      /** libpq connection string (default: the `PG*` environment variables). */
+      connectionString?: string
+      /** Most connections the store's pool opens. */
+      poolSize?: number
+      /** Namespace of the store's tables (letters, digits, `_`, `-`); default `tt`. */
+      name?: string
+      /** Milliseconds a writer's lease on a tensor lasts without a write (default 10000). */
+      leaseMs?: number
+      /** Milliseconds to wait for an unreachable server before `IO_ERROR` (default 10000). */
+      timeoutMs?: number
+    }
 
 /** Options of a store. */
 export interface StoreOptions {
@@ -149,7 +198,14 @@ export interface StoreOptions {
    * `maxSegments` older segments of tensors that cooled. `false` turns it off (call
    * `retier()` yourself). Default `{ everyAppends: 256, maxSegments: 4 }`.
    */
-  retier?: { everyAppends?: number; maxSegments?: number } | false
+  retier?:
+    | {
+        /** Appends between two re-tiering steps (default 256). */
+        everyAppends?: number
+        /** Most segments one step re-encodes (default 4). */
+        maxSegments?: number
+      }
+    | false
 }
 
 /** Frames of one tensor between two timestamps. */
@@ -164,6 +220,7 @@ export interface ReadResult {
 export interface StoreReport {
   /** True when nothing is damaged. */
   ok: boolean
+  /** The store's directory. */
   path: string
   /**
    * Problems of the database file's structure (`data.mdb`: truncated, pages overwritten), one
@@ -171,13 +228,29 @@ export interface StoreReport {
    */
   fileProblems: string[]
   /** Records that fail their checksum or their checks, with the problem. */
-  damaged: { table: 'segments' | 'wal' | 'tensors'; tensorId: string | null; seq: number | null; problem: string }[]
+  damaged: {
+    /** The table holding the record. */
+    table: 'segments' | 'wal' | 'tensors'
+    /** The tensor, when the record's key could be read. */
+    tensorId: string | null
+    /** The record's sequence number, when its key could be read. */
+    seq: number | null
+    /** What is wrong with it. */
+    problem: string
+  }[]
   /**
    * Per tensor: frames intact, and frames lost as ranges of sequence numbers (`[first, last]`,
    * frames numbered from 0 in append order; a damaged record at the end of a tensor counts as
    * one frame lost, as its length cannot be read).
    */
-  tensors: { id: string; frames: number; lost: [number, number][] }[]
+  tensors: {
+    /** The tensor. */
+    id: string
+    /** Frames intact. */
+    frames: number
+    /** Ranges `[first, last]` of sequence numbers of the frames lost. */
+    lost: [number, number][]
+  }[]
   /** `repair` only: records removed. */
   removed?: number
 }

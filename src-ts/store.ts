@@ -743,7 +743,15 @@ export class TensorStreamStore implements AsyncDisposable {
   }
 
   /** The latest frame of `tensorId` at or before `ts` (random access), or `null`. */
-  async readAt(tensorId: string, ts: number): Promise<{ ts: number; frame: Float32Array } | null> {
+  async readAt(
+    tensorId: string,
+    ts: number,
+  ): Promise<{
+    /** The frame's timestamp (at or before the one asked for). */
+    ts: number
+    /** Its `tensorLen` values. */
+    frame: Float32Array
+  } | null> {
     this.#live()
     const { t, release } = await this.#readable(tensorId, 0, ts, true)
     try {

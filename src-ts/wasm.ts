@@ -79,7 +79,12 @@ export const WASM_ABI_VERSION = 3
  * its memory is one wasm32 linear memory of at most 4 GiB, shared by every compressor.
  * Exceeding one is `LIMIT_EXCEEDED`, before anything is allocated.
  */
-export const WASM_LIMITS: Readonly<{ maxBufferBytes: number; maxSegmentValues: number }> = Object.freeze({
+export const WASM_LIMITS: Readonly<{
+  /** Bytes of any one buffer in the module's memory (see the value below). */
+  maxBufferBytes: number
+  /** Most values of one compressor's open segment (see the value below). */
+  maxSegmentValues: number
+}> = Object.freeze({
   /**
    * Bytes of any one buffer placed in the module's memory: the frames of a `push`/`pushMany`,
    * a segment to decode, the segments a call returns, decoded values (1 GiB).
