@@ -4,6 +4,7 @@
 // wasm/temporal_tensor_simd.wasm (the loaders pick the SIMD one where the runtime supports it).
 // Prints each module's size; over WASM_BUDGET_BYTES it warns, or fails with --enforce-budget (CI).
 // Used by scripts/setup.mjs when the modules are stale, and by the CI workflow.
+import { spawnSync } from 'node:child_process'
 import { appendFileSync, mkdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { root, run, step } from './lib.mjs'
@@ -49,6 +50,23 @@ export function buildWasm({ enforceBudget = false } = {}) {
     process.exit(1)
   }
   return within
+}
+
+/**
+ * Builds the simd128 test module with the `kernel-check` feature (`ttc_kernel_check`: every
+ * kernel set against the scalar one) into target/wasm-check-build, unoptimized by wasm-opt;
+ * returns its path. Used by __test__/wasm-kernels.test.ts, never shipped.
+ */
+export function buildWasmKernelCheck() {
+  if (!ensureSystem('wasm')) throw new Error('cannot build the WebAssembly kernel-check module without its toolchain')
+  const targetDir = join(root, 'target', 'wasm-check-build')
+  const { cmd, args, env } = wasmBuild({ targetDir, rustflags: VARIANTS[1].rustflags, features: ['kernel-check'] })
+  // Not run(): a failure is thrown to the caller (a test), not the end of the process.
+  const r = spawnSync(cmd, args, { cwd: root, env, encoding: 'utf8', maxBuffer: 1 << 26 })
+  if (r.error || r.status !== 0) {
+    throw new Error(`building the kernel-check module failed (${r.error?.message ?? `exit ${r.status}`}):\n${(r.stderr ?? '').slice(-4000)}`)
+  }
+  return join(targetDir, 'wasm32-unknown-unknown', 'wasm', 'ruvector_temporal_tensor_wasm.wasm')
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) buildWasm({ enforceBudget: process.argv.includes('--enforce-budget') })

@@ -62,13 +62,14 @@ export function wasmPackages() {
 }
 
 /**
- * `cargo build` of the wasm crate for wasm32 into `targetDir` with extra `rustflags`: returns
- * `{ cmd, args, env }` for lib.mjs's run(). rustup's toolchain when it has the wasm32 std, else
- * rustc-web with `-Zbuild-std` linked by rustup's rust-lld (separate target dirs keep the two
- * compilers' artifacts apart).
+ * `cargo build` of the wasm crate for wasm32 into `targetDir` with extra `rustflags` (and cargo
+ * `features` of the crate, e.g. `['kernel-check']`): returns `{ cmd, args, env }` for lib.mjs's
+ * run(). rustup's toolchain when it has the wasm32 std, else rustc-web with `-Zbuild-std` linked
+ * by rustup's rust-lld (separate target dirs keep the two compilers' artifacts apart).
  */
-export function wasmBuild({ targetDir, rustflags = '' }) {
+export function wasmBuild({ targetDir, rustflags = '', features = [] }) {
   const args = ['build', '--profile', 'wasm', '--target', WASM_TARGET, '-p', 'ruvector-temporal-tensor-wasm', '--target-dir', targetDir]
+  if (features.length > 0) args.push('--features', features.join(','))
   if (rustupHasTarget(WASM_TARGET)) {
     return { cmd: 'cargo', args, env: { ...process.env, RUSTFLAGS: rustflags } }
   }

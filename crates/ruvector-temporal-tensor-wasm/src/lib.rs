@@ -33,3 +33,52 @@ static SCRATCH: Scratch = Scratch(core::cell::UnsafeCell::new([0; 64]));
 pub extern "C" fn ttc_scratch_ptr() -> *mut u8 {
     SCRATCH.0.get().cast()
 }
+
+/// Test support (feature `kernel-check`; never in the shipped modules): the kernel sets of this
+/// module against the scalar reference, where `cargo test` cannot run.
+#[cfg(feature = "kernel-check")]
+mod kernel_check {
+    use ruvector_temporal_tensor::kernels;
+    use std::sync::Mutex;
+
+    /// The message of the last panic (what differed).
+    static MESSAGE: Mutex<String> = Mutex::new(String::new());
+
+    /// Runs `kernels::check::check_against_scalar` on every kernel set this module supports
+    /// (the scalar one, and simd128 in the SIMD build) and returns how many sets it checked,
+    /// after writing their names, comma-separated, into `out[..cap]` (truncated). A difference
+    /// panics, which traps: [`ttc_kernel_check_message`] then says what differed.
+    ///
+    /// # Safety
+    /// `out` must be valid for `cap` bytes of writes.
+    #[no_mangle]
+    pub unsafe extern "C" fn ttc_kernel_check(out: *mut u8, cap: usize) -> u32 {
+        std::panic::set_hook(Box::new(|info| {
+            if let Ok(mut m) = MESSAGE.lock() {
+                *m = info.to_string();
+            }
+        }));
+        let sets = kernels::supported();
+        let names: Vec<&str> = sets.iter().map(|k| k.name).collect();
+        let names = names.join(",");
+        let n = names.len().min(cap);
+        // SAFETY: the caller guarantees `cap` writable bytes at `out`.
+        unsafe { core::ptr::copy_nonoverlapping(names.as_ptr(), out, n) };
+        for k in &sets {
+            kernels::check::check_against_scalar(*k);
+        }
+        sets.len() as u32
+    }
+
+    /// Copies the last panic's message into `out[..cap]` (truncated); returns its full length.
+    ///
+    /// # Safety
+    /// `out` must be valid for `cap` bytes of writes.
+    #[no_mangle]
+    pub unsafe extern "C" fn ttc_kernel_check_message(out: *mut u8, cap: usize) -> usize {
+        let m = MESSAGE.lock().map(|m| m.clone()).unwrap_or_default();
+        // SAFETY: the caller guarantees `cap` writable bytes at `out`.
+        unsafe { core::ptr::copy_nonoverlapping(m.as_ptr(), out, m.len().min(cap)) };
+        m.len()
+    }
+}

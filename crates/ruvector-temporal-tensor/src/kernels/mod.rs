@@ -6,8 +6,8 @@
 //! | dequantize | ✓ | AVX2 | AVX2 | NEON | simd128 |
 //! | pack codes | ✓ (shift/or) | AVX2 multiplies + shuffles | `pext` | scalar | scalar |
 //! | unpack codes | ✓ (shift/mask) | AVX2 shuffles + multiplies | AVX2 (+ `pdep` for lone groups of 8) | scalar | scalar |
-//! | fused quantize+pack (one group, or a whole frame) | ✓ | AVX2, packing in vector registers | AVX2, packing with `pext` | NEON + scalar packing | simd128 + scalar packing |
-//! | fused unpack+dequantize (one group, or a whole frame) | ✓ | AVX2 | AVX2 | NEON + scalar unpacking | simd128 + scalar unpacking |
+//! | fused quantize+pack (one group, or a whole frame) | ✓ | AVX2, packing in vector registers | AVX2, packing with `pext` | NEON + scalar packing | simd128, packing in vector registers (dot products + swizzle) |
+//! | fused unpack+dequantize (one group, or a whole frame) | ✓ | AVX2 | AVX2 | NEON + scalar unpacking | simd128, unpacking in vector registers (swizzle + multiply) |
 //! | group maxima (calibration) | ✓ (vectorized by the compiler) | same body, AVX2 | same body, AVX2 | same body | same body |
 //! | coded quantize / reconstruct ([`coded`]) | ✓ | AVX2 (compiler-vectorized) | same | NEON (auto) | simd128 (auto) |
 //!
@@ -29,13 +29,14 @@
 //!
 //! All kernels round ties to even and compute `v · (1/scale)`, so SIMD and scalar results are
 //! identical; the tests in this module check every kernel of every set this CPU supports against
-//! the scalar one.
+//! the scalar one (`kernels::check`; the simd128 set inside a WebAssembly test module, run under Node
+//! by `__test__/wasm-kernels.test.ts`, as `cargo test` cannot run on wasm32 here).
 
 /// Defines a kernel set's table `KERNELS` (named `$name`, with the coded kernels `$coded`) and
 /// its `quantize_pack`, `unpack_dequantize`, `quantize_pack_groups`, `unpack_dequantize_groups`
 /// and `group_max_abs` from the `quantize` and `dequantize` in scope, packing with the scalar bit
 /// packer (see [`quantize_pack_with`]).
-#[allow(unused_macros)] // used by the aarch64 and wasm32 sets
+#[allow(unused_macros)] // used by the aarch64 set
 macro_rules! fused_via_scalar_packing {
     (name: $name:literal, coded: $coded:expr $(,)?) => {
         /// This target's set: its own quantize/dequantize, scalar bit packing.
@@ -121,6 +122,9 @@ macro_rules! fused_via_scalar_packing {
     };
 }
 
+#[cfg(any(test, feature = "kernel-check"))]
+#[doc(hidden)] // test support: every set against the scalar one
+pub mod check;
 #[doc(hidden)] // kernel internals, public for the tests, benches and fuzz targets
 pub mod coded;
 pub(crate) mod float;
@@ -322,8 +326,10 @@ pub(crate) fn unpack_dequantize_with(
 }
 
 /// A whole frame's groups through a one-group `quantize_pack`, folding each group's statistics
-/// as [`crate::quantizer::quantize_frame`] does (see [`scalar::quantize_pack_groups`]).
+/// as [`crate::quantizer::quantize_frame`] does (see [`scalar::quantize_pack_groups`]). Not
+/// inlined into its callers (the WebAssembly modules stay small).
 #[allow(clippy::too_many_arguments)]
+#[inline(never)]
 pub(crate) fn quantize_pack_groups_with(
     quantize_pack: fn(&[f32], f32, f32, u32, &mut [u8], &mut GroupStats),
     values: &[f32],
@@ -636,300 +642,8 @@ pub(crate) mod tests {
     use alloc::vec;
     use alloc::vec::Vec;
 
-    /// Values that exercise every branch: normal, ties, clamping, zeros, extremes.
-    pub(crate) fn tricky_values(n: usize, seed: u64) -> Vec<f32> {
-        let mut state = seed | 1;
-        (0..n)
-            .map(|i| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                let r = (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0;
-                match i % 11 {
-                    0 => 0.0,
-                    1 => -0.0,
-                    2 => r * 1e30,
-                    3 => (i % 7) as f32 * 0.5, // exact ties after scaling by 1
-                    4 => f32::MAX * r,
-                    5 => r * 1e-30,
-                    _ => r * 3.0,
-                }
-            })
-            .collect()
-    }
-
-    /// Plain values around `±amplitude` with a few exact ties (in steps of `1/inv`).
-    fn ordinary_values(n: usize, seed: u64, amplitude: f32) -> Vec<f32> {
-        let mut state = seed | 1;
-        (0..n)
-            .map(|i| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                let r = (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0;
-                if i % 13 == 5 {
-                    0.0
-                } else {
-                    r * amplitude
-                }
-            })
-            .collect()
-    }
-
-    /// Kernels agree on `finite`, and on `max_x` and `max_e` when it holds.
-    fn same_stats(a: &GroupStats, b: &GroupStats, what: &str) {
-        assert_eq!(a.finite(), b.finite(), "{what}: finiteness");
-        if a.finite() {
-            assert_eq!(a.max_x.to_bits(), b.max_x.to_bits(), "{what}: max_x");
-            assert_eq!(a.max_e.to_bits(), b.max_e.to_bits(), "{what}: max_e");
-        }
-    }
-
-    fn same_frame_stats(a: &FrameStats, b: &FrameStats, what: &str) {
-        assert_eq!(a.finite, b.finite, "{what}: finite ({a:?} vs {b:?})");
-        if a.finite {
-            assert_eq!(a.clamped, b.clamped, "{what}: clamped");
-            assert_eq!(a.max_abs.to_bits(), b.max_abs.to_bits(), "{what}: max_abs");
-            assert_eq!(a.max_err.to_bits(), b.max_err.to_bits(), "{what}: max_err");
-        }
-    }
-
-    /// Checks `kernels` against the scalar reference on many shapes; call from each arch.
-    pub(crate) fn check_against_scalar(kernels: Kernels) {
-        let bits_of = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        for bits in [3u32, 5, 7, 8] {
-            let qmax = crate::quantizer::qmax(bits) as f32;
-            let b = bits as usize;
-            for len in [
-                0usize, 1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 257, 512,
-            ] {
-                for (seed, scale) in [(1u64, 0.02f32), (2, 1.0), (3, 3.0), (4, 1e-20), (5, 1e20)] {
-                    let what =
-                        alloc::format!("{} bits={bits} len={len} scale={scale}", kernels.name);
-                    let values = tricky_values(len, seed * 1000 + len as u64);
-                    let inv = 1.0 / scale;
-                    let (mut a, mut b2) = (vec![0u8; len], vec![0u8; len]);
-                    let (mut sa, mut sb) = (GroupStats::default(), GroupStats::default());
-                    scalar::quantize(&values, inv, qmax, &mut a, &mut sa);
-                    (kernels.quantize)(&values, inv, qmax, &mut b2, &mut sb);
-                    if sa.finite() {
-                        assert_eq!(a, b2, "{what}: quantize");
-                    }
-                    same_stats(&sa, &sb, &what);
-
-                    let (mut da, mut db) = (vec![0f32; len], vec![0f32; len]);
-                    scalar::dequantize(&a, scale, qmax as i32, &mut da);
-                    (kernels.dequantize)(&a, scale, qmax as i32, &mut db);
-                    assert_eq!(bits_of(&da), bits_of(&db), "{what}: dequantize");
-
-                    // Fused paths on the multiple-of-8 prefix, into exact and roomy buffers.
-                    let whole = len / 8 * 8;
-                    let used = whole / 8 * b;
-                    for slack in [0usize, 40] {
-                        let (mut pa, mut pb) = (vec![0u8; used + slack], vec![0u8; used + slack]);
-                        let (mut sa, mut sb) = (GroupStats::default(), GroupStats::default());
-                        scalar::quantize_pack(&values[..whole], inv, qmax, bits, &mut pa, &mut sa);
-                        (kernels.quantize_pack)(
-                            &values[..whole],
-                            inv,
-                            qmax,
-                            bits,
-                            &mut pb,
-                            &mut sb,
-                        );
-                        if sa.finite() {
-                            assert_eq!(pa[..used], pb[..used], "{what}: quantize_pack");
-                            assert!(pb[used..].iter().all(|&x| x == 0), "{what}: past the end");
-                        }
-                        same_stats(&sa, &sb, &what);
-                        let (mut da, mut db) = (vec![0f32; whole], vec![0f32; whole]);
-                        scalar::unpack_dequantize(&pa, bits, scale, qmax as i32, &mut da);
-                        (kernels.unpack_dequantize)(&pa, bits, scale, qmax as i32, &mut db);
-                        assert_eq!(bits_of(&da), bits_of(&db), "{what}: unpack_dequantize");
-                    }
-                }
-                // Non-finite input: both report it (codes are discarded then).
-                for bad in [f32::NAN, f32::INFINITY, -f32::NAN] {
-                    let mut values = tricky_values(len.max(1), 9);
-                    values[len.max(1) / 2] = bad;
-                    let mut codes = vec![0u8; values.len()];
-                    let (mut sa, mut sb) = (GroupStats::default(), GroupStats::default());
-                    scalar::quantize(&values, 1.0, qmax, &mut codes, &mut sa);
-                    (kernels.quantize)(&values, 1.0, qmax, &mut codes, &mut sb);
-                    assert!(!sa.finite() && !sb.finite(), "{}", kernels.name);
-                    let whole = values.len() / 8 * 8;
-                    if whole > len.max(1) / 2 {
-                        let mut out = vec![0u8; whole];
-                        let mut sb = GroupStats::default();
-                        (kernels.quantize_pack)(
-                            &values[..whole],
-                            1.0,
-                            qmax,
-                            bits,
-                            &mut out,
-                            &mut sb,
-                        );
-                        assert!(!sb.finite(), "{} quantize_pack", kernels.name);
-                    }
-                }
-            }
-            for groups in [0usize, 1, 2, 3, 4, 5, 7, 9, 64] {
-                let codes: Vec<u8> = tricky_values(groups * 8, bits as u64)
-                    .iter()
-                    .map(|v| (v.to_bits() % (1 << bits)) as u8)
-                    .collect();
-                for slack in [0usize, 1, 40] {
-                    let size = groups * b + slack;
-                    let (mut pa, mut pb) = (vec![0u8; size], vec![0u8; size]);
-                    scalar::pack(&codes, bits, &mut pa);
-                    (kernels.pack)(&codes, bits, &mut pb);
-                    assert_eq!(pa, pb, "{} pack bits={bits} groups={groups}", kernels.name);
-                    let mut back = vec![0u8; codes.len()];
-                    (kernels.unpack)(&pa, bits, &mut back);
-                    assert_eq!(back, codes, "{} unpack bits={bits}", kernels.name);
-                }
-            }
-            check_groups_against_scalar(kernels, bits);
-        }
-        for group_len in [1usize, 7, 8, 64, 100] {
-            for len in [0usize, 5, 64, 300, 1000] {
-                let values = tricky_values(len, group_len as u64);
-                let groups = len.div_ceil(group_len);
-                let (mut a, mut b) = (vec![0f32; groups], vec![1f32; groups]);
-                scalar::group_max_abs(&values, group_len, &mut a);
-                (kernels.group_max_abs)(&values, group_len, &mut b);
-                assert_eq!(bits_of(&a), bits_of(&b), "{} group_max_abs", kernels.name);
-            }
-        }
-        // Standalone packing is defined for every width 1..=8.
-        for bits in 1..=8u32 {
-            for groups in [1usize, 4, 5, 13] {
-                let codes: Vec<u8> = (0..groups * 8)
-                    .map(|i| ((i * 37 + 11) % (1 << bits)) as u8)
-                    .collect();
-                let size = groups * bits as usize + 40;
-                let (mut pa, mut pb) = (vec![0u8; size], vec![0u8; size]);
-                scalar::pack(&codes, bits, &mut pa);
-                (kernels.pack)(&codes, bits, &mut pb);
-                assert_eq!(pa, pb, "{} pack bits={bits}", kernels.name);
-                let mut back = vec![0u8; codes.len()];
-                (kernels.unpack)(&pa[..groups * bits as usize], bits, &mut back);
-                assert_eq!(back, codes, "{} unpack bits={bits}", kernels.name);
-            }
-        }
-    }
-
-    /// The whole-frame kernels against the scalar ones: group lengths with every remainder of
-    /// 32, groups that vanish (values far below their scale), clamp, or hold ties.
-    fn check_groups_against_scalar(kernels: Kernels, bits: u32) {
-        let bits_of = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        let qmax = crate::quantizer::qmax(bits) as f32;
-        let b = bits as usize;
-        for group_len in [8usize, 16, 24, 32, 40, 56, 64, 72, 96, 128, 136] {
-            for len in [8usize, 64, 136, 512, 1000, 1024] {
-                let len = len / 8 * 8;
-                let groups = len.div_ceil(group_len);
-                for seed in 0..4u64 {
-                    let mut values = ordinary_values(len, seed * 77 + len as u64, 2.0);
-                    // Scales: calibrated with headroom, except a few shrunk (clamping), grown
-                    // (vanishing), and tie-making ones.
-                    let mut scales = vec![0f32; groups];
-                    crate::quantizer::group_max_abs(&values, group_len, &mut scales);
-                    crate::quantizer::scales_from_max_abs(&mut scales, bits, 1.1);
-                    for (g, s) in scales.iter_mut().enumerate() {
-                        if *s == 0.0 {
-                            *s = 1.0;
-                        }
-                        match (g as u64 + seed) % 7 {
-                            1 if seed == 1 => *s *= 0.5,
-                            2 => *s *= 1e30,
-                            3 => *s = 0.5,
-                            _ => {}
-                        }
-                    }
-                    if seed == 3 {
-                        // Ties: multiples of half a step.
-                        for (i, v) in values.iter_mut().enumerate() {
-                            let s = scales[i / group_len];
-                            *v = ((i % 9) as f32 - 4.0) * 0.5 * s;
-                        }
-                    }
-                    let what = alloc::format!(
-                        "{} bits={bits} group_len={group_len} len={len} seed={seed}",
-                        kernels.name
-                    );
-                    let used = len / 8 * b;
-                    for slack in [0usize, 3, 40] {
-                        let mut pa = vec![0u8; used + slack];
-                        let mut pb = vec![0u8; used + slack];
-                        let (mut sa, mut sb) = (FrameStats::default(), FrameStats::default());
-                        scalar::quantize_pack_groups(
-                            &values, group_len, &scales, qmax, bits, &mut pa, &mut sa,
-                        );
-                        (kernels.quantize_pack_groups)(
-                            &values, group_len, &scales, qmax, bits, &mut pb, &mut sb,
-                        );
-                        same_frame_stats(&sa, &sb, &what);
-                        assert_eq!(pa[..used], pb[..used], "{what}: quantize_pack_groups");
-                        assert!(pb[used..].iter().all(|&x| x == 0), "{what}: past the end");
-                        let mut da = vec![0f32; len];
-                        let mut db = vec![1f32; len];
-                        scalar::unpack_dequantize_groups(
-                            &pa[..used],
-                            bits,
-                            group_len,
-                            &scales,
-                            qmax as i32,
-                            &mut da,
-                        );
-                        (kernels.unpack_dequantize_groups)(
-                            &pa[..used],
-                            bits,
-                            group_len,
-                            &scales,
-                            qmax as i32,
-                            &mut db,
-                        );
-                        assert_eq!(
-                            bits_of(&da),
-                            bits_of(&db),
-                            "{what}: unpack_dequantize_groups"
-                        );
-                    }
-                    // Statistics fold into what is already there.
-                    let mut pa = vec![0u8; used];
-                    let mut pb = vec![0u8; used];
-                    let start = FrameStats {
-                        max_abs: 0.75,
-                        max_err: 0.001,
-                        clamped: false,
-                        finite: true,
-                    };
-                    let (mut sa, mut sb) = (start, start);
-                    scalar::quantize_pack_groups(
-                        &values, group_len, &scales, qmax, bits, &mut pa, &mut sa,
-                    );
-                    (kernels.quantize_pack_groups)(
-                        &values, group_len, &scales, qmax, bits, &mut pb, &mut sb,
-                    );
-                    same_frame_stats(&sa, &sb, &what);
-                    // A non-finite value anywhere is reported.
-                    for bad in [f32::NAN, f32::NEG_INFINITY] {
-                        let mut values = values.clone();
-                        values[(seed as usize * 131) % len] = bad;
-                        let (mut sa, mut sb) = (FrameStats::default(), FrameStats::default());
-                        scalar::quantize_pack_groups(
-                            &values, group_len, &scales, qmax, bits, &mut pa, &mut sa,
-                        );
-                        (kernels.quantize_pack_groups)(
-                            &values, group_len, &scales, qmax, bits, &mut pb, &mut sb,
-                        );
-                        assert!(!sa.finite && !sb.finite, "{what}: {bad}");
-                    }
-                }
-            }
-        }
-    }
+    use super::check::ordinary_values;
+    pub(crate) use super::check::{check_against_scalar, tricky_values};
 
     #[test]
     fn scalar_pack_matches_the_bit_writer() {

@@ -5,7 +5,10 @@ use super::GroupStats;
 
 /// Quantizes `values` with `x = v · inv`: writes codes `round_ties_even(clamp(x, ±qmax)) + qmax`
 /// and folds into `stats` (in code units) `max |x|` and `max |x − q|` (see [`GroupStats`]:
-/// `max |x|` is the largest bit pattern, so a NaN or infinite `x` shows in it).
+/// `max |x|` is the largest bit pattern, so a NaN or infinite `x` shows in it). Never inlined:
+/// the SIMD sets call it for their last few values, where an inlined (and unrolled) copy would
+/// only make the WebAssembly modules bigger.
+#[inline(never)]
 pub fn quantize(values: &[f32], inv: f32, qmax: f32, codes: &mut [u8], stats: &mut GroupStats) {
     for (&v, code) in values.iter().zip(codes.iter_mut()) {
         let x = v * inv;
@@ -22,7 +25,8 @@ pub fn quantize(values: &[f32], inv: f32, qmax: f32, codes: &mut [u8], stats: &m
     }
 }
 
-/// `out[i] = (codes[i] − qmax) · scale`.
+/// `out[i] = (codes[i] − qmax) · scale`. Never inlined, as [`quantize`].
+#[inline(never)]
 pub fn dequantize(codes: &[u8], scale: f32, qmax: i32, out: &mut [f32]) {
     for (&code, slot) in codes.iter().zip(out.iter_mut()) {
         *slot = (code as i32 - qmax) as f32 * scale;
@@ -100,6 +104,9 @@ pub(crate) fn load_bytes(data: &[u8], at: usize, len: usize) -> u64 {
 
 /// [`quantize`] then [`pack`] (`values.len()` a multiple of 8): writes
 /// `values.len() / 8 * bits` bytes at the start of `out` (bytes after them may be zeroed).
+/// Not inlined into the whole-frame kernel: one copy of the loop (the WebAssembly modules stay
+/// small).
+#[inline(never)]
 pub fn quantize_pack(
     values: &[f32],
     inv: f32,
@@ -112,7 +119,9 @@ pub fn quantize_pack(
 }
 
 /// [`unpack`] then [`dequantize`] (`out.len()` a multiple of 8): reads
-/// `out.len() / 8 * bits` bytes from the start of `data` (which may be longer).
+/// `out.len() / 8 * bits` bytes from the start of `data` (which may be longer). Not inlined
+/// into the whole-frame kernel, as [`quantize_pack`].
+#[inline(never)]
 pub fn unpack_dequantize(data: &[u8], bits: u32, scale: f32, qmax: i32, out: &mut [f32]) {
     super::unpack_dequantize_with(dequantize, data, bits, scale, qmax, out);
 }
