@@ -3,7 +3,7 @@
 // 6, 7 and 8 (production build and dev server), webpack 5, Rollup + node-resolve and esbuild,
 // served on 127.0.0.1 and run in headless Chromium. Each must load a WebAssembly module (simd128,
 // and the baseline one where simd128 is missing), compress the shared test stream to the same
-// bytes as the Node build, and pick the entry the package's `exports` promise: the .wasm fetched
+// bytes as the Node build (and equal bytes from the async calls, which run in a Worker), and pick the entry the package's `exports` promise: the .wasm fetched
 // beside the bundle where the bundler copies `new URL(..., import.meta.url)` files (Vite builds,
 // webpack), the modules inlined elsewhere. Where the URL entry is forced on a bundler that does
 // not copy the file, init() must reject with a coded error naming the URL and what came back.
@@ -37,7 +37,24 @@ const APP: Record<string, string> = {
   'index.html': '<!doctype html>\n<html><head><meta charset="utf-8"><link rel="icon" href="data:,"><script type="module" src="./main.js"></script></head><body></body></html>\n',
   'url.html': '<!doctype html>\n<html><head><meta charset="utf-8"><link rel="icon" href="data:,"><script type="module" src="./url-main.js"></script></head><body></body></html>\n',
   'main.js': `import * as api from '${PKG}'
-import { runAll } from './stream.mjs'
+import { FRAME_COUNT, TENSOR_LEN, makeFrame, runAll, toHex } from './stream.mjs'
+
+// pushManyAsync + flushAsync (run in a Worker made from a blob: URL) against pushMany + flush.
+async function asyncMatches() {
+  const frames = new Float32Array(FRAME_COUNT * TENSOR_LEN)
+  for (let t = 0; t < FRAME_COUNT; t++) frames.set(makeFrame(t), t * TENSOR_LEN)
+  const run = async (useAsync) => {
+    const c = new api.TemporalTensorCompressor({ tensorLen: TENSOR_LEN })
+    c.setAccess(1000, 0)
+    const segments = useAsync ? await c.pushManyAsync(frames, 0) : c.pushMany(frames, 0)
+    const last = useAsync ? await c.flushAsync() : c.flush()
+    if (last) segments.push(last)
+    c.free()
+    return segments.map(toHex).join('|')
+  }
+  const [viaWorker, direct] = [await run(true), await run(false)]
+  return direct.length > 0 && viaWorker === direct
+}
 
 async function run() {
   let notInitialized = null
@@ -47,7 +64,7 @@ async function run() {
     notInitialized = e instanceof api.TemporalTensorError ? e.code : String(e)
   }
   await api.init()
-  return { ok: true, backend: api.backend, kernels: api.kernels, notInitialized, ...runAll(api) }
+  return { ok: true, backend: api.backend, kernels: api.kernels, notInitialized, asyncMatches: await asyncMatches(), ...runAll(api) }
 }
 
 run().then(
@@ -69,6 +86,7 @@ interface PageResult {
   backend?: string
   kernels?: string
   notInitialized?: string
+  asyncMatches?: boolean
   code?: string
   typed?: boolean
   message?: string
@@ -292,7 +310,7 @@ describe('the browser entry in bundlers, zero configuration, in headless Chromiu
   }
 
   for (const setup of SETUPS) {
-    it(`${setup.name}: builds, loads the ${setup.entry === 'url' ? 'fetched' : 'inlined'} module (simd128 and baseline), same bytes as Node`, async () => {
+    it(`${setup.name}: builds, loads the ${setup.entry === 'url' ? 'fetched' : 'inlined'} module (simd128 and baseline), same bytes as Node, async calls too`, async () => {
       const out = join(dir, `out-${setup.name.replace(/[^a-z0-9]+/gi, '-')}`)
       mkdirSync(out, { recursive: true })
       delete process.env.NODE_ENV // a fresh shell's (Vite's build sets it to production)
@@ -305,6 +323,7 @@ describe('the browser entry in bundlers, zero configuration, in headless Chromiu
           expect(result.backend).toBe('wasm')
           expect(result.notInitialized, what).toBe('NOT_INITIALIZED')
           expect(result.kernels, what).toBe(baseline ? 'scalar' : 'simd128')
+          expect(result.asyncMatches, `${what}: async calls (in a Worker) equal sync ones`).toBe(true)
           // The module came from where this bundler's entry takes it.
           if (setup.entry === 'url') expect(wasmFetched, `${what}\n${log}`).toHaveLength(1)
           else expect(wasmFetched, what).toEqual([])

@@ -1,9 +1,9 @@
 /**
  * `@ruvector/temporal-tensor/inline`: the browser entry with both WebAssembly modules inside
- * (base64: 330 KB of JavaScript in all, about 125 KB gzipped), so `init()` fetches nothing and
- * works in any bundler with no configuration. The bare package name resolves here for bundlers
- * that do not copy `new URL(..., import.meta.url)` files (esbuild, Rollup, Vite's dev server;
- * see "Bundlers" in the README). Same API and types as `browser.ts`.
+ * as base64 (an app bundled with it is 320-350 KB of JavaScript, 135-143 KB gzipped), so
+ * `init()` fetches nothing and works in any bundler with no configuration. The bare package name
+ * resolves here for bundlers that do not copy `new URL(..., import.meta.url)` files (esbuild,
+ * Rollup, Vite's dev server; see "Bundlers" in the README). Same API and types as `browser.ts`.
  *
  * @packageDocumentation
  */
