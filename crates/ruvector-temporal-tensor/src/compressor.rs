@@ -699,19 +699,64 @@ impl TemporalTensorCompressor {
     }
 }
 
-/// Index of the first NaN or ±Inf in `values`. Scans 64 values at a time without early exit
-/// (so the compiler vectorizes it), then locates the culprit inside the chunk.
+/// Index of the first NaN or ±Inf in `values`. Takes the largest `|v|` bit pattern of 4096
+/// values at a time with the active kernels' `group_max_abs` (vectorized for the CPU: AVX2 on
+/// x86-64, simd128 in the SIMD WebAssembly module), which is NaN or ∞ exactly when the chunk
+/// holds one, then locates the culprit inside that chunk.
 fn first_non_finite(values: &[f32]) -> Option<usize> {
-    for (c, chunk) in values.chunks(64).enumerate() {
-        let finite = chunk
-            .iter()
-            .fold(true, |all, v| all & (v.abs() <= f32::MAX));
-        if !finite {
+    const CHUNK: usize = 4096;
+    let group_max_abs = crate::kernels::active().group_max_abs;
+    for (c, chunk) in values.chunks(CHUNK).enumerate() {
+        let mut max = [0f32];
+        group_max_abs(chunk, chunk.len(), &mut max);
+        if max[0].to_bits() >= f32::INFINITY.to_bits() {
             return chunk
                 .iter()
                 .position(|v| !v.is_finite())
-                .map(|i| c * 64 + i);
+                .map(|i| c * CHUNK + i);
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    #[test]
+    fn first_non_finite_finds_the_first_anywhere() {
+        assert_eq!(first_non_finite(&[]), None);
+        let len = 3 * 4096 + 17;
+        let finite: Vec<f32> = (0..len).map(|i| (i as f32 - 5000.0) * 1e30).collect();
+        assert_eq!(first_non_finite(&finite), None);
+        let mut edge = vec![f32::MAX; 8];
+        edge[3] = -f32::MAX;
+        assert_eq!(first_non_finite(&edge), None);
+        for at in [0, 1, 4095, 4096, 4097, 8191, 2 * 4096 + 5, len - 1] {
+            for bad in [f32::NAN, -f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+                let mut values = finite.clone();
+                values[at] = bad;
+                assert_eq!(first_non_finite(&values), Some(at), "{bad} at {at}");
+                // A later one does not hide the first.
+                values[len - 1] = f32::NAN;
+                assert_eq!(first_non_finite(&values), Some(at), "{bad} at {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_batch_with_a_non_finite_value_changes_nothing() {
+        let n = 64;
+        let mut c = TemporalTensorCompressor::new(TierPolicy::default(), n as u32, 0).unwrap();
+        let mut frames = vec![0.5f32; n * 40];
+        frames[n * 37 + 9] = f32::NAN;
+        let mut out = Vec::new();
+        assert_eq!(
+            c.push_frames(&frames, 0, &mut out),
+            Err(Error::NonFinite { index: n * 37 + 9 })
+        );
+        assert!(out.is_empty());
+        assert_eq!(c.pending_segment_len(), 0);
+    }
 }
