@@ -174,7 +174,7 @@ const viteSetups = (label: string, pkg: string, urlPage: Setup['urlPage']): Setu
 
 const SETUPS: Setup[] = [
   // Vite 6 and 7 pre-bundle with esbuild, which leaves `new URL` pointing into .vite/deps,
-  // where the dev server answers with index.html; Vite 8's Rolldown pre-bundling keeps it right.
+  // where the dev server answers with index.html; Vite 8 (8.3.8; Rolldown pre-bundling) keeps it right.
   ...viteSetups('vite6', 'vite6', /returned an HTML page/),
   ...viteSetups('vite7', 'vite7', /returned an HTML page/),
   ...viteSetups('vite8', 'vite8', 'works'),
