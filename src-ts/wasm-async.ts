@@ -337,6 +337,15 @@ export class MovableCompressor implements BackendCompressor {
   #workerState: CompressorState | null = null
   #journal: JournalPiece[] = []
   #journalFrames = 0
+  /**
+   * Where the journal's copies of pushed frames live: pieces are views of it, appended one after
+   * another (`#storeUsed` values so far) and rewritten from the start when the journal restarts,
+   * so a synchronous push copies its frames once (no array allocated per call: a `slice()` per
+   * call cost more than encoding them). A store outgrown is replaced; the pieces already in it
+   * keep viewing it until the journal restarts.
+   */
+  #store = new Float32Array(0)
+  #storeUsed = 0
   /** Access statistics (the core's rules: `touch` saturates the count). */
   #access: [number, number]
 
@@ -378,13 +387,28 @@ export class MovableCompressor implements BackendCompressor {
       lastAccessTs: this.#access[1],
     })
     if (activeFrames <= n) {
+      // The journal restarts: nothing views the store any more.
+      this.#storeUsed = 0
       const tail = frames.subarray((n - activeFrames) * len)
-      this.#journal = activeFrames === 0 ? [] : [piece(copy ? tail.slice() : tail)]
+      this.#journal = activeFrames === 0 ? [] : [piece(copy ? this.#keep(tail) : tail)]
     } else {
       this.#keepLast(activeFrames - n)
-      this.#journal.push(piece(copy ? frames.slice() : frames))
+      this.#journal.push(piece(copy ? this.#keep(frames) : frames))
     }
     this.#journalFrames = activeFrames
+  }
+
+  /** A copy of `values` in the store (grown as needed), after what the journal holds there. */
+  #keep(values: Float32Array): Float32Array {
+    const end = this.#storeUsed + values.length
+    if (end > this.#store.length) {
+      this.#store = new Float32Array(Math.max(end, 2 * this.#store.length, 4 * this.#options.tensorLen))
+      this.#storeUsed = 0
+    }
+    const at = this.#storeUsed
+    this.#store.set(values, at)
+    this.#storeUsed = at + values.length
+    return this.#store.subarray(at, at + values.length)
   }
 
   /** Drops journal frames from the front until `frames` remain. */
@@ -398,7 +422,7 @@ export class MovableCompressor implements BackendCompressor {
         this.#journal.shift()
         drop -= count
       } else {
-        this.#journal[0] = { ...first, frames: first.frames.slice(drop * len) }
+        this.#journal[0] = { ...first, frames: first.frames.subarray(drop * len) }
         drop = 0
       }
     }
@@ -423,6 +447,7 @@ export class MovableCompressor implements BackendCompressor {
     const out = this.#here().flush()
     this.#journal = []
     this.#journalFrames = 0
+    this.#storeUsed = 0
     return out
   }
 
@@ -458,6 +483,14 @@ export class MovableCompressor implements BackendCompressor {
     this.#workerGeneration = -1
     this.#journal = []
     this.#journalFrames = 0
+    this.#storeUsed = 0
+    this.#store = new Float32Array(0)
+  }
+
+  /** The journal with each piece's frames in an array of its own (a view of the store would be
+   * posted to the worker with the whole store). */
+  #journalCopy(): JournalPiece[] {
+    return this.#journal.map((p) => ({ ...p, frames: p.frames.slice() }))
   }
 
   /**
@@ -470,7 +503,7 @@ export class MovableCompressor implements BackendCompressor {
       op,
       id: 0,
       key: this.#key,
-      rebuild: this.#atWorker() ? null : { ...this.#options, journal: this.#journal },
+      rebuild: this.#atWorker() ? null : { ...this.#options, journal: this.#journalCopy() },
       access: [this.#access[0], this.#access[1]],
       parts,
       nowTs,
@@ -523,6 +556,7 @@ export class MovableCompressor implements BackendCompressor {
     }
     this.#journal = []
     this.#journalFrames = 0
+    this.#storeUsed = 0
     return reply.value as Uint8Array | null
   }
 }
