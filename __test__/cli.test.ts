@@ -1,5 +1,5 @@
 // The temporal-tensor CLI: file round trips, inspect, the demo, and bad input.
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -312,6 +312,56 @@ describe('temporal-tensor CLI', () => {
     expect(t.code).not.toBe(0)
     expect(t.err).toMatch(/truncated data/)
     expect(existsSync(join(dir, 'cut.tqtc'))).toBe(false)
+  })
+
+  it('decompress streams: frames come out while the input is still coming in; -o x.npy writes a .npy', async () => {
+    const values = stream(64, 600, 12)
+    expect(run('compress', writeF32('flow.f32', values), '--dim', '64', '-o', join(dir, 'flow.tqtc')).code).toBe(0)
+    const tqtc = readFileSync(join(dir, 'flow.tqtc'))
+    const whole = runBinary(tqtc, 'decompress', '-')
+    expect(whole.code, whole.err).toBe(0)
+    expect(whole.out.byteLength).toBe(600 * 64 * 4)
+    // The first segment only, then wait until frames arrive on standard output: a command that
+    // read its whole input first would never write before the input ended.
+    const first = (await import('../dist/index.mjs')).segmentInfo(tqtc).byteLength
+    const child = spawn(process.execPath, [cli, 'decompress', '-'], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] })
+    const out: Buffer[] = []
+    let err = ''
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()))
+    const firstOutput = new Promise<void>((resolve) => child.stdout.once('data', () => resolve()))
+    child.stdout.on('data', (d: Buffer) => out.push(d))
+    child.stdin.write(tqtc.subarray(0, first))
+    await firstOutput
+    expect(Buffer.concat(out).byteLength).toBeGreaterThan(0)
+    child.stdin.end(tqtc.subarray(first))
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+    expect(code, err).toBe(0)
+    expect(Buffer.concat(out).equals(Buffer.from(whole.out))).toBe(true)
+
+    const n = run('decompress', join(dir, 'flow.tqtc'), '-o', join(dir, 'flow-back.npy'))
+    expect(n.code, n.err).toBe(0)
+    expect(n.out).toMatch(/flow-back\.npy: 600 frames of 64 values .*\.npy/)
+    const npy = readFileSync(join(dir, 'flow-back.npy'))
+    expect(npy.subarray(0, 6).toString('latin1')).toBe('\x93NUMPY')
+    const headerLen = npy.readUInt16LE(8)
+    expect((10 + headerLen) % 64).toBe(0)
+    expect(npy.toString('latin1', 10, 10 + headerLen)).toMatch(/^\{'descr': '<f4', 'fortran_order': False, 'shape': \(600, 64\), \} *\n$/)
+    expect(npy.subarray(10 + headerLen).equals(Buffer.from(whole.out))).toBe(true)
+    // The CLI reads its own .npy back: compressing it again gives the same frames' segments.
+    const again = run('compress', join(dir, 'flow-back.npy'), '-o', join(dir, 'flow-again.tqtc'))
+    expect(again.code, again.err).toBe(0)
+    expect(again.out).toMatch(/600 frames of 64 values/)
+
+    // A cut file: the frames before the cut are not left behind, and the code is named once.
+    writeFileSync(join(dir, 'flow-cut.tqtc'), tqtc.subarray(0, tqtc.byteLength - 3))
+    for (const target of ['flow-cut.f32', 'flow-cut.npy']) {
+      const t = run('decompress', join(dir, 'flow-cut.tqtc'), '-o', join(dir, target))
+      expect(t.code).not.toBe(0)
+      expect(t.err.trim().split('\n')).toHaveLength(1)
+      expect(t.err).toMatch(/flow-cut\.tqtc: (TRUNCATED|CORRUPT_SEGMENT): /)
+      expect(existsSync(join(dir, target))).toBe(false)
+    }
+    expect(leftovers()).toEqual([])
   })
 
   describe('progress of a long run', () => {

@@ -144,6 +144,38 @@ describe(`streams on the ${backend} backend (${kernels})`, () => {
     }
   })
 
+  it('a segment of more than 2^22 values decodes a frame at a time: the same frames, none holding the whole segment', async () => {
+    const len = 1 << 16
+    const count = 72 // 72 × 2^16 values: over 2^22
+    // Frames alike enough that the packed format keeps them in one segment too.
+    const values = new Float32Array(len * count).map((_, i) => Math.sin((i % len) / 97) * (1 + ((i % len) % 5)) + Math.floor(i / len) * 1e-4)
+    for (const format of ['coded', 'packed'] as const) {
+      const c = new TemporalTensorCompressor({ tensorLen: len, format, policy: { fixedBits: 8 } })
+      const segments = [...c.pushMany(values, 0), c.flush()!]
+      c.free()
+      expect(segments).toHaveLength(1)
+      const want = decodeSegment(segments[0])
+      const frames: Float32Array[] = []
+      await pipeline(Readable.from([segments[0]]), createDecompressStream(), new Writable({
+        objectMode: true,
+        write(frame: Float32Array, _e, done) {
+          frames.push(frame)
+          done()
+        },
+      }))
+      const web: Float32Array[] = []
+      const reader = new Blob([segments[0]]).stream().pipeThrough(new TensorDecompressionStream()).getReader()
+      for (let r = await reader.read(); !r.done; r = await reader.read()) web.push(r.value)
+      for (const got of [frames, web]) {
+        expect(got).toHaveLength(count)
+        for (const [f, frame] of got.entries()) {
+          expect(frame.buffer.byteLength, format).toBe(len * 4)
+          expect(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength).equals(Buffer.from(want.buffer, f * len * 4, len * 4)), `${format} frame ${f}`).toBe(true)
+        }
+      }
+    }
+  })
+
   it('a corrupt byte in the second segment: the first segment comes out, then CORRUPT_SEGMENT', async () => {
     const bytes = reference(stream(N, 24, 2), options('coded'))
     const first = new DataView(bytes.buffer, bytes.byteOffset).getUint32(24, true)

@@ -147,6 +147,10 @@ export function openOutput(path) {
   return {
     toStdout: false,
     write: (bytes) => writeAll(fd, bytes),
+    /** Writes `bytes` at byte `position` of the file (a header known only at the end). */
+    writeAt(position, bytes) {
+      for (let at = 0; at < bytes.byteLength; ) at += writeSync(fd, bytes, at, bytes.byteLength - at, position + at)
+    },
     commit() {
       close()
       try {
@@ -194,6 +198,27 @@ export function progress(label) {
 
 /** How messages name `path`: `standard input` for `-`. */
 export const displayName = (path) => (path === STDIO ? 'standard input' : path)
+
+/** Bytes of the .npy header `npyHeaderBytes` writes: room for any shape, a multiple of 64. */
+export const NPY_HEADER_BYTES = 128
+
+/**
+ * The header of a 2-D little-endian float32 .npy file (version 1.0) of `frames` rows of `dim`
+ * values, padded to exactly `NPY_HEADER_BYTES`, so a placeholder written first can be replaced
+ * in place once the row count is known.
+ */
+export function npyHeaderBytes(frames, dim) {
+  const dict = `{'descr': '<f4', 'fortran_order': False, 'shape': (${frames}, ${dim}), }`
+  const headerLen = NPY_HEADER_BYTES - 10
+  const out = Buffer.alloc(NPY_HEADER_BYTES, 0x20)
+  out.write('\x93NUMPY', 0, 'latin1')
+  out[6] = 1
+  out[7] = 0
+  out.writeUInt16LE(headerLen, 8)
+  out.write(dict, 10, 'latin1')
+  out[NPY_HEADER_BYTES - 1] = 0x0a
+  return out
+}
 
 /** Whether `bytes` start with the .npy magic string. */
 const isNpy = (bytes) => bytes.byteLength >= 6 && bytes.toString('latin1', 0, 6) === '\x93NUMPY'

@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 // temporal-tensor: command-line front end of @ruvector/temporal-tensor: compress, decompress and
 // inspect .tqtc files; `demo` runs bin/demo.mjs.
-import { readFileSync } from 'node:fs'
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs'
 import { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { demo } from './demo.mjs'
 import {
-  FORMATS, HelpRequested, STDIO, UsageError, api, decodeChunks, displayName, errorText, fail, formatPercent, measure,
-  parseArgs, printTable, progress, readFrames, readInput, streamFrames, withOutput,
+  FORMATS, HelpRequested, STDIO, UsageError, api, displayName, errorText, fail, formatPercent, measure,
+  npyHeaderBytes, parseArgs, printTable, progress, readFrames, readInput, streamFrames, withOutput,
 } from './common.mjs'
 
 /** The package's version, from its package.json. */
@@ -28,9 +28,10 @@ Usage:
                        frame, entropy coding; the smallest output
       --format packed  TQTC v1/v2: the ADR's fixed-width groups (--group-len values each)
       Default format: ${defaultFormat}.
-  temporal-tensor decompress <in.tqtc|-> [-o out.f32|-]
+  temporal-tensor decompress <in.tqtc|-> [-o out.f32|out.npy|-]
       Every frame, as raw little-endian f32 (default: <in>.f32; standard output when the
-      input is -); either format.
+      input is -), or as a 2-D float32 .npy when -o names a .npy file; either format. The
+      input is read as a stream: memory stays bounded whatever its size.
   temporal-tensor inspect <in.tqtc|-> [--source in.f32|in.npy] [--json]
       Per segment: format, version, bits, tier, the bound its frames keep, keyframe interval,
       frames, bytes and ratio. With --source, the worst error per frame, checked against
@@ -144,34 +145,118 @@ async function readSegments(path) {
   }
 }
 
+/** Bytes of decoded frames gathered before one write (4 MiB). */
+const WRITE_BYTES = 1 << 22
+
 async function decompress(args) {
   const { positional, options } = parseArgs(args, { '-o': 'string' })
   if (positional.length !== 1) fail('decompress needs one .tqtc file (see --help)')
   const [input] = positional
-  const { tt, segments } = await readSegments(input)
   const out = options['-o'] ?? (input === STDIO ? STDIO : `${input.replace(/\.tqtc$/, '')}.f32`)
-  const { frames, dim, toStdout } = await withOutput(out, (sink) => {
+  const npy = out !== STDIO && out.endsWith('.npy')
+  let source
+  let totalBytes
+  if (input === STDIO) {
+    source = process.stdin
+  } else {
+    if (!existsSync(input)) fail(`no such file: ${input}`)
+    try {
+      totalBytes = statSync(input).size
+    } catch (e) {
+      fail(`cannot read ${input}: ${errorText(e)}`)
+    }
+    source = createReadStream(input, { highWaterMark: 1 << 20 })
+  }
+  const tt = await api()
+  // Segments are read as a stream through createDecompressStream (at most one segment's bytes
+  // held, large segments decoded a frame at a time) and frames written as they decode.
+  const { frames, dim, toStdout } = await withOutput(out, async (sink) => {
+    if (npy) sink.write(npyHeaderBytes(0, 0)) // rewritten with the shape at the end
     const shown = progress(`decompressing ${displayName(input)}`)
     let frames = 0
     let dim = 0
-    try {
-      for (const [i, seg] of segments.entries()) {
-        const info = tt.segmentInfo(seg)
-        if (dim !== 0 && info.tensorLen !== dim) {
-          fail(`${displayName(input)}: segments of different tensor lengths (${dim} and ${info.tensorLen})`)
-        }
-        dim = info.tensorLen
-        frames += info.frameCount
-        decodeChunks(tt, seg, (values) => sink.write(new Uint8Array(values.buffer, values.byteOffset, values.byteLength)))
-        if (segments.length > 1) shown.update(i + 1, segments.length)
+    let read = 0
+    // Frames are gathered into writes of up to WRITE_BYTES, and what is gathered is written
+    // whenever the event loop turns (before more input is awaited), so output keeps pace.
+    let pending = []
+    let pendingBytes = 0
+    let scheduled = false
+    let writeError = null
+    const drain = () => {
+      if (pendingBytes === 0) return
+      const bytes = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes)
+      pending = []
+      pendingBytes = 0
+      sink.write(bytes)
+    }
+    const drainLater = () => {
+      scheduled = false
+      try {
+        drain()
+      } catch (e) {
+        writeError ??= e
       }
+    }
+    async function* counted() {
+      try {
+        for await (const chunk of source) {
+          read += chunk.byteLength
+          if (totalBytes !== undefined && totalBytes > 1 << 22) shown.update(read, totalBytes)
+          yield chunk
+        }
+      } catch (e) {
+        fail(input === STDIO ? `cannot read standard input: ${errorText(e)}` : `cannot read ${input}: ${errorText(e)}`)
+      }
+    }
+    const sinkStream = new Writable({
+      objectMode: true,
+      write(frame, _encoding, done) {
+        if (writeError !== null) {
+          done(writeError)
+          return
+        }
+        if (dim !== 0 && frame.length !== dim) {
+          done(new UsageError(`${displayName(input)}: segments of different tensor lengths (${dim} and ${frame.length})`))
+          return
+        }
+        dim = frame.length
+        frames++
+        pending.push(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength))
+        pendingBytes += frame.byteLength
+        try {
+          if (pendingBytes >= WRITE_BYTES) drain()
+          else if (!scheduled) {
+            scheduled = true
+            setImmediate(drainLater)
+          }
+        } catch (e) {
+          done(e)
+          return
+        }
+        done()
+      },
+      final(done) {
+        try {
+          drain()
+        } catch (e) {
+          writeError ??= e
+        }
+        done(writeError)
+      },
+    })
+    try {
+      await pipeline(counted(), tt.createDecompressStream(), sinkStream)
+    } catch (e) {
+      if (e instanceof UsageError) throw e
+      fail(`${displayName(input)}: ${errorText(e)}`)
     } finally {
       shown.end()
     }
+    if (npy) sink.writeAt(0, npyHeaderBytes(frames, dim))
     return { frames, dim, toStdout: sink.toStdout }
   })
   const report = toStdout ? console.error : console.log
-  report(`${out === STDIO ? 'standard output' : out}: ${frames} frames of ${dim} values (${frames * dim * 4} bytes of f32)`)
+  report(`${out === STDIO ? 'standard output' : out}: ${frames} frames of ${dim} values (${frames * dim * 4} bytes of f32${npy ? ', .npy' : ''})`)
 }
 
 async function inspect(args) {

@@ -3,7 +3,7 @@
  * the splitter that cuts a byte stream into whole segments with bounded memory. Used by the Web
  * streams (`web-streams.ts`) and the Node streams (`streams.ts`). Internal.
  */
-import { TemporalTensorCompressor, decodeSegment, segmentInfo } from './api.js'
+import { TemporalTensorCompressor, decodeFrame, decodeSegment, segmentInfo } from './api.js'
 import type { CompressorOptions } from './api.js'
 import { TemporalTensorError, checkBytes, checkU32 } from './errors.js'
 import { toFloat32 } from './frames.js'
@@ -18,9 +18,19 @@ export interface CompressStreamOptions extends CompressorOptions {
   lastAccessTs?: number
 }
 
+/**
+ * Segments of at most this many values (16 MiB of f32) are decoded in one call; larger ones
+ * frame by frame.
+ */
+const WHOLE_SEGMENT_VALUES = 2 ** 22
+
 /** Options of the decompress streams. */
 export interface DecompressStreamOptions {
-  /** A segment that decodes to more values is `LIMIT_EXCEEDED`. Default and maximum `MAX_DECODE_VALUES`. */
+  /**
+   * A segment that decodes to more values is `LIMIT_EXCEEDED`. Default and maximum
+   * `MAX_DECODE_VALUES`. Segments over 2^22 values are decoded a frame at a time, so the
+   * decoded values held stay below 16 MiB (or one frame) whatever this is.
+   */
   maxValues?: number
   /**
    * A segment whose header announces more bytes is `LIMIT_EXCEEDED` before they are buffered:
@@ -159,8 +169,15 @@ export class SegmentSplitter {
       const segment = this.#next()
       if (segment === null) return
       const info = segmentInfo(segment)
-      const values = decodeSegment(segment, { maxValues: this.#maxValues })
-      for (let f = 0; f < info.frameCount; f++) emit(values.subarray(f * info.tensorLen, (f + 1) * info.tensorLen))
+      const count = info.frameCount * info.tensorLen
+      if (count <= WHOLE_SEGMENT_VALUES || count > this.#maxValues) {
+        const values = decodeSegment(segment, { maxValues: this.#maxValues })
+        for (let f = 0; f < info.frameCount; f++) emit(values.subarray(f * info.tensorLen, (f + 1) * info.tensorLen))
+      } else {
+        // A large segment (a few bytes may describe 2^28 values) is decoded frame by frame, so
+        // the stream holds one frame of it at a time, not the whole decoded segment.
+        for (let f = 0; f < info.frameCount; f++) emit(decodeFrame(segment, f))
+      }
     }
   }
 
