@@ -10,7 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 // @ts-ignore -- plain ESM build output
 import * as nodeApi from '../dist/index.mjs';
 // @ts-ignore -- plain ESM helper shared with the page
-import { TIERS, runAll, corruptCodes, compressTier } from './browser/stream.mjs';
+import { TIERS, WEB_STREAM, runAll, corruptCodes, compressTier, webStreamRun } from './browser/stream.mjs';
 import { launchChromium, startServer, stopServer } from './browser/harness';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -41,6 +41,14 @@ interface PageResult {
   decodedChecksum?: string;
   corruptCode?: string;
   truncatedCode?: string;
+  web?: {
+    segmentsHex: string[];
+    decodedFrames: number;
+    decodedChecksum: string;
+    asyncSegmentsHex: string[];
+    asyncDecodedChecksum: string;
+  };
+  workersStarted?: number;
 }
 
 describe('browser build in headless Chromium', () => {
@@ -119,6 +127,28 @@ describe('browser build in headless Chromium', () => {
     expect(result.decodedFrames).toEqual(expected.decodedFrames);
     expect(Object.values(result.decodedFrames!).every((n) => n === 40)).toBe(true);
     expect(result.decodedChecksum).toBe(expected.decodedChecksum);
+  }, TIMEOUT);
+
+  it('TensorCompressionStream in the page gives the Node build\'s bytes; TensorDecompressionStream the same frames', async () => {
+    const want = await webStreamRun(nodeApi);
+    const got = result.web!;
+    expect(want.segmentsHex.length).toBeGreaterThan(3);
+    expect(got.segmentsHex.length).toBe(want.segmentsHex.length);
+    for (let i = 0; i < want.segmentsHex.length; i++) {
+      expect(got.segmentsHex[i] === want.segmentsHex[i], `web stream segment ${i} differs from node (${nodeApi.backend})`).toBe(true);
+    }
+    // The stream's segments are pushMany + flush's, in the page as in Node.
+    expect(got.asyncSegmentsHex.join('')).toBe(got.segmentsHex.join(''));
+    expect(got.decodedFrames).toBe(WEB_STREAM.frames);
+    expect(got.decodedChecksum).toBe(want.decodedChecksum);
+  }, TIMEOUT);
+
+  it('async calls run in a Worker in the page, with the bytes of the synchronous calls', async () => {
+    const want = await webStreamRun(nodeApi);
+    expect(result.workersStarted).toBe(1);
+    expect(result.web!.asyncSegmentsHex).toEqual(want.asyncSegmentsHex);
+    expect(result.web!.asyncDecodedChecksum).toBe(want.asyncDecodedChecksum);
+    expect(result.web!.asyncDecodedChecksum).toBe(result.web!.decodedChecksum);
   }, TIMEOUT);
 
   it('rejects corrupt segments with a stable code', () => {

@@ -1,7 +1,17 @@
 // Browser test page for @ruvector/temporal-tensor (served from the package root, see
 // __test__/browser.test.ts). Publishes the outcome as `window.__result`.
 import * as api from '/dist/browser.mjs';
-import { TENSOR_LEN, TIERS, runAll, corruptCodes, compressTier } from './stream.mjs';
+import { TENSOR_LEN, TIERS, runAll, corruptCodes, compressTier, webStreamRun } from './stream.mjs';
+
+// Count the Workers the library starts (its async calls run in one).
+let workersStarted = 0;
+const PlatformWorker = globalThis.Worker;
+globalThis.Worker = class extends PlatformWorker {
+  constructor(...args) {
+    super(...args);
+    workersStarted++;
+  }
+};
 
 const { init, TemporalTensorCompressor, TemporalTensorError } = api;
 
@@ -25,6 +35,9 @@ async function run() {
   const good = compressTier(api, TIERS[0])[0];
   const corrupt = corruptCodes(api, good);
 
+  // 5. The Web TransformStreams and the async calls (in the library's Worker).
+  const web = await webStreamRun(api);
+
   return {
     ok: true,
     backend: api.backend,
@@ -36,6 +49,8 @@ async function run() {
     decodedChecksum,
     corruptCode: corrupt.badMagic,
     truncatedCode: corrupt.truncated,
+    web,
+    workersStarted,
   };
 }
 

@@ -110,3 +110,86 @@ export function corruptCodes(api, goodSegment) {
     truncated: codeOf(goodSegment.slice(0, Math.max(1, goodSegment.length >> 1))),
   };
 }
+
+/** Frames of the web-stream run: 300 frames of 256 values drifting, with a jump at frame 150. */
+export const WEB_STREAM = { tensorLen: 256, frames: 300 };
+
+function webFrames() {
+  const { tensorLen, frames } = WEB_STREAM;
+  const out = new Float32Array(tensorLen * frames);
+  for (let t = 0; t < frames; t++) {
+    const gain = t >= 150 ? 6 : 1;
+    for (let i = 0; i < tensorLen; i++) out[t * tensorLen + i] = Math.sin(i * 0.07 + t * 0.013) * gain + Math.cos(i * 0.31) * 0.05;
+  }
+  return out;
+}
+
+/** Reads every chunk of a ReadableStream. */
+async function readAll(readable) {
+  const chunks = [];
+  const reader = readable.getReader();
+  for (let r = await reader.read(); !r.done; r = await reader.read()) chunks.push(r.value);
+  return chunks;
+}
+
+/**
+ * The Web Streams and the async calls with `api` (browser or Node entry): the frames written to a
+ * `TensorCompressionStream` in chunks of 1 to 9 whole frames, alternately as `Float32Array`s and
+ * as their little-endian bytes; the segments' bytes fed back through a
+ * `TensorDecompressionStream` cut into 1000-byte pieces; and the same frames through
+ * `pushManyAsync`/`flushAsync`, decoded with `decodeSegmentAsync`. Returns hex and checksums.
+ */
+export async function webStreamRun(api) {
+  const { tensorLen, frames } = WEB_STREAM;
+  const values = webFrames();
+  const sizes = [1, 4, 9, 2, 7, 3, 5, 8, 6];
+  let at = 0;
+  let k = 0;
+  const input = new ReadableStream({
+    pull(controller) {
+      if (at >= frames) {
+        controller.close();
+        return;
+      }
+      const n = Math.min(sizes[k % sizes.length], frames - at);
+      const chunk = values.slice(at * tensorLen, (at + n) * tensorLen);
+      controller.enqueue(k % 2 === 0 ? chunk : new Uint8Array(chunk.buffer));
+      at += n;
+      k++;
+    },
+  });
+  const options = { tensorLen, format: 'coded', accessCount: 100, lastAccessTs: 0, policy: { maxSegmentFrames: 64 } };
+  const segments = await readAll(input.pipeThrough(new api.TensorCompressionStream(options)));
+  const all = new Uint8Array(segments.reduce((n, s) => n + s.byteLength, 0));
+  let off = 0;
+  for (const s of segments) {
+    all.set(s, off);
+    off += s.byteLength;
+  }
+  let cut = 0;
+  const pieces = new ReadableStream({
+    pull(controller) {
+      if (cut >= all.byteLength) controller.close();
+      else controller.enqueue(all.slice(cut, (cut += 1000)));
+    },
+  });
+  const decoded = await readAll(pieces.pipeThrough(new api.TensorDecompressionStream()));
+
+  const c = new api.TemporalTensorCompressor({ tensorLen, format: 'coded', policy: { maxSegmentFrames: 64 } });
+  c.setAccess(100, 0);
+  const viaAsync = [...(await c.pushManyAsync(values.subarray(0, 100 * tensorLen), 0))];
+  viaAsync.push(...c.pushMany(values.subarray(100 * tensorLen, 130 * tensorLen), 0));
+  viaAsync.push(...(await c.pushManyAsync(values.subarray(130 * tensorLen), 0)));
+  const last = await c.flushAsync();
+  if (last) viaAsync.push(last);
+  c.free();
+  const asyncDecoded = [];
+  for (const s of viaAsync) asyncDecoded.push(await api.decodeSegmentAsync(s));
+  return {
+    segmentsHex: segments.map(toHex),
+    decodedFrames: decoded.length,
+    decodedChecksum: checksumFloats(decoded),
+    asyncSegmentsHex: viaAsync.map(toHex),
+    asyncDecodedChecksum: checksumFloats(asyncDecoded),
+  };
+}
