@@ -457,13 +457,24 @@ describe('npm/<suffix> platform packages', () => {
     expect(optionalDependencyProblems({ ...complete, optionalDependencies: { ...want, [`${pkg.napi.packageName}-sparc`]: pkg.version } }, want)).toHaveLength(1)
   })
 
-  it('are not listed in package.json (unpublished: npm ci could not install a clean clone), nor in the lockfile', () => {
-    // npm drops an optional dependency it cannot fetch from package-lock.json, and `npm ci`
-    // refuses a package.json the lockfile does not match; `napi pre-publish` adds them at release.
+  it('are listed in package.json as file:npm/<suffix> links, recorded as links in the lockfile (npm ci needs no registry for them)', async () => {
+    // Version ranges could not be: npm drops an optional dependency it cannot fetch from the
+    // lockfile and `npm ci` then refuses it; `napi pre-publish` writes the versions at release,
+    // and the workflow's `platform-deps.mjs --check` refuses a manifest still holding a link.
+    // @ts-expect-error: plain ESM script without types
+    const { repoOptionalDependencies, optionalDependencyProblems, expectedOptionalDependencies } = await import('../scripts/platform-deps.mjs')
+    const links: Record<string, string> = repoOptionalDependencies(fileURLToPath(root))
+    expect(links).toEqual(Object.fromEntries(expected.map((e) => [`${pkg.napi.packageName}-${e.suffix}`, `file:npm/${e.suffix}`])))
     const prefix = `${pkg.napi.packageName}-`
-    expect(Object.keys(pkg.optionalDependencies ?? {}).filter((n) => n.startsWith(prefix))).toEqual([])
+    const listed = Object.fromEntries(Object.entries(pkg.optionalDependencies ?? {}).filter(([n]) => n.startsWith(prefix)))
+    expect(listed).toEqual(links)
+    expect(optionalDependencyProblems(pkg, expectedOptionalDependencies(fileURLToPath(root))), 'a link must never pass the release check').toHaveLength(expected.length)
     const lock = JSON.parse(read('package-lock.json'))
-    expect(Object.keys(lock.packages).filter((p) => p.includes(`node_modules/${prefix}`))).toEqual([])
+    expect(lock.packages[''].optionalDependencies).toEqual(links)
+    for (const e of expected) {
+      expect(lock.packages[`node_modules/${prefix}${e.suffix}`], e.suffix).toEqual({ resolved: `npm/${e.suffix}`, link: true })
+      expect(lock.packages[`npm/${e.suffix}`]?.name, e.suffix).toBe(`${prefix}${e.suffix}`)
+    }
   })
 
   it('the Node loader looks for the same file names and package names', () => {

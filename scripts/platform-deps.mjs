@@ -2,17 +2,21 @@
 // The platform packages (npm/<suffix>, one per napi target) and the root package's
 // `optionalDependencies` on them.
 //
-// Why package.json in the repository does not list them: they are published only by the
-// release workflow, and npm cannot record an optional dependency it cannot fetch. `npm install`
-// drops such a dependency from package-lock.json without a word, and `npm ci` then refuses to
-// run ("package.json and package-lock.json are not in sync"), so a clean clone could not
-// install. The release workflow's `napi pre-publish` writes the list into package.json right
-// before `npm publish`; `--check` (run by the workflow after it) checks what it wrote.
+// In the repository, package.json lists them as `file:npm/<suffix>` links: npm records a link in
+// package-lock.json without fetching anything, so `npm ci` installs a clean clone (and the link
+// of this platform's package only: the others' os/cpu/libc do not match, and an optional
+// dependency that does not match is skipped). Version ranges could not be used there: the
+// packages are published only by the release workflow, npm drops an optional dependency it
+// cannot fetch from the lockfile, and `npm ci` then refuses the lockfile as out of sync. At
+// release, `napi pre-publish` replaces the links by the version every platform package is
+// published at; `--check` (run by the workflow after it) checks what it wrote, so a manifest
+// still holding a link is never published.
 //
 // Usage:
-//   node scripts/platform-deps.mjs           print the expected optionalDependencies (JSON)
+//   node scripts/platform-deps.mjs           print the optionalDependencies to publish (JSON)
 //   node scripts/platform-deps.mjs --check   exit 1 unless package.json's optionalDependencies
-//                                            on platform packages are exactly the expected ones
+//                                            on platform packages are exactly those (release)
+//   node scripts/platform-deps.mjs --repo    print the repository's `file:npm/<suffix>` links
 import { readFileSync, readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
@@ -36,6 +40,17 @@ export function expectedOptionalDependencies(root = defaultRoot) {
     out[p.name] = p.version
   }
   return out
+}
+
+/**
+ * The `optionalDependencies` package.json holds in the repository: every platform package as a
+ * `file:npm/<suffix>` link (see the header for why).
+ * @param {string} root directory of the repository
+ * @returns {Record<string, string>}
+ */
+export function repoOptionalDependencies(root = defaultRoot) {
+  const prefix = `${JSON.parse(readFileSync(`${root}/package.json`, 'utf8')).napi.packageName}-`
+  return Object.fromEntries(Object.keys(expectedOptionalDependencies(root)).map((name) => [name, `file:npm/${name.slice(prefix.length)}`]))
 }
 
 /**
@@ -65,6 +80,8 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     for (const p of problems) console.error(`optionalDependencies: ${p}`)
     if (problems.length > 0) process.exit(1)
     console.log(`optionalDependencies: ${Object.keys(expected).length} platform packages at ${pkg.version}`)
+  } else if (process.argv.includes('--repo')) {
+    console.log(JSON.stringify(repoOptionalDependencies(), null, 2))
   } else {
     console.log(JSON.stringify(expected, null, 2))
   }
