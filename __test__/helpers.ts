@@ -36,8 +36,9 @@ export interface GoldenCase {
   decoded: string
 }
 
-export function goldenCases(): GoldenCase[] {
-  return JSON.parse(readFileSync(new URL('manifest.json', vectorsDir), 'utf8')).cases
+/** The cases of `tests/vectors/<folder>manifest.json` (the main folder unless told). */
+export function goldenCases(folder = ''): GoldenCase[] {
+  return JSON.parse(readFileSync(new URL(`${folder}manifest.json`, vectorsDir), 'utf8')).cases
 }
 
 export function readBytes(name: string): Uint8Array {

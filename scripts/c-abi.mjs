@@ -90,7 +90,7 @@ export function runExample() {
       '-lpthread', '-ldl', '-lm', '-o', exe,
     ])
     run(exe, [])
-    for (const sub of ['.', 'padded']) {
+    for (const sub of ['.', 'padded', 'coded-v3']) {
       const manifest = JSON.parse(readFileSync(join(vectors, sub, 'manifest.json'), 'utf8'))
       for (const c of manifest.cases) {
         run(exe, [join(vectors, sub, c.tqtc), join(vectors, sub, c.decoded)])

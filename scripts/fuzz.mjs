@@ -95,8 +95,9 @@ function codedSeeds() {
  * `coded_decode` also gets seeds of its generated form.
  */
 export function seedCorpora(targets = TARGETS) {
-  // The compressor's vectors, and the frame-padded layout's (tests/vectors/padded/).
-  const seeds = ['', 'padded'].flatMap((sub) =>
+  // The compressor's vectors, the frame-padded layout's (tests/vectors/padded/) and the
+  // version-3 coded segments (tests/vectors/coded-v3/).
+  const seeds = ['', 'padded', 'coded-v3'].flatMap((sub) =>
     readdirSync(join(vectorsDir, sub))
       .filter((f) => f.endsWith('.tqtc'))
       .map((f) => join(sub, f)),

@@ -1,5 +1,6 @@
 /** The contract each backend (native addon, WebAssembly) implements. Internal. */
 import { TemporalTensorError } from './errors.js'
+import { isCodedVersion } from './limits.js'
 
 /** Resolved tier policy, every field present (see `TierPolicyOptions`). */
 export interface ResolvedPolicy {
@@ -13,7 +14,7 @@ export interface ResolvedPolicy {
   fixedBits: number
 }
 
-/** Segment format: `'coded'` (TQTC v3) or `'packed'` (v1/v2, the ADR's fixed-width layout). */
+/** Segment format: `'coded'` (TQTC v4; v3 read too) or `'packed'` (v1/v2, the ADR's fixed-width layout). */
 export type SegmentFormat = 'coded' | 'packed'
 
 /** How a compressor writes segments, every field present. */
@@ -38,9 +39,9 @@ export interface CompressorState {
 
 /** Header fields of a segment. */
 export interface SegmentInfo {
-  /** `'packed'` (versions 1 and 2) or `'coded'` (version 3). */
+  /** `'packed'` (versions 1 and 2) or `'coded'` (versions 3 and 4). */
   format: SegmentFormat
-  /** Format version: 1 (packed, f16 scales), 2 (packed, f32 scales), 3 (coded). */
+  /** Format version: 1 (packed, f16 scales), 2 (packed, f32 scales), 3 or 4 (coded; 4 is written). */
   version: number
   /** Bits per code, 1..=8 (this library writes 8, 7, 5 or 3); for coded segments the packed
    * width whose bound they keep. */
@@ -168,7 +169,7 @@ export interface RawSegmentInfo {
 /** `SegmentInfo` from what a backend reports. */
 export function segmentInfoFrom(r: RawSegmentInfo): SegmentInfo {
   return {
-    format: r.version === 3 ? 'coded' : 'packed',
+    format: isCodedVersion(r.version) ? 'coded' : 'packed',
     version: r.version,
     bits: r.bits,
     bound: shortestF32(r.bound),

@@ -10,6 +10,14 @@ import { TemporalTensorError } from './errors.js'
  */
 export const MAX_DECODE_VALUES = 2 ** 28
 
+/**
+ * Whether a segment's version byte names the coded layout (3, or 4 since 0.2; `docs/format.md`);
+ * versions 1 and 2 are packed. Both coded versions keep the segment's length at byte 24.
+ */
+export function isCodedVersion(version: number): boolean {
+  return version === 3 || version === 4
+}
+
 /** The `LIMIT_EXCEEDED` error of a segment that decodes to too many values. */
 export function limitExceeded(values: number, max: number): TemporalTensorError {
   return new TemporalTensorError('LIMIT_EXCEEDED', `decoded values ${values} exceeds the maximum ${max}`)

@@ -112,7 +112,7 @@ export declare function segmentInfo(segmentBytes: Uint8Array): SegmentInfo
 
 /** A segment's header fields, as `segmentInfo()` returns them. */
 export interface SegmentInfo {
-  /** Format version (1 or 2: packed; 3: coded). */
+  /** Format version (1 or 2: packed; 3 or 4: coded). */
   version: number
   /** Bits per code. */
   bits: number

@@ -8,7 +8,7 @@ import type { CompressorOptions } from './api.js'
 import { TemporalTensorError, checkBytes, checkU32 } from './errors.js'
 import { toFloat32 } from './frames.js'
 import type { FrameInput } from './frames.js'
-import { MAX_DECODE_VALUES } from './limits.js'
+import { MAX_DECODE_VALUES, isCodedVersion } from './limits.js'
 
 /** Options of the compress streams: the compressor's, plus the access statistics to start from. */
 export interface CompressStreamOptions extends CompressorOptions {
@@ -108,7 +108,7 @@ function segmentLength(head: Uint8Array): number | { need: number } {
   if (head.length < 5) return { need: 5 }
   const view = new DataView(head.buffer, head.byteOffset, head.byteLength)
   const version = head[4]
-  if (version === 3) {
+  if (isCodedVersion(version)) {
     if (head.length < FIXED_CODED) return { need: FIXED_CODED }
     return view.getUint32(24, true)
   }

@@ -100,7 +100,7 @@ describe(`facade on the ${process.env.TEMPORAL_TENSOR_BACKEND} backend (${kernel
           const info = segmentInfo(seg)
           expect(info.bits).toBe(g.bits)
           expect(info.format).toBe(g.format)
-          expect(info.version === 3).toBe(g.format === 'coded')
+          expect(info.version === 4).toBe(g.format === 'coded')
           expect(info.byteLength).toBe(seg.byteLength)
           expect(info.tensorLen).toBe(g.tensorLen)
         }
@@ -108,14 +108,28 @@ describe(`facade on the ${process.env.TEMPORAL_TENSOR_BACKEND} backend (${kernel
     }
   })
 
-  describe('coded format (TQTC v3)', () => {
+  describe('coded format (TQTC v4; v3 read)', () => {
+    for (const g of goldenCases('coded-v3/')) {
+      it(`${g.name}: a version-3 segment still decodes bit for bit, whole and frame by frame`, () => {
+        const seg = readBytes(`coded-v3/${g.tqtc}`)
+        const expected = readBytes(`coded-v3/${g.decoded}`)
+        const info = segmentInfo(seg)
+        expect([info.format, info.version, info.frameCount]).toEqual(['coded', 3, g.frames])
+        expect(hex(new Uint8Array(decodeSegment(seg).buffer))).toBe(hex(expected))
+        for (let i = 0; i < g.frames; i++) {
+          const one = new Uint8Array(decodeFrame(seg, i).buffer)
+          expect(hex(one)).toBe(hex(expected.subarray(i * 4 * g.tensorLen, (i + 1) * 4 * g.tensorLen)))
+        }
+      })
+    }
+
     it('reports its format, bound and keyframe interval', () => {
       const c = new TemporalTensorCompressor({ tensorLen: N, format: 'coded', keyframeInterval: 5, policy: { fixedBits: 7 } })
       expect(c.format).toBe('coded')
       const seg = c.pushMany(stream(N, 12), 0).concat(c.flush() ?? [])[0]
       expect(segmentInfo(seg)).toEqual({
         format: 'coded',
-        version: 3,
+        version: 4,
         bits: 7,
         bound: 0.016,
         groupLen: 0,

@@ -1,4 +1,4 @@
-//! Hostile coded (TQTC v3) segments through every decoding entry point. The oracle is in
+//! Hostile coded (TQTC v3 and v4) segments through every decoding entry point. The oracle is in
 //! `common/coded.rs` (no panic, bounded allocation, `decode` / `decode_into` / `decode_frame`
 //! consistent, errors behind the header only when the header parsed).
 //!
@@ -6,7 +6,8 @@
 //! input can ask for the checksum to be recomputed to reach the structure behind it. Forms:
 //! - input starting with `T` (`"TQTC"`, e.g. the golden vectors): the segment, as it is;
 //! - otherwise the first byte holds flags:
-//!   - bit 0 clear, *raw*: the segment is `"TQTC"`, version 3, then the rest of the input;
+//!   - bit 0 clear, *raw*: the segment is `"TQTC"`, version 3 (bit 5 clear) or 4 (bit 5 set),
+//!     then the rest of the input;
 //!   - bit 0 set, *generated*: the rest drives a coded compressor (tensor length, frames,
 //!     keyframe interval, width, bound override, values) to one valid segment, which must decode
 //!     with every frame within the bound it records; then up to 8 mutations (byte flips and
@@ -245,7 +246,7 @@ fuzz_target!(|bytes: &[u8]| {
             let mut data;
             if flags & 1 == 0 {
                 data = MAGIC.to_le_bytes().to_vec();
-                data.push(3);
+                data.push(if flags & 0x20 == 0 { 3 } else { 4 });
                 data.extend_from_slice(input.rest());
             } else {
                 let original = generate(&mut input);

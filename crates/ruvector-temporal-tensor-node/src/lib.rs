@@ -108,7 +108,7 @@ pub struct CompressorInfo {
 /// A segment's header fields, as `segmentInfo()` returns them.
 #[napi(object)]
 pub struct SegmentInfo {
-    /// Format version (1 or 2: packed; 3: coded).
+    /// Format version (1 or 2: packed; 3 or 4: coded).
     pub version: u32,
     /// Bits per code.
     pub bits: u32,

@@ -81,6 +81,15 @@ def test_frame_padded_vectors_decode_on_every_path(case):
         assert np.array_equal(bits(tt.decode_frame(seg, k)), bits(expected[k * n : (k + 1) * n]))
 
 
+@pytest.mark.parametrize("case", manifest("coded-v3"), ids=lambda c: c["name"])
+def test_version_3_coded_vectors_still_decode(case):
+    seg = (VECTORS / "coded-v3" / case["tqtc"]).read_bytes()
+    expected = f32(VECTORS / "coded-v3" / case["decoded"])
+    info = tt.segment_info(seg)
+    assert (info["version"], info["format"]) == (3, "coded")
+    assert np.array_equal(bits(tt.decode_segment(seg).reshape(-1)), bits(expected))
+
+
 def node_cases():
     folder = os.environ.get("TT_NODE_FIXTURES")
     if not folder:

@@ -1,4 +1,5 @@
-//! TQTC version 3, "coded": error-bounded quantization, closed-loop prediction, rANS coding.
+//! TQTC versions 3 and 4, "coded": error-bounded quantization, closed-loop prediction, rANS
+//! coding. Version 4 is written; version 3 is still read.
 //!
 //! Each frame gets its own quantization step from its tier's bound `b` and its own largest
 //! magnitude `M = max|v|`: `step = 2·b·M·(1 − 2⁻¹⁰)`. A frame is predicted from `w/16` of the
@@ -14,12 +15,12 @@
 //! frames; a block's first frame is never predicted, so any frame decodes after at most
 //! `keyframe_interval − 1` others. A CRC-32C covers the whole segment.
 //!
-//! Layout (all integers little-endian):
+//! Layout of version 4 (all integers little-endian):
 //!
 //! | offset | size | field |
 //! | --- | --- | --- |
 //! | 0 | 4 | magic `0x43545154` (`"TQTC"`) |
-//! | 4 | 1 | version = 3 |
+//! | 4 | 1 | version = 4 |
 //! | 5 | 1 | bits: the packed width whose bound this segment keeps (1..=8; 8, 7, 5, 3 written) |
 //! | 6 | 2 | keyframe_interval `K` (≥ 1) |
 //! | 8 | 4 | tensor_len (1..=2²⁴) |
@@ -29,19 +30,24 @@
 //! | 22 | 2 | reserved, 0 |
 //! | 24 | 4 | byte_len: the whole segment, checksum included |
 //! | 28 | … | `S` frequencies (LEB128, 1–2 bytes each; sum 4096 unless `S = 0`) |
-//! | … | 4·B | byte length of each of the `B = ceil(F / K)` blocks |
+//! | … | … | byte length of the frame records (LEB128), then the records (`src/coded_records.rs`) |
+//! | … | … | byte length (LEB128) of each of the `B = ceil(F / K)` blocks |
 //! | … | … | the blocks, back to back |
 //! | byte_len − 4 | 4 | CRC-32C of bytes `0 .. byte_len − 4` |
 //!
-//! A block holds, for each of its frames in order, a mode byte followed (unless the frame is raw
-//! or keeps the previous step) by the change of its 16-bit step code as a zigzag LEB128 number;
-//! then the values of its raw frames (f32, `tensor_len` each); then the rANS stream of its coded
-//! frames' symbols ([`crate::rans`]). The mode byte is `255` for a raw frame, else
+//! Each frame has a record: its mode byte and, unless it is raw, its 16-bit step code; version
+//! 4 range codes them for the whole segment (`src/coded_records.rs`). A block holds the values
+//! of its raw frames (f32, `tensor_len` each), then the rANS stream of its coded frames' symbols
+//! ([`crate::rans`]; one lane when the block has fewer than [`rans::ONE_LANE_BELOW`] symbols).
+//! Version 3 differs in three places: four-byte block lengths, four lanes always, and the
+//! records as bytes at the start of each block (a mode byte followed, unless the frame is raw or
+//! has flag E, by the change of its step code from the block's previous one, from 0, as a zigzag
+//! LEB128 number). The mode byte is `255` for a raw frame, else
 //! `P | D·0x80 | E·0x40 | C·0x20`: predictor `P` either a temporal weight `w` in `0..=16` or
 //! `16 + n` (predict from the previous frame smoothed `n ≤ 4` times along the frame
 //! ([`crate::kernels::coded::smooth`]), weight 1), `D` the running difference along the frame
-//! (with `C`, the half difference: see [`crate::kernels::coded::Difference`]), `E` the same
-//! step code as the block's previous coded frame, `C` without `D` a chain frame (each value
+//! (with `C`, the half difference: see [`crate::kernels::coded::Difference`]), `E` (version 3
+//! only) the same step code as the block's previous coded frame, `C` without `D` a chain frame (each value
 //! predicted by the decoded value before it; `P = 0`). A step code is
 //! the top 16 bits below the sign of the step's `f32` (`step = f32::from_bits(code << 15)`).
 //! Decoding a coded frame (see [`crate::kernels::coded`]): symbol `z` gives
@@ -54,6 +60,7 @@
 //! `P = 0` (or is raw).
 //! `docs/format.md` in the repository spells the layout out in full.
 
+use crate::coded_records::{Record, RecordReader, RecordWriter};
 use crate::crc32c::crc32c;
 use crate::error::{Error, SegmentField};
 use crate::kernels::coded::{Difference, Prediction};
@@ -63,8 +70,16 @@ use crate::rans::{self, DecodeTable, Decoder, FreqTable, MAX_SYMBOLS};
 use alloc::vec;
 use alloc::vec::Vec;
 
-/// The version byte of coded segments.
-pub const VERSION_CODED: u8 = 3;
+/// The version byte of the coded segments this library writes: 4 (frame records range coded
+/// per segment, variable-length block lengths, one rANS lane for short blocks).
+pub const VERSION_CODED: u8 = 4;
+/// The first coded version (frame records as bytes in each block, four rANS lanes), still read.
+pub const VERSION_CODED_V3: u8 = 3;
+
+/// Whether `version` is a coded version this library reads (3 or 4).
+pub fn is_coded_version(version: u8) -> bool {
+    version == VERSION_CODED_V3 || version == VERSION_CODED
+}
 /// Bytes before the frequency table.
 pub const HEADER_LEN: usize = 28;
 /// Bytes of the trailing checksum.
@@ -116,6 +131,8 @@ fn read_u32(b: &[u8], at: usize) -> u32 {
 /// The validated fixed fields of a coded segment.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CodedHeader {
+    /// The version byte: [`VERSION_CODED_V3`] or [`VERSION_CODED`].
+    pub version: u8,
     /// The packed width whose bound the segment keeps.
     pub bits: u8,
     /// Frames per block.
@@ -134,9 +151,10 @@ pub struct CodedHeader {
 
 impl CodedHeader {
     /// Validates the fixed fields and the checksum of the coded segment at the start of `bytes`
-    /// (whose version byte is 3). Nothing is allocated.
+    /// (whose version byte is 3 or 4). Nothing is allocated.
     ///
-    /// Errors: [`Error::Truncated`], [`Error::CorruptSegment`] naming the field.
+    /// Errors: [`Error::Truncated`], [`Error::UnsupportedVersion`] for another version byte,
+    /// [`Error::CorruptSegment`] naming the field.
     pub fn parse(bytes: &[u8]) -> Result<CodedHeader, Error> {
         let available = bytes.len() as u64;
         if bytes.len() < HEADER_LEN {
@@ -144,6 +162,9 @@ impl CodedHeader {
                 needed: HEADER_LEN as u64,
                 available,
             });
+        }
+        if !is_coded_version(bytes[4]) {
+            return Err(Error::UnsupportedVersion { version: bytes[4] });
         }
         let byte_len = read_u32(bytes, 24) as usize;
         if byte_len < HEADER_LEN + CHECKSUM_LEN {
@@ -160,6 +181,7 @@ impl CodedHeader {
             return Err(corrupt(SegmentField::Checksum));
         }
         let header = CodedHeader {
+            version: bytes[4],
             bits: bytes[5],
             keyframe_interval: read_u16(bytes, 6) as u32,
             tensor_len: read_u32(bytes, 8),
@@ -204,6 +226,8 @@ pub struct CodedSegment<'a> {
     pub header: CodedHeader,
     bytes: &'a [u8],
     table: FreqTable,
+    /// Version 4: the range-coded frame records ([`crate::coded_records`]).
+    records: &'a [u8],
     /// Offset of each block (and the end of the last one).
     block_offsets: Vec<usize>,
 }
@@ -219,29 +243,56 @@ impl<'a> CodedSegment<'a> {
         let (table, table_len) =
             FreqTable::read(&body[HEADER_LEN..], header.symbol_count as usize)?;
         let blocks = header.block_count() as usize;
+        if header.version == VERSION_CODED {
+            return Self::parse_v4(header, body, table, HEADER_LEN + table_len);
+        }
         let lens_at = HEADER_LEN + table_len;
         let first_block = blocks
             .checked_mul(4)
             .and_then(|n| n.checked_add(lens_at))
             .filter(|&end| end <= body.len())
             .ok_or(corrupt(SegmentField::BlockLen))?;
-        let mut block_offsets = Vec::with_capacity(blocks + 1);
-        let mut at = first_block;
-        block_offsets.push(at);
-        for b in 0..blocks {
-            at = at
-                .checked_add(read_u32(body, lens_at + 4 * b) as usize)
-                .filter(|&end| end <= body.len())
-                .ok_or(corrupt(SegmentField::BlockLen))?;
-            block_offsets.push(at);
-        }
-        if at != body.len() {
-            return Err(corrupt(SegmentField::BlockLen));
-        }
+        let lens = (0..blocks).map(|b| read_u32(body, lens_at + 4 * b) as usize);
+        let block_offsets = block_offsets(first_block, lens, body.len())?;
         Ok(CodedSegment {
             header,
             bytes: body,
             table,
+            records: &[],
+            block_offsets,
+        })
+    }
+
+    /// The rest of [`parse`](Self::parse) for version 4, from the record stream's length at
+    /// `at`: the records, then each block's length (LEB128), then the blocks.
+    fn parse_v4(
+        header: CodedHeader,
+        body: &'a [u8],
+        table: FreqTable,
+        mut at: usize,
+    ) -> Result<CodedSegment<'a>, Error> {
+        let length = |at: &mut usize, field| -> Result<usize, Error> {
+            let (len, used) = read_leb128(&body[*at..], 5).ok_or(corrupt(field))?;
+            *at += used;
+            Ok(len as usize)
+        };
+        let records_len = length(&mut at, SegmentField::Records)?;
+        let records = body
+            .get(at..)
+            .and_then(|rest| rest.get(..records_len))
+            .ok_or(corrupt(SegmentField::Records))?;
+        at += records_len;
+        let blocks = header.block_count() as usize;
+        let mut lens = Vec::with_capacity(blocks);
+        for _ in 0..blocks {
+            lens.push(length(&mut at, SegmentField::BlockLen)?);
+        }
+        let block_offsets = block_offsets(at, lens.into_iter(), body.len())?;
+        Ok(CodedSegment {
+            header,
+            bytes: body,
+            table,
+            records,
             block_offsets,
         })
     }
@@ -263,52 +314,43 @@ impl<'a> CodedSegment<'a> {
         let mut symbols = vec![0u16; n];
         let first_block = wanted_from / k;
         let last_block = last / k;
+        // Version 4: one record stream for the segment, read from its start.
+        let mut record_stream =
+            (self.header.version == VERSION_CODED).then(|| RecordReader::new(self.records));
+        if let Some(stream) = record_stream.as_mut() {
+            for f in 0..first_block * k {
+                next_record(stream, f % k == 0)?;
+            }
+        }
         for b in first_block..=last_block {
             let block =
                 &self.bytes[self.block_offsets[b as usize]..self.block_offsets[b as usize + 1]];
             let start = b * k;
             let frames = (self.header.frame_count - start).min(k) as usize;
             let frames_needed = ((last - start) as usize + 1).min(frames);
-            // Frame records.
-            let mut at = 0usize;
-            let mut records = Vec::with_capacity(frames);
-            let mut raw_frames = 0usize;
-            // Steps are stored as differences of step codes, from 0 at the block's start.
-            let mut step_code = 0i64;
-            for f in 0..frames {
-                let mode = *block.get(at).ok_or(corrupt(SegmentField::FrameMode))?;
-                at += 1;
-                if mode == MODE_RAW {
-                    raw_frames += 1;
-                    records.push((mode, 0.0f32));
-                    continue;
+            // Frame records: (mode, step) with flag E cleared; version 3 stores them at the
+            // block's start (`at` is where they end).
+            let (records, at) = match record_stream.as_mut() {
+                Some(stream) => {
+                    let records = (0..frames)
+                        .map(|f| next_record(stream, f == 0))
+                        .collect::<Result<Vec<_>, Error>>()?;
+                    (records, 0)
                 }
-                let Some((prediction, _)) = prediction_of(mode) else {
-                    return Err(corrupt(SegmentField::FrameMode));
-                };
-                if f == 0 && prediction.weight != 0 {
-                    return Err(corrupt(SegmentField::FrameMode));
-                }
-                let code = if mode & MODE_SAME_STEP != 0 {
-                    step_code
-                } else {
-                    let (delta, used) =
-                        read_varint(&block[at..]).ok_or(corrupt(SegmentField::Step))?;
-                    at += used;
-                    step_code + unzigzag32(delta) as i64
-                };
-                if !(0..=MAX_STEP_CODE as i64).contains(&code) {
-                    return Err(corrupt(SegmentField::Step));
-                }
-                step_code = code;
-                records.push((mode, step_of(code as u16)));
-            }
+                None => block_records_v3(block, frames)?,
+            };
+            let raw_frames = records.iter().filter(|r| r.0 == MODE_RAW).count();
+            let lanes = if self.header.version == VERSION_CODED {
+                rans::lanes_for((frames - raw_frames) * n)
+            } else {
+                rans::LANES
+            };
             let raw_len = raw_frames
                 .checked_mul(4 * n)
                 .filter(|&len| len <= block.len() - at)
                 .ok_or(corrupt(SegmentField::BlockLen))?;
             let mut raw = &block[at..at + raw_len];
-            let mut decoder = Decoder::new(&block[at + raw_len..], &dtable)?;
+            let mut decoder = Decoder::new(&block[at + raw_len..], &dtable, lanes)?;
             for (f, &(mode, step)) in records.iter().enumerate().take(frames_needed) {
                 if mode == MODE_RAW {
                     for (c, v) in raw[..4 * n].chunks_exact(4).zip(cur.iter_mut()) {
@@ -348,6 +390,109 @@ impl<'a> CodedSegment<'a> {
         }
         Ok(())
     }
+}
+
+/// Every frame's record of the coded segment at the start of `bytes`, as `(mode, step)`:
+/// the mode byte with flag E clear (255 for a raw frame) and the frame's quantization step (0
+/// for raw frames). For tools and tests that look inside segments.
+///
+/// Errors: as [`CodedSegment::parse`], and [`Error::CorruptSegment`] for invalid records.
+#[doc(hidden)]
+pub fn frame_records(bytes: &[u8]) -> Result<Vec<(u8, f32)>, Error> {
+    let seg = CodedSegment::parse(bytes)?;
+    let k = seg.header.keyframe_interval as usize;
+    let frames = seg.header.frame_count as usize;
+    if seg.header.version == VERSION_CODED {
+        let mut stream = RecordReader::new(seg.records);
+        return (0..frames)
+            .map(|f| next_record(&mut stream, f % k == 0))
+            .collect();
+    }
+    let mut all = Vec::with_capacity(frames);
+    for (b, w) in seg.block_offsets.windows(2).enumerate() {
+        let (records, _) = block_records_v3(&seg.bytes[w[0]..w[1]], k.min(frames - b * k))?;
+        all.extend(records);
+    }
+    Ok(all)
+}
+
+/// The offset of each block, and the end of the last, for blocks of lengths `lens` starting
+/// at `first`; the blocks must end exactly at `end`. Errors: [`Error::CorruptSegment`]
+/// (`block_len`).
+fn block_offsets(
+    first: usize,
+    lens: impl ExactSizeIterator<Item = usize>,
+    end: usize,
+) -> Result<Vec<usize>, Error> {
+    let mut offsets = Vec::with_capacity(lens.len() + 1);
+    let mut at = first;
+    offsets.push(at);
+    for len in lens {
+        at = at
+            .checked_add(len)
+            .filter(|&e| e <= end)
+            .ok_or(corrupt(SegmentField::BlockLen))?;
+        offsets.push(at);
+    }
+    if at != end {
+        return Err(corrupt(SegmentField::BlockLen));
+    }
+    Ok(offsets)
+}
+
+/// A frame record as the decoder uses it, `(mode, step)`, after checking that the mode is
+/// valid (and, for a block's first frame, predicts from nothing) and the code within
+/// `0..=MAX_STEP_CODE`. Raw frames have step 0.
+fn checked_record(mode: u8, code: i64, first_of_block: bool) -> Result<(u8, f32), Error> {
+    if mode == MODE_RAW {
+        return Ok((mode, 0.0));
+    }
+    match prediction_of(mode) {
+        Some((prediction, _)) if !(first_of_block && prediction.weight != 0) => {}
+        _ => return Err(corrupt(SegmentField::FrameMode)),
+    }
+    if !(0..=MAX_STEP_CODE as i64).contains(&code) {
+        return Err(corrupt(SegmentField::Step));
+    }
+    Ok((mode & !MODE_SAME_STEP, step_of(code as u16)))
+}
+
+/// The next record of a version-4 record stream, checked ([`checked_record`]).
+fn next_record(stream: &mut RecordReader, first_of_block: bool) -> Result<(u8, f32), Error> {
+    let record = stream
+        .next(first_of_block)
+        .ok_or(corrupt(SegmentField::Step))?;
+    if record.mode & MODE_SAME_STEP != 0 && record.mode != MODE_RAW {
+        // Flag E belongs to version 3's byte records only.
+        return Err(corrupt(SegmentField::FrameMode));
+    }
+    checked_record(record.mode, record.code as i64, first_of_block)
+}
+
+/// Reads a version-3 block's byte records (`frames` of them) from its start; returns them
+/// checked and the offset where they end.
+fn block_records_v3(block: &[u8], frames: usize) -> Result<(Vec<(u8, f32)>, usize), Error> {
+    let mut at = 0usize;
+    let mut records = Vec::with_capacity(frames);
+    // Steps are stored as differences of step codes, from 0 at the block's start.
+    let mut step_code = 0i64;
+    for f in 0..frames {
+        let mode = *block.get(at).ok_or(corrupt(SegmentField::FrameMode))?;
+        at += 1;
+        let code = if mode == MODE_RAW || mode & MODE_SAME_STEP != 0 {
+            step_code
+        } else {
+            let (delta, used) = read_leb128(&block[at..], 3).ok_or(corrupt(SegmentField::Step))?;
+            at += used;
+            step_code + unzigzag32(delta) as i64
+        };
+        let record = checked_record(mode, code, f == 0)?;
+        if mode != MODE_RAW {
+            step_code = code;
+        }
+        records.push(record);
+    }
+    Ok((records, at))
 }
 
 /// Whether a (non-raw) mode byte names a chain frame: flag C without flag D.
@@ -414,10 +559,6 @@ fn step_of(code: u16) -> f32 {
     f32::from_bits((code as u32) << 15)
 }
 
-fn zigzag32(v: i32) -> u32 {
-    ((v << 1) ^ (v >> 31)) as u32
-}
-
 fn unzigzag32(z: u32) -> i32 {
     (z >> 1) as i32 ^ -((z & 1) as i32)
 }
@@ -431,14 +572,15 @@ fn write_varint(mut v: u32, out: &mut Vec<u8>) {
     out.push(v as u8);
 }
 
-/// Reads a LEB128 number of at most 3 bytes (below 2²¹) with no redundant trailing zero byte;
-/// returns it and the bytes used.
-fn read_varint(bytes: &[u8]) -> Option<(u32, usize)> {
-    let mut v = 0u32;
-    for (i, &b) in bytes.iter().take(3).enumerate() {
-        v |= ((b & 0x7f) as u32) << (7 * i);
+/// Reads a LEB128 number of at most `max_bytes` bytes (3: below 2²¹; 5: any `u32`) with no
+/// redundant trailing zero byte; returns it and the bytes used.
+fn read_leb128(bytes: &[u8], max_bytes: usize) -> Option<(u32, usize)> {
+    let mut v = 0u64;
+    for (i, &b) in bytes.iter().take(max_bytes).enumerate() {
+        v |= ((b & 0x7f) as u64) << (7 * i);
         if b & 0x80 == 0 {
-            return (i == 0 || b != 0).then_some((v, i + 1));
+            let value = u32::try_from(v).ok()?;
+            return (i == 0 || b != 0).then_some((value, i + 1));
         }
     }
     None
@@ -779,10 +921,13 @@ impl CodedWriter {
         // symbol (the smallest frequency is 1/4096), plus per block its states, a few
         // renormalisation words and its length field.
         let coded_bits = (self.symbols.len() * rans::SCALE_BITS as usize).div_ceil(8);
+        // Records: at most 16 modelled bits (under 8 bits each) and 14 even-odds bits a frame,
+        // plus the coder's flush and the stream's length.
         HEADER_LEN
             + 2 * (self.max_symbol as usize + 1)
-            + blocks * (4 + 2 + rans::max_encoded_len(0))
-            + self.records.len() * 4
+            + blocks * (5 + 2 + rans::max_encoded_len(0))
+            + self.records.len() * 18
+            + 10
             + self.raw.len() * 4
             + coded_bits
             + CHECKSUM_LEN
@@ -809,43 +954,47 @@ impl CodedWriter {
         out.extend_from_slice(&0u16.to_le_bytes());
         out.extend_from_slice(&0u32.to_le_bytes()); // byte_len, patched below
         table.write(out);
+        let mut records = RecordWriter::new();
+        for (i, r) in self.records.iter().enumerate() {
+            let code = if r.mode == MODE_RAW {
+                0
+            } else {
+                step_code(r.step)
+            };
+            records.push(Record { mode: r.mode, code }, i as u32 % k == 0);
+        }
+        let records = records.finish();
+        write_varint(records.len() as u32, out);
+        out.extend_from_slice(&records);
+        // Blocks go to a scratch buffer first: their lengths (LEB128) come before them.
         let blocks = frames.div_ceil(k) as usize;
-        let lens_at = out.len();
-        out.resize(lens_at + 4 * blocks, 0);
+        let mut block_bytes = Vec::new();
+        let mut lens = Vec::with_capacity(blocks);
         let mut sym_at = 0;
         let mut raw_at = 0;
-        for b in 0..blocks {
-            let block_start = out.len();
-            let records =
-                &self.records[b * k as usize..((b + 1) * k as usize).min(frames as usize)];
-            let mut coded = 0;
-            let mut last_code = 0i32;
-            for r in records {
-                if r.mode == MODE_RAW {
-                    out.push(r.mode);
-                    continue;
-                }
-                coded += 1;
-                let code = step_code(r.step) as i32;
-                if code == last_code {
-                    out.push(r.mode | MODE_SAME_STEP);
-                } else {
-                    out.push(r.mode);
-                    write_varint(zigzag32(code - last_code), out);
-                }
-                last_code = code;
-            }
+        for records in self.records.chunks(k as usize) {
+            let block_start = block_bytes.len();
             let raw_count = records.iter().filter(|r| r.mode == MODE_RAW).count() * n;
             for v in &self.raw[raw_at..raw_at + raw_count] {
-                out.extend_from_slice(&v.to_le_bytes());
+                block_bytes.extend_from_slice(&v.to_le_bytes());
             }
             raw_at += raw_count;
-            let syms = &self.symbols[sym_at..sym_at + coded * n];
-            sym_at += coded * n;
-            rans::encode(syms, &coder, scratch, out);
-            let len = (out.len() - block_start) as u32;
-            out[lens_at + 4 * b..lens_at + 4 * b + 4].copy_from_slice(&len.to_le_bytes());
+            let coded = records.len() * n - raw_count;
+            let syms = &self.symbols[sym_at..sym_at + coded];
+            sym_at += coded;
+            rans::encode(
+                syms,
+                &coder,
+                rans::lanes_for(coded),
+                scratch,
+                &mut block_bytes,
+            );
+            lens.push((block_bytes.len() - block_start) as u32);
         }
+        for len in lens {
+            write_varint(len, out);
+        }
+        out.extend_from_slice(&block_bytes);
         let byte_len = out.len() - start + CHECKSUM_LEN;
         out[start + 24..start + 28].copy_from_slice(&(byte_len as u32).to_le_bytes());
         let crc = crc32c(&out[start..]);

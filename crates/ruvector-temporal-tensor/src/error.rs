@@ -25,7 +25,7 @@ pub enum SegmentField {
     DataLen,
     /// A scale is negative, NaN, infinite, or so large that a code would decode to infinity.
     Scale,
-    /// A coded (v3) segment's CRC-32C does not match its bytes.
+    /// A coded (v3/v4) segment's CRC-32C does not match its bytes.
     Checksum,
     /// A coded segment's `byte_len` is smaller than its fixed parts.
     ByteLen,
@@ -45,6 +45,9 @@ pub enum SegmentField {
     Step,
     /// A coded block's entropy-coded stream is malformed or does not end where it should.
     Stream,
+    /// A version-4 coded segment's frame-record stream is longer than the segment, or its
+    /// length field is malformed.
+    Records,
     /// A coded frame decodes to a non-finite value.
     Values,
 }
@@ -70,6 +73,7 @@ impl SegmentField {
             SegmentField::FrameMode => "frame_mode",
             SegmentField::Step => "step",
             SegmentField::Stream => "stream",
+            SegmentField::Records => "records",
             SegmentField::Values => "values",
         }
     }

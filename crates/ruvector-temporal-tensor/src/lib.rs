@@ -46,6 +46,7 @@ extern crate alloc;
 #[doc(hidden)]
 pub mod bitpack;
 pub mod coded;
+mod coded_records;
 pub mod compressor;
 pub mod crc32c;
 pub mod error;
@@ -55,6 +56,7 @@ pub mod ffi;
 pub mod kernels;
 pub mod limits;
 pub mod quantizer;
+mod range_coder;
 pub mod rans;
 pub mod segment;
 pub mod tier_policy;

@@ -1,4 +1,4 @@
-//! A static-model rANS entropy coder with four interleaved states.
+//! A static-model rANS entropy coder with one or four interleaved states.
 //!
 //! Symbols are small integers `0..symbol_count` (at most [`MAX_SYMBOLS`]). Their probabilities
 //! are frequencies out of [`SCALE`] = 2¹² ([`FreqTable`]), stored with the data. Each of the
@@ -6,8 +6,9 @@
 //! symbol `i` of a stream belongs to lane `i % LANES`, and all lanes share one word stream, so a
 //! decoder keeps four independent dependency chains busy.
 //!
-//! A stream is written as the four final encoder states (`u32` LE, lane 0 first) followed by the
-//! 16-bit words (LE) in the order the decoder reads them. The encoder starts every lane at
+//! A stream is written as the final encoder states (`u32` LE, lane 0 first) followed by the
+//! 16-bit words (LE) in the order the decoder reads them. Short streams may use a single lane
+//! ([`lanes_for`]), which saves the twelve bytes of three more final states. The encoder starts every lane at
 //! `2¹⁶`; a decoder that does not end with every lane back at `2¹⁶` and every word read has been
 //! handed a corrupt stream.
 
@@ -20,8 +21,21 @@ pub const SCALE_BITS: u32 = 12;
 pub const SCALE: u32 = 1 << SCALE_BITS;
 /// Largest alphabet a table may describe.
 pub const MAX_SYMBOLS: usize = SCALE as usize;
-/// Interleaved states per stream.
+/// Interleaved states of a long stream.
 pub const LANES: usize = 4;
+/// Streams of fewer symbols than this use one lane (version-4 coded segments): the three
+/// states saved outweigh the speed of interleaving on such short streams.
+pub const ONE_LANE_BELOW: usize = 4096;
+
+/// The lanes of a stream of `symbols` symbols in a version-4 coded segment: 1 below
+/// [`ONE_LANE_BELOW`], else [`LANES`]. (Version 3 always uses [`LANES`].)
+pub fn lanes_for(symbols: usize) -> usize {
+    if symbols < ONE_LANE_BELOW {
+        1
+    } else {
+        LANES
+    }
+}
 /// Lower end of the normalised state interval (also every lane's initial state).
 const LOW: u32 = 1 << 16;
 /// Tables whose symbols cost at least this many bits on average (in eighths) are coded and
@@ -40,7 +54,7 @@ fn renormalises_often(freqs: &[u16]) -> bool {
         .sum();
     eighth_bits >= BRANCHLESS_MIN_EIGHTH_BITS as u64 * SCALE as u64
 }
-/// Bytes a stream needs beyond its words: the final states.
+/// Bytes a four-lane stream needs beyond its words: the final states.
 pub const STATE_BYTES: usize = 4 * LANES;
 
 fn corrupt(field: SegmentField) -> Error {
@@ -282,12 +296,46 @@ impl EncodeTable {
 }
 
 /// Appends the rANS stream of `symbols` (each one that `table` was made from a non-zero
-/// frequency for) to `out`. `words` is scratch space, kept between calls.
-pub fn encode(symbols: &[u16], table: &EncodeTable, words: &mut Vec<u16>, out: &mut Vec<u8>) {
-    if table.branchless {
+/// frequency for) to `out`, on `lanes` interleaved states (1 or [`LANES`]). `words` is scratch
+/// space, kept between calls.
+pub fn encode(
+    symbols: &[u16],
+    table: &EncodeTable,
+    lanes: usize,
+    words: &mut Vec<u16>,
+    out: &mut Vec<u8>,
+) {
+    debug_assert!(lanes == 1 || lanes == LANES);
+    if lanes == 1 {
+        encode_one_lane(symbols, table, words, out)
+    } else if table.branchless {
         encode_with::<true>(symbols, table, words, out)
     } else {
         encode_with::<false>(symbols, table, words, out)
+    }
+}
+
+/// [`encode`] on a single state.
+fn encode_one_lane(symbols: &[u16], table: &EncodeTable, words: &mut Vec<u16>, out: &mut Vec<u8>) {
+    let coder = &table.coder[..];
+    let capacity = (symbols.len() * SCALE_BITS as usize).div_ceil(16) + 2;
+    if words.len() < capacity {
+        words.resize(capacity, 0);
+    }
+    let mut at = capacity;
+    let mut x = LOW;
+    for &s in symbols.iter().rev() {
+        coder[s as usize].put::<false>(&mut x, words, &mut at);
+    }
+    out.extend_from_slice(&x.to_le_bytes());
+    write_words(&words[at..capacity], out);
+}
+
+fn write_words(used: &[u16], out: &mut Vec<u8>) {
+    let start = out.len();
+    out.resize(start + 2 * used.len(), 0);
+    for (dst, w) in out[start..].chunks_exact_mut(2).zip(used) {
+        dst.copy_from_slice(&w.to_le_bytes());
     }
 }
 
@@ -324,12 +372,7 @@ fn encode_with<const BRANCHLESS: bool>(
     for x in [x0, x1, x2, x3] {
         out.extend_from_slice(&x.to_le_bytes());
     }
-    let used = &words[at..capacity];
-    let start = out.len();
-    out.resize(start + 2 * used.len(), 0);
-    for (dst, w) in out[start..].chunks_exact_mut(2).zip(used) {
-        dst.copy_from_slice(&w.to_le_bytes());
-    }
+    write_words(&words[at..capacity], out);
 }
 
 /// A decoding table for one [`FreqTable`]: one entry per slot of the probability scale.
@@ -368,6 +411,7 @@ impl DecodeTable {
 /// Reads one rANS stream: yields symbols in order, checks the stream's end.
 pub struct Decoder<'a> {
     state: [u32; LANES],
+    lanes: usize,
     words: &'a [u8],
     at: usize,
     lane: usize,
@@ -375,15 +419,23 @@ pub struct Decoder<'a> {
 }
 
 impl<'a> Decoder<'a> {
-    /// Starts decoding `stream` (states, then words) with `table`.
+    /// Starts decoding `stream` (`lanes` states, then words) with `table`; `lanes` is 1 or
+    /// [`LANES`].
     ///
     /// Errors: [`Error::CorruptSegment`] (`stream`) if the states are missing or out of range.
-    pub fn new(stream: &'a [u8], table: &'a DecodeTable) -> Result<Decoder<'a>, Error> {
-        if stream.len() < STATE_BYTES || (stream.len() - STATE_BYTES) % 2 != 0 {
+    pub fn new(
+        stream: &'a [u8],
+        table: &'a DecodeTable,
+        lanes: usize,
+    ) -> Result<Decoder<'a>, Error> {
+        debug_assert!(lanes == 1 || lanes == LANES);
+        let state_bytes = 4 * lanes;
+        if stream.len() < state_bytes || (stream.len() - state_bytes) % 2 != 0 {
             return Err(corrupt(SegmentField::Stream));
         }
-        let mut state = [0u32; LANES];
-        for (l, x) in state.iter_mut().enumerate() {
+        // Unused lanes of a one-lane stream sit at the final state, so `finish` sees them done.
+        let mut state = [LOW; LANES];
+        for (l, x) in state[..lanes].iter_mut().enumerate() {
             let b = &stream[4 * l..4 * l + 4];
             *x = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
             if *x < LOW {
@@ -392,7 +444,8 @@ impl<'a> Decoder<'a> {
         }
         Ok(Decoder {
             state,
-            words: &stream[STATE_BYTES..],
+            lanes,
+            words: &stream[state_bytes..],
             at: 0,
             lane: 0,
             table,
@@ -430,6 +483,14 @@ impl<'a> Decoder<'a> {
             }
             Ok(())
         };
+        if self.lanes == 1 {
+            let x = &mut self.state[0];
+            for o in out.iter_mut() {
+                one(x, o, &mut at)?;
+            }
+            self.at = at;
+            return Ok(());
+        }
         let mut out_iter = out.iter_mut();
         // Bring the lane cursor back to 0 so the main loop can run four at a time.
         while lane != 0 {
@@ -501,11 +562,22 @@ mod tests {
     use super::*;
 
     fn roundtrip(symbols: &[u16], table: &FreqTable) -> Vec<u8> {
+        roundtrip_on(symbols, table, 1);
+        roundtrip_on(symbols, table, LANES)
+    }
+
+    fn roundtrip_on(symbols: &[u16], table: &FreqTable, lanes: usize) -> Vec<u8> {
         let mut out = Vec::new();
-        encode(symbols, &EncodeTable::new(table), &mut Vec::new(), &mut out);
+        encode(
+            symbols,
+            &EncodeTable::new(table),
+            lanes,
+            &mut Vec::new(),
+            &mut out,
+        );
         assert!(out.len() <= max_encoded_len(symbols.len()));
         let dt = DecodeTable::new(table);
-        let mut dec = Decoder::new(&out, &dt).unwrap();
+        let mut dec = Decoder::new(&out, &dt, lanes).unwrap();
         let mut got = alloc::vec![0u16; symbols.len()];
         // Decode in uneven pieces to exercise the lane cursor.
         let mut at = 0;
@@ -643,14 +715,14 @@ mod tests {
             for branchless in [false, true] {
                 coder.branchless = branchless;
                 let mut bytes = Vec::new();
-                encode(&symbols, &coder, &mut Vec::new(), &mut bytes);
+                encode(&symbols, &coder, LANES, &mut Vec::new(), &mut bytes);
                 streams.push(bytes);
             }
             assert_eq!(streams[0], streams[1]);
             let mut dt = DecodeTable::new(&table);
             for branchless in [false, true] {
                 dt.branchless = branchless;
-                let mut dec = Decoder::new(&streams[0], &dt).unwrap();
+                let mut dec = Decoder::new(&streams[0], &dt, LANES).unwrap();
                 let mut got = alloc::vec![0u16; symbols.len()];
                 dec.decode(&mut got).unwrap();
                 dec.finish().unwrap();
@@ -667,6 +739,7 @@ mod tests {
         encode(
             &symbols,
             &EncodeTable::new(&table),
+            LANES,
             &mut Vec::new(),
             &mut bytes,
         );
@@ -674,7 +747,7 @@ mod tests {
         let mut out = alloc::vec![0u16; symbols.len()];
         // Truncated stream.
         let short = &bytes[..bytes.len() - 2];
-        let ok = Decoder::new(short, &dt).and_then(|mut d| {
+        let ok = Decoder::new(short, &dt, LANES).and_then(|mut d| {
             d.decode(&mut out)?;
             d.finish()
         });
@@ -682,7 +755,7 @@ mod tests {
         // A flipped state.
         let mut bad = bytes.clone();
         bad[1] ^= 0x40;
-        let ok = Decoder::new(&bad, &dt).and_then(|mut d| {
+        let ok = Decoder::new(&bad, &dt, LANES).and_then(|mut d| {
             d.decode(&mut out)?;
             d.finish()
         });
@@ -690,6 +763,6 @@ mod tests {
         // State below the interval.
         let mut low = bytes.clone();
         low[..4].copy_from_slice(&5u32.to_le_bytes());
-        assert!(Decoder::new(&low, &dt).is_err());
+        assert!(Decoder::new(&low, &dt, LANES).is_err());
     }
 }

@@ -3,8 +3,8 @@
 //! Two formats share the magic and the version byte:
 //! - [`Format::Packed`], versions 1 and 2: ADR-017 §3.3's fixed-width layout (below), which other
 //!   TQTC implementations read and write. Codes have a fixed width, so any frame decodes alone.
-//! - [`Format::Coded`], version 3: error-bounded steps, prediction and entropy coding, described
-//!   in [`crate::coded`].
+//! - [`Format::Coded`], versions 3 and 4 (4 written): error-bounded steps, prediction and
+//!   entropy coding, described in [`crate::coded`].
 //!
 //! The functions here ([`SegmentHeader::parse`], [`decode`], [`decode_frame`], ...) accept every
 //! version. All integers are little-endian. Version 1 stores scales as f16, version 2 as f32:
@@ -33,7 +33,7 @@
 //! the unpadded layout ADR-017 §3.3 specifies.
 
 use crate::bitpack::{packed_len, BitReader};
-use crate::coded::{self, CodedHeader, VERSION_CODED};
+use crate::coded::{self, CodedHeader};
 use crate::error::{Error, SegmentField};
 use crate::f16::{f16_bits_to_f32, f32_to_f16_bits};
 use crate::limits;
@@ -69,10 +69,10 @@ impl Format {
 }
 
 /// A validated segment header. Every field has been checked against the bytes it came from
-/// (for version 3, the checksum too).
+/// (for coded versions, the checksum too).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SegmentHeader {
-    /// 1 (packed, f16 scales), 2 (packed, f32 scales) or 3 (coded).
+    /// 1 (packed, f16 scales), 2 (packed, f32 scales), 3 or 4 (coded).
     pub version: u8,
     /// Bits per code, 1..=8; for coded segments, the packed width whose bound they keep.
     pub bits: u8,
@@ -108,7 +108,7 @@ impl SegmentHeader {
     /// codes, and that every scale is finite, non-negative and small enough that every code
     /// decodes to a finite value. Nothing is allocated.
     pub fn parse(bytes: &[u8]) -> Result<SegmentHeader, Error> {
-        if bytes.len() >= 5 && read_u32(bytes, 0) == MAGIC && bytes[4] == VERSION_CODED {
+        if bytes.len() >= 5 && read_u32(bytes, 0) == MAGIC && coded::is_coded_version(bytes[4]) {
             return CodedHeader::parse(bytes).map(SegmentHeader::from_coded);
         }
         let available = bytes.len() as u64;
@@ -186,7 +186,7 @@ impl SegmentHeader {
 
     fn from_coded(h: CodedHeader) -> SegmentHeader {
         SegmentHeader {
-            version: VERSION_CODED,
+            version: h.version,
             bits: h.bits,
             group_len: 0,
             tensor_len: h.tensor_len,
@@ -202,7 +202,7 @@ impl SegmentHeader {
 
     /// Which format the segment is in.
     pub fn format(&self) -> Format {
-        if self.version == VERSION_CODED {
+        if coded::is_coded_version(self.version) {
             Format::Coded
         } else {
             Format::Packed

@@ -69,41 +69,19 @@ fn spectra(rng: &mut Rng, frames: usize, n: usize, noise: f32) -> Vec<Vec<f32>> 
         .collect()
 }
 
-/// The predictor field (`mode & 0x1F`, 255 for raw) of every frame of a coded segment, read
-/// from the layout in `docs/format.md` (independently of the decoder).
+/// The predictor field (`mode & 0x1F`, 255 for raw) of every frame of a coded segment.
 fn predictor_fields(seg: &[u8]) -> Vec<u8> {
-    let u32_at = |at: usize| u32::from_le_bytes(seg[at..at + 4].try_into().unwrap());
-    let k = u16::from_le_bytes([seg[6], seg[7]]) as usize;
-    let frames = u32_at(12) as usize;
-    let symbols = u16::from_le_bytes([seg[20], seg[21]]) as usize;
-    let mut at = coded::HEADER_LEN;
-    for _ in 0..symbols {
-        at += if seg[at] & 0x80 != 0 { 2 } else { 1 };
-    }
-    let blocks = frames.div_ceil(k);
-    let lens: Vec<usize> = (0..blocks).map(|b| u32_at(at + 4 * b) as usize).collect();
-    at += 4 * blocks;
-    let mut fields = Vec::new();
-    for (b, len) in lens.into_iter().enumerate() {
-        let mut r = at;
-        for _ in 0..k.min(frames - b * k) {
-            let mode = seg[r];
-            r += 1;
+    coded::frame_records(seg)
+        .unwrap()
+        .into_iter()
+        .map(|(mode, _)| {
             if mode == coded::MODE_RAW {
-                fields.push(mode);
-                continue;
+                mode
+            } else {
+                mode & 0x1F
             }
-            if mode & coded::MODE_SAME_STEP == 0 {
-                while seg[r] & 0x80 != 0 {
-                    r += 1;
-                }
-                r += 1;
-            }
-            fields.push(mode & 0x1F);
-        }
-        at += len;
-    }
-    fields
+        })
+        .collect()
 }
 
 #[test]
@@ -214,7 +192,7 @@ fn any_frame_decodes_alone_touching_at_most_one_block() {
     let (headers, all) = decode_all(&bytes);
     assert_eq!(headers.len(), 1);
     let h = headers[0];
-    assert_eq!((h.version, h.keyframe_interval, h.frame_count), (3, 7, 100));
+    assert_eq!((h.version, h.keyframe_interval, h.frame_count), (4, 7, 100));
     assert_eq!(h.format(), Format::Coded);
     assert_eq!(h.bound, 0.008);
     for i in 0..100u64 {
@@ -505,6 +483,76 @@ fn hostile_segments_with_valid_checksums_are_rejected() {
         segment::decode(&huge, &mut out),
         Err(Error::LimitExceeded { .. })
     ));
+}
+
+/// Version-4 layout damage behind a valid checksum: the record stream's length, the block
+/// lengths (LEB128) and garbage records are all refused with a coded error, never a panic.
+#[test]
+fn hostile_version_4_layouts_are_rejected() {
+    use ruvector_temporal_tensor::SegmentField as F;
+    let mut rng = Rng::new(9);
+    let stream = walk(&mut rng, 5, 4, 0.1);
+    let mut c = compressor_in(Format::Coded, 8, 4, 64);
+    c.set_keyframe_interval(2).unwrap();
+    let good = compress(&mut c, &stream);
+    let mut out = Vec::new();
+    segment::decode(&good, &mut out).unwrap();
+    assert_eq!(good[4], coded::VERSION_CODED);
+    // Where the parts are: table, record stream length and bytes, three block lengths.
+    let symbols = u16::from_le_bytes([good[20], good[21]]) as usize;
+    let mut table_end = coded::HEADER_LEN;
+    for _ in 0..symbols {
+        table_end += if good[table_end] & 0x80 != 0 { 2 } else { 1 };
+    }
+    assert!(good[table_end] < 0x80, "a short record stream");
+    let records_len = good[table_end] as usize;
+    let lens_at = table_end + 1 + records_len;
+    // Rebuilds a segment from `body` (header fields kept) with a fresh length and checksum.
+    let reseal = |mut body: Vec<u8>| {
+        body.truncate(body.len() - coded::CHECKSUM_LEN);
+        let len = (body.len() + coded::CHECKSUM_LEN) as u32;
+        body[24..28].copy_from_slice(&len.to_le_bytes());
+        let crc = ruvector_temporal_tensor::crc32c::crc32c(&body);
+        body.extend_from_slice(&crc.to_le_bytes());
+        body
+    };
+    let splice = |at: usize, remove: usize, insert: &[u8]| {
+        let mut b = good.clone();
+        b.splice(at..at + remove, insert.iter().copied());
+        reseal(b)
+    };
+    let corrupt = |field| Err(Error::CorruptSegment { field });
+    let decode = |b: &[u8]| segment::decode(b, &mut Vec::new()).map(|_| ());
+    // The record stream claims more bytes than the segment has; an overlong length field.
+    assert_eq!(
+        decode(&splice(table_end, 1, &[0xFF, 0xFF, 0xFF, 0xFF, 0x0F])),
+        corrupt(F::Records)
+    );
+    assert_eq!(
+        decode(&splice(table_end, 1, &[0x80, 0x80, 0x80, 0x80, 0x80, 0x01])),
+        corrupt(F::Records)
+    );
+    // A block length one too long, and one written with a redundant zero byte.
+    let first_len = good[lens_at];
+    assert_eq!(
+        decode(&splice(lens_at, 1, &[first_len + 1])),
+        corrupt(F::BlockLen)
+    );
+    assert_eq!(
+        decode(&splice(lens_at, 1, &[first_len | 0x80, 0])),
+        corrupt(F::BlockLen)
+    );
+    // Every value of every record byte: decoded or refused with a coded error.
+    for at in table_end + 1..lens_at {
+        for v in [0u8, 0x55, 0xAA, 0xFF] {
+            let mut b = good.clone();
+            b[at] = v;
+            match decode(&reseal(b)) {
+                Ok(()) | Err(Error::CorruptSegment { .. }) => {}
+                other => panic!("record byte {at} = {v}: {other:?}"),
+            }
+        }
+    }
 }
 
 /// Ratio of the coded and packed formats on the real traces in `traces/` (printed; the bound

@@ -69,7 +69,7 @@ fn cases() -> Vec<Case> {
         // Coded: a drifting walk over 3 keyframe blocks (prediction, running differences,
         // shared steps), and one with a frame of subnormal magnitude (stored raw).
         cases.push(Case {
-            name: leak(format!("v3-{bits}bit")),
+            name: leak(format!("coded-{bits}bit")),
             format: Format::Coded,
             keyframe_interval: 4,
             bits,
@@ -91,7 +91,7 @@ fn cases() -> Vec<Case> {
         .collect();
     for bits in [8u8, 3] {
         cases.push(Case {
-            name: Box::leak(format!("v3-smoothed-{bits}bit").into_boxed_str()),
+            name: Box::leak(format!("coded-smoothed-{bits}bit").into_boxed_str()),
             format: Format::Coded,
             keyframe_interval: 6,
             bits,
@@ -104,7 +104,7 @@ fn cases() -> Vec<Case> {
     odd[2] = odd[2].iter().map(|v| v * 1e-41).collect();
     odd[3] = vec![0.0; 24];
     cases.push(Case {
-        name: "v3-raw-and-zero-8bit",
+        name: "coded-raw-and-zero-8bit",
         format: Format::Coded,
         keyframe_interval: 32,
         bits: 8,
@@ -243,8 +243,8 @@ fn golden_vectors_encode_and_decode_byte_for_byte() {
     }
     assert_eq!(
         versions_seen.into_iter().collect::<Vec<_>>(),
-        vec![1, 2, 3],
-        "every version covered"
+        vec![1, 2, 4],
+        "every written version covered"
     );
     let manifest = format!("{{\n  \"cases\": [\n{}\n  ]\n}}\n", entries.join(",\n"));
     let path = dir().join("manifest.json");
@@ -256,6 +256,48 @@ fn golden_vectors_encode_and_decode_byte_for_byte() {
             manifest,
             "manifest out of date"
         );
+    }
+}
+
+/// Version-3 coded segments, written by earlier releases (`tests/vectors/coded-v3/`, read,
+/// never written now): every frame decodes bit for bit, whole and alone, and the records read
+/// as their byte layout says.
+#[test]
+fn coded_v3_vectors_still_decode() {
+    let folder = dir().join("coded-v3");
+    let manifest = fs::read_to_string(folder.join("manifest.json")).unwrap();
+    let names: Vec<&str> = manifest
+        .split("\"name\": \"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap())
+        .collect();
+    assert_eq!(names.len(), 7);
+    for name in names {
+        let bytes = fs::read(folder.join(format!("{name}.tqtc"))).unwrap();
+        let expected = f32_from(&fs::read(folder.join(format!("{name}.decoded.f32"))).unwrap());
+        let (headers, decoded) = decode_all(&bytes);
+        assert!(headers.iter().all(|h| h.version == 3), "{name}");
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&decoded), bits(&expected), "{name}");
+        let n = headers[0].tensor_len as usize;
+        let frames = headers.iter().map(|h| h.frame_count as u64).sum::<u64>();
+        let mut at = 0usize;
+        for part in segment::split_segments(&bytes) {
+            let (h, seg) = part.unwrap();
+            let records = ruvector_temporal_tensor::coded::frame_records(seg).unwrap();
+            assert_eq!(records.len() as u32, h.frame_count);
+            for i in 0..h.frame_count as u64 {
+                let one = segment::decode_frame(seg, i).unwrap();
+                let start = at + i as usize * n;
+                assert_eq!(
+                    bits(&one),
+                    bits(&expected[start..start + n]),
+                    "{name} frame {i}"
+                );
+            }
+            at += h.frame_count as usize * n;
+        }
+        assert_eq!(at as u64, frames * n as u64);
     }
 }
 

@@ -20,7 +20,7 @@
 //! - trailing bytes change nothing, and `split_segments` tiles a prefix of the input.
 #![allow(dead_code)]
 
-use ruvector_temporal_tensor::coded::{CHECKSUM_LEN, HEADER_LEN, VERSION_CODED};
+use ruvector_temporal_tensor::coded::{is_coded_version, CHECKSUM_LEN, HEADER_LEN};
 use ruvector_temporal_tensor::limits::MAX_DECODE_VALUES;
 use ruvector_temporal_tensor::segment::{self, SegmentHeader, MAGIC};
 use ruvector_temporal_tensor::{kernels, Error, SegmentField};
@@ -99,7 +99,7 @@ pub const FRAME_WORK: u64 = 1 << 21;
 pub const BIG_VALUES: u64 = 1 << 22;
 
 pub fn is_coded(bytes: &[u8]) -> bool {
-    bytes.len() >= 5 && bytes[..4] == MAGIC.to_le_bytes() && bytes[4] == VERSION_CODED
+    bytes.len() >= 5 && bytes[..4] == MAGIC.to_le_bytes() && is_coded_version(bytes[4])
 }
 
 fn bits_of(v: &[f32]) -> Vec<u32> {
@@ -123,12 +123,13 @@ fn is_header_field(field: SegmentField) -> bool {
 }
 
 /// Heap a decode may add besides its output: `prev`, `cur` (f32) and symbols (u16) per value of
-/// a frame, the slot tables, the frequency table, block offsets and per-block frame records.
+/// a frame, the slot tables, the frequency table, block lengths and offsets, per-block frame
+/// records and (version 4) the record decoder's models.
 fn scratch_allowance(h: &SegmentHeader) -> usize {
     let n = h.tensor_len as usize;
     let blocks = h.frame_count.div_ceil(h.keyframe_interval) as usize;
     let records = h.keyframe_interval.min(h.frame_count) as usize;
-    10 * n + 8 * (blocks + 1) + 8 * records + 4 * 4096 + 6 * 4096 + 4096
+    10 * n + 16 * (blocks + 1) + 8 * records + 4 * 4096 + 6 * 4096 + 4096 + 2048
 }
 
 /// The frames whose random access is checked, within [`FRAME_WORK`] symbol decodes (a frame at
@@ -214,7 +215,7 @@ pub fn check(data: &[u8], big: bool) -> Option<Vec<f32>> {
     };
 
     // The header agrees with the bytes.
-    assert_eq!(header.version, VERSION_CODED);
+    assert!(is_coded_version(header.version));
     assert!((1..=8).contains(&header.bits));
     assert!(header.byte_len <= data.len() && header.byte_len >= HEADER_LEN + CHECKSUM_LEN);
     assert_eq!(
