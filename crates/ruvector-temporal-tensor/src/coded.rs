@@ -673,6 +673,8 @@ pub struct CodedWriter {
     /// it is chosen); otherwise it is tried on every `PROBE_INTERVAL`-th frame of a block, from
     /// its second.
     smoothing_recent: u32,
+    /// [`sticky_factor`] of the tensor length.
+    sticky: f64,
 }
 
 impl PartialEq for CodedWriter {
@@ -712,6 +714,7 @@ impl CodedWriter {
             frame_symbols: vec![0; tensor_len],
             smoothed: [vec![0.0; tensor_len], vec![0.0; tensor_len]],
             smoothing_recent: 0,
+            sticky: sticky_factor(tensor_len),
         }
     }
 
@@ -820,10 +823,21 @@ impl CodedWriter {
                 let within = (max_err as f64) * (1.0 + f32::EPSILON as f64) < limit;
                 // Of the differences whose residuals fit, the one with the smallest Σ|residual|
                 // (the first on a tie: none, full, half); none when none fits.
-                let d = (0..3)
+                let mut d = (0..3)
                     .filter(|&d| costs[3 + d] <= MAX_RESIDUAL)
                     .min_by_key(|&d| costs[d])
                     .unwrap_or(0);
+                // The previous frame's difference, unless another saves more than a mode
+                // change costs.
+                if let Some((_, dp)) = self.previous_mode() {
+                    let dp = dp as usize;
+                    if dp != d
+                        && costs[3 + dp] <= MAX_RESIDUAL
+                        && (costs[dp] + 1) as f64 <= (costs[d] + 1) as f64 * self.sticky
+                    {
+                        d = dp;
+                    }
+                }
                 let difference = Difference::ALL[d];
                 let largest = costs[3 + d];
                 let cost = costs[d];
@@ -863,15 +877,27 @@ impl CodedWriter {
     /// more does not get closer, so the chosen smoothed frame is still in `smoothed[(n − 1) % 2]`.
     fn choose_predictor(&mut self, frame: &[f32]) -> Predictor {
         use crate::kernels::coded::{prediction_distance, smooth};
-        let weight = predictor_weight(frame, &self.prev);
+        let fit = least_squares(frame, &self.prev);
+        let previous = self.previous_mode().map(|(p, _)| p);
+        let mut weight = fit.weight;
+        // The previous frame's weight, unless the best one saves more than a mode change costs
+        // (by the squared errors: `n/2 · log2` of their ratio bits).
+        if let Some(Predictor::Weighted(wp)) = previous {
+            let sticky_sq = 2.0 * self.sticky - 1.0;
+            if wp != weight && fit.squared_error(wp) <= fit.squared_error(weight) * sticky_sq {
+                weight = wp;
+            }
+        }
         let position = self.records.len() as u32 % self.keyframe_interval;
         self.smoothing_recent = self.smoothing_recent.saturating_sub(1);
         if position % PROBE_INTERVAL != 1 && self.smoothing_recent == 0 {
             return Predictor::Weighted(weight);
         }
+        let weighted_distance = prediction_distance(frame, &self.prev, weight);
         let mut best = Predictor::Weighted(weight);
-        let mut best_distance = prediction_distance(frame, &self.prev, weight);
-        let mut previous_distance = f32::INFINITY;
+        let mut best_distance = weighted_distance;
+        let mut distances = [f32::INFINITY; MAX_SMOOTHING_PASSES as usize + 1];
+        let mut passes = 0;
         for n in 1..=MAX_SMOOTHING_PASSES {
             let [a, b] = &mut self.smoothed;
             let (from, to) = match n {
@@ -880,22 +906,73 @@ impl CodedWriter {
                 _ => (&b[..], a),
             };
             smooth(from, to);
+            passes = n;
             let distance = prediction_distance(frame, to, MAX_WEIGHT);
+            distances[n as usize] = distance;
             // Stop when a pass gets no closer, or when the first is far off (frames whose
             // neighbouring values are unrelated, such as embeddings).
-            if distance >= previous_distance || (n == 1 && distance > 2.0 * best_distance) {
+            if distance >= distances[n as usize - 1] || (n == 1 && distance > 2.0 * best_distance) {
                 break;
             }
-            previous_distance = distance;
             if distance < best_distance {
                 best = Predictor::Smoothed(n);
                 best_distance = distance;
             }
         }
+        // Stay with the previous frame's predictor when it was measured and is within a mode
+        // change's worth of the best.
+        let within = |d: f32| d as f64 <= best_distance as f64 * self.sticky;
+        match previous {
+            Some(Predictor::Weighted(wp)) if wp == weight && within(weighted_distance) => {
+                best = Predictor::Weighted(weight);
+            }
+            Some(Predictor::Smoothed(m)) if m <= passes && within(distances[m as usize]) => {
+                if best != Predictor::Smoothed(m) && m + 1 < passes {
+                    // Its pass was overwritten: smooth again.
+                    self.smooth_passes(m);
+                }
+                best = Predictor::Smoothed(m);
+            }
+            _ => {}
+        }
         if let Predictor::Smoothed(_) = best {
             self.smoothing_recent = self.keyframe_interval;
         }
         best
+    }
+
+    /// Smooths the previous decoded frame `n` times, leaving the result in
+    /// `smoothed[(n − 1) % 2]`.
+    fn smooth_passes(&mut self, n: u8) {
+        use crate::kernels::coded::smooth;
+        for pass in 1..=n {
+            let [a, b] = &mut self.smoothed;
+            match pass {
+                1 => smooth(&self.prev, a),
+                _ if pass % 2 == 0 => smooth(a, b),
+                _ => smooth(b, a),
+            }
+        }
+    }
+
+    /// The predictor and difference (0 none, 1 full, 2 half) of the block's previous frame,
+    /// when it has one and it is neither raw nor a chain.
+    fn previous_mode(&self) -> Option<(Predictor, u8)> {
+        let position = self.records.len() as u32 % self.keyframe_interval;
+        let last = self.records.last().filter(|_| position != 0)?;
+        if last.mode == MODE_RAW || is_chain(last.mode) {
+            return None;
+        }
+        let (prediction, passes) = prediction_of(last.mode)?;
+        let predictor = if passes > 0 {
+            Predictor::Smoothed(passes)
+        } else {
+            Predictor::Weighted(prediction.weight)
+        };
+        let difference = Difference::ALL
+            .iter()
+            .position(|&d| d == prediction.difference)? as u8;
+        Some((predictor, difference))
     }
 
     /// The step of the block's latest coded frame (the next frame's block), if any.
@@ -1053,28 +1130,65 @@ fn max_abs(frame: &[f32]) -> f32 {
     lanes.iter().fold(0.0f32, |m, &v| larger(v, m))
 }
 
+/// Approximate cost of changing a frame's mode in a version-4 record, in bits: a different
+/// predictor or difference must save more than this over the previous frame's.
+const MODE_CHANGE_BITS: f64 = 6.0;
+
+/// The factor by which the previous frame's choice may be worse (in summed absolute residuals
+/// or distances) and still be kept: `2^(MODE_CHANGE_BITS / n)`, as `1 + MODE_CHANGE_BITS·ln 2 / n`
+/// (plain arithmetic, so every backend decides alike).
+fn sticky_factor(tensor_len: usize) -> f64 {
+    1.0 + MODE_CHANGE_BITS * core::f64::consts::LN_2 / tensor_len as f64
+}
+
+/// A least-squares fit of `frame` by `(k/16)·prev`: the best `k` and the sums to price others.
+struct Fit {
+    weight: u8,
+    dot: f32,
+    pp: f32,
+    ff: f32,
+}
+
+impl Fit {
+    /// `Σ (frame − (w/16)·prev)²`, from the sums.
+    fn squared_error(&self, w: u8) -> f64 {
+        let w = w as f64 / 16.0;
+        let (dot, pp, ff) = (self.dot as f64, self.pp as f64, self.ff as f64);
+        (ff - 2.0 * w * dot + w * w * pp).max(0.0)
+    }
+}
+
 /// The least-squares weight `k` in `0..=16` for predicting `frame` by `(k/16)·prev`. Sums are
 /// taken over 8 fixed lanes in a fixed order, so every backend picks the same `k`.
-fn predictor_weight(frame: &[f32], prev: &[f32]) -> u8 {
+fn least_squares(frame: &[f32], prev: &[f32]) -> Fit {
     let mut dot = [0.0f32; 8];
     let mut pp = [0.0f32; 8];
+    let mut ff = [0.0f32; 8];
     let mut fc = frame.chunks_exact(8);
     let mut pc = prev.chunks_exact(8);
     for (f, p) in (&mut fc).zip(&mut pc) {
         for l in 0..8 {
             dot[l] += f[l] * p[l];
             pp[l] += p[l] * p[l];
+            ff[l] += f[l] * f[l];
         }
     }
     for (&f, &p) in fc.remainder().iter().zip(pc.remainder()) {
         dot[0] += f * p;
         pp[0] += p * p;
+        ff[0] += f * f;
     }
     let sum = crate::kernels::coded::sum_lanes;
-    let (dot, pp) = (sum(dot), sum(pp));
-    if !(pp > 0.0 && pp.is_finite() && dot.is_finite()) {
-        return 0;
+    let (dot, pp, ff) = (sum(dot), sum(pp), sum(ff));
+    let weight = if pp > 0.0 && pp.is_finite() && dot.is_finite() {
+        round_ties_even(clamp(16.0 * (dot / pp), 0.0, 16.0)) as u8
+    } else {
+        0
+    };
+    Fit {
+        weight,
+        dot,
+        pp,
+        ff,
     }
-    let k = round_ties_even(clamp(16.0 * (dot / pp), 0.0, 16.0));
-    k as u8
 }
