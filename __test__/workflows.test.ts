@@ -1,7 +1,8 @@
 // The GitHub workflows and the npm/<suffix> platform packages, checked against package.json's
 // napi config: every target is built with the right flags on the right runner, tested, and
-// published from a package whose os/cpu/libc/main match its binary.
-import { execFileSync } from 'node:child_process'
+// published from a package whose os/cpu/libc/main match its binary; and the lock file every
+// install (`npm ci`) starts from is in sync with package.json.
+import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
@@ -521,5 +522,17 @@ describe('python wheel job', () => {
   it('uploads wheel-<target>', () => {
     const upload = stepsOf(job).find((s) => usesAction(s, 'actions/upload-artifact'))
     expect(upload?.with).toMatchObject({ name: 'wheel-${{ matrix.target }}', path: 'wheels/*.whl', 'if-no-files-found': 'error' })
+  })
+})
+
+describe('npm ci (how CI and scripts/setup.mjs install)', () => {
+  it('accepts package-lock.json: it is in sync with package.json (a dependency npm could not resolve leaves it out)', () => {
+    const r = spawnSync('npm', ['ci', '--dry-run', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund'], {
+      cwd: fileURLToPath(root),
+      encoding: 'utf8',
+      timeout: 120_000,
+    })
+    expect(r.status, r.stdout + r.stderr).toBe(0)
+    expect(r.stderr).not.toMatch(/EUSAGE|Missing: /)
   })
 })
