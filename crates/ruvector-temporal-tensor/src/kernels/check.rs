@@ -148,11 +148,23 @@ pub fn check_against_scalar(kernels: Kernels) {
         }
         check_groups_against_scalar(kernels, bits);
     }
-    for group_len in [1usize, 7, 8, 64, 100] {
-        for len in [0usize, 5, 64, 300, 1000] {
-            let values = tricky_values(len, group_len as u64);
+    for group_len in [1usize, 7, 8, 16, 64, 100, 4096] {
+        for len in [0usize, 5, 64, 300, 1000, 4100] {
+            let mut values = tricky_values(len, group_len as u64);
             let groups = len.div_ceil(group_len);
             let (mut a, mut b) = (vec![0f32; groups], vec![1f32; groups]);
+            scalar::group_max_abs(&values, group_len, &mut a);
+            (kernels.group_max_abs)(&values, group_len, &mut b);
+            assert_eq!(bits_of(&a), bits_of(&b), "{} group_max_abs", kernels.name);
+            // Non-finite values (the batch check reads NaN and ∞ from it), at any position.
+            for (k, bad) in [f32::NAN, -f32::NAN, f32::INFINITY, f32::NEG_INFINITY]
+                .into_iter()
+                .enumerate()
+            {
+                if len > 0 {
+                    values[(k * 977 + group_len) % len] = bad;
+                }
+            }
             scalar::group_max_abs(&values, group_len, &mut a);
             (kernels.group_max_abs)(&values, group_len, &mut b);
             assert_eq!(bits_of(&a), bits_of(&b), "{} group_max_abs", kernels.name);
