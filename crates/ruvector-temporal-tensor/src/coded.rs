@@ -369,7 +369,7 @@ impl<'a> CodedSegment<'a> {
                         // `prev` is not needed after this frame: smooth it in place (by way of
                         // `cur`), then predict from it.
                         for _ in 0..passes {
-                            crate::kernels::coded::smooth(&prev, &mut cur);
+                            (kernels.smooth)(&prev, &mut cur);
                             core::mem::swap(&mut prev, &mut cur);
                         }
                         (kernels.reconstruct)(&symbols, prediction, step, &prev, &mut cur);
@@ -765,7 +765,7 @@ impl CodedWriter {
     pub fn push(&mut self, frame: &[f32]) {
         debug_assert_eq!(frame.len(), self.tensor_len);
         let first_of_block = self.records.len() as u32 % self.keyframe_interval == 0;
-        let max_abs = max_abs(frame);
+        let max_abs = (crate::kernels::active().coded.max_abs)(frame);
         if max_abs == 0.0 {
             // Every value decodes to +0 exactly.
             self.frame_symbols.iter_mut().for_each(|s| *s = 0);
@@ -876,7 +876,8 @@ impl CodedWriter {
     /// [`prediction_distance`](crate::kernels::coded::prediction_distance). Passes stop when one
     /// more does not get closer, so the chosen smoothed frame is still in `smoothed[(n − 1) % 2]`.
     fn choose_predictor(&mut self, frame: &[f32]) -> Predictor {
-        use crate::kernels::coded::{prediction_distance, smooth};
+        let kernels = crate::kernels::active().coded;
+        let (prediction_distance, smooth) = (kernels.distance, kernels.smooth);
         let fit = least_squares(frame, &self.prev);
         let previous = self.previous_mode().map(|(p, _)| p);
         let mut weight = fit.weight;
@@ -944,7 +945,7 @@ impl CodedWriter {
     /// Smooths the previous decoded frame `n` times, leaving the result in
     /// `smoothed[(n − 1) % 2]`.
     fn smooth_passes(&mut self, n: u8) {
-        use crate::kernels::coded::smooth;
+        let smooth = crate::kernels::active().coded.smooth;
         for pass in 1..=n {
             let [a, b] = &mut self.smoothed;
             match pass {
@@ -1114,22 +1115,6 @@ fn histogram(symbols: &[u16], max_symbol: u16) -> Vec<u32> {
     tables
 }
 
-/// `max|v|` over the frame (8 lanes, so it vectorizes; exact).
-fn max_abs(frame: &[f32]) -> f32 {
-    let mut lanes = [0.0f32; 8];
-    let mut chunks = frame.chunks_exact(8);
-    let larger = |a: f32, b: f32| if a > b { a } else { b };
-    for c in &mut chunks {
-        for l in 0..8 {
-            lanes[l] = larger(c[l].abs(), lanes[l]);
-        }
-    }
-    for &v in chunks.remainder() {
-        lanes[0] = larger(v.abs(), lanes[0]);
-    }
-    lanes.iter().fold(0.0f32, |m, &v| larger(v, m))
-}
-
 /// Approximate cost of changing a frame's mode in a version-4 record, in bits: a different
 /// predictor or difference must save more than this over the previous frame's.
 const MODE_CHANGE_BITS: f64 = 6.0;
@@ -1161,25 +1146,7 @@ impl Fit {
 /// The least-squares weight `k` in `0..=16` for predicting `frame` by `(k/16)·prev`. Sums are
 /// taken over 8 fixed lanes in a fixed order, so every backend picks the same `k`.
 fn least_squares(frame: &[f32], prev: &[f32]) -> Fit {
-    let mut dot = [0.0f32; 8];
-    let mut pp = [0.0f32; 8];
-    let mut ff = [0.0f32; 8];
-    let mut fc = frame.chunks_exact(8);
-    let mut pc = prev.chunks_exact(8);
-    for (f, p) in (&mut fc).zip(&mut pc) {
-        for l in 0..8 {
-            dot[l] += f[l] * p[l];
-            pp[l] += p[l] * p[l];
-            ff[l] += f[l] * f[l];
-        }
-    }
-    for (&f, &p) in fc.remainder().iter().zip(pc.remainder()) {
-        dot[0] += f * p;
-        pp[0] += p * p;
-        ff[0] += f * f;
-    }
-    let sum = crate::kernels::coded::sum_lanes;
-    let (dot, pp, ff) = (sum(dot), sum(pp), sum(ff));
+    let [dot, pp, ff] = (crate::kernels::active().coded.fit_sums)(frame, prev);
     let weight = if pp > 0.0 && pp.is_finite() && dot.is_finite() {
         round_ties_even(clamp(16.0 * (dot / pp), 0.0, 16.0)) as u8
     } else {

@@ -28,6 +28,14 @@ pub struct CodedKernels {
     pub residuals: fn(&[i32], Difference, &mut [u16]),
     /// See [`reconstruct`].
     pub reconstruct: ReconstructFn,
+    /// See [`prediction_distance`].
+    pub distance: fn(&[f32], &[f32], u8) -> f32,
+    /// See [`smooth`].
+    pub smooth: fn(&[f32], &mut [f32]),
+    /// See [`fit_sums`].
+    pub fit_sums: fn(&[f32], &[f32]) -> [f32; 3],
+    /// See [`max_abs`].
+    pub max_abs: fn(&[f32]) -> f32,
 }
 
 /// The portable set (vectorized by the compiler where the target has SIMD in its baseline).
@@ -36,6 +44,10 @@ pub const PORTABLE: CodedKernels = CodedKernels {
     residual_costs,
     residuals,
     reconstruct,
+    distance: prediction_distance,
+    smooth,
+    fit_sums,
+    max_abs,
 };
 
 /// How a frame is predicted: from `weight/16` of the previous decoded frame (0 = not at all),
@@ -404,6 +416,46 @@ pub fn smooth(x: &[f32], out: &mut [f32]) {
     }
 }
 
+/// `[Σ f·p, Σ p·p, Σ f·f]` over `frame` and `prev` (the least-squares sums of predicting `frame`
+/// by a multiple of `prev`), each summed in 8 fixed lanes and added up by [`sum_lanes`], so
+/// every build gives the same `f32`s. Slices of equal length.
+pub fn fit_sums(frame: &[f32], prev: &[f32]) -> [f32; 3] {
+    let mut dot = [0.0f32; 8];
+    let mut pp = [0.0f32; 8];
+    let mut ff = [0.0f32; 8];
+    let mut fc = frame.chunks_exact(8);
+    let mut pc = prev.chunks_exact(8);
+    for (f, p) in (&mut fc).zip(&mut pc) {
+        for l in 0..8 {
+            dot[l] += f[l] * p[l];
+            pp[l] += p[l] * p[l];
+            ff[l] += f[l] * f[l];
+        }
+    }
+    for (&f, &p) in fc.remainder().iter().zip(pc.remainder()) {
+        dot[0] += f * p;
+        pp[0] += p * p;
+        ff[0] += f * f;
+    }
+    [sum_lanes(dot), sum_lanes(pp), sum_lanes(ff)]
+}
+
+/// `max |v|` over the frame (8 lanes, exact: a maximum does not depend on the order).
+pub fn max_abs(frame: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let mut chunks = frame.chunks_exact(8);
+    let larger = |a: f32, b: f32| if a > b { a } else { b };
+    for c in &mut chunks {
+        for l in 0..8 {
+            lanes[l] = larger(c[l].abs(), lanes[l]);
+        }
+    }
+    for &v in chunks.remainder() {
+        lanes[0] = larger(v.abs(), lanes[0]);
+    }
+    lanes.iter().fold(0.0f32, |m, &v| larger(v, m))
+}
+
 /// `Σ |v[j] − (weight/16) · p[j]|` (just `Σ |v[j]|` for weight 0), summed in 8 fixed lanes in a
 /// fixed order so every build gives the same `f32`. The encoder's estimate of how well a
 /// prediction fits, before quantizing. Slices of equal length (the shorter one bounds the sum).
@@ -572,6 +624,10 @@ pub mod avx2 {
         residual_costs,
         residuals,
         reconstruct,
+        distance,
+        smooth,
+        fit_sums,
+        max_abs,
     };
 
     macro_rules! avx2_wrapper {
@@ -690,6 +746,12 @@ pub mod avx2 {
     avx2_wrapper!(residuals, residuals_avx2, residuals_body, (q: &[i32], difference: Difference, out: &mut [u16]));
     avx2_wrapper!(reconstruct, reconstruct_avx2, reconstruct_body,
         (symbols: &[u16], prediction: Prediction, step: f32, prev: &[f32], out: &mut [f32]));
+    // The portable bodies compiled for AVX2: the same operations in the same order (the eight
+    // lanes become one register), so the same results.
+    avx2_wrapper!(distance, distance_avx2, prediction_distance, (v: &[f32], p: &[f32], weight: u8) -> f32);
+    avx2_wrapper!(smooth, smooth_avx2, smooth, (x: &[f32], out: &mut [f32]));
+    avx2_wrapper!(fit_sums, fit_sums_avx2, fit_sums, (frame: &[f32], prev: &[f32]) -> [f32; 3]);
+    avx2_wrapper!(max_abs, max_abs_avx2, max_abs, (frame: &[f32]) -> f32);
 }
 
 #[cfg(test)]
@@ -734,6 +796,11 @@ mod tests {
                     assert_eq!((&q1, bits(&r1)), (&q2, bits(&r2)));
                     assert_eq!(a.map(f32::to_bits), b.map(f32::to_bits));
                     assert_eq!(residual_costs(&q1), (set.residual_costs)(&q1));
+                    let d = prediction_distance(&values[..n], &prev[..n], weight);
+                    assert_eq!(
+                        d.to_bits(),
+                        (set.distance)(&values[..n], &prev[..n], weight).to_bits()
+                    );
                     for (d, difference) in Difference::ALL.into_iter().enumerate() {
                         let (mut s1, mut s2) = (vec![0u16; n], vec![0u16; n]);
                         residuals(&q1, difference, &mut s1);
@@ -752,6 +819,37 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The encoder's measuring kernels of a set against the portable ones, bit for bit.
+    pub(crate) fn check_measures_against_portable(set: CodedKernels) {
+        for (seed, scale) in [(91u64, 1.0f32), (92, 1.0e-30), (93, 3.0e30)] {
+            let values: Vec<f32> = crate::kernels::tests::tricky_values(1000, seed)
+                .iter()
+                .map(|v| v * scale)
+                .collect();
+            let prev = crate::kernels::tests::tricky_values(1000, seed + 10);
+            for n in [0usize, 1, 2, 3, 7, 8, 9, 15, 16, 17, 63, 64, 65, 384, 1000] {
+                let (v, p) = (&values[..n], &prev[..n]);
+                let a = fit_sums(v, p).map(f32::to_bits);
+                assert_eq!(a, (set.fit_sums)(v, p).map(f32::to_bits), "fit n {n}");
+                assert_eq!(
+                    max_abs(v).to_bits(),
+                    (set.max_abs)(v).to_bits(),
+                    "max n {n}"
+                );
+                let (mut s1, mut s2) = (vec![0f32; n], vec![0f32; n]);
+                smooth(v, &mut s1);
+                (set.smooth)(v, &mut s2);
+                assert_eq!(bits(&s1), bits(&s2), "smooth n {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn measures_of_the_best_set_match_portable() {
+        check_measures_against_portable(PORTABLE);
+        check_measures_against_portable(crate::kernels::best().coded);
     }
 
     #[test]
