@@ -69,6 +69,19 @@ describe('a trap inside the WebAssembly module (out of memory)', () => {
     console.log(`wasm trap (${pages} pages) after ${r.pushes} pushes; later calls on its compressors took ${r.oldCallsMs} ms in all`)
   }, 120_000)
 
+  it('in the async calls\' worker: the call in flight fails with BACKEND_FAILED; compressors the worker held are rebuilt from their journals, with the same bytes', () => {
+    const r = child(['worker-trap'], { TEMPORAL_TENSOR_BACKEND: 'wasm' }, ['--wasm-max-mem-pages=1000'])
+    expect(r.backend).toBe('wasm')
+    expect(r.trap).toMatchObject({ ok: false, code: 'BACKEND_FAILED' })
+    expect(r.pushes).toBeLessThan(64)
+    expect(r.bigFree).toMatchObject({ ok: true })
+    expect(r.otherNext).toMatchObject({ ok: true })
+    expect(r.same).toBe(true)
+    expect(r.segments).toBeGreaterThan(1)
+    expect(r.decoded).toMatchObject({ ok: true, value: 16 * 64 })
+    expect(r.freshRoundTripSame).toBe(true)
+  }, 120_000)
+
   it('the raw ttc_* ABI traps again instead of spinning when its lock was left held', () => {
     const r = child(['raw-lock', wasmFile], {}, ['--wasm-max-mem-pages=1000'])
     expect(r.trapped).toMatch(/RuntimeError/)

@@ -111,7 +111,15 @@ export type WorkerRequest =
  */
 export type WorkerReply =
   | { id: number; ok: true; value: unknown; state?: CompressorState; tail?: Float32Array }
-  | { id: number; ok: false; code: string; message: string; state?: CompressorState }
+  | {
+      id: number
+      ok: false
+      code: string
+      message: string
+      state?: CompressorState
+      /** The frames, handed back: the worker no longer holds the compressor (send the journal). */
+      resend?: Float32Array[]
+    }
 
 /** Values copied per event-loop turn when an async push copies its frames (4 MiB). */
 const STAGE_VALUES = 1 << 20
@@ -508,11 +516,13 @@ export class MovableCompressor implements BackendCompressor {
       parts,
       nowTs,
     })
-    const generation = this.#pool.generation
-    const reply = await this.#pool.run(request, parts.map((p) => p.buffer as ArrayBuffer), signal)
-    if (generation !== this.#pool.generation && reply.state === undefined && this.#local === null) {
-      // The worker died and a new one started while this call was queued: nothing was done.
+    let reply = await this.#pool.run(request, parts.map((p) => p.buffer as ArrayBuffer), signal)
+    if (!reply.ok && reply.resend !== undefined) {
+      // The worker had lost it (its instance trapped since): sent again with the journal, on
+      // the frames the worker handed back, so a trap costs only the call it happened in.
       this.#workerGeneration = -1
+      parts = reply.resend
+      reply = await this.#pool.run(request, parts.map((p) => p.buffer as ArrayBuffer), undefined)
     }
     if (reply.state !== undefined) {
       this.#local?.free()

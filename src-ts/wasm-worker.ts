@@ -16,6 +16,8 @@ export const serve: ServeWorker = (post, listen) => {
   let module: WebAssembly.Module | null = null
   let glue: Glue | null = null
   const compressors = new Map<number, GlueCompressor>()
+  /** The instance each compressor was made on (a trapped one has lost them). */
+  const madeOn = new Map<number, Glue>()
 
   /** The instance, fresh after a trap (the compressors made on the old one are gone). */
   const live = (): Glue => {
@@ -37,6 +39,7 @@ export const serve: ServeWorker = (post, listen) => {
       return compressors.get(key)?.state()
     } catch {
       compressors.delete(key)
+      madeOn.delete(key)
       return undefined
     }
   }
@@ -45,6 +48,7 @@ export const serve: ServeWorker = (post, listen) => {
     if (request.op === 'free') {
       const c = compressors.get(request.key)
       compressors.delete(request.key)
+      madeOn.delete(request.key)
       try {
         c?.free()
       } catch {
@@ -70,12 +74,21 @@ export const serve: ServeWorker = (post, listen) => {
         case 'push':
         case 'flush': {
           key = request.key
+          const home = madeOn.get(key)
+          if (request.rebuild === null && (home === undefined || home.broken !== null)) {
+            compressors.delete(key)
+            madeOn.delete(key)
+            const error = 'the worker no longer holds this compressor (its instance trapped)'
+            post({ id, ok: false, code: 'BACKEND_FAILED', message: error, resend: request.parts }, request.parts.map((p) => p.buffer as ArrayBuffer))
+            return
+          }
           if (request.rebuild !== null) {
             compressors.get(key)?.free()
             compressors.delete(key)
             const g = live()
             const made = rebuild((...args) => g.createCompressor(...args), request.rebuild, request.access)
             compressors.set(key, made)
+            madeOn.set(key, g)
           }
           const c = compressors.get(key)
           if (c === undefined) throw new TemporalTensorError('BACKEND_FAILED', 'the worker no longer holds this compressor')
