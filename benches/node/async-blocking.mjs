@@ -1,5 +1,6 @@
 // How long pushMany blocks the event loop, beside pushManyAsync, on the backend picked by the
-// environment (TEMPORAL_TENSOR_BACKEND=native|wasm): 10,000 frames of 4096 values (160 MB of
+// environment (TEMPORAL_TENSOR_BACKEND=native|wasm; unset: each in turn, in a child process,
+// which is what `npm run bench:eventloop` runs): 10,000 frames of 4096 values (160 MB of
 // f32) in one call, then flush (flushAsync after pushManyAsync), with
 // perf_hooks.monitorEventLoopDelay sampling every millisecond and a 1 ms interval counting the
 // turns the loop managed meanwhile and the longest gap between two of them (the longest stall).
@@ -9,10 +10,26 @@
 //   node benches/node/async-blocking.mjs
 //   BENCH_FRAMES=2000 BENCH_DIM=4096 node benches/node/async-blocking.mjs
 //   BENCH_JSON=path writes the rows.
+import { spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
-import { TemporalTensorCompressor, backend, kernels } from '../../dist/index.mjs'
+import { fileURLToPath } from 'node:url'
+
+if (!process.env.TEMPORAL_TENSOR_BACKEND) {
+  // Each backend in a process of its own (the backend is chosen when the package loads).
+  let failed = false
+  for (const backend of ['native', 'wasm']) {
+    const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url)], {
+      stdio: 'inherit',
+      env: { ...process.env, TEMPORAL_TENSOR_BACKEND: backend, BENCH_JSON: process.env.BENCH_JSON ? `${process.env.BENCH_JSON}.${backend}.json` : '' },
+    })
+    failed ||= r.status !== 0
+  }
+  process.exit(failed ? 1 : 0)
+}
+
+const { TemporalTensorCompressor, backend, kernels } = await import('../../dist/index.mjs')
 
 const FRAMES = Number(process.env.BENCH_FRAMES ?? 10_000)
 const DIM = Number(process.env.BENCH_DIM ?? 4096)
