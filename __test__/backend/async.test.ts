@@ -283,6 +283,30 @@ describe(`async calls on the ${backend} backend (${kernels})`, () => {
     c.free()
   })
 
+  it.runIf(backend === 'wasm')('wasm: a call still queued behind the worker\'s current one is cancelled by its signal', async () => {
+    // The worker runs one request at a time: a large decode first, then our push waits in the
+    // queue, where an abort still cancels it.
+    const wide = new TemporalTensorCompressor({ tensorLen: 1 << 20, format: 'packed', policy: { fixedBits: 8, maxSegmentFrames: 16 } })
+    wide.pushMany(new Float32Array((1 << 20) * 16).fill(0.5), 0)
+    const heavy = wide.flush()!
+    wide.free()
+    const blockers = [decodeSegmentAsync(heavy), decodeSegmentAsync(heavy)]
+    const c = make()
+    c.pushMany(stream(N, 3, 1), 1)
+    const before = c.peek()
+    const controller = new AbortController()
+    const pending = c.pushManyAsync(stream(N, 5), 1, { signal: controller.signal })
+    for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setTimeout(resolve, 0))
+    controller.abort()
+    await rejects(pending, 'ABORTED')
+    expect(c.peek()).toEqual(before)
+    expect(c.activeFrames).toBe(3)
+    for (const b of await Promise.all(blockers)) expect(b.length).toBe((1 << 20) * 16)
+    expect(await c.pushManyAsync(stream(N, 2, 2), 1)).toEqual([])
+    expect(c.activeFrames).toBe(5)
+    c.free()
+  })
+
   it('free() during a call: the call settles with its result, then the compressor is released', async () => {
     const c = make()
     const reference = make()
