@@ -31,14 +31,15 @@
 //! | 24 | 4 | byte_len: the whole segment, checksum included |
 //! | 28 | … | `S` frequencies (LEB128, 1–2 bytes each; sum 4096 unless `S = 0`) |
 //! | … | … | byte length of the frame records (LEB128), then the records (`src/coded_records.rs`) |
-//! | … | … | byte length (LEB128) of each of the `B = ceil(F / K)` blocks |
+//! | … | … | per block (`B = ceil(F / K)`), LEB128: 2 × its byte length, + 1 for one rANS lane |
 //! | … | … | the blocks, back to back |
 //! | byte_len − 4 | 4 | CRC-32C of bytes `0 .. byte_len − 4` |
 //!
 //! Each frame has a record: its mode byte and, unless it is raw, its 16-bit step code; version
 //! 4 range codes them for the whole segment (`src/coded_records.rs`). A block holds the values
 //! of its raw frames (f32, `tensor_len` each), then the rANS stream of its coded frames' symbols
-//! ([`crate::rans`]; one lane when the block has fewer than [`rans::ONE_LANE_BELOW`] symbols).
+//! ([`crate::rans`]; on one lane when the low bit of the block's length field says so: the
+//! encoder does that for streams under [`ONE_LANE_MAX_BYTES`], where three states are ≥ 2 %).
 //! Version 3 differs in three places: four-byte block lengths, four lanes always, and the
 //! records as bytes at the start of each block (a mode byte followed, unless the frame is raw or
 //! has flag E, by the change of its step code from the block's previous one, from 0, as a zigzag
@@ -112,6 +113,18 @@ const MAX_RESIDUAL: u64 = 2047;
 const STEP_FRACTION: f64 = 1.0 - 1.0 / 1024.0;
 /// A frame is accepted when its measured error is below `b·M` times this.
 const ACCEPT_FRACTION: f64 = 1.0 - 1.0 / 2048.0;
+/// Most bytes one frame's record takes in a version-4 record stream: at most 16 modelled bits
+/// (each under 8 bits: no model's probability falls below 31/4096) and 14 even-odds bits.
+pub const RECORD_MAX_BYTES: usize = 18;
+/// Bytes a record stream adds besides its records, at most: its length field and the coder's
+/// flush.
+pub const RECORDS_OVERHEAD: usize = 10;
+
+/// Blocks whose four-lane rANS stream is shorter than this are written on one lane, when that
+/// is shorter: three fewer states (12 bytes, at least 2 % here) for slower decoding of streams
+/// that, being this short, hold frames that code to almost nothing (cold tiers, short frames).
+pub const ONE_LANE_MAX_BYTES: usize = 512;
+
 /// Smoothed prediction is tried on every this-many-th frame of a block (from its second), and on
 /// every frame for a block's length after it was chosen.
 const PROBE_INTERVAL: u32 = 4;
@@ -230,6 +243,8 @@ pub struct CodedSegment<'a> {
     records: &'a [u8],
     /// Offset of each block (and the end of the last one).
     block_offsets: Vec<usize>,
+    /// Version 4: the rANS lanes of each block (1 or [`rans::LANES`]); empty for version 3.
+    block_lanes: Vec<u8>,
 }
 
 impl<'a> CodedSegment<'a> {
@@ -260,6 +275,7 @@ impl<'a> CodedSegment<'a> {
             table,
             records: &[],
             block_offsets,
+            block_lanes: Vec::new(),
         })
     }
 
@@ -283,9 +299,13 @@ impl<'a> CodedSegment<'a> {
             .ok_or(corrupt(SegmentField::Records))?;
         at += records_len;
         let blocks = header.block_count() as usize;
+        // Each field is the block's length times two, plus one for a one-lane rANS stream.
         let mut lens = Vec::with_capacity(blocks);
+        let mut block_lanes = Vec::with_capacity(blocks);
         for _ in 0..blocks {
-            lens.push(length(&mut at, SegmentField::BlockLen)?);
+            let field = length(&mut at, SegmentField::BlockLen)?;
+            lens.push(field >> 1);
+            block_lanes.push(if field & 1 == 1 { 1 } else { rans::LANES as u8 });
         }
         let block_offsets = block_offsets(at, lens.into_iter(), body.len())?;
         Ok(CodedSegment {
@@ -294,6 +314,7 @@ impl<'a> CodedSegment<'a> {
             table,
             records,
             block_offsets,
+            block_lanes,
         })
     }
 
@@ -340,11 +361,10 @@ impl<'a> CodedSegment<'a> {
                 None => block_records_v3(block, frames)?,
             };
             let raw_frames = records.iter().filter(|r| r.0 == MODE_RAW).count();
-            let lanes = if self.header.version == VERSION_CODED {
-                rans::lanes_for((frames - raw_frames) * n)
-            } else {
-                rans::LANES
-            };
+            let lanes = self
+                .block_lanes
+                .get(b as usize)
+                .map_or(rans::LANES, |&l| l as usize);
             let raw_len = raw_frames
                 .checked_mul(4 * n)
                 .filter(|&len| len <= block.len() - at)
@@ -999,13 +1019,11 @@ impl CodedWriter {
         // symbol (the smallest frequency is 1/4096), plus per block its states, a few
         // renormalisation words and its length field.
         let coded_bits = (self.symbols.len() * rans::SCALE_BITS as usize).div_ceil(8);
-        // Records: at most 16 modelled bits (under 8 bits each) and 14 even-odds bits a frame,
-        // plus the coder's flush and the stream's length.
         HEADER_LEN
             + 2 * (self.max_symbol as usize + 1)
             + blocks * (5 + 2 + rans::max_encoded_len(0))
-            + self.records.len() * 18
-            + 10
+            + self.records.len() * RECORD_MAX_BYTES
+            + RECORDS_OVERHEAD
             + self.raw.len() * 4
             + coded_bits
             + CHECKSUM_LEN
@@ -1060,17 +1078,22 @@ impl CodedWriter {
             let coded = records.len() * n - raw_count;
             let syms = &self.symbols[sym_at..sym_at + coded];
             sym_at += coded;
-            rans::encode(
-                syms,
-                &coder,
-                rans::lanes_for(coded),
-                scratch,
-                &mut block_bytes,
-            );
-            lens.push((block_bytes.len() - block_start) as u32);
+            let stream_start = block_bytes.len();
+            rans::encode(syms, &coder, rans::LANES, scratch, &mut block_bytes);
+            let mut one_lane = false;
+            if block_bytes.len() - stream_start < ONE_LANE_MAX_BYTES {
+                let four = block_bytes.split_off(stream_start);
+                rans::encode(syms, &coder, 1, scratch, &mut block_bytes);
+                one_lane = block_bytes.len() - stream_start < four.len();
+                if !one_lane {
+                    block_bytes.truncate(stream_start);
+                    block_bytes.extend_from_slice(&four);
+                }
+            }
+            lens.push((((block_bytes.len() - block_start) as u64) << 1) | one_lane as u64);
         }
-        for len in lens {
-            write_varint(len, out);
+        for field in lens {
+            write_varint(field as u32, out);
         }
         out.extend_from_slice(&block_bytes);
         let byte_len = out.len() - start + CHECKSUM_LEN;

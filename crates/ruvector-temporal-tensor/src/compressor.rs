@@ -418,8 +418,9 @@ impl TemporalTensorCompressor {
     fn frame_cap(&self, bits: u8) -> u32 {
         let per_frame_bits = self.tensor_len as u64 * bits as u64;
         let by_format = if self.format == Format::Coded {
-            // Worst case a frame is stored raw; the whole segment's length must fit a u32.
-            (u32::MAX as u64 - 65_536) / self.coded_frame_worst_case() as u64
+            // Worst case a frame is stored raw; the whole segment's length must fit in 31 bits
+            // (a block's length field holds it times two).
+            (u32::MAX as u64 / 2 - 65_536) / self.coded_frame_worst_case() as u64
         } else {
             (u32::MAX as u64 * 8) / per_frame_bits
         };
@@ -531,6 +532,7 @@ impl TemporalTensorCompressor {
             let segments = frame_count.div_ceil(cap.max(1)) + 2;
             let per_segment = crate::coded::HEADER_LEN
                 + 2 * crate::rans::MAX_SYMBOLS
+                + crate::coded::RECORDS_OVERHEAD
                 + crate::coded::CHECKSUM_LEN;
             return self
                 .pending_segment_len()
@@ -543,9 +545,13 @@ impl TemporalTensorCompressor {
             .saturating_add(frame_count.saturating_mul(per_frame))
     }
 
-    /// Most bytes one frame adds to a coded segment: raw values, its record, a block of its own.
+    /// Most bytes one frame adds to a coded segment: raw values, its record, a block of its own
+    /// (with its length field).
     fn coded_frame_worst_case(&self) -> usize {
-        4 * self.tensor_len as usize + 5 + 4 + crate::rans::max_encoded_len(0)
+        4 * self.tensor_len as usize
+            + crate::coded::RECORD_MAX_BYTES
+            + 5
+            + crate::rans::max_encoded_len(0)
     }
 
     fn check_batch(&self, frames: &[f32]) -> Result<(), Error> {

@@ -7,8 +7,8 @@
 //! decoder keeps four independent dependency chains busy.
 //!
 //! A stream is written as the final encoder states (`u32` LE, lane 0 first) followed by the
-//! 16-bit words (LE) in the order the decoder reads them. Short streams may use a single lane
-//! ([`lanes_for`]), which saves the twelve bytes of three more final states. The encoder starts every lane at
+//! 16-bit words (LE) in the order the decoder reads them. A short stream may use a single lane,
+//! which saves the twelve bytes of three more final states. The encoder starts every lane at
 //! `2¹⁶`; a decoder that does not end with every lane back at `2¹⁶` and every word read has been
 //! handed a corrupt stream.
 
@@ -21,21 +21,8 @@ pub const SCALE_BITS: u32 = 12;
 pub const SCALE: u32 = 1 << SCALE_BITS;
 /// Largest alphabet a table may describe.
 pub const MAX_SYMBOLS: usize = SCALE as usize;
-/// Interleaved states of a long stream.
+/// Interleaved states of a stream (or 1, for short streams of version-4 coded segments).
 pub const LANES: usize = 4;
-/// Streams of fewer symbols than this use one lane (version-4 coded segments): the three
-/// states saved outweigh the speed of interleaving on such short streams.
-pub const ONE_LANE_BELOW: usize = 4096;
-
-/// The lanes of a stream of `symbols` symbols in a version-4 coded segment: 1 below
-/// [`ONE_LANE_BELOW`], else [`LANES`]. (Version 3 always uses [`LANES`].)
-pub fn lanes_for(symbols: usize) -> usize {
-    if symbols < ONE_LANE_BELOW {
-        1
-    } else {
-        LANES
-    }
-}
 /// Lower end of the normalised state interval (also every lane's initial state).
 const LOW: u32 = 1 << 16;
 /// Tables whose symbols cost at least this many bits on average (in eighths) are coded and

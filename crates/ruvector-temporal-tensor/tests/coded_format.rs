@@ -485,6 +485,56 @@ fn hostile_segments_with_valid_checksums_are_rejected() {
     ));
 }
 
+/// A version-4 segment's blocks go on one rANS lane when their stream is short and on four
+/// otherwise (the low bit of each block's length field), and both decode within bound.
+#[test]
+fn short_blocks_use_one_lane_and_long_ones_four() {
+    let mut rng = Rng::new(21);
+    let n = 256;
+    // Two blocks of noise (long streams), then two of one repeated frame (almost nothing).
+    let mut frames: Vec<Vec<f32>> = (0..8)
+        .map(|_| (0..n).map(|_| rng.normal()).collect())
+        .collect();
+    let still: Vec<f32> = (0..n).map(|_| rng.normal()).collect();
+    frames.extend((0..8).map(|_| still.clone()));
+    let mut c = compressor_in(Format::Coded, 8, n as u32, 64);
+    c.set_keyframe_interval(4).unwrap();
+    let seg = compress(&mut c, &frames);
+    let (headers, decoded) = decode_all(&seg);
+    assert_eq!((headers.len(), headers[0].frame_count), (1, 16));
+    for (t, f) in frames.iter().enumerate() {
+        assert!(
+            relative_error(f, &decoded[t * n..(t + 1) * n]) < 0.008,
+            "frame {t}"
+        );
+    }
+    let leb = |at: &mut usize| {
+        let (mut v, mut shift) = (0u64, 0);
+        loop {
+            let b = seg[*at];
+            *at += 1;
+            v |= ((b & 0x7F) as u64) << shift;
+            shift += 7;
+            if b & 0x80 == 0 {
+                return v;
+            }
+        }
+    };
+    let symbols = u16::from_le_bytes([seg[20], seg[21]]) as usize;
+    let mut at = coded::HEADER_LEN;
+    for _ in 0..symbols {
+        leb(&mut at);
+    }
+    let records = leb(&mut at) as usize;
+    at += records;
+    let fields: Vec<u64> = (0..4).map(|_| leb(&mut at)).collect();
+    let one_lane: Vec<bool> = fields.iter().map(|f| f & 1 == 1).collect();
+    assert_eq!(one_lane, [false, false, true, true], "fields {fields:?}");
+    assert!(fields[..2]
+        .iter()
+        .all(|f| (f >> 1) as usize >= coded::ONE_LANE_MAX_BYTES));
+}
+
 /// Version-4 layout damage behind a valid checksum: the record stream's length, the block
 /// lengths (LEB128) and garbage records are all refused with a coded error, never a panic.
 #[test]
