@@ -32,7 +32,7 @@ mod coded_oracle;
 
 use common::{relative_error, Input};
 use libfuzzer_sys::fuzz_target;
-use ruvector_temporal_tensor::coded::{CHECKSUM_LEN, HEADER_LEN};
+use ruvector_temporal_tensor::coded::{self, CHECKSUM_LEN, HEADER_LEN};
 use ruvector_temporal_tensor::quantizer::error_bound;
 use ruvector_temporal_tensor::segment::{self, SegmentHeader, MAGIC};
 use ruvector_temporal_tensor::{Error, Format, SegmentField, TemporalTensorCompressor, TierPolicy};
@@ -146,7 +146,7 @@ fn generate(input: &mut Input) -> Vec<u8> {
             header.tensor_len,
             header.frame_count
         ),
-        (3, bits, n as u32, frames as u32)
+        (coded::VERSION_CODED, bits, n as u32, frames as u32)
     );
     assert_eq!(header.keyframe_interval, k);
     let expected_bound = bound.unwrap_or_else(|| error_bound(bits as u32).unwrap());

@@ -709,7 +709,8 @@ fuzz_target!(|data: &[u8]| {
             .unwrap_or_else(|| panic!("more segments than pushed frames ({index})"));
         if coded {
             assert_eq!(
-                header.version, 3,
+                header.version,
+                ruvector_temporal_tensor::coded::VERSION_CODED,
                 "a coded compressor wrote a packed segment"
             );
             assert_eq!(header.group_len, 0);

@@ -44,11 +44,12 @@
 //! records as bytes at the start of each block (a mode byte followed, unless the frame is raw or
 //! has flag E, by the change of its step code from the block's previous one, from 0, as a zigzag
 //! LEB128 number). The mode byte is `255` for a raw frame, else
-//! `P | D·0x80 | E·0x40 | C·0x20`: predictor `P` either a temporal weight `w` in `0..=16` or
+//! `P | D·0x80 | E·0x40 | C·0x20` (`M·0x40` in version 4): predictor `P` either a temporal weight `w` in `0..=16` or
 //! `16 + n` (predict from the previous frame smoothed `n ≤ 4` times along the frame
 //! ([`crate::kernels::coded::smooth`]), weight 1), `D` the running difference along the frame
-//! (with `C`, the half difference: see [`crate::kernels::coded::Difference`]), `E` (version 3
-//! only) the same step code as the block's previous coded frame, `C` without `D` a chain frame (each value
+//! (with `C`, the half difference: see [`crate::kernels::coded::Difference`]), `E` (version 3)
+//! the same step code as the block's previous coded frame, or `M` (the same bit, version 4) a
+//! prediction from `w/16` of the mean of the block's earlier decoded frames, `C` without `D` a chain frame (each value
 //! predicted by the decoded value before it; `P = 0`). A step code is
 //! the top 16 bits below the sign of the step's `f32` (`step = f32::from_bits(code << 15)`).
 //! Decoding a coded frame (see [`crate::kernels::coded`]): symbol `z` gives
@@ -95,9 +96,12 @@ pub const MODE_RAW: u8 = 255;
 pub const MAX_WEIGHT: u8 = 16;
 /// Mode bit of the running difference along the frame.
 pub const MODE_SPATIAL: u8 = 0x80;
-/// Mode bit of a frame whose step code equals the previous coded frame's in the block (no
-/// difference stored).
+/// Version 3: mode bit of a frame whose step code equals the previous coded frame's in the
+/// block (no difference stored).
 pub const MODE_SAME_STEP: u8 = 0x40;
+/// Version 4: the same bit means *mean* prediction, from `w/16` of the mean of the block's
+/// earlier decoded frames instead of the previous one ([`block_mean`]).
+pub const MODE_MEAN: u8 = 0x40;
 /// Mode bit of a frame quantized along a chain: each value predicted by the decoded value
 /// before it (weight 0 and no running difference).
 pub const MODE_CHAIN: u8 = 0x20;
@@ -333,6 +337,13 @@ impl<'a> CodedSegment<'a> {
         let mut prev = vec![0.0f32; n];
         let mut cur = vec![0.0f32; n];
         let mut symbols = vec![0u16; n];
+        // Version 4's mean prediction: the running sum of the block's decoded frames.
+        let v4 = self.header.version == VERSION_CODED;
+        let (mut sum, mut mean) = if v4 {
+            (vec![0.0f32; n], vec![0.0f32; n])
+        } else {
+            (Vec::new(), Vec::new())
+        };
         let first_block = wanted_from / k;
         let last_block = last / k;
         // Version 4: one record stream for the segment, read from its start.
@@ -384,6 +395,10 @@ impl<'a> CodedSegment<'a> {
                     decoder.decode(&mut symbols)?;
                     if is_chain(mode) {
                         crate::kernels::coded::reconstruct_chain(&symbols, step, &mut cur);
+                    } else if mode & MODE_MEAN != 0 {
+                        let (prediction, _) = prediction_of(mode).unwrap_or_default();
+                        block_mean(&sum, f as u32, &mut mean);
+                        (kernels.reconstruct)(&symbols, prediction, step, &mean, &mut cur);
                     } else {
                         let (prediction, passes) = prediction_of(mode).unwrap_or_default();
                         // `prev` is not needed after this frame: smooth it in place (by way of
@@ -402,6 +417,7 @@ impl<'a> CodedSegment<'a> {
                 if index >= wanted_from {
                     emit(index, &cur);
                 }
+                add_to_sum(&mut sum, &cur, f == 0);
                 core::mem::swap(&mut prev, &mut cur);
             }
             if frames_needed == frames {
@@ -474,7 +490,7 @@ fn checked_record(mode: u8, code: i64, first_of_block: bool) -> Result<(u8, f32)
     if !(0..=MAX_STEP_CODE as i64).contains(&code) {
         return Err(corrupt(SegmentField::Step));
     }
-    Ok((mode & !MODE_SAME_STEP, step_of(code as u16)))
+    Ok((mode, step_of(code as u16)))
 }
 
 /// The next record of a version-4 record stream, checked ([`checked_record`]).
@@ -482,10 +498,6 @@ fn next_record(stream: &mut RecordReader, first_of_block: bool) -> Result<(u8, f
     let record = stream
         .next(first_of_block)
         .ok_or(corrupt(SegmentField::Step))?;
-    if record.mode & MODE_SAME_STEP != 0 && record.mode != MODE_RAW {
-        // Flag E belongs to version 3's byte records only.
-        return Err(corrupt(SegmentField::FrameMode));
-    }
     checked_record(record.mode, record.code as i64, first_of_block)
 }
 
@@ -506,6 +518,12 @@ fn block_records_v3(block: &[u8], frames: usize) -> Result<(Vec<(u8, f32)>, usiz
             at += used;
             step_code + unzigzag32(delta) as i64
         };
+        // Flag E is version 3's same-step bit, not mean prediction.
+        let mode = if mode == MODE_RAW {
+            mode
+        } else {
+            mode & !MODE_SAME_STEP
+        };
         let record = checked_record(mode, code, f == 0)?;
         if mode != MODE_RAW {
             step_code = code;
@@ -525,21 +543,46 @@ fn is_chain(mode: u8) -> bool {
 /// no difference; a smoothed frame has weight 16. Flag D alone is the full difference along
 /// the frame, D with C the half difference.
 fn prediction_of(mode: u8) -> Option<(Prediction, u8)> {
-    let field = mode & !(MODE_SPATIAL | MODE_SAME_STEP | MODE_CHAIN);
+    let field = mode & !(MODE_SPATIAL | MODE_MEAN | MODE_CHAIN);
+    let mean = mode & MODE_MEAN != 0;
     let difference = match (mode & MODE_SPATIAL != 0, mode & MODE_CHAIN != 0) {
         (false, false) => Difference::None,
         (true, false) => Difference::Full,
         (true, true) => Difference::Half,
         (false, true) => {
-            return (field == 0).then_some((Prediction::default(), 0));
+            return (field == 0 && !mean).then_some((Prediction::default(), 0));
         }
     };
     let (weight, passes) = match field {
+        // Mean prediction needs a weight (and so an earlier frame in the block).
+        0 if mean => return None,
         0..=MAX_WEIGHT => (field, 0),
-        _ if field - SMOOTHED <= MAX_SMOOTHING_PASSES => (MAX_WEIGHT, field - SMOOTHED),
+        _ if !mean && field - SMOOTHED <= MAX_SMOOTHING_PASSES => (MAX_WEIGHT, field - SMOOTHED),
         _ => return None,
     };
     Some((Prediction { weight, difference }, passes))
+}
+
+/// Adds a decoded frame to its block's running sum (`first`: the block's first frame, which
+/// replaces it). Version 4 only (`sum` is empty for version 3).
+fn add_to_sum(sum: &mut [f32], frame: &[f32], first: bool) {
+    if first {
+        sum.copy_from_slice(&frame[..sum.len()]);
+    } else {
+        for (s, &v) in sum.iter_mut().zip(frame) {
+            *s += v;
+        }
+    }
+}
+
+/// The mean of a block's first `count` decoded frames from their running sum:
+/// `sum[j] · (1 / count)`, each an `f32` operation (the reciprocal rounded once), so every
+/// backend gets the same values. `count ≥ 1`.
+fn block_mean(sum: &[f32], count: u32, mean: &mut [f32]) {
+    let inv = 1.0 / count as f32;
+    for (m, &s) in mean.iter_mut().zip(sum) {
+        *m = s * inv;
+    }
 }
 
 /// How the encoder predicts a frame: `w/16` of the previous decoded frame, or that frame
@@ -548,6 +591,8 @@ fn prediction_of(mode: u8) -> Option<(Prediction, u8)> {
 enum Predictor {
     Weighted(u8),
     Smoothed(u8),
+    /// `w/16` of the mean of the block's earlier decoded frames.
+    Mean(u8),
 }
 
 /// The mode byte of a predictor and difference (without the same-step flag).
@@ -555,6 +600,7 @@ fn mode_of(predictor: Predictor, difference: Difference) -> u8 {
     let field = match predictor {
         Predictor::Weighted(w) => w,
         Predictor::Smoothed(n) => SMOOTHED + n,
+        Predictor::Mean(w) => w | MODE_MEAN,
     };
     field
         | match difference {
@@ -695,6 +741,9 @@ pub struct CodedWriter {
     smoothing_recent: u32,
     /// [`sticky_factor`] of the tensor length.
     sticky: f64,
+    /// The running sum of the block's decoded frames, and scratch for their mean.
+    sum: Vec<f32>,
+    mean: Vec<f32>,
 }
 
 impl PartialEq for CodedWriter {
@@ -735,6 +784,8 @@ impl CodedWriter {
             smoothed: [vec![0.0; tensor_len], vec![0.0; tensor_len]],
             smoothing_recent: 0,
             sticky: sticky_factor(tensor_len),
+            sum: vec![0.0; tensor_len],
+            mean: vec![0.0; tensor_len],
         }
     }
 
@@ -778,6 +829,7 @@ impl CodedWriter {
                 * 4
             + self.frame_symbols.capacity() * 2
             + (self.smoothed[0].capacity() + self.smoothed[1].capacity()) * 4
+            + (self.sum.capacity() + self.mean.capacity()) * 4
     }
 
     /// Adds a frame of finite values (`frame.len() == tensor_len`; the caller checks both).
@@ -828,6 +880,7 @@ impl CodedWriter {
                 let (source, weight) = match predictor {
                     Predictor::Weighted(w) => (&self.prev, w),
                     Predictor::Smoothed(n) => (&self.smoothed[(n as usize - 1) % 2], MAX_WEIGHT),
+                    Predictor::Mean(w) => (&self.mean, w),
                 };
                 let [max_err, _] = (kernels.quantize)(
                     frame,
@@ -888,6 +941,7 @@ impl CodedWriter {
             mode: MODE_RAW,
             step: 0.0,
         });
+        self.add_decoded();
     }
 
     /// Picks how to predict `frame` (not a block's first) from the previous decoded frame: the
@@ -900,22 +954,47 @@ impl CodedWriter {
         let (prediction_distance, smooth) = (kernels.distance, kernels.smooth);
         let fit = least_squares(frame, &self.prev);
         let previous = self.previous_mode().map(|(p, _)| p);
-        let mut weight = fit.weight;
         // The previous frame's weight, unless the best one saves more than a mode change costs
         // (by the squared errors: `n/2 · log2` of their ratio bits).
+        let sticky_sq = 2.0 * self.sticky - 1.0;
+        let mut weight = fit.weight;
         if let Some(Predictor::Weighted(wp)) = previous {
-            let sticky_sq = 2.0 * self.sticky - 1.0;
             if wp != weight && fit.squared_error(wp) <= fit.squared_error(weight) * sticky_sq {
                 weight = wp;
             }
         }
+        let mut base = Predictor::Weighted(weight);
         let position = self.records.len() as u32 % self.keyframe_interval;
+        // From the block's third frame, the mean of its earlier frames may predict better
+        // (streams whose frames scatter around a common profile, such as token states).
+        if position >= 2 {
+            block_mean(&self.sum, position, &mut self.mean);
+            let mean_fit = least_squares(frame, &self.mean);
+            let mut wm = mean_fit.weight;
+            if let Some(Predictor::Mean(wp)) = previous {
+                if wp != wm && mean_fit.squared_error(wp) <= mean_fit.squared_error(wm) * sticky_sq
+                {
+                    wm = wp;
+                }
+            }
+            let was_mean = matches!(previous, Some(Predictor::Mean(_)));
+            let factor = if was_mean { 1.0 / sticky_sq } else { sticky_sq };
+            if wm > 0
+                && mean_fit.pp.is_finite()
+                && mean_fit.squared_error(wm) * factor < fit.squared_error(weight)
+            {
+                base = Predictor::Mean(wm);
+            }
+        }
         self.smoothing_recent = self.smoothing_recent.saturating_sub(1);
         if position % PROBE_INTERVAL != 1 && self.smoothing_recent == 0 {
-            return Predictor::Weighted(weight);
+            return base;
         }
-        let weighted_distance = prediction_distance(frame, &self.prev, weight);
-        let mut best = Predictor::Weighted(weight);
+        let weighted_distance = match base {
+            Predictor::Mean(w) => prediction_distance(frame, &self.mean, w),
+            _ => prediction_distance(frame, &self.prev, weight),
+        };
+        let mut best = base;
         let mut best_distance = weighted_distance;
         let mut distances = [f32::INFINITY; MAX_SMOOTHING_PASSES as usize + 1];
         let mut passes = 0;
@@ -944,8 +1023,8 @@ impl CodedWriter {
         // change's worth of the best.
         let within = |d: f32| d as f64 <= best_distance as f64 * self.sticky;
         match previous {
-            Some(Predictor::Weighted(wp)) if wp == weight && within(weighted_distance) => {
-                best = Predictor::Weighted(weight);
+            Some(p) if p == base && within(weighted_distance) => {
+                best = base;
             }
             Some(Predictor::Smoothed(m)) if m <= passes && within(distances[m as usize]) => {
                 if best != Predictor::Smoothed(m) && m + 1 < passes {
@@ -987,6 +1066,8 @@ impl CodedWriter {
         let (prediction, passes) = prediction_of(last.mode)?;
         let predictor = if passes > 0 {
             Predictor::Smoothed(passes)
+        } else if last.mode & MODE_MEAN != 0 {
+            Predictor::Mean(prediction.weight)
         } else {
             Predictor::Weighted(prediction.weight)
         };
@@ -1010,6 +1091,13 @@ impl CodedWriter {
         self.symbols.extend_from_slice(&self.frame_symbols);
         core::mem::swap(&mut self.prev, &mut self.recon);
         self.records.push(FrameRecord { mode, step });
+        self.add_decoded();
+    }
+
+    /// Adds the frame just written (now `prev`) to its block's running sum.
+    fn add_decoded(&mut self) {
+        let position = (self.records.len() - 1) as u32 % self.keyframe_interval;
+        add_to_sum(&mut self.sum, &self.prev, position == 0);
     }
 
     /// An upper bound on [`write`](Self::write)'s output length.
@@ -1180,5 +1268,57 @@ fn least_squares(frame: &[f32], prev: &[f32]) -> Fit {
         dot,
         pp,
         ff,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mode_bytes_with_mean_prediction_are_checked() {
+        // Mean prediction needs a weight, and is neither smoothed nor a chain.
+        assert_eq!(
+            prediction_of(MODE_MEAN | 9),
+            Some((
+                Prediction {
+                    weight: 9,
+                    difference: Difference::None
+                },
+                0
+            ))
+        );
+        assert!(prediction_of(MODE_MEAN | MODE_SPATIAL | MODE_CHAIN | 16).is_some());
+        for bad in [
+            MODE_MEAN,
+            MODE_MEAN | MODE_SPATIAL,
+            MODE_MEAN | (SMOOTHED + 1),
+            MODE_MEAN | MODE_CHAIN,
+            MODE_MEAN | 17,
+            21,
+        ] {
+            assert_eq!(prediction_of(bad), None, "{bad:#x}");
+        }
+        // Not on a block's first frame (it has nothing to average).
+        assert_eq!(
+            checked_record(MODE_MEAN | 4, 100, true),
+            Err(corrupt(SegmentField::FrameMode))
+        );
+        assert!(checked_record(MODE_MEAN | 4, 100, false).is_ok());
+    }
+
+    #[test]
+    fn block_mean_is_sum_times_the_rounded_reciprocal() {
+        let mut sum = [0.0f32; 3];
+        add_to_sum(&mut sum, &[1.0, 2.0, 3.0], true);
+        add_to_sum(&mut sum, &[0.5, -2.0, 1e30], false);
+        add_to_sum(&mut sum, &[0.25, 0.0, 1e30], false);
+        let mut mean = [0.0f32; 3];
+        block_mean(&sum, 3, &mut mean);
+        let third = 1.0f32 / 3.0;
+        assert_eq!(mean, [1.75 * third, 0.0, (3.0 + 1e30 + 1e30) * third]);
+        // A new block starts the sum over.
+        add_to_sum(&mut sum, &[7.0, 7.0, 7.0], true);
+        assert_eq!(sum, [7.0; 3]);
     }
 }

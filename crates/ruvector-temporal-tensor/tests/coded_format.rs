@@ -485,6 +485,36 @@ fn hostile_segments_with_valid_checksums_are_rejected() {
     ));
 }
 
+/// Frames scattered around one profile (such as token states) are predicted from the mean of
+/// the block's earlier frames (mode bit 0x40 in version 4), and decode within bound, whole and
+/// one by one.
+#[test]
+fn frames_around_a_common_profile_use_mean_prediction() {
+    let mut rng = Rng::new(33);
+    let n = 128;
+    let profile: Vec<f32> = (0..n).map(|_| 3.0 * rng.normal()).collect();
+    let frames: Vec<Vec<f32>> = (0..40)
+        .map(|_| profile.iter().map(|p| p + rng.normal()).collect())
+        .collect();
+    for bits in [8u8, 3] {
+        let mut c = compressor_in(Format::Coded, bits, n as u32, 64);
+        let seg = compress(&mut c, &frames);
+        let records = coded::frame_records(&seg).unwrap();
+        let means = records
+            .iter()
+            .filter(|r| r.0 & coded::MODE_MEAN != 0)
+            .count();
+        assert!(means >= 20, "{bits}-bit: {means} of 40 frames by the mean");
+        let (_, decoded) = decode_all(&seg);
+        let bound = ruvector_temporal_tensor::quantizer::error_bound(bits as u32).unwrap() as f64;
+        for (t, f) in frames.iter().enumerate() {
+            assert!(relative_error(f, &decoded[t * n..(t + 1) * n]) < bound);
+            let one = segment::decode_frame(&seg, t as u64).unwrap();
+            assert_eq!(one, decoded[t * n..(t + 1) * n], "frame {t}");
+        }
+    }
+}
+
 /// A version-4 segment's blocks go on one rANS lane when their stream is short and on four
 /// otherwise (the low bit of each block's length field), and both decode within bound.
 #[test]
