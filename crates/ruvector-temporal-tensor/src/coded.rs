@@ -124,9 +124,10 @@ pub const RECORD_MAX_BYTES: usize = 18;
 /// flush.
 pub const RECORDS_OVERHEAD: usize = 10;
 
-/// Blocks whose four-lane rANS stream is shorter than this are written on one lane, when that
-/// is shorter: three fewer states (12 bytes, at least 2 % here) for slower decoding of streams
-/// that, being this short, hold frames that code to almost nothing (cold tiers, short frames).
+/// Blocks whose four-lane rANS stream would be shorter than this (estimated from the symbols'
+/// costs) are written on one lane: three fewer states (12 bytes, at least 2 % here) for slower
+/// decoding of streams that, being this short, hold frames that code to almost nothing (cold
+/// tiers, short frames).
 pub const ONE_LANE_MAX_BYTES: usize = 512;
 
 /// Smoothed prediction is tried on every this-many-th frame of a block (from its second), and on
@@ -952,7 +953,21 @@ impl CodedWriter {
     fn choose_predictor(&mut self, frame: &[f32]) -> Predictor {
         let kernels = crate::kernels::active().coded;
         let (prediction_distance, smooth) = (kernels.distance, kernels.smooth);
-        let fit = least_squares(frame, &self.prev);
+        let position = self.records.len() as u32 % self.keyframe_interval;
+        // From the block's third frame, the mean of its earlier frames may predict better
+        // (streams whose frames scatter around a common profile, such as token states): its
+        // fit comes from the same pass, against the block's running sum.
+        let (fit, mean_fit) = if position >= 2 {
+            let [dot, pp, ff, dot_s, ss] = (kernels.fit_sums2)(frame, &self.prev, &self.sum);
+            let inv = 1.0 / position as f32;
+            (
+                Fit::new(dot, pp, ff),
+                Some(Fit::new(dot_s * inv, ss * inv * inv, ff)),
+            )
+        } else {
+            let [dot, pp, ff] = (kernels.fit_sums)(frame, &self.prev);
+            (Fit::new(dot, pp, ff), None)
+        };
         let previous = self.previous_mode().map(|(p, _)| p);
         // The previous frame's weight, unless the best one saves more than a mode change costs
         // (by the squared errors: `n/2 · log2` of their ratio bits).
@@ -964,12 +979,7 @@ impl CodedWriter {
             }
         }
         let mut base = Predictor::Weighted(weight);
-        let position = self.records.len() as u32 % self.keyframe_interval;
-        // From the block's third frame, the mean of its earlier frames may predict better
-        // (streams whose frames scatter around a common profile, such as token states).
-        if position >= 2 {
-            block_mean(&self.sum, position, &mut self.mean);
-            let mean_fit = least_squares(frame, &self.mean);
+        if let Some(mean_fit) = mean_fit {
             let mut wm = mean_fit.weight;
             if let Some(Predictor::Mean(wp)) = previous {
                 if wp != wm && mean_fit.squared_error(wp) <= mean_fit.squared_error(wm) * sticky_sq
@@ -984,6 +994,7 @@ impl CodedWriter {
                 && mean_fit.squared_error(wm) * factor < fit.squared_error(weight)
             {
                 base = Predictor::Mean(wm);
+                block_mean(&self.sum, position, &mut self.mean);
             }
         }
         self.smoothing_recent = self.smoothing_recent.saturating_sub(1);
@@ -1154,6 +1165,15 @@ impl CodedWriter {
         let blocks = frames.div_ceil(k) as usize;
         let mut block_bytes = Vec::new();
         let mut lens = Vec::with_capacity(blocks);
+        // Symbol costs (1/256 bit) for picking each block's lanes without coding it twice; the
+        // table's mean cost rules out the long streams at once.
+        let costs: Vec<u32> = (0..table.symbol_count())
+            .map(|s| rans::cost_q8(table.freq(s).max(1)))
+            .collect();
+        let mean_cost: u64 = (0..table.symbol_count())
+            .map(|s| table.freq(s) as u64 * costs[s] as u64)
+            .sum::<u64>()
+            / rans::SCALE as u64;
         let mut sym_at = 0;
         let mut raw_at = 0;
         for records in self.records.chunks(k as usize) {
@@ -1166,18 +1186,15 @@ impl CodedWriter {
             let coded = records.len() * n - raw_count;
             let syms = &self.symbols[sym_at..sym_at + coded];
             sym_at += coded;
-            let stream_start = block_bytes.len();
-            rans::encode(syms, &coder, rans::LANES, scratch, &mut block_bytes);
-            let mut one_lane = false;
-            if block_bytes.len() - stream_start < ONE_LANE_MAX_BYTES {
-                let four = block_bytes.split_off(stream_start);
-                rans::encode(syms, &coder, 1, scratch, &mut block_bytes);
-                one_lane = block_bytes.len() - stream_start < four.len();
-                if !one_lane {
-                    block_bytes.truncate(stream_start);
-                    block_bytes.extend_from_slice(&four);
-                }
-            }
+            // Estimated bytes of the symbols (without the states).
+            let estimate = |bits_q8: u64| bits_q8 / (8 * 256);
+            let limit = ONE_LANE_MAX_BYTES as u64;
+            let one_lane = estimate(mean_cost * coded as u64) < 4 * limit
+                && estimate(syms.iter().map(|&s| costs[s as usize] as u64).sum())
+                    + (rans::STATE_BYTES as u64)
+                    < limit;
+            let lanes = if one_lane { 1 } else { rans::LANES };
+            rans::encode(syms, &coder, lanes, scratch, &mut block_bytes);
             lens.push((((block_bytes.len() - block_start) as u64) << 1) | one_lane as u64);
         }
         for field in lens {
@@ -1237,7 +1254,8 @@ fn sticky_factor(tensor_len: usize) -> f64 {
     1.0 + MODE_CHANGE_BITS * core::f64::consts::LN_2 / tensor_len as f64
 }
 
-/// A least-squares fit of `frame` by `(k/16)·prev`: the best `k` and the sums to price others.
+/// A least-squares fit of `frame` by `(k/16)·prev`: the best `k` and the sums to price others
+/// (taken over 8 fixed lanes in a fixed order by the kernels, so every backend picks the same).
 struct Fit {
     weight: u8,
     dot: f32,
@@ -1246,28 +1264,27 @@ struct Fit {
 }
 
 impl Fit {
+    /// The least-squares weight `k` in `0..=16` for `(k/16)·prev` from the sums
+    /// `Σ f·p`, `Σ p·p` and `Σ f·f` (0 when they are not usable).
+    fn new(dot: f32, pp: f32, ff: f32) -> Fit {
+        let weight = if pp > 0.0 && pp.is_finite() && dot.is_finite() {
+            round_ties_even(clamp(16.0 * (dot / pp), 0.0, 16.0)) as u8
+        } else {
+            0
+        };
+        Fit {
+            weight,
+            dot,
+            pp,
+            ff,
+        }
+    }
+
     /// `Σ (frame − (w/16)·prev)²`, from the sums.
     fn squared_error(&self, w: u8) -> f64 {
         let w = w as f64 / 16.0;
         let (dot, pp, ff) = (self.dot as f64, self.pp as f64, self.ff as f64);
         (ff - 2.0 * w * dot + w * w * pp).max(0.0)
-    }
-}
-
-/// The least-squares weight `k` in `0..=16` for predicting `frame` by `(k/16)·prev`. Sums are
-/// taken over 8 fixed lanes in a fixed order, so every backend picks the same `k`.
-fn least_squares(frame: &[f32], prev: &[f32]) -> Fit {
-    let [dot, pp, ff] = (crate::kernels::active().coded.fit_sums)(frame, prev);
-    let weight = if pp > 0.0 && pp.is_finite() && dot.is_finite() {
-        round_ties_even(clamp(16.0 * (dot / pp), 0.0, 16.0)) as u8
-    } else {
-        0
-    };
-    Fit {
-        weight,
-        dot,
-        pp,
-        ff,
     }
 }
 

@@ -41,6 +41,29 @@ fn renormalises_often(freqs: &[u16]) -> bool {
         .sum();
     eighth_bits >= BRANCHLESS_MIN_EIGHTH_BITS as u64 * SCALE as u64
 }
+/// `log2(x)` in units of 1/256 bit, rounded down (`x ≥ 1`): integer arithmetic only, so every
+/// backend estimates alike.
+pub fn log2_q8(x: u32) -> u32 {
+    let whole = 31 - x.max(1).leading_zeros();
+    // The mantissa in [2^31, 2^32): squaring it doubles its logarithm; each overflow past 2
+    // is one more fractional bit.
+    let mut m = ((x.max(1) as u64) << (31 - whole)) as u128;
+    let mut frac = 0u32;
+    for bit in (0..8).rev() {
+        m = (m * m) >> 31;
+        if m >= 1 << 32 {
+            m >>= 1;
+            frac |= 1 << bit;
+        }
+    }
+    whole * 256 + frac
+}
+
+/// What a symbol of frequency `freq` (1..=4096) costs, in 1/256 bit: `256·(12 − log2 freq)`.
+pub fn cost_q8(freq: u32) -> u32 {
+    SCALE_BITS * 256 - log2_q8(freq)
+}
+
 /// Bytes a four-lane stream needs beyond its words: the final states.
 pub const STATE_BYTES: usize = 4 * LANES;
 
@@ -615,6 +638,20 @@ mod tests {
             let table = FreqTable::from_counts(&counts_of(&symbols));
             roundtrip(&symbols, &table);
         }
+    }
+
+    #[test]
+    fn fixed_point_logarithm_is_within_a_256th() {
+        for x in 1..=70_000u32 {
+            let exact = (x as f64).log2() * 256.0;
+            let got = log2_q8(x) as f64;
+            assert!(
+                got <= exact + 1e-9 && exact - got < 1.0 + 1e-9,
+                "x {x}: {got} vs {exact}"
+            );
+        }
+        assert_eq!(cost_q8(SCALE), 0);
+        assert_eq!(cost_q8(1), 12 * 256);
     }
 
     #[test]

@@ -34,9 +34,14 @@ pub struct CodedKernels {
     pub smooth: fn(&[f32], &mut [f32]),
     /// See [`fit_sums`].
     pub fit_sums: fn(&[f32], &[f32]) -> [f32; 3],
+    /// See [`fit_sums2`].
+    pub fit_sums2: FitSums2Fn,
     /// See [`max_abs`].
     pub max_abs: fn(&[f32]) -> f32,
 }
+
+/// The signature of [`fit_sums2`].
+pub type FitSums2Fn = fn(&[f32], &[f32], &[f32]) -> [f32; 5];
 
 /// The portable set (vectorized by the compiler where the target has SIMD in its baseline).
 pub const PORTABLE: CodedKernels = CodedKernels {
@@ -47,6 +52,7 @@ pub const PORTABLE: CodedKernels = CodedKernels {
     distance: prediction_distance,
     smooth,
     fit_sums,
+    fit_sums2,
     max_abs,
 };
 
@@ -440,6 +446,38 @@ pub fn fit_sums(frame: &[f32], prev: &[f32]) -> [f32; 3] {
     [sum_lanes(dot), sum_lanes(pp), sum_lanes(ff)]
 }
 
+/// [`fit_sums`] of `frame` against `prev` and against `other` in one pass:
+/// `[Σ f·p, Σ p·p, Σ f·f, Σ f·o, Σ o·o]`, each in 8 fixed lanes added up by [`sum_lanes`].
+/// Slices of equal length.
+pub fn fit_sums2(frame: &[f32], prev: &[f32], other: &[f32]) -> [f32; 5] {
+    let mut acc = [[0.0f32; 8]; 5];
+    let mut fc = frame.chunks_exact(8);
+    let mut pc = prev.chunks_exact(8);
+    let mut oc = other.chunks_exact(8);
+    for ((f, p), o) in (&mut fc).zip(&mut pc).zip(&mut oc) {
+        for l in 0..8 {
+            acc[0][l] += f[l] * p[l];
+            acc[1][l] += p[l] * p[l];
+            acc[2][l] += f[l] * f[l];
+            acc[3][l] += f[l] * o[l];
+            acc[4][l] += o[l] * o[l];
+        }
+    }
+    let rest = fc
+        .remainder()
+        .iter()
+        .zip(pc.remainder())
+        .zip(oc.remainder());
+    for ((&f, &p), &o) in rest {
+        acc[0][0] += f * p;
+        acc[1][0] += p * p;
+        acc[2][0] += f * f;
+        acc[3][0] += f * o;
+        acc[4][0] += o * o;
+    }
+    acc.map(sum_lanes)
+}
+
 /// `max |v|` over the frame (8 lanes, exact: a maximum does not depend on the order).
 pub fn max_abs(frame: &[f32]) -> f32 {
     let mut lanes = [0.0f32; 8];
@@ -627,6 +665,7 @@ pub mod avx2 {
         distance,
         smooth,
         fit_sums,
+        fit_sums2,
         max_abs,
     };
 
@@ -751,6 +790,8 @@ pub mod avx2 {
     avx2_wrapper!(distance, distance_avx2, prediction_distance, (v: &[f32], p: &[f32], weight: u8) -> f32);
     avx2_wrapper!(smooth, smooth_avx2, smooth, (x: &[f32], out: &mut [f32]));
     avx2_wrapper!(fit_sums, fit_sums_avx2, fit_sums, (frame: &[f32], prev: &[f32]) -> [f32; 3]);
+    avx2_wrapper!(fit_sums2, fit_sums2_avx2, fit_sums2,
+        (frame: &[f32], prev: &[f32], other: &[f32]) -> [f32; 5]);
     avx2_wrapper!(max_abs, max_abs_avx2, max_abs, (frame: &[f32]) -> f32);
 }
 
@@ -833,6 +874,10 @@ mod tests {
                 let (v, p) = (&values[..n], &prev[..n]);
                 let a = fit_sums(v, p).map(f32::to_bits);
                 assert_eq!(a, (set.fit_sums)(v, p).map(f32::to_bits), "fit n {n}");
+                let o = &values[1000 - n..];
+                let b = fit_sums2(v, p, o).map(f32::to_bits);
+                assert_eq!(b, (set.fit_sums2)(v, p, o).map(f32::to_bits), "fit2 n {n}");
+                assert_eq!(&b[..3], &a[..], "fit2 extends fit, n {n}");
                 assert_eq!(
                     max_abs(v).to_bits(),
                     (set.max_abs)(v).to_bits(),
