@@ -373,6 +373,11 @@ impl<'a> CodedSegment<'a> {
                 None => block_records_v3(block, frames)?,
             };
             let raw_frames = records.iter().filter(|r| r.0 == MODE_RAW).count();
+            // The block's last frame with mean prediction (0: none).
+            let mean_after = records
+                .iter()
+                .rposition(|r| r.0 != MODE_RAW && r.0 & MODE_MEAN != 0 && v4)
+                .unwrap_or(0);
             let lanes = self
                 .block_lanes
                 .get(b as usize)
@@ -418,7 +423,10 @@ impl<'a> CodedSegment<'a> {
                 if index >= wanted_from {
                     emit(index, &cur);
                 }
-                add_to_sum(&mut sum, &cur, f == 0);
+                // Only while a later frame of the block predicts from the mean.
+                if mean_after > f {
+                    add_to_sum(&mut sum, &cur, f == 0);
+                }
                 core::mem::swap(&mut prev, &mut cur);
             }
             if frames_needed == frames {
