@@ -27,9 +27,10 @@
 //! | 12 | 4 | frame_count `F` (1..=2¹⁶) |
 //! | 16 | 4 | bound, f32, finite, in (0, 1) |
 //! | 20 | 2 | symbol_count `S` (≤ 4096) |
-//! | 22 | 2 | reserved, 0 |
+//! | 22 | 1 | version 4: 1 when there are two frequency tables (symbol contexts), else 0 |
+//! | 23 | 1 | reserved, 0 |
 //! | 24 | 4 | byte_len: the whole segment, checksum included |
-//! | 28 | … | `S` frequencies (LEB128, 1–2 bytes each; sum 4096 unless `S = 0`) |
+//! | 28 | … | `S` frequencies (LEB128, 1–2 bytes each; sum 4096 unless `S = 0`), twice with two tables: a symbol whose value at its place in the block's previous coded frame was non-zero uses the second |
 //! | … | … | byte length of the frame records (LEB128), then the records (`src/coded_records.rs`) |
 //! | … | … | per block (`B = ceil(F / K)`), LEB128: 2 × its byte length, + 1 for one rANS lane |
 //! | … | … | the blocks, back to back |
@@ -161,8 +162,10 @@ pub struct CodedHeader {
     pub frame_count: u32,
     /// The relative error bound every frame was checked against when written.
     pub bound: f32,
-    /// Symbols in the frequency table.
+    /// Symbols in the frequency table (in each, when there are two).
     pub symbol_count: u32,
+    /// Frequency tables: 1, or (version 4, byte 22 = 1) 2, one per symbol context.
+    pub tables: u8,
     /// Length of the whole segment in bytes.
     pub byte_len: usize,
 }
@@ -206,6 +209,7 @@ impl CodedHeader {
             frame_count: read_u32(bytes, 12),
             bound: f32::from_le_bytes([bytes[16], bytes[17], bytes[18], bytes[19]]),
             symbol_count: read_u16(bytes, 20) as u32,
+            tables: 1 + bytes[22],
             byte_len,
         };
         if !(1..=8).contains(&header.bits) {
@@ -226,7 +230,13 @@ impl CodedHeader {
         if header.symbol_count as usize > MAX_SYMBOLS {
             return Err(corrupt(SegmentField::FreqTable));
         }
-        if read_u16(bytes, 22) != 0 {
+        // Byte 22: version 4's second table (0 or 1; never without symbols); byte 23: zero.
+        let second_table = match bytes[22] {
+            0 => false,
+            1 => header.version == VERSION_CODED && header.symbol_count > 0,
+            _ => true,
+        };
+        if bytes[23] != 0 || (bytes[22] != 0 && !second_table) || bytes[22] > 1 {
             return Err(corrupt(SegmentField::Reserved));
         }
         Ok(header)
@@ -244,6 +254,8 @@ pub struct CodedSegment<'a> {
     pub header: CodedHeader,
     bytes: &'a [u8],
     table: FreqTable,
+    /// Version 4: the table of the second symbol context, when there is one.
+    table1: Option<FreqTable>,
     /// Version 4: the range-coded frame records ([`crate::coded_records`]).
     records: &'a [u8],
     /// Offset of each block (and the end of the last one).
@@ -262,9 +274,17 @@ impl<'a> CodedSegment<'a> {
         let body = &bytes[..header.byte_len - CHECKSUM_LEN];
         let (table, table_len) =
             FreqTable::read(&body[HEADER_LEN..], header.symbol_count as usize)?;
+        let (table1, table_len) = if header.tables == 2 {
+            let at = HEADER_LEN + table_len;
+            let (t1, len) = FreqTable::read(&body[at..], header.symbol_count as usize)?;
+            (Some(t1), table_len + len)
+        } else {
+            (None, table_len)
+        };
         let blocks = header.block_count() as usize;
         if header.version == VERSION_CODED {
-            return Self::parse_v4(header, body, table, HEADER_LEN + table_len);
+            let table1 = table1.unwrap_or_default();
+            return Self::parse_v4(header, body, [table, table1], HEADER_LEN + table_len);
         }
         let lens_at = HEADER_LEN + table_len;
         let first_block = blocks
@@ -278,6 +298,7 @@ impl<'a> CodedSegment<'a> {
             header,
             bytes: body,
             table,
+            table1,
             records: &[],
             block_offsets,
             block_lanes: Vec::new(),
@@ -289,9 +310,10 @@ impl<'a> CodedSegment<'a> {
     fn parse_v4(
         header: CodedHeader,
         body: &'a [u8],
-        table: FreqTable,
+        [table, table1]: [FreqTable; 2],
         mut at: usize,
     ) -> Result<CodedSegment<'a>, Error> {
+        let table1 = (header.tables == 2).then_some(table1);
         let length = |at: &mut usize, field| -> Result<usize, Error> {
             let (len, used) = read_leb128(&body[*at..], 5).ok_or(corrupt(field))?;
             *at += used;
@@ -317,6 +339,7 @@ impl<'a> CodedSegment<'a> {
             header,
             bytes: body,
             table,
+            table1,
             records,
             block_offsets,
             block_lanes,
@@ -333,7 +356,14 @@ impl<'a> CodedSegment<'a> {
     ) -> Result<(), Error> {
         let n = self.header.tensor_len as usize;
         let k = self.header.keyframe_interval;
-        let dtable = DecodeTable::new(&self.table);
+        let dtable = match &self.table1 {
+            Some(t1) => DecodeTable::with_contexts(&[&self.table, t1]),
+            None => DecodeTable::new(&self.table),
+        };
+        // Version 4's two tables: each symbol's context is whether the symbol at its place in
+        // the block's previous coded frame was non-zero.
+        let two_tables = self.table1.is_some();
+        let mut contexts = vec![0u8; if two_tables { n } else { 0 }];
         let kernels = crate::kernels::active().coded;
         let mut prev = vec![0.0f32; n];
         let mut cur = vec![0.0f32; n];
@@ -388,6 +418,8 @@ impl<'a> CodedSegment<'a> {
                 .ok_or(corrupt(SegmentField::BlockLen))?;
             let mut raw = &block[at..at + raw_len];
             let mut decoder = Decoder::new(&block[at + raw_len..], &dtable, lanes)?;
+            // A block's first coded frame has no previous one: context 0 throughout.
+            contexts.fill(0);
             for (f, &(mode, step)) in records.iter().enumerate().take(frames_needed) {
                 if mode == MODE_RAW {
                     for (c, v) in raw[..4 * n].chunks_exact(4).zip(cur.iter_mut()) {
@@ -398,7 +430,14 @@ impl<'a> CodedSegment<'a> {
                         return Err(corrupt(SegmentField::Values));
                     }
                 } else {
-                    decoder.decode(&mut symbols)?;
+                    if two_tables {
+                        decoder.decode_with_contexts(&mut symbols, &contexts)?;
+                        for (c, &s) in contexts.iter_mut().zip(&symbols) {
+                            *c = (s != 0) as u8;
+                        }
+                    } else {
+                        decoder.decode(&mut symbols)?;
+                    }
                     if is_chain(mode) {
                         crate::kernels::coded::reconstruct_chain(&symbols, step, &mut cur);
                     } else if mode & MODE_MEAN != 0 {
@@ -1127,7 +1166,7 @@ impl CodedWriter {
         // renormalisation words and its length field.
         let coded_bits = (self.symbols.len() * rans::SCALE_BITS as usize).div_ceil(8);
         HEADER_LEN
-            + 2 * (self.max_symbol as usize + 1)
+            + 4 * (self.max_symbol as usize + 1)
             + blocks * (5 + 2 + rans::max_encoded_len(0))
             + self.records.len() * RECORD_MAX_BYTES
             + RECORDS_OVERHEAD
@@ -1136,14 +1175,66 @@ impl CodedWriter {
             + CHECKSUM_LEN
     }
 
+    /// Two frequency tables of a common symbol count for the contexts of version 4 (a symbol
+    /// whose value at the same place of the block's previous coded frame was 0, and one whose
+    /// was not), when their estimated size (symbols and tables, from
+    /// [`rans::cost_q8`]) is below that of `single`, the table of all `counts`.
+    fn context_tables(&self, single: &FreqTable, counts: &[u32]) -> Option<[FreqTable; 2]> {
+        let n = self.tensor_len;
+        let a = counts.len();
+        if single.symbol_count() == 0 || self.symbols.len() < 2 * n {
+            return None;
+        }
+        let mut split = alloc::vec![0u32; 2 * a];
+        let mut at = 0;
+        for records in self.records.chunks(self.keyframe_interval as usize) {
+            let coded = records.iter().filter(|r| r.mode != MODE_RAW).count() * n;
+            let block = &self.symbols[at..at + coded];
+            at += coded;
+            for (prev, cur) in block.chunks_exact(n).zip(block.chunks_exact(n).skip(1)) {
+                for (&p, &c) in prev.iter().zip(cur) {
+                    split[(p != 0) as usize * a + c as usize] += 1;
+                }
+            }
+            for &c in block.iter().take(n) {
+                split[c as usize] += 1;
+            }
+        }
+        let (c0, c1) = split.split_at(a);
+        if c1.iter().all(|&c| c == 0) {
+            return None;
+        }
+        let (t0, t1) = (FreqTable::from_counts(c0), FreqTable::from_counts(c1));
+        let symbols = t0.symbol_count().max(t1.symbol_count());
+        let (t0, t1) = (t0.padded(symbols), t1.padded(symbols));
+        let bits = |t: &FreqTable, c: &[u32]| -> u64 {
+            let coded: u64 = c
+                .iter()
+                .enumerate()
+                .filter(|&(_, &k)| k > 0)
+                .map(|(s, &k)| k as u64 * rans::cost_q8(t.freq(s)) as u64)
+                .sum();
+            coded + 8 * 256 * t.written_len() as u64
+        };
+        let two = bits(&t0, c0) + bits(&t1, c1);
+        (two < bits(single, counts)).then_some([t0, t1])
+    }
+
     /// Appends the finished segment to `out` (at least one frame must have been added) and
     /// returns its length.
     pub fn write(&self, out: &mut Vec<u8>) -> usize {
         let scratch = &mut Vec::new();
         let start = out.len();
         let n = self.tensor_len;
-        let table = FreqTable::from_counts(&histogram(&self.symbols, self.max_symbol));
-        let coder = rans::EncodeTable::new(&table);
+        let counts = histogram(&self.symbols, self.max_symbol);
+        let single = FreqTable::from_counts(&counts);
+        // Two tables, by whether the value at the same place of the previous frame coded
+        // anything, when that is estimated smaller.
+        let tables = self.context_tables(&single, &counts);
+        let (table, coder) = match &tables {
+            Some([t0, t1]) => (t0, rans::EncodeTable::with_contexts(&[t0, t1])),
+            None => (&single, rans::EncodeTable::new(&single)),
+        };
         let frames = self.records.len() as u32;
         let k = self.keyframe_interval;
         out.extend_from_slice(&crate::segment::MAGIC.to_le_bytes());
@@ -1154,9 +1245,13 @@ impl CodedWriter {
         out.extend_from_slice(&frames.to_le_bytes());
         out.extend_from_slice(&self.bound.to_le_bytes());
         out.extend_from_slice(&(table.symbol_count() as u16).to_le_bytes());
-        out.extend_from_slice(&0u16.to_le_bytes());
+        out.push(tables.is_some() as u8);
+        out.push(0);
         out.extend_from_slice(&0u32.to_le_bytes()); // byte_len, patched below
         table.write(out);
+        if let Some([_, t1]) = &tables {
+            t1.write(out);
+        }
         let mut records = RecordWriter::new();
         for (i, r) in self.records.iter().enumerate() {
             let code = if r.mode == MODE_RAW {
@@ -1175,13 +1270,28 @@ impl CodedWriter {
         let mut lens = Vec::with_capacity(blocks);
         // Symbol costs (1/256 bit) for picking each block's lanes without coding it twice; the
         // table's mean cost rules out the long streams at once.
-        let costs: Vec<u32> = (0..table.symbol_count())
-            .map(|s| rans::cost_q8(table.freq(s).max(1)))
+        // With two tables, symbol `s` of context `c` is coded as `c·S + s`.
+        let symbol_count = table.symbol_count();
+        let all_tables: Vec<&FreqTable> = match &tables {
+            Some([t0, t1]) => alloc::vec![t0, t1],
+            None => alloc::vec![table],
+        };
+        let costs: Vec<u32> = all_tables
+            .iter()
+            .flat_map(|t| (0..symbol_count).map(|s| rans::cost_q8(t.freq(s).max(1))))
             .collect();
-        let mean_cost: u64 = (0..table.symbol_count())
-            .map(|s| table.freq(s) as u64 * costs[s] as u64)
-            .sum::<u64>()
+        let mean_cost: u64 = all_tables
+            .iter()
+            .enumerate()
+            .map(|(c, t)| {
+                (0..symbol_count)
+                    .map(|s| t.freq(s) as u64 * costs[c * symbol_count + s] as u64)
+                    .sum::<u64>()
+            })
+            .max()
+            .unwrap_or(0)
             / rans::SCALE as u64;
+        let mut combined = Vec::new();
         let mut sym_at = 0;
         let mut raw_at = 0;
         for records in self.records.chunks(k as usize) {
@@ -1192,8 +1302,16 @@ impl CodedWriter {
             }
             raw_at += raw_count;
             let coded = records.len() * n - raw_count;
-            let syms = &self.symbols[sym_at..sym_at + coded];
+            let mut syms = &self.symbols[sym_at..sym_at + coded];
             sym_at += coded;
+            if tables.is_some() {
+                combined.clear();
+                combined.extend(syms.iter().enumerate().map(|(i, &s)| {
+                    let context = i >= n && syms[i - n] != 0;
+                    context as u16 * symbol_count as u16 + s
+                }));
+                syms = &combined;
+            }
             // Estimated bytes of the symbols (without the states).
             let estimate = |bits_q8: u64| bits_q8 / (8 * 256);
             let limit = ONE_LANE_MAX_BYTES as u64;

@@ -148,6 +148,17 @@ impl FreqTable {
         Ok(FreqTable { freqs, starts })
     }
 
+    /// The same table over `symbols` symbols when that is more than it describes (the extra
+    /// ones with frequency 0), so that tables of one segment share a symbol count.
+    pub fn padded(&self, symbols: usize) -> FreqTable {
+        let mut t = self.clone();
+        while t.freqs.len() < symbols.min(MAX_SYMBOLS) {
+            t.freqs.push(0);
+            t.starts.push(SCALE.min(u16::MAX as u32) as u16);
+        }
+        t
+    }
+
     /// Number of symbols described (the highest coded symbol + 1).
     pub fn symbol_count(&self) -> usize {
         self.freqs.len()
@@ -290,6 +301,24 @@ pub struct EncodeTable {
 }
 
 impl EncodeTable {
+    /// Prepares tables of `S` symbols each for [`encode`] of symbols `c·S + s`: symbol `s`
+    /// coded with `tables[c]` (the contexts of version-4 coded segments).
+    pub fn with_contexts(tables: &[&FreqTable]) -> EncodeTable {
+        let coder = tables
+            .iter()
+            .flat_map(|t| {
+                t.freqs
+                    .iter()
+                    .zip(&t.starts)
+                    .map(|(&f, &s)| EncodeSymbol::new(f as u32, s as u32))
+            })
+            .collect();
+        EncodeTable {
+            coder,
+            branchless: tables.iter().any(|t| renormalises_often(&t.freqs)),
+        }
+    }
+
     /// Prepares `table` for [`encode`].
     pub fn new(table: &FreqTable) -> EncodeTable {
         let coder = table
@@ -396,6 +425,26 @@ pub struct DecodeTable {
 }
 
 impl DecodeTable {
+    /// Builds the slot tables of several tables back to back (`SCALE` entries each), for
+    /// [`Decoder::decode_with_contexts`]. Every table must be non-empty.
+    pub fn with_contexts(tables: &[&FreqTable]) -> DecodeTable {
+        let mut step = Vec::with_capacity(tables.len() * SCALE as usize);
+        let mut symbol = Vec::with_capacity(step.capacity());
+        for table in tables {
+            for (s, &f) in table.freqs.iter().enumerate() {
+                for k in 0..f as u32 {
+                    step.push((f as u32) << 16 | k);
+                    symbol.push(s as u16);
+                }
+            }
+        }
+        DecodeTable {
+            step,
+            symbol,
+            branchless: tables.iter().any(|t| renormalises_often(&t.freqs)),
+        }
+    }
+
     /// Builds the slot tables (`SCALE` entries; empty for an empty table).
     pub fn new(table: &FreqTable) -> DecodeTable {
         let mut step = Vec::with_capacity(if table.freqs.is_empty() {
@@ -465,22 +514,45 @@ impl<'a> Decoder<'a> {
     /// Decodes `out.len()` symbols. Errors: [`Error::CorruptSegment`] (`stream`) when the words
     /// run out or the table is empty.
     pub fn decode(&mut self, out: &mut [u16]) -> Result<(), Error> {
+        self.run::<false>(out, &[])
+    }
+
+    /// Decodes `out.len()` symbols, symbol `i` with the table of context `contexts[i]` (0 or 1)
+    /// of a two-table [`DecodeTable::with_contexts`]. Errors: as [`decode`](Self::decode).
+    pub fn decode_with_contexts(&mut self, out: &mut [u16], contexts: &[u8]) -> Result<(), Error> {
+        if contexts.len() < out.len() || self.table.step.len() < 2 * SCALE as usize {
+            return Err(corrupt(SegmentField::Stream));
+        }
+        self.run::<true>(out, contexts)
+    }
+
+    fn run<const CTX: bool>(&mut self, out: &mut [u16], contexts: &[u8]) -> Result<(), Error> {
         if out.is_empty() {
             return Ok(());
         }
         if self.table.step.is_empty() {
             return Err(corrupt(SegmentField::Stream));
         }
-        let step = &self.table.step[..SCALE as usize];
-        let symbol = &self.table.symbol[..SCALE as usize];
+        let tables = if CTX { 2 } else { 1 };
+        let step = &self.table.step[..tables * SCALE as usize];
+        let symbol = &self.table.symbol[..tables * SCALE as usize];
         let words = self.words;
         let mut at = self.at;
         let mut lane = self.lane;
         let mut state = self.state;
         let mask = SCALE - 1;
+        // The slot of state `x` for symbol `i`: in its context's table.
+        let slot_of = |x: u32, i: usize| -> usize {
+            let base = if CTX {
+                (contexts[i] as usize & 1) << SCALE_BITS
+            } else {
+                0
+            };
+            base + (x & mask) as usize
+        };
         // One symbol on one lane, reading a word when the state falls below the interval.
-        let one = |x: &mut u32, o: &mut u16, at: &mut usize| -> Result<(), Error> {
-            let slot = (*x & mask) as usize;
+        let one = |x: &mut u32, o: &mut u16, i: usize, at: &mut usize| -> Result<(), Error> {
+            let slot = slot_of(*x, i);
             *o = symbol[slot];
             let e = step[slot];
             *x = (e >> 16) * (*x >> SCALE_BITS) + (e & 0xffff);
@@ -495,26 +567,24 @@ impl<'a> Decoder<'a> {
         };
         if self.lanes == 1 {
             let x = &mut self.state[0];
-            for o in out.iter_mut() {
-                one(x, o, &mut at)?;
+            for (i, o) in out.iter_mut().enumerate() {
+                one(x, o, i, &mut at)?;
             }
             self.at = at;
             return Ok(());
         }
-        let mut out_iter = out.iter_mut();
+        let mut i = 0usize;
         // Bring the lane cursor back to 0 so the main loop can run four at a time.
-        while lane != 0 {
-            let Some(o) = out_iter.next() else { break };
-            one(&mut state[lane], o, &mut at)?;
+        while lane != 0 && i < out.len() {
+            one(&mut state[lane], &mut out[i], i, &mut at)?;
             lane = (lane + 1) % LANES;
+            i += 1;
         }
-        let rest = out_iter.into_slice();
-        let mut quads = rest.chunks_exact_mut(LANES);
-        for quad in &mut quads {
+        while i + LANES <= out.len() {
             for l in 0..LANES {
                 let x = &mut state[l];
-                let slot = (*x & mask) as usize;
-                quad[l] = symbol[slot];
+                let slot = slot_of(*x, i + l);
+                out[i + l] = symbol[slot];
                 let e = step[slot];
                 *x = (e >> 16) * (*x >> SCALE_BITS) + (e & 0xffff);
             }
@@ -545,10 +615,12 @@ impl<'a> Decoder<'a> {
                     }
                 }
             }
+            i += LANES;
         }
-        for o in quads.into_remainder() {
-            one(&mut state[lane], o, &mut at)?;
+        while i < out.len() {
+            one(&mut state[lane], &mut out[i], i, &mut at)?;
             lane = (lane + 1) % LANES;
+            i += 1;
         }
         self.state = state;
         self.at = at;
@@ -637,6 +709,46 @@ mod tests {
                 .collect();
             let table = FreqTable::from_counts(&counts_of(&symbols));
             roundtrip(&symbols, &table);
+        }
+    }
+
+    #[test]
+    fn two_context_streams_round_trip() {
+        let syms: Vec<u16> = (0..5000u32).map(|i| (i * 7 % 13) as u16).collect();
+        let contexts: Vec<u8> = (0..5000u32).map(|i| (i % 3 == 0) as u8).collect();
+        let mut counts = [alloc::vec![0u32; 13], alloc::vec![0u32; 13]];
+        for (&s, &c) in syms.iter().zip(&contexts) {
+            counts[c as usize][s as usize] += 1;
+        }
+        let t0 = FreqTable::from_counts(&counts[0]).padded(13);
+        let t1 = FreqTable::from_counts(&counts[1]).padded(13);
+        let combined: Vec<u16> = syms
+            .iter()
+            .zip(&contexts)
+            .map(|(&s, &c)| c as u16 * 13 + s)
+            .collect();
+        for lanes in [1, LANES] {
+            let mut bytes = Vec::new();
+            let coder = EncodeTable::with_contexts(&[&t0, &t1]);
+            encode(&combined, &coder, lanes, &mut Vec::new(), &mut bytes);
+            let dt = DecodeTable::with_contexts(&[&t0, &t1]);
+            let mut dec = Decoder::new(&bytes, &dt, lanes).unwrap();
+            let mut got = alloc::vec![0u16; syms.len()];
+            // In uneven pieces, so the lane cursor moves across calls.
+            let mut at = 0;
+            for piece in [1usize, 7, 4, 333, 4000, 655] {
+                dec.decode_with_contexts(&mut got[at..at + piece], &contexts[at..at + piece])
+                    .unwrap();
+                at += piece;
+            }
+            dec.finish().unwrap();
+            assert_eq!(got, syms);
+            // A one-table decoder is refused contexts.
+            let single = DecodeTable::new(&t0);
+            let mut one = Decoder::new(&bytes, &single, lanes).unwrap();
+            assert!(one
+                .decode_with_contexts(&mut got[..4], &contexts[..4])
+                .is_err());
         }
     }
 

@@ -603,6 +603,19 @@ fn hostile_version_4_layouts_are_rejected() {
     };
     let corrupt = |field| Err(Error::CorruptSegment { field });
     let decode = |b: &[u8]| segment::decode(b, &mut Vec::new()).map(|_| ());
+    // Byte 22 (a second frequency table) other than 0 or 1, and byte 23 not zero.
+    let with = |at: usize, v: u8| {
+        let mut b = good.clone();
+        b[at] = v;
+        reseal(b)
+    };
+    assert_eq!(decode(&with(22, 2)), corrupt(F::Reserved));
+    assert_eq!(decode(&with(23, 1)), corrupt(F::Reserved));
+    // A second table announced but not there: the bytes after the first table are no table.
+    assert!(matches!(
+        decode(&with(22, 1)),
+        Err(Error::CorruptSegment { .. })
+    ));
     // The record stream claims more bytes than the segment has; an overlong length field.
     assert_eq!(
         decode(&splice(table_end, 1, &[0xFF, 0xFF, 0xFF, 0xFF, 0x0F])),

@@ -100,6 +100,33 @@ fn cases() -> Vec<Case> {
             frames: spectra.clone(),
         });
     }
+    // Half the values noisy, half steady, in the same places every frame: the symbol contexts
+    // of version 4 (two frequency tables) pay.
+    let steady: Vec<f32> = (0..96).map(|j| 20.0 + (0.1 * j as f32).sin()).collect();
+    let split: Vec<Vec<f32>> = (0..64)
+        .map(|_| {
+            steady
+                .iter()
+                .enumerate()
+                .map(|(j, &v)| {
+                    if j % 3 == 0 {
+                        v + 0.5 * rng.normal()
+                    } else {
+                        v
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    cases.push(Case {
+        name: "coded-contexts-8bit",
+        format: Format::Coded,
+        keyframe_interval: 16,
+        bits: 8,
+        tensor_len: 96,
+        group_len: 64,
+        frames: split,
+    });
     let mut odd = walk[..5].to_vec();
     odd[2] = odd[2].iter().map(|v| v * 1e-41).collect();
     odd[3] = vec![0.0; 24];
@@ -238,6 +265,10 @@ fn golden_vectors_encode_and_decode_byte_for_byte() {
                 let (h, seg) = part.unwrap();
                 assert_eq!(SegmentHeader::parse(seg).unwrap(), h);
             }
+        }
+        if case.name == "coded-contexts-8bit" {
+            assert!(headers.iter().all(|h| h.version == 4));
+            assert_eq!(encoded[22], 1, "{}: two frequency tables", case.name);
         }
         entries.push(manifest_entry(&case, &policy, access, headers.len()));
     }
