@@ -610,6 +610,7 @@ fn hostile_version_4_layouts_are_rejected() {
         reseal(b)
     };
     assert_eq!(decode(&with(22, 2)), corrupt(F::Reserved));
+    assert_eq!(decode(&with(22, 255)), corrupt(F::Reserved));
     assert_eq!(decode(&with(23, 1)), corrupt(F::Reserved));
     // A second table announced but not there: the bytes after the first table are no table.
     assert!(matches!(
