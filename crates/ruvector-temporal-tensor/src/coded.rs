@@ -1175,30 +1175,61 @@ impl CodedWriter {
             + CHECKSUM_LEN
     }
 
-    /// Two frequency tables of a common symbol count for the contexts of version 4 (a symbol
-    /// whose value at the same place of the block's previous coded frame was 0, and one whose
-    /// was not), when their estimated size (symbols and tables, from
-    /// [`rans::cost_q8`]) is below that of `single`, the table of all `counts`.
-    fn context_tables(&self, single: &FreqTable, counts: &[u32]) -> Option<[FreqTable; 2]> {
+    /// Counts of each symbol `0..=max_symbol` in context 0 (first `max_symbol + 1` entries) and
+    /// context 1 (the rest): context 1 when the symbol at the same place of the block's previous
+    /// coded frame is not 0. Four interleaved tables, so runs do not wait on their own previous
+    /// increment.
+    fn context_histogram(&self) -> Vec<u32> {
         let n = self.tensor_len;
-        let a = counts.len();
-        if single.symbol_count() == 0 || self.symbols.len() < 2 * n {
-            return None;
-        }
-        let mut split = alloc::vec![0u32; 2 * a];
+        let a = self.max_symbol as usize + 1;
+        let mut tables = alloc::vec![0u32; 8 * a];
+        let (t0, rest) = tables.split_at_mut(2 * a);
+        let (t1, rest) = rest.split_at_mut(2 * a);
+        let (t2, t3) = rest.split_at_mut(2 * a);
+        // Index of symbol `c` after one whose place held `p`.
+        let at_of = |p: u16, c: u16| (p != 0) as usize * a + c as usize;
         let mut at = 0;
         for records in self.records.chunks(self.keyframe_interval as usize) {
             let coded = records.iter().filter(|r| r.mode != MODE_RAW).count() * n;
             let block = &self.symbols[at..at + coded];
             at += coded;
-            for (prev, cur) in block.chunks_exact(n).zip(block.chunks_exact(n).skip(1)) {
-                for (&p, &c) in prev.iter().zip(cur) {
-                    split[(p != 0) as usize * a + c as usize] += 1;
+            // The block's first coded frame has context 0.
+            for (q, frame) in block.chunks_exact(n).enumerate() {
+                if q == 0 {
+                    for &c in frame {
+                        t0[c as usize] += 1;
+                    }
+                    continue;
+                }
+                let prev = &block[(q - 1) * n..q * n];
+                let mut pc = prev.chunks_exact(4);
+                let mut cc = frame.chunks_exact(4);
+                for (p, c) in (&mut pc).zip(&mut cc) {
+                    t0[at_of(p[0], c[0])] += 1;
+                    t1[at_of(p[1], c[1])] += 1;
+                    t2[at_of(p[2], c[2])] += 1;
+                    t3[at_of(p[3], c[3])] += 1;
+                }
+                for (&p, &c) in pc.remainder().iter().zip(cc.remainder()) {
+                    t0[at_of(p, c)] += 1;
                 }
             }
-            for &c in block.iter().take(n) {
-                split[c as usize] += 1;
-            }
+        }
+        for i in 0..2 * a {
+            t0[i] += t1[i] + t2[i] + t3[i];
+        }
+        tables.truncate(2 * a);
+        tables
+    }
+
+    /// Two frequency tables of a common symbol count for the contexts of version 4 (a symbol
+    /// whose value at the same place of the block's previous coded frame was 0, and one whose
+    /// was not), when their estimated size (symbols and tables, from
+    /// [`rans::cost_q8`]) is below that of `single`, the table of all `counts`.
+    fn context_tables(&self, single: &FreqTable, split: &[u32]) -> Option<[FreqTable; 2]> {
+        let a = split.len() / 2;
+        if single.symbol_count() == 0 {
+            return None;
         }
         let (c0, c1) = split.split_at(a);
         if c1.iter().all(|&c| c == 0) {
@@ -1207,17 +1238,22 @@ impl CodedWriter {
         let (t0, t1) = (FreqTable::from_counts(c0), FreqTable::from_counts(c1));
         let symbols = t0.symbol_count().max(t1.symbol_count());
         let (t0, t1) = (t0.padded(symbols), t1.padded(symbols));
-        let bits = |t: &FreqTable, c: &[u32]| -> u64 {
-            let coded: u64 = c
-                .iter()
+        // Estimated bits (1/256) of the counted symbols with a table (0 where it lacks one).
+        let coded = |t: &FreqTable, c: &[u32]| -> Option<u64> {
+            c.iter()
                 .enumerate()
                 .filter(|&(_, &k)| k > 0)
-                .map(|(s, &k)| k as u64 * rans::cost_q8(t.freq(s)) as u64)
-                .sum();
-            coded + 8 * 256 * t.written_len() as u64
+                .map(|(s, &k)| {
+                    let f = if s < t.symbol_count() { t.freq(s) } else { 0 };
+                    (f > 0).then(|| k as u64 * rans::cost_q8(f) as u64)
+                })
+                .sum()
         };
-        let two = bits(&t0, c0) + bits(&t1, c1);
-        (two < bits(single, counts)).then_some([t0, t1])
+        let table_bits = |t: &FreqTable| 8 * 256 * t.written_len() as u64;
+        let two = coded(&t0, c0)? + coded(&t1, c1)? + table_bits(&t0) + table_bits(&t1);
+        let combined: Vec<u32> = c0.iter().zip(c1).map(|(x, y)| x + y).collect();
+        let one = coded(single, &combined)? + table_bits(single);
+        (two < one).then_some([t0, t1])
     }
 
     /// Appends the finished segment to `out` (at least one frame must have been added) and
@@ -1226,11 +1262,17 @@ impl CodedWriter {
         let scratch = &mut Vec::new();
         let start = out.len();
         let n = self.tensor_len;
-        let counts = histogram(&self.symbols, self.max_symbol);
+        // Symbol counts by context (whether the value at the same place of the block's previous
+        // coded frame coded anything) and in all; two tables when that is estimated smaller.
+        let split = self.context_histogram();
+        let a = split.len() / 2;
+        let counts: Vec<u32> = split[..a]
+            .iter()
+            .zip(&split[a..])
+            .map(|(x, y)| x + y)
+            .collect();
         let single = FreqTable::from_counts(&counts);
-        // Two tables, by whether the value at the same place of the previous frame coded
-        // anything, when that is estimated smaller.
-        let tables = self.context_tables(&single, &counts);
+        let tables = self.context_tables(&single, &split);
         let (table, coder) = match &tables {
             Some([t0, t1]) => (t0, rans::EncodeTable::with_contexts(&[t0, t1])),
             None => (&single, rans::EncodeTable::new(&single)),
@@ -1342,31 +1384,6 @@ impl CodedWriter {
 /// step costs less than that estimate), at most one half.
 fn step_reuse_tolerance(tensor_len: usize) -> f64 {
     (8.0 * core::f64::consts::LN_2 / tensor_len as f64).clamp(1.0 / 64.0, 0.5)
-}
-
-/// Counts of each symbol `0..=max_symbol`. Four interleaved tables, so runs of one symbol do
-/// not wait on their own previous increment.
-fn histogram(symbols: &[u16], max_symbol: u16) -> Vec<u32> {
-    let a = max_symbol as usize + 1;
-    let mut tables = vec![0u32; 4 * a];
-    let (t0, rest) = tables.split_at_mut(a);
-    let (t1, rest) = rest.split_at_mut(a);
-    let (t2, t3) = rest.split_at_mut(a);
-    let mut quads = symbols.chunks_exact(4);
-    for q in &mut quads {
-        t0[q[0] as usize] += 1;
-        t1[q[1] as usize] += 1;
-        t2[q[2] as usize] += 1;
-        t3[q[3] as usize] += 1;
-    }
-    for &s in quads.remainder() {
-        t0[s as usize] += 1;
-    }
-    for i in 0..a {
-        t0[i] += t1[i] + t2[i] + t3[i];
-    }
-    tables.truncate(a);
-    tables
 }
 
 /// Approximate cost of changing a frame's mode in a version-4 record, in bits: a different
