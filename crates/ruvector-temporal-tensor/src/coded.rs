@@ -378,8 +378,7 @@ impl<'a> CodedSegment<'a> {
         let first_block = wanted_from / k;
         let last_block = last / k;
         // Version 4: one record stream for the segment, read from its start.
-        let mut record_stream =
-            (self.header.version == VERSION_CODED).then(|| RecordReader::new(self.records));
+        let mut record_stream = v4.then(|| RecordReader::new(self.records));
         if let Some(stream) = record_stream.as_mut() {
             for f in 0..first_block * k {
                 next_record(stream, f % k == 0)?;
@@ -1048,12 +1047,12 @@ impl CodedWriter {
         if position % PROBE_INTERVAL != 1 && self.smoothing_recent == 0 {
             return base;
         }
-        let weighted_distance = match base {
+        let base_distance = match base {
             Predictor::Mean(w) => prediction_distance(frame, &self.mean, w),
             _ => prediction_distance(frame, &self.prev, weight),
         };
         let mut best = base;
-        let mut best_distance = weighted_distance;
+        let mut best_distance = base_distance;
         let mut distances = [f32::INFINITY; MAX_SMOOTHING_PASSES as usize + 1];
         let mut passes = 0;
         for n in 1..=MAX_SMOOTHING_PASSES {
@@ -1081,7 +1080,7 @@ impl CodedWriter {
         // change's worth of the best.
         let within = |d: f32| d as f64 <= best_distance as f64 * self.sticky;
         match previous {
-            Some(p) if p == base && within(weighted_distance) => {
+            Some(p) if p == base && within(base_distance) => {
                 best = base;
             }
             Some(Predictor::Smoothed(m)) if m <= passes && within(distances[m as usize]) => {

@@ -321,16 +321,7 @@ impl EncodeTable {
 
     /// Prepares `table` for [`encode`].
     pub fn new(table: &FreqTable) -> EncodeTable {
-        let coder = table
-            .freqs
-            .iter()
-            .zip(&table.starts)
-            .map(|(&f, &s)| EncodeSymbol::new(f as u32, s as u32))
-            .collect();
-        EncodeTable {
-            coder,
-            branchless: renormalises_often(&table.freqs),
-        }
+        EncodeTable::with_contexts(&[table])
     }
 }
 
@@ -426,9 +417,10 @@ pub struct DecodeTable {
 
 impl DecodeTable {
     /// Builds the slot tables of several tables back to back (`SCALE` entries each), for
-    /// [`Decoder::decode_with_contexts`]. Every table must be non-empty.
+    /// [`Decoder::decode_with_contexts`] (one table: for [`Decoder::decode`]).
     pub fn with_contexts(tables: &[&FreqTable]) -> DecodeTable {
-        let mut step = Vec::with_capacity(tables.len() * SCALE as usize);
+        let slots = tables.iter().filter(|t| !t.freqs.is_empty()).count() * SCALE as usize;
+        let mut step = Vec::with_capacity(slots);
         let mut symbol = Vec::with_capacity(step.capacity());
         for table in tables {
             for (s, &f) in table.freqs.iter().enumerate() {
@@ -447,23 +439,7 @@ impl DecodeTable {
 
     /// Builds the slot tables (`SCALE` entries; empty for an empty table).
     pub fn new(table: &FreqTable) -> DecodeTable {
-        let mut step = Vec::with_capacity(if table.freqs.is_empty() {
-            0
-        } else {
-            SCALE as usize
-        });
-        let mut symbol = Vec::with_capacity(step.capacity());
-        for (s, &f) in table.freqs.iter().enumerate() {
-            for k in 0..f as u32 {
-                step.push((f as u32) << 16 | k);
-                symbol.push(s as u16);
-            }
-        }
-        DecodeTable {
-            step,
-            symbol,
-            branchless: renormalises_often(&table.freqs),
-        }
+        DecodeTable::with_contexts(&[table])
     }
 }
 
