@@ -272,12 +272,7 @@ mod tests {
         let mut seed = 5u64;
         for len in 0..64 {
             let bytes: Vec<u8> = (0..len)
-                .map(|_| {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 7;
-                    seed ^= seed << 17;
-                    seed as u8
-                })
+                .map(|_| crate::kernels::check::xorshift(&mut seed) as u8)
                 .collect();
             let mut r = RecordReader::new(&bytes);
             for i in 0..300 {

@@ -243,15 +243,8 @@ impl<'a> Decoder<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::check::xorshift as rng;
     use alloc::vec;
-
-    /// A small deterministic generator (xorshift).
-    fn rng(seed: &mut u64) -> u64 {
-        *seed ^= *seed << 13;
-        *seed ^= *seed >> 7;
-        *seed ^= *seed << 17;
-        *seed
-    }
 
     #[test]
     fn skewed_and_mixed_streams_round_trip() {

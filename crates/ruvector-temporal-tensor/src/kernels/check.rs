@@ -8,15 +8,20 @@ use super::{scalar, FrameStats, GroupStats, Kernels};
 use alloc::vec;
 use alloc::vec::Vec;
 
+/// The next state of a xorshift64 generator (deterministic test data; `state` non-zero).
+pub fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
 /// Values that exercise every branch: normal, ties, clamping, zeros, extremes.
 pub fn tricky_values(n: usize, seed: u64) -> Vec<f32> {
     let mut state = seed | 1;
     (0..n)
         .map(|i| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let r = (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0;
+            let r = (xorshift(&mut state) >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0;
             match i % 11 {
                 0 => 0.0,
                 1 => -0.0,
@@ -35,10 +40,7 @@ pub(crate) fn ordinary_values(n: usize, seed: u64, amplitude: f32) -> Vec<f32> {
     let mut state = seed | 1;
     (0..n)
         .map(|i| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let r = (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0;
+            let r = (xorshift(&mut state) >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0;
             if i % 13 == 5 {
                 0.0
             } else {
