@@ -40,7 +40,8 @@
 //! 4 range codes them for the whole segment (`src/coded_records.rs`). A block holds the values
 //! of its raw frames (f32, `tensor_len` each), then the rANS stream of its coded frames' symbols
 //! ([`crate::rans`]; on one lane when the low bit of the block's length field says so: the
-//! encoder does that for streams under [`ONE_LANE_MAX_BYTES`], where three states are ≥ 2 %).
+//! encoder does that for streams under [`ONE_LANE_MAX_BYTES`], where three states are ≥ 2 %, of
+//! at most [`ONE_LANE_MAX_SYMBOLS`] symbols).
 //! Version 3 differs in three places: four-byte block lengths, four lanes always, and the
 //! records as bytes at the start of each block (a mode byte followed, unless the frame is raw or
 //! has flag E, by the change of its step code from the block's previous one, from 0, as a zigzag
@@ -126,10 +127,16 @@ pub const RECORD_MAX_BYTES: usize = 18;
 pub const RECORDS_OVERHEAD: usize = 10;
 
 /// Blocks whose four-lane rANS stream would be shorter than this (estimated from the symbols'
-/// costs) are written on one lane: three fewer states (12 bytes, at least 2 % here) for slower
-/// decoding of streams that, being this short, hold frames that code to almost nothing (cold
-/// tiers, short frames).
+/// costs) are written on one lane when they also hold at most [`ONE_LANE_MAX_SYMBOLS`]
+/// symbols: three fewer states (12 bytes, at least 2 % here) for slower coding of streams that,
+/// being this short, hold frames that code to almost nothing (cold tiers, short frames).
 pub const ONE_LANE_MAX_BYTES: usize = 512;
+
+/// The most symbols a block written on one lane holds. A lane codes and decodes one symbol
+/// after another (each waits on the previous state), 2–3× slower per symbol than four
+/// interleaved lanes; past this many symbols (8 frames of 512 values, 64 of 64) that time
+/// outweighs the 12 bytes saved.
+pub const ONE_LANE_MAX_SYMBOLS: usize = 4096;
 
 /// Smoothed prediction is tried on every this-many-th frame of a block (from its second), and on
 /// every frame for a block's length after it was chosen.
@@ -1346,17 +1353,27 @@ impl CodedWriter {
             let mut syms = &self.symbols[sym_at..sym_at + coded];
             sym_at += coded;
             if tables.is_some() {
+                // The first frame is context 0; each later symbol is offset by `S` when the
+                // one `n` places before it (same place, previous frame) is not 0.
                 combined.clear();
-                combined.extend(syms.iter().enumerate().map(|(i, &s)| {
-                    let context = i >= n && syms[i - n] != 0;
-                    context as u16 * symbol_count as u16 + s
-                }));
+                combined.resize(syms.len(), 0);
+                let first = syms.len().min(n);
+                combined[..first].copy_from_slice(&syms[..first]);
+                let offset = symbol_count as u16;
+                for ((c, &s), &p) in combined[first..]
+                    .iter_mut()
+                    .zip(&syms[first..])
+                    .zip(&syms[..syms.len() - first])
+                {
+                    *c = s + if p != 0 { offset } else { 0 };
+                }
                 syms = &combined;
             }
             // Estimated bytes of the symbols (without the states).
             let estimate = |bits_q8: u64| bits_q8 / (8 * 256);
             let limit = ONE_LANE_MAX_BYTES as u64;
-            let one_lane = estimate(mean_cost * coded as u64) < 4 * limit
+            let one_lane = coded <= ONE_LANE_MAX_SYMBOLS
+                && estimate(mean_cost * coded as u64) < 4 * limit
                 && estimate(syms.iter().map(|&s| costs[s as usize] as u64).sum())
                     + (rans::STATE_BYTES as u64)
                     < limit;

@@ -46,8 +46,8 @@ fn renormalises_often(freqs: &[u16]) -> bool {
 pub fn log2_q8(x: u32) -> u32 {
     let whole = 31 - x.max(1).leading_zeros();
     // The mantissa in [2^31, 2^32): squaring it doubles its logarithm; each overflow past 2
-    // is one more fractional bit.
-    let mut m = ((x.max(1) as u64) << (31 - whole)) as u128;
+    // is one more fractional bit. (Its square stays below 2^64.)
+    let mut m = (x.max(1) as u64) << (31 - whole);
     let mut frac = 0u32;
     for bit in (0..8).rev() {
         m = (m * m) >> 31;

@@ -538,6 +538,16 @@ fn short_blocks_use_one_lane_and_long_ones_four() {
             "frame {t}"
         );
     }
+    let fields = block_fields(&seg);
+    let one_lane: Vec<bool> = fields.iter().map(|f| f & 1 == 1).collect();
+    assert_eq!(one_lane, [false, false, true, true], "fields {fields:?}");
+    assert!(fields[..2]
+        .iter()
+        .all(|f| (f >> 1) as usize >= coded::ONE_LANE_MAX_BYTES));
+}
+
+/// The block fields (`2 · length + one-lane flag`) of a version-4 segment.
+fn block_fields(seg: &[u8]) -> Vec<u64> {
     let leb = |at: &mut usize| {
         let (mut v, mut shift) = (0u64, 0);
         loop {
@@ -551,18 +561,52 @@ fn short_blocks_use_one_lane_and_long_ones_four() {
         }
     };
     let symbols = u16::from_le_bytes([seg[20], seg[21]]) as usize;
+    let tables = seg[22] as usize + 1;
     let mut at = coded::HEADER_LEN;
-    for _ in 0..symbols {
+    for _ in 0..symbols * tables {
         leb(&mut at);
     }
     let records = leb(&mut at) as usize;
     at += records;
-    let fields: Vec<u64> = (0..4).map(|_| leb(&mut at)).collect();
-    let one_lane: Vec<bool> = fields.iter().map(|f| f & 1 == 1).collect();
-    assert_eq!(one_lane, [false, false, true, true], "fields {fields:?}");
-    assert!(fields[..2]
-        .iter()
-        .all(|f| (f >> 1) as usize >= coded::ONE_LANE_MAX_BYTES));
+    let k = u16::from_le_bytes([seg[6], seg[7]]) as usize;
+    let frames = u32::from_le_bytes(seg[12..16].try_into().unwrap()) as usize;
+    (0..frames.div_ceil(k)).map(|_| leb(&mut at)).collect()
+}
+
+/// Blocks of more than `ONE_LANE_MAX_SYMBOLS` symbols use four lanes even when they code to
+/// almost nothing (one lane is serial: too slow for that many symbols), and shorter ones one.
+#[test]
+fn one_lane_is_kept_to_short_blocks() {
+    let mut rng = Rng::new(22);
+    let n = 512;
+    let still: Vec<f32> = (0..n).map(|_| rng.normal()).collect();
+    let frames: Vec<Vec<f32>> = (0..32).map(|_| still.clone()).collect();
+    for (k, one_lane) in [(16u32, false), (8, true)] {
+        assert_eq!(
+            k as usize * n <= coded::ONE_LANE_MAX_SYMBOLS,
+            one_lane,
+            "{k} frames of {n}"
+        );
+        let mut c = compressor_in(Format::Coded, 3, n as u32, 64);
+        c.set_keyframe_interval(k).unwrap();
+        let seg = compress(&mut c, &frames);
+        let fields = block_fields(&seg);
+        assert_eq!(fields.len(), 32 / k as usize);
+        for f in &fields {
+            assert!(
+                (f >> 1) < coded::ONE_LANE_MAX_BYTES as u64,
+                "short stream {f}"
+            );
+            assert_eq!(f & 1 == 1, one_lane, "{k}-frame blocks: fields {fields:?}");
+        }
+        let (_, decoded) = decode_all(&seg);
+        for (t, f) in frames.iter().enumerate() {
+            assert!(
+                relative_error(f, &decoded[t * n..(t + 1) * n]) < 0.3,
+                "frame {t}"
+            );
+        }
+    }
 }
 
 /// Version-4 layout damage behind a valid checksum: the record stream's length, the block

@@ -400,6 +400,7 @@ pub fn quantize_chain(
 /// `|out[j]| ≤ max|x|` and finite inputs give finite outputs. Used by smoothed prediction
 /// (the coded format's predictors `17..=20`); one portable body serves every kernel set.
 /// `out` has at least `x.len()` elements (checked).
+#[inline(always)]
 pub fn smooth(x: &[f32], out: &mut [f32]) {
     let n = x.len();
     let out = &mut out[..n];
@@ -422,9 +423,18 @@ pub fn smooth(x: &[f32], out: &mut [f32]) {
     }
 }
 
+/// A chunk of exactly 8 values as an array (so loops over its lanes compile to one register).
+#[inline(always)]
+fn lanes8(chunk: &[f32]) -> [f32; 8] {
+    let mut a = [0.0f32; 8];
+    a.copy_from_slice(&chunk[..8]);
+    a
+}
+
 /// `[Σ f·p, Σ p·p, Σ f·f]` over `frame` and `prev` (the least-squares sums of predicting `frame`
 /// by a multiple of `prev`), each summed in 8 fixed lanes and added up by [`sum_lanes`], so
 /// every build gives the same `f32`s. Slices of equal length.
+#[inline(always)]
 pub fn fit_sums(frame: &[f32], prev: &[f32]) -> [f32; 3] {
     let mut dot = [0.0f32; 8];
     let mut pp = [0.0f32; 8];
@@ -432,6 +442,7 @@ pub fn fit_sums(frame: &[f32], prev: &[f32]) -> [f32; 3] {
     let mut fc = frame.chunks_exact(8);
     let mut pc = prev.chunks_exact(8);
     for (f, p) in (&mut fc).zip(&mut pc) {
+        let (f, p) = (lanes8(f), lanes8(p));
         for l in 0..8 {
             dot[l] += f[l] * p[l];
             pp[l] += p[l] * p[l];
@@ -449,18 +460,22 @@ pub fn fit_sums(frame: &[f32], prev: &[f32]) -> [f32; 3] {
 /// [`fit_sums`] of `frame` against `prev` and against `other` in one pass:
 /// `[Σ f·p, Σ p·p, Σ f·f, Σ f·o, Σ o·o]`, each in 8 fixed lanes added up by [`sum_lanes`].
 /// Slices of equal length.
+#[inline(always)]
 pub fn fit_sums2(frame: &[f32], prev: &[f32], other: &[f32]) -> [f32; 5] {
-    let mut acc = [[0.0f32; 8]; 5];
+    // One array per sum, so each is one register of 8 lanes when compiled for AVX2.
+    let (mut dot, mut pp, mut ff) = ([0.0f32; 8], [0.0f32; 8], [0.0f32; 8]);
+    let (mut dot_o, mut oo) = ([0.0f32; 8], [0.0f32; 8]);
     let mut fc = frame.chunks_exact(8);
     let mut pc = prev.chunks_exact(8);
     let mut oc = other.chunks_exact(8);
     for ((f, p), o) in (&mut fc).zip(&mut pc).zip(&mut oc) {
+        let (f, p, o) = (lanes8(f), lanes8(p), lanes8(o));
         for l in 0..8 {
-            acc[0][l] += f[l] * p[l];
-            acc[1][l] += p[l] * p[l];
-            acc[2][l] += f[l] * f[l];
-            acc[3][l] += f[l] * o[l];
-            acc[4][l] += o[l] * o[l];
+            dot[l] += f[l] * p[l];
+            pp[l] += p[l] * p[l];
+            ff[l] += f[l] * f[l];
+            dot_o[l] += f[l] * o[l];
+            oo[l] += o[l] * o[l];
         }
     }
     let rest = fc
@@ -469,16 +484,17 @@ pub fn fit_sums2(frame: &[f32], prev: &[f32], other: &[f32]) -> [f32; 5] {
         .zip(pc.remainder())
         .zip(oc.remainder());
     for ((&f, &p), &o) in rest {
-        acc[0][0] += f * p;
-        acc[1][0] += p * p;
-        acc[2][0] += f * f;
-        acc[3][0] += f * o;
-        acc[4][0] += o * o;
+        dot[0] += f * p;
+        pp[0] += p * p;
+        ff[0] += f * f;
+        dot_o[0] += f * o;
+        oo[0] += o * o;
     }
-    acc.map(sum_lanes)
+    [dot, pp, ff, dot_o, oo].map(sum_lanes)
 }
 
 /// `max |v|` over the frame (8 lanes, exact: a maximum does not depend on the order).
+#[inline(always)]
 pub fn max_abs(frame: &[f32]) -> f32 {
     let mut lanes = [0.0f32; 8];
     let mut chunks = frame.chunks_exact(8);
@@ -497,6 +513,7 @@ pub fn max_abs(frame: &[f32]) -> f32 {
 /// `Σ |v[j] − (weight/16) · p[j]|` (just `Σ |v[j]|` for weight 0), summed in 8 fixed lanes in a
 /// fixed order so every build gives the same `f32`. The encoder's estimate of how well a
 /// prediction fits, before quantizing. Slices of equal length (the shorter one bounds the sum).
+#[inline(always)]
 pub fn prediction_distance(v: &[f32], p: &[f32], weight: u8) -> f32 {
     let w = weight as f32 / 16.0;
     let mut lanes = [0.0f32; 8];
@@ -787,11 +804,117 @@ pub mod avx2 {
         (symbols: &[u16], prediction: Prediction, step: f32, prev: &[f32], out: &mut [f32]));
     // The portable bodies compiled for AVX2: the same operations in the same order (the eight
     // lanes become one register), so the same results.
-    avx2_wrapper!(distance, distance_avx2, prediction_distance, (v: &[f32], p: &[f32], weight: u8) -> f32);
+
+    fn distance(v: &[f32], p: &[f32], weight: u8) -> f32 {
+        let n = v.len().min(if weight == 0 { v.len() } else { p.len() });
+        // SAFETY: this set is only selected after AVX2 was detected; `v` holds n values, and so
+        // does `p` whenever it is read (weight > 0).
+        unsafe {
+            if weight == 0 {
+                distance_avx2::<false>(&v[..n], &[], 0.0)
+            } else {
+                distance_avx2::<true>(&v[..n], &p[..n], weight as f32 / 16.0)
+            }
+        }
+    }
+
+    /// [`super::prediction_distance`] with its 8 lanes in one register: the same operations
+    /// lane by lane (`|v − w·p|`, a product then a difference), the tail into lane 0, the lanes
+    /// added by [`super::sum_lanes`], so the same `f32`.
+    #[target_feature(enable = "avx2")]
+    unsafe fn distance_avx2<const PREDICT: bool>(v: &[f32], p: &[f32], w: f32) -> f32 {
+        use core::arch::x86_64::*;
+        let n = v.len();
+        let whole = n - n % 8;
+        let abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFF_FFFF));
+        let vw = _mm256_set1_ps(w);
+        let mut acc = _mm256_setzero_ps();
+        let mut j = 0;
+        while j < whole {
+            // SAFETY: j + 8 ≤ whole ≤ n, the length of `v` (and of `p` when PREDICT).
+            let mut d = unsafe { _mm256_loadu_ps(v.as_ptr().add(j)) };
+            if PREDICT {
+                // SAFETY: as above.
+                let pv = unsafe { _mm256_loadu_ps(p.as_ptr().add(j)) };
+                d = _mm256_sub_ps(d, _mm256_mul_ps(vw, pv));
+            }
+            acc = _mm256_add_ps(acc, _mm256_and_ps(d, abs_mask));
+            j += 8;
+        }
+        let mut lanes = [0.0f32; 8];
+        // SAFETY: the lane array holds 8 values.
+        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
+        for j in whole..n {
+            lanes[0] += if PREDICT {
+                (v[j] - w * p[j]).abs()
+            } else {
+                v[j].abs()
+            };
+        }
+        super::sum_lanes(lanes)
+    }
     avx2_wrapper!(smooth, smooth_avx2, smooth, (x: &[f32], out: &mut [f32]));
-    avx2_wrapper!(fit_sums, fit_sums_avx2, fit_sums, (frame: &[f32], prev: &[f32]) -> [f32; 3]);
-    avx2_wrapper!(fit_sums2, fit_sums2_avx2, fit_sums2,
-        (frame: &[f32], prev: &[f32], other: &[f32]) -> [f32; 5]);
+
+    fn fit_sums(frame: &[f32], prev: &[f32]) -> [f32; 3] {
+        let n = frame.len().min(prev.len());
+        // SAFETY: this set is only selected after AVX2 was detected; both slices hold n values.
+        let [dot, pp, ff, _, _] = unsafe { fit_sums_avx2::<false>(&frame[..n], &prev[..n], &[]) };
+        [dot, pp, ff]
+    }
+
+    fn fit_sums2(frame: &[f32], prev: &[f32], other: &[f32]) -> [f32; 5] {
+        let n = frame.len().min(prev.len()).min(other.len());
+        // SAFETY: this set is only selected after AVX2 was detected; all slices hold n values.
+        unsafe { fit_sums_avx2::<true>(&frame[..n], &prev[..n], &other[..n]) }
+    }
+
+    /// [`super::fit_sums`] (`OTHER` false; the last two sums are then 0) and
+    /// [`super::fit_sums2`] with one register per sum: lane `l` gets the same products added in
+    /// the same order as the portable bodies' lane `l` (no fused multiply-add), the tail goes
+    /// to lane 0, and [`super::sum_lanes`] adds the lanes up, so the results are the same bits.
+    /// (The compiler does not keep the portable bodies' sums one to a register.)
+    #[target_feature(enable = "avx2")]
+    unsafe fn fit_sums_avx2<const OTHER: bool>(f: &[f32], p: &[f32], o: &[f32]) -> [f32; 5] {
+        use core::arch::x86_64::*;
+        let n = f.len();
+        let whole = n - n % 8;
+        let mut acc = [_mm256_setzero_ps(); 5];
+        let mut j = 0;
+        while j < whole {
+            // SAFETY: j + 8 ≤ whole ≤ n, the length of every slice read (o's too when OTHER).
+            let (fv, pv) = unsafe {
+                (
+                    _mm256_loadu_ps(f.as_ptr().add(j)),
+                    _mm256_loadu_ps(p.as_ptr().add(j)),
+                )
+            };
+            acc[0] = _mm256_add_ps(acc[0], _mm256_mul_ps(fv, pv));
+            acc[1] = _mm256_add_ps(acc[1], _mm256_mul_ps(pv, pv));
+            acc[2] = _mm256_add_ps(acc[2], _mm256_mul_ps(fv, fv));
+            if OTHER {
+                // SAFETY: as above.
+                let ov = unsafe { _mm256_loadu_ps(o.as_ptr().add(j)) };
+                acc[3] = _mm256_add_ps(acc[3], _mm256_mul_ps(fv, ov));
+                acc[4] = _mm256_add_ps(acc[4], _mm256_mul_ps(ov, ov));
+            }
+            j += 8;
+        }
+        let mut lanes = [[0.0f32; 8]; 5];
+        for (l, a) in lanes.iter_mut().zip(acc) {
+            // SAFETY: each lane array holds 8 values.
+            unsafe { _mm256_storeu_ps(l.as_mut_ptr(), a) };
+        }
+        for j in whole..n {
+            lanes[0][0] += f[j] * p[j];
+            lanes[1][0] += p[j] * p[j];
+            lanes[2][0] += f[j] * f[j];
+            if OTHER {
+                lanes[3][0] += f[j] * o[j];
+                lanes[4][0] += o[j] * o[j];
+            }
+        }
+        lanes.map(super::sum_lanes)
+    }
     avx2_wrapper!(max_abs, max_abs_avx2, max_abs, (frame: &[f32]) -> f32);
 }
 
