@@ -1181,50 +1181,55 @@ impl CodedWriter {
             + CHECKSUM_LEN
     }
 
-    /// Counts of each symbol `0..=max_symbol` in context 0 (first `max_symbol + 1` entries) and
-    /// context 1 (the rest): context 1 when the symbol at the same place of the block's previous
-    /// coded frame is not 0. Four interleaved tables, so runs do not wait on their own previous
-    /// increment.
-    fn context_histogram(&self) -> Vec<u32> {
+    /// The segment's symbols with their contexts: symbol `s` becomes `s + A` (with `A =
+    /// max_symbol + 1`) when the symbol at the same place of the block's previous coded frame is
+    /// not 0 (context 1), and stays `s` otherwise (context 0, which every symbol of a block's
+    /// first coded frame has). Blocks are back to back, as in `symbols`.
+    fn context_symbols(&self) -> Vec<u16> {
         let n = self.tensor_len;
-        let a = self.max_symbol as usize + 1;
-        let mut tables = alloc::vec![0u32; 8 * a];
-        let (t0, rest) = tables.split_at_mut(2 * a);
-        let (t1, rest) = rest.split_at_mut(2 * a);
-        let (t2, t3) = rest.split_at_mut(2 * a);
-        // Index of symbol `c` after one whose place held `p`.
-        let at_of = |p: u16, c: u16| (p != 0) as usize * a + c as usize;
+        let offset = self.max_symbol + 1;
+        let mut out = alloc::vec![0u16; self.symbols.len()];
         let mut at = 0;
         for records in self.records.chunks(self.keyframe_interval as usize) {
             let coded = records.iter().filter(|r| r.mode != MODE_RAW).count() * n;
-            let block = &self.symbols[at..at + coded];
+            let (block, dst) = (&self.symbols[at..at + coded], &mut out[at..at + coded]);
             at += coded;
-            // The block's first coded frame has context 0.
-            for (q, frame) in block.chunks_exact(n).enumerate() {
-                if q == 0 {
-                    for &c in frame {
-                        t0[c as usize] += 1;
-                    }
-                    continue;
-                }
-                let prev = &block[(q - 1) * n..q * n];
-                let mut pc = prev.chunks_exact(4);
-                let mut cc = frame.chunks_exact(4);
-                for (p, c) in (&mut pc).zip(&mut cc) {
-                    t0[at_of(p[0], c[0])] += 1;
-                    t1[at_of(p[1], c[1])] += 1;
-                    t2[at_of(p[2], c[2])] += 1;
-                    t3[at_of(p[3], c[3])] += 1;
-                }
-                for (&p, &c) in pc.remainder().iter().zip(cc.remainder()) {
-                    t0[at_of(p, c)] += 1;
-                }
+            let first = coded.min(n);
+            dst[..first].copy_from_slice(&block[..first]);
+            for ((d, &s), &p) in dst[first..]
+                .iter_mut()
+                .zip(&block[first..])
+                .zip(&block[..coded - first])
+            {
+                *d = s + if p != 0 { offset } else { 0 };
             }
         }
-        for i in 0..2 * a {
+        out
+    }
+
+    /// Counts of each value below `2·A` in [`context_symbols`](Self::context_symbols)' output
+    /// (context 0's counts, then context 1's). Four interleaved tables, so runs of one symbol do
+    /// not wait on their own previous increment.
+    fn context_histogram(&self, context_symbols: &[u16]) -> Vec<u32> {
+        let size = 2 * (self.max_symbol as usize + 1);
+        let mut tables = alloc::vec![0u32; 4 * size];
+        let (t0, rest) = tables.split_at_mut(size);
+        let (t1, rest) = rest.split_at_mut(size);
+        let (t2, t3) = rest.split_at_mut(size);
+        let mut quads = context_symbols.chunks_exact(4);
+        for c in &mut quads {
+            t0[c[0] as usize] += 1;
+            t1[c[1] as usize] += 1;
+            t2[c[2] as usize] += 1;
+            t3[c[3] as usize] += 1;
+        }
+        for &c in quads.remainder() {
+            t0[c as usize] += 1;
+        }
+        for i in 0..size {
             t0[i] += t1[i] + t2[i] + t3[i];
         }
-        tables.truncate(2 * a);
+        tables.truncate(size);
         tables
     }
 
@@ -1270,7 +1275,8 @@ impl CodedWriter {
         let n = self.tensor_len;
         // Symbol counts by context (whether the value at the same place of the block's previous
         // coded frame coded anything) and in all; two tables when that is estimated smaller.
-        let split = self.context_histogram();
+        let context_symbols = self.context_symbols();
+        let split = self.context_histogram(&context_symbols);
         let a = split.len() / 2;
         let counts: Vec<u32> = split[..a]
             .iter()
@@ -1279,9 +1285,16 @@ impl CodedWriter {
             .collect();
         let single = FreqTable::from_counts(&counts);
         let tables = self.context_tables(&single, &split);
-        let (table, coder) = match &tables {
-            Some([t0, t1]) => (t0, rans::EncodeTable::with_contexts(&[t0, t1])),
-            None => (&single, rans::EncodeTable::new(&single)),
+        // The coder indexes symbols as they are coded: `self.symbols` with one table; with two,
+        // `context_symbols` (symbol `s` of context `c` is `c·A + s`), so its tables are padded
+        // to `A` symbols each.
+        let (table, coder, coded_symbols) = match &tables {
+            Some([t0, t1]) => (
+                t0,
+                rans::EncodeTable::with_contexts(&[&t0.padded(a), &t1.padded(a)]),
+                &context_symbols,
+            ),
+            None => (&single, rans::EncodeTable::new(&single), &self.symbols),
         };
         let frames = self.records.len() as u32;
         let k = self.keyframe_interval;
@@ -1316,30 +1329,47 @@ impl CodedWriter {
         let blocks = frames.div_ceil(k) as usize;
         let mut block_bytes = Vec::new();
         let mut lens = Vec::with_capacity(blocks);
-        // Symbol costs (1/256 bit) for picking each block's lanes without coding it twice; the
-        // table's mean cost rules out the long streams at once.
-        // With two tables, symbol `s` of context `c` is coded as `c·S + s`.
-        let symbol_count = table.symbol_count();
+        // Symbol costs (1/256 bit, indexed as the coder's symbols) for picking each block's
+        // lanes without coding it twice, made only when some block is short enough for one
+        // lane; the tables' mean cost rules out the long streams at once.
         let all_tables: Vec<&FreqTable> = match &tables {
             Some([t0, t1]) => alloc::vec![t0, t1],
             None => alloc::vec![table],
         };
-        let costs: Vec<u32> = all_tables
-            .iter()
-            .flat_map(|t| (0..symbol_count).map(|s| rans::cost_q8(t.freq(s).max(1))))
-            .collect();
+        let stride = if tables.is_some() {
+            a
+        } else {
+            table.symbol_count()
+        };
+        let may_use_one_lane = self.records.chunks(k as usize).any(|block| {
+            block.iter().filter(|r| r.mode != MODE_RAW).count() * n <= ONE_LANE_MAX_SYMBOLS
+        });
+        let costs: Vec<u32> = if may_use_one_lane {
+            all_tables
+                .iter()
+                .flat_map(|t| {
+                    (0..stride).map(|s| {
+                        let f = if s < t.symbol_count() { t.freq(s) } else { 0 };
+                        rans::cost_q8(f.max(1))
+                    })
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let mean_cost: u64 = all_tables
             .iter()
             .enumerate()
             .map(|(c, t)| {
-                (0..symbol_count)
-                    .map(|s| t.freq(s) as u64 * costs[c * symbol_count + s] as u64)
+                (0..t.symbol_count())
+                    .map(|s| {
+                        t.freq(s) as u64 * costs.get(c * stride + s).copied().unwrap_or(0) as u64
+                    })
                     .sum::<u64>()
             })
             .max()
             .unwrap_or(0)
             / rans::SCALE as u64;
-        let mut combined = Vec::new();
         let mut sym_at = 0;
         let mut raw_at = 0;
         for records in self.records.chunks(k as usize) {
@@ -1350,25 +1380,8 @@ impl CodedWriter {
             }
             raw_at += raw_count;
             let coded = records.len() * n - raw_count;
-            let mut syms = &self.symbols[sym_at..sym_at + coded];
+            let syms = &coded_symbols[sym_at..sym_at + coded];
             sym_at += coded;
-            if tables.is_some() {
-                // The first frame is context 0; each later symbol is offset by `S` when the
-                // one `n` places before it (same place, previous frame) is not 0.
-                combined.clear();
-                combined.resize(syms.len(), 0);
-                let first = syms.len().min(n);
-                combined[..first].copy_from_slice(&syms[..first]);
-                let offset = symbol_count as u16;
-                for ((c, &s), &p) in combined[first..]
-                    .iter_mut()
-                    .zip(&syms[first..])
-                    .zip(&syms[..syms.len() - first])
-                {
-                    *c = s + if p != 0 { offset } else { 0 };
-                }
-                syms = &combined;
-            }
             // Estimated bytes of the symbols (without the states).
             let estimate = |bits_q8: u64| bits_q8 / (8 * 256);
             let limit = ONE_LANE_MAX_BYTES as u64;

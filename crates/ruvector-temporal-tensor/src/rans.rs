@@ -379,6 +379,25 @@ fn encode_with<const BRANCHLESS: bool>(
     debug_assert!(symbols
         .iter()
         .all(|&s| coder.get(s as usize).is_some_and(|c| c.limit != 0)));
+    // On the branch-free path (symbols of a few bits each, where the loop is bound by its
+    // instruction count), the symbols are checked against the table once here rather than one
+    // by one in the loop.
+    if BRANCHLESS {
+        let largest = symbols.iter().copied().max().unwrap_or(0) as usize;
+        assert!(
+            symbols.is_empty() || largest < coder.len(),
+            "symbol outside the table"
+        );
+    }
+    let entry = |s: u16| -> &EncodeSymbol {
+        if BRANCHLESS {
+            // SAFETY: every symbol is at most `largest`, checked above to be below
+            // `coder.len()`.
+            unsafe { coder.get_unchecked(s as usize) }
+        } else {
+            &coder[s as usize]
+        }
+    };
     // Room for every word the lanes can push, plus one spare slot in front for `put`. Slots are
     // written before they are read, so the scratch is grown but never cleared.
     let capacity = (symbols.len() * SCALE_BITS as usize).div_ceil(16) + LANES + 1;
@@ -390,14 +409,14 @@ fn encode_with<const BRANCHLESS: bool>(
     // Symbols are coded last to first; symbol i belongs to lane i % LANES.
     let whole = symbols.len() - symbols.len() % LANES;
     for i in (whole..symbols.len()).rev() {
-        coder[symbols[i] as usize].put::<BRANCHLESS>(&mut state[i % LANES], words, &mut at);
+        entry(symbols[i]).put::<BRANCHLESS>(&mut state[i % LANES], words, &mut at);
     }
     let [mut x0, mut x1, mut x2, mut x3] = state;
     for quad in symbols[..whole].chunks_exact(LANES).rev() {
-        coder[quad[3] as usize].put::<BRANCHLESS>(&mut x3, words, &mut at);
-        coder[quad[2] as usize].put::<BRANCHLESS>(&mut x2, words, &mut at);
-        coder[quad[1] as usize].put::<BRANCHLESS>(&mut x1, words, &mut at);
-        coder[quad[0] as usize].put::<BRANCHLESS>(&mut x0, words, &mut at);
+        entry(quad[3]).put::<BRANCHLESS>(&mut x3, words, &mut at);
+        entry(quad[2]).put::<BRANCHLESS>(&mut x2, words, &mut at);
+        entry(quad[1]).put::<BRANCHLESS>(&mut x1, words, &mut at);
+        entry(quad[0]).put::<BRANCHLESS>(&mut x0, words, &mut at);
     }
     for x in [x0, x1, x2, x3] {
         out.extend_from_slice(&x.to_le_bytes());
