@@ -886,12 +886,16 @@ impl CodedWriter {
             + (self.sum.capacity() + self.mean.capacity()) * 4
     }
 
-    /// Adds a frame of finite values (`frame.len() == tensor_len`; the caller checks both).
-    /// Every value will decode within `bound · max|frame|`.
-    pub fn push(&mut self, frame: &[f32]) {
+    /// Adds a frame of finite values (`frame.len() == tensor_len`; the caller checks both)
+    /// whose largest `|v|` is `max_abs` (the caller measures it while checking the values).
+    /// Every value will decode within `bound · max_abs`.
+    pub fn push(&mut self, frame: &[f32], max_abs: f32) {
         debug_assert_eq!(frame.len(), self.tensor_len);
+        debug_assert_eq!(
+            max_abs.to_bits(),
+            frame.iter().fold(0.0f32, |m, v| m.max(v.abs())).to_bits()
+        );
         let first_of_block = self.records.len() as u32 % self.keyframe_interval == 0;
-        let max_abs = (crate::kernels::active().coded.max_abs)(frame);
         if max_abs == 0.0 {
             // Every value decodes to +0 exactly.
             self.frame_symbols.iter_mut().for_each(|s| *s = 0);

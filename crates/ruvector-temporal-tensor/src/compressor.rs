@@ -618,9 +618,7 @@ impl TemporalTensorCompressor {
         cap: u32,
         out: &mut Output<'_>,
     ) -> Result<usize, Error> {
-        if let Some(index) = first_non_finite(frame) {
-            return Err(Error::NonFinite { index });
-        }
+        let max_abs = finite_max_abs(frame)?;
         let mut written = 0;
         if let Some(w) = self.open_coded() {
             if w.bits() != bits || w.frame_count() >= cap {
@@ -635,7 +633,7 @@ impl TemporalTensorCompressor {
         if written > 0 || writer.frame_count() == 0 {
             writer.reset(bits, bound, k);
         }
-        writer.push(frame);
+        writer.push(frame, max_abs);
         Ok(written)
     }
 
@@ -705,24 +703,36 @@ impl TemporalTensorCompressor {
     }
 }
 
-/// Index of the first NaN or ±Inf in `values`. Takes the largest `|v|` bit pattern of 4096
-/// values at a time with the active kernels' `group_max_abs` (vectorized for the CPU: AVX2 on
-/// x86-64, simd128 in the SIMD WebAssembly module), which is NaN or ∞ exactly when the chunk
-/// holds one, then locates the culprit inside that chunk.
+/// Index of the first NaN or ±Inf in `values`, if any.
 fn first_non_finite(values: &[f32]) -> Option<usize> {
+    finite_max_abs(values).err().map(|e| match e {
+        Error::NonFinite { index } => index,
+        _ => 0,
+    })
+}
+
+/// The largest `|v|` of `values` (`+0` for none), or [`Error::NonFinite`] with the index of
+/// the first NaN or ±Inf. Takes the largest `|v|` bit pattern of 4096 values at a time with
+/// the active kernels' `group_max_abs` (vectorized for the CPU: AVX2 on x86-64, simd128 in the
+/// SIMD WebAssembly module), which is NaN or ∞ exactly when the chunk holds one, then locates
+/// the culprit inside that chunk. For finite values the largest bit pattern is the largest
+/// `|v|`.
+fn finite_max_abs(values: &[f32]) -> Result<f32, Error> {
     const CHUNK: usize = 4096;
     let group_max_abs = crate::kernels::active().group_max_abs;
+    let mut largest = 0.0f32;
     for (c, chunk) in values.chunks(CHUNK).enumerate() {
         let mut max = [0f32];
         group_max_abs(chunk, chunk.len(), &mut max);
         if max[0].to_bits() >= f32::INFINITY.to_bits() {
-            return chunk
-                .iter()
-                .position(|v| !v.is_finite())
-                .map(|i| c * CHUNK + i);
+            let index = chunk.iter().position(|v| !v.is_finite()).unwrap_or(0);
+            return Err(Error::NonFinite {
+                index: c * CHUNK + index,
+            });
         }
+        largest = largest.max(max[0]);
     }
-    None
+    Ok(largest)
 }
 
 #[cfg(test)]

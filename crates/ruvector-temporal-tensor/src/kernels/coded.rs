@@ -36,8 +36,6 @@ pub struct CodedKernels {
     pub fit_sums: fn(&[f32], &[f32]) -> [f32; 3],
     /// See [`fit_sums2`].
     pub fit_sums2: FitSums2Fn,
-    /// See [`max_abs`].
-    pub max_abs: fn(&[f32]) -> f32,
 }
 
 /// The signature of [`fit_sums2`].
@@ -53,7 +51,6 @@ pub const PORTABLE: CodedKernels = CodedKernels {
     smooth,
     fit_sums,
     fit_sums2,
-    max_abs,
 };
 
 /// How a frame is predicted: from `weight/16` of the previous decoded frame (0 = not at all),
@@ -493,23 +490,6 @@ pub fn fit_sums2(frame: &[f32], prev: &[f32], other: &[f32]) -> [f32; 5] {
     [dot, pp, ff, dot_o, oo].map(sum_lanes)
 }
 
-/// `max |v|` over the frame (8 lanes, exact: a maximum does not depend on the order).
-#[inline(always)]
-pub fn max_abs(frame: &[f32]) -> f32 {
-    let mut lanes = [0.0f32; 8];
-    let mut chunks = frame.chunks_exact(8);
-    let larger = |a: f32, b: f32| if a > b { a } else { b };
-    for c in &mut chunks {
-        for l in 0..8 {
-            lanes[l] = larger(c[l].abs(), lanes[l]);
-        }
-    }
-    for &v in chunks.remainder() {
-        lanes[0] = larger(v.abs(), lanes[0]);
-    }
-    lanes.iter().fold(0.0f32, |m, &v| larger(v, m))
-}
-
 /// `Σ |v[j] − (weight/16) · p[j]|` (just `Σ |v[j]|` for weight 0), summed in 8 fixed lanes in a
 /// fixed order so every build gives the same `f32`. The encoder's estimate of how well a
 /// prediction fits, before quantizing. Slices of equal length (the shorter one bounds the sum).
@@ -683,7 +663,6 @@ pub mod avx2 {
         smooth,
         fit_sums,
         fit_sums2,
-        max_abs,
     };
 
     macro_rules! avx2_wrapper {
@@ -915,7 +894,6 @@ pub mod avx2 {
         }
         lanes.map(super::sum_lanes)
     }
-    avx2_wrapper!(max_abs, max_abs_avx2, max_abs, (frame: &[f32]) -> f32);
 }
 
 #[cfg(test)]
@@ -1001,11 +979,6 @@ mod tests {
                 let b = fit_sums2(v, p, o).map(f32::to_bits);
                 assert_eq!(b, (set.fit_sums2)(v, p, o).map(f32::to_bits), "fit2 n {n}");
                 assert_eq!(&b[..3], &a[..], "fit2 extends fit, n {n}");
-                assert_eq!(
-                    max_abs(v).to_bits(),
-                    (set.max_abs)(v).to_bits(),
-                    "max n {n}"
-                );
                 let (mut s1, mut s2) = (vec![0f32; n], vec![0f32; n]);
                 smooth(v, &mut s1);
                 (set.smooth)(v, &mut s2);
