@@ -20,6 +20,7 @@
 // Writes bench-results/rd.json, rd.md and rd.svg. Figures are reported, never asserted, except that
 // a frame of ours at or above its bound is reported as a violation and makes the exit status 1.
 import { spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { join, relative } from 'node:path'
@@ -35,6 +36,9 @@ const MAX_FRAMES = option('--max-frames') ? Number(option('--max-frames')) : 0
 const ONLY = option('--traces')?.split(',').filter(Boolean) ?? null
 const REPEATS = Number(option('--repeats') ?? 3)
 const BASELINES = !argv.includes('--no-baselines')
+// Internal: the run of the coded format on the WebAssembly backend, in a child process started
+// with TEMPORAL_TENSOR_BACKEND=wasm; it writes its measurements to this file and nothing else.
+const WASM_CHILD_OUT = option('--wasm-child-out')
 const PYTHON = process.env.PYTHON ?? 'python3'
 
 const TIERS = [
@@ -136,7 +140,9 @@ const formatKnown = rejectsAsInvalid({ tensorLen: 4, nowTs: 0, format: 'no-such-
 const codedAvailable = formatKnown && !rejectsAsInvalid({ tensorLen: 4, nowTs: 0, format: 'coded' })
 // `policy.fixedBits`: today's facade rejects unknown policy keys with INVALID_ARGUMENT.
 const fixedBits = !rejectsAsInvalid({ tensorLen: 4, nowTs: 0, policy: { fixedBits: 8 } })
-const CODECS = codedAvailable ? ['packed', 'coded'] : ['packed']
+const CODECS = WASM_CHILD_OUT ? ['coded'] : codedAvailable ? ['packed', 'coded'] : ['packed']
+/** The row name of the coded format run on the WebAssembly backend (same bytes, other speed). */
+const CODED_WASM = 'coded (WASM)'
 
 /** Policy pinning one width: policy.fixedBits when there is one, else access-score thresholds
  * (no access recorded, so the score is 0: hot when hotMinScore is 0, cold when both are 2^32 − 1). */
@@ -214,6 +220,9 @@ function measureOurs(codec, trace, { tier, bits, bound }) {
   const rawBytes = trace.frames * trace.dim * 4
   let enc = Infinity
   let segments
+  // WebAssembly code is compiled in tiers while it runs: one untimed pass first, so that the
+  // timed ones measure the optimised code (native code needs none).
+  if (WASM_CHILD_OUT) decodeOnce(encodeOnce(codec, trace, bits).segments)
   for (let r = 0; r < REPEATS; r++) {
     const run = encodeOnce(codec, trace, bits)
     enc = Math.min(enc, run.ms)
@@ -234,6 +243,8 @@ function measureOurs(codec, trace, { tier, bits, bound }) {
   }
   if (at !== decoded.length) throw new Error(`${codec} ${tier}: decoded ${at} values, expected ${decoded.length}`)
   const bytes = segments.reduce((n, s) => n + s.byteLength, 0)
+  const digest = createHash('sha256')
+  for (const s of segments) digest.update(s)
   const widths = {}
   const versions = new Set()
   for (const s of segments) {
@@ -262,6 +273,7 @@ function measureOurs(codec, trace, { tier, bits, bound }) {
     segments: segments.length,
     framesByBits: widths,
     segmentVersions: [...versions],
+    sha256: digest.digest('hex'),
   }
 }
 
@@ -281,7 +293,7 @@ for (const t of traces) {
   }
   step(`${t.name}: ${trace.frames} × ${trace.dim}${trace.frames < full.frames ? ` (first ${trace.frames} of ${full.frames} frames)` : ''}`)
   let baselines = null
-  if (BASELINES) {
+  if (BASELINES && !WASM_CHILD_OUT) {
     const bounds = TIERS.map(({ tier, bound }) => `${tier}=${bound}`).join(',')
     baselines = python(['scripts/rd/baselines.py', npyForBaselines, '--bounds', bounds, '--repeats', String(REPEATS)], `baselines.py ${t.name}`)
   }
@@ -311,7 +323,52 @@ for (const t of traces) {
     ours,
   }
   results.push(entry)
-  console.log(table(entry).text)
+  if (!WASM_CHILD_OUT) console.log(table(entry).text)
+}
+
+if (WASM_CHILD_OUT) {
+  // The child's whole job: its coded measurements, for the parent to merge.
+  const out = { backend: lib.backend, kernels: lib.kernels, traces: results.map((e) => ({ name: e.name, coded: e.ours.coded })) }
+  writeFileSync(WASM_CHILD_OUT, JSON.stringify(out))
+  process.exit(anyViolation ? 1 : 0)
+}
+
+// The coded format again on the WebAssembly backend (the facade's fallback, forced with
+// TEMPORAL_TENSOR_BACKEND=wasm in a child process): its speed, and a check that its segments are
+// byte for byte the native ones.
+let wasmRun = null
+if (codedAvailable && !process.env.BENCH_RD_MODULE) {
+  step(`${CODED_WASM}: the same traces and tiers on the WebAssembly backend`)
+  const childOut = join(workDir, 'wasm-coded.json')
+  const args = [process.argv[1], '--no-baselines', '--wasm-child-out', childOut, '--repeats', String(REPEATS)]
+  if (MAX_FRAMES > 0) args.push('--max-frames', String(MAX_FRAMES))
+  if (ONLY) args.push('--traces', ONLY.join(','))
+  const r = spawnSync(process.execPath, args, {
+    cwd: root,
+    env: { ...process.env, TEMPORAL_TENSOR_BACKEND: 'wasm' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
+  if (r.status !== 0 || !existsSync(childOut)) {
+    console.error(`\x1b[1;31m✖ ${CODED_WASM} run failed (exit ${r.status})\x1b[0m`)
+    anyViolation = true
+  } else {
+    wasmRun = JSON.parse(readFileSync(childOut, 'utf8'))
+    for (const entry of results) {
+      const coded = wasmRun.traces.find((t) => t.name === entry.name)?.coded
+      if (!coded) continue
+      entry.ours[CODED_WASM] = coded
+      for (const { tier } of TIERS) {
+        const same = coded[tier].sha256 === entry.ours.coded[tier].sha256
+        coded[tier].sameBytesAsNative = same
+        if (!same) {
+          anyViolation = true
+          console.error(`\x1b[1;31m✖ ${entry.name} ${tier}: WebAssembly segments differ from the native ones\x1b[0m`)
+        }
+      }
+      const rows = TIERS.map(({ tier }) => `${tier} enc ${fmt(coded[tier].encMBps, 0)} dec ${fmt(coded[tier].decMBps, 0)} MB/s`)
+      console.log(`  ${entry.name} (${wasmRun.backend}, ${wasmRun.kernels}): ${rows.join('; ')}; same bytes as native: ${TIERS.every(({ tier }) => coded[tier].sameBytesAsNative) ? 'yes' : 'NO'}`)
+    }
+  }
 }
 
 function writeNpy(path, trace) {
@@ -416,6 +473,7 @@ const report = {
   kernels: lib.kernels,
   build,
   facade: { format: formatKnown, coded: codedAvailable, fixedBits },
+  wasm: wasmRun ? { backend: wasmRun.backend, kernels: wasmRun.kernels } : null,
   codecs: CODECS,
   loadAverageAtStart: loadAtStart,
   repeats: REPEATS,
@@ -443,7 +501,10 @@ function markdown(rep) {
     `Run ${rep.date} on ${cpuLine}; Node ${rep.node}, backend ${rep.backend} (${rep.kernels}); ` +
       `our codecs: ${rep.codecs.join(', ')}${rep.facade.coded ? '' : ' (the facade has no `format` option yet, so only the packed format)'}; ` +
       `widths pinned with ${rep.facade.fixedBits ? '`policy.fixedBits`' : 'access-score thresholds (no `policy.fixedBits` yet)'}. ` +
-      `Load average at the start: ${rep.loadAverageAtStart.join(', ')} (the machine may be shared: MB/s are indicative).`,
+      `Load average at the start: ${rep.loadAverageAtStart.join(', ')} (the machine may be shared: MB/s are indicative).` +
+      (rep.wasm
+        ? ` Rows "${CODED_WASM}": the coded format on the WebAssembly backend (${rep.wasm.backend}, ${rep.wasm.kernels}; TEMPORAL_TENSOR_BACKEND=wasm), whose segments are byte for byte the native ones (checked by SHA-256).`
+        : ''),
     '',
     `Build measured: ${rep.build.module} built ${rep.build.moduleBuilt}, checkout at ${rep.build.commit}` +
       (rep.build.uncommittedLibraryFiles ? ` with ${rep.build.uncommittedLibraryFiles} uncommitted file(s) under crates/ and src-ts/ (the bundle may include them).` : '.'),

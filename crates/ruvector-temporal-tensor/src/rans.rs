@@ -235,11 +235,42 @@ pub fn max_encoded_len(symbols: usize) -> usize {
 struct EncodeSymbol {
     /// `freq << (32 − SCALE_BITS)`: a state at or above it must shed 16 bits first.
     limit: u64,
-    /// `ceil(2^44 / freq)`: `(x · magic) >> 44 == x / freq` for every `x < 2^32`.
+    /// The reciprocal: `ceil(2^44 / freq)` on 64-bit targets; elsewhere `(m − 2^32) | ℓ << 32`
+    /// with `ℓ = ceil(log2 freq)` and `m = ceil(2^(32+ℓ) / freq)` (see [`quotient`](Self::quotient)).
     magic: u64,
     start: u32,
     /// `SCALE − freq`.
     complement: u32,
+}
+
+/// `ceil(2^44 / freq)`: `(x · m) >> 44 == x / freq` for every `x < 2^32`, because the
+/// reciprocal's error, below `2^32 / 2^44`, is smaller than `1 / freq` for every `freq ≤ 4096`.
+fn wide_magic(freq: u32) -> u64 {
+    (1u64 << 44).div_ceil(freq as u64)
+}
+
+/// `x / freq` from [`wide_magic`] (a 128-bit product).
+#[inline(always)]
+fn wide_quotient(x: u32, magic: u64) -> u32 {
+    ((x as u128 * magic as u128) >> 44) as u32
+}
+
+/// `ℓ = ceil(log2 freq)` and the low 32 bits of `m = ceil(2^(32+ℓ) / freq)`, packed as
+/// `low | ℓ << 32` (`m` always has bit 32 set and no higher one).
+fn narrow_magic(freq: u32) -> u64 {
+    let shift = 32 - (freq - 1).leading_zeros();
+    let m = (1u64 << (32 + shift)).div_ceil(freq as u64);
+    (m & 0xFFFF_FFFF) | (shift as u64) << 32
+}
+
+/// `x / freq` from [`narrow_magic`] in 64-bit arithmetic only: `floor(x · m / 2^(32+ℓ))` is
+/// `x / freq` for every `x < 2^32` (Granlund and Montgomery's round-up method: `m · freq −
+/// 2^(32+ℓ) < freq ≤ 2^ℓ`), and with `m = 2^32 + low`, `floor(x · m / 2^32) = x + floor(x · low
+/// / 2^32)`, which fits in 64 bits.
+#[inline(always)]
+fn narrow_quotient(x: u32, magic: u64) -> u32 {
+    let high = (x as u64 * (magic & 0xFFFF_FFFF)) >> 32;
+    ((x as u64 + high) >> (magic >> 32)) as u32
 }
 
 impl EncodeSymbol {
@@ -249,25 +280,26 @@ impl EncodeSymbol {
         }
         EncodeSymbol {
             limit: (freq as u64) << (32 - SCALE_BITS),
-            magic: (1u64 << 44).div_ceil(freq as u64),
+            magic: if cfg!(target_pointer_width = "64") {
+                wide_magic(freq)
+            } else {
+                narrow_magic(freq)
+            },
             start,
             complement: SCALE - freq,
         }
     }
 
-    /// `x / freq`. On 64-bit targets without a division: exact for `x < 2^32` because the
-    /// reciprocal's error, below 2^32 / 2^44, is smaller than 1 / freq for every freq ≤ 4096.
-    /// Elsewhere (wasm32, where a 128-bit product is a library call) a plain division; both give
-    /// the same quotient.
+    /// `x / freq` without a division. On 64-bit targets with a 128-bit product
+    /// ([`wide_quotient`]); elsewhere (wasm32, where a 128-bit product is a library call and a
+    /// division is slow) with 64-bit ones ([`narrow_quotient`]). Both are exact (tested for every
+    /// frequency), so every target writes the same bytes.
     #[inline(always)]
     fn quotient(&self, x: u32) -> u32 {
-        #[cfg(target_pointer_width = "64")]
-        {
-            ((x as u128 * self.magic as u128) >> 44) as u32
-        }
-        #[cfg(not(target_pointer_width = "64"))]
-        {
-            x / ((SCALE - self.complement) as u32)
+        if cfg!(target_pointer_width = "64") {
+            wide_quotient(x, self.magic)
+        } else {
+            narrow_quotient(x, self.magic)
         }
     }
 
@@ -779,9 +811,16 @@ mod tests {
             ]
             .into_iter()
             .chain((0..64).map(|k| (freq << 20).wrapping_sub(1).wrapping_sub(k * 7919)))
+            .chain((0..256u32).map(|k| k.wrapping_mul(0x9E37_79B9).rotate_left(k % 32)))
             {
-                let q = ((x as u128 * e.magic as u128) >> 44) as u32;
-                assert_eq!(q, x / freq, "x {x} freq {freq}");
+                assert_eq!(e.quotient(x), x / freq, "x {x} freq {freq}");
+                assert_eq!(
+                    wide_quotient(x, wide_magic(freq)),
+                    x / freq,
+                    "x {x} freq {freq}"
+                );
+                let narrow = narrow_quotient(x, narrow_magic(freq));
+                assert_eq!(narrow, x / freq, "narrow: x {x} freq {freq}");
             }
         }
     }
