@@ -3,8 +3,10 @@
 //! One segment's scales serve every frame in it. A frame joins the active segment only if it
 //! needs no clamping (no value beyond the calibrated headroom, ADR-017's drift rule) **and** it
 //! decodes within its width's error bound with the segment's scales (which catches frames that
-//! shrank: coarse steps on small values). The error is measured exactly, not estimated, so the
-//! bound holds on any finite stream. Otherwise the active segment is finished and a new one is
+//! shrank: coarse steps on small values). The error is never estimated: a frame joins when half
+//! a step of the coarsest group (the most rounding can be off by when nothing clamps) is already
+//! within the bound, else when its measured error is, so the bound holds on any finite stream and
+//! the decision is the one exact measurement would make. Otherwise the active segment is finished and a new one is
 //! calibrated from the frame.
 //!
 //! Boundaries: the first frame, a change of width (tier), drift or shrink as above, the frame cap
@@ -15,7 +17,8 @@ use crate::coded::{CodedWriter, DEFAULT_KEYFRAME_INTERVAL};
 use crate::error::Error;
 use crate::limits;
 use crate::quantizer::{
-    error_target, group_max_abs, quantize_frame, scales_from_max_abs, Divisor, ScaleFormat,
+    error_target, group_max_abs, quantize_frame, quantize_frame_bounded, scales_from_max_abs,
+    Divisor, FrameStats, ScaleFormat,
 };
 use crate::segment::{Format, SegmentParts};
 use crate::tier_policy::{Tier, TierPolicy};
@@ -48,6 +51,8 @@ struct ActiveSegment {
     format: ScaleFormat,
     scales: Vec<f32>,
     divisors: Vec<Divisor>,
+    /// `max ½ · scale` over the groups: the most a value that is not clamped can be off.
+    half_step: f32,
     frames: u32,
     data: Vec<u8>,
 }
@@ -110,7 +115,9 @@ impl ActiveSegment {
         let new_len = packed_len(self.frames as u64 * n + n, bits).unwrap_or(0) as usize;
         self.data.resize(new_len, 0);
         let mut writer = BitWriter::new(&mut self.data, start_bit, bits);
-        let stats = quantize_frame(
+        // Most frames of a stream are proven within bounds by the half-step bound on the
+        // rounding error, so it is measured only when that bound is not enough.
+        let (stats, bounded) = quantize_frame_bounded(
             frame,
             &self.scales,
             &self.divisors,
@@ -119,21 +126,52 @@ impl ActiveSegment {
             &mut writer,
         );
         writer.finish();
-        if stats.finite && !stats.clamped && stats.within(error_target(bits)) {
+        let target = error_target(bits);
+        let fits = stats.finite
+            && !stats.clamped
+            && if !bounded {
+                stats.within(target)
+            } else {
+                let bound = FrameStats {
+                    max_err: stats.max_err.max(self.half_step),
+                    ..stats
+                };
+                bound.within(target) || {
+                    self.roll_back(old_len, start_bit);
+                    self.data.resize(new_len, 0);
+                    let mut writer = BitWriter::new(&mut self.data, start_bit, bits);
+                    let measured = quantize_frame(
+                        frame,
+                        &self.scales,
+                        &self.divisors,
+                        group_len,
+                        bits,
+                        &mut writer,
+                    );
+                    writer.finish();
+                    measured.within(target)
+                }
+            };
+        if fits {
             self.frames += 1;
             return Append::Done;
         }
-        // Roll back: drop the new bytes and clear the new bits of the shared last byte.
-        self.data.truncate(old_len);
-        let kept_bits = (start_bit % 8) as u32;
-        if let (true, Some(last)) = (kept_bits != 0, self.data.last_mut()) {
-            *last &= (1u8 << kept_bits) - 1;
-        }
+        self.roll_back(old_len, start_bit);
         if first_non_finite(frame).is_none() {
             // Includes finite values that overflowed when divided by this segment's scale.
             Append::DoesNotFit
         } else {
             Append::NonFinite
+        }
+    }
+
+    /// Drops the bytes after `old_len` and clears the bits from `start_bit` on in the shared
+    /// last byte.
+    fn roll_back(&mut self, old_len: usize, start_bit: u64) {
+        self.data.truncate(old_len);
+        let kept_bits = (start_bit % 8) as u32;
+        if let (true, Some(last)) = (kept_bits != 0, self.data.last_mut()) {
+            *last &= (1u8 << kept_bits) - 1;
         }
     }
 
@@ -170,6 +208,7 @@ impl ActiveSegment {
                 break;
             }
         }
+        self.half_step = self.scales.iter().fold(0.0f32, |m, &s| m.max(0.5 * s));
         self.frames = 1;
     }
 }
@@ -417,6 +456,15 @@ impl TemporalTensorCompressor {
     /// `data_len` fits its `u32` field.
     fn frame_cap(&self, bits: u8) -> u32 {
         let per_frame_bits = self.tensor_len as u64 * bits as u64;
+        let policy_cap = self.policy.max_segment_frames;
+        if self.format == Format::Packed
+            && (policy_cap as u64)
+                .checked_mul(per_frame_bits)
+                .is_some_and(|b| b <= u32::MAX as u64 * 8)
+        {
+            // The usual case, without a division per frame.
+            return policy_cap;
+        }
         let by_format = if self.format == Format::Coded {
             // Worst case a frame is stored raw; the whole segment's length must fit in 31 bits
             // (a block's length field holds it times two).
@@ -603,6 +651,7 @@ impl TemporalTensorCompressor {
             format: ScaleFormat::F16,
             scales: Vec::new(),
             divisors: Vec::new(),
+            half_step: 0.0,
             frames: 0,
             data: Vec::new(),
         });
@@ -655,7 +704,10 @@ impl TemporalTensorCompressor {
         };
         let parts = active.parts(self.tensor_len, self.policy.group_len);
         let len = parts.encoded_len();
-        parts.write(out.reserve(len)?);
+        match out {
+            Output::Grow(vec) => parts.append_to(vec),
+            Output::Fixed(_) => parts.write(out.reserve(len)?),
+        }
         Ok(len)
     }
 

@@ -198,23 +198,52 @@ pub(crate) fn quantize_frame(
     bits: u32,
     writer: &mut BitWriter<'_>,
 ) -> FrameStats {
+    quantize_frame_with(frame, scales, divisors, group_len, bits, writer, false).0
+}
+
+/// [`quantize_frame`] (the same codes), leaving out of `max_err` the rounding error of the groups
+/// the whole-frame kernel takes when the active set has a faster kernel that does not measure it
+/// ([`crate::kernels::scalar::quantize_pack_groups_bounded`]). Returns the statistics and whether
+/// that happened; if it did, and the frame is finite and not clamped, each of those groups' error
+/// is at most half a step (`½ · scale`), so `max(max_err, max ½ · scale)` bounds the measured
+/// `max_err` from above.
+pub(crate) fn quantize_frame_bounded(
+    frame: &[f32],
+    scales: &[f32],
+    divisors: &[Divisor],
+    group_len: usize,
+    bits: u32,
+    writer: &mut BitWriter<'_>,
+) -> (FrameStats, bool) {
+    quantize_frame_with(frame, scales, divisors, group_len, bits, writer, true)
+}
+
+fn quantize_frame_with(
+    frame: &[f32],
+    scales: &[f32],
+    divisors: &[Divisor],
+    group_len: usize,
+    bits: u32,
+    writer: &mut BitWriter<'_>,
+    bounded: bool,
+) -> (FrameStats, bool) {
     let kernels = crate::kernels::active();
     let q = qmax(bits) as f32;
     let mut stats = FrameStats::default();
     let fast = whole_frame_groups(frame.len(), group_len, divisors);
     let mut done = 0;
+    let mut left_out = false;
     if fast > 0 {
         if let Some(out) = writer.aligned_tail() {
             let len = (fast * group_len).min(frame.len());
-            (kernels.quantize_pack_groups)(
-                &frame[..len],
-                group_len,
-                scales,
-                q,
-                bits,
-                out,
-                &mut stats,
-            );
+            let kernel = match kernels.quantize_pack_groups_bounded {
+                Some(kernel) if bounded => {
+                    left_out = true;
+                    kernel
+                }
+                _ => kernels.quantize_pack_groups,
+            };
+            kernel(&frame[..len], group_len, scales, q, bits, out, &mut stats);
             writer.skip_bytes(len / 8 * bits as usize);
             done = fast;
         }
@@ -250,7 +279,7 @@ pub(crate) fn quantize_frame(
             stats.fold_vanished(values);
         }
     }
-    stats
+    (stats, left_out)
 }
 
 /// How many leading groups of a frame the whole-frame kernels take: none unless `group_len` is a

@@ -347,6 +347,27 @@ impl SegmentParts<'_> {
     /// If `out` is shorter than [`Self::encoded_len`].
     pub fn write(&self, out: &mut [u8]) {
         let out = &mut out[..self.encoded_len()];
+        let head = self.head_len();
+        self.write_head(&mut out[..head]);
+        out[head..].copy_from_slice(self.data);
+    }
+
+    /// Appends the segment to `out` (the codes copied once, nothing zero-filled first).
+    pub fn append_to(&self, out: &mut Vec<u8>) {
+        out.reserve(self.encoded_len());
+        let start = out.len();
+        out.resize(start + self.head_len(), 0);
+        self.write_head(&mut out[start..]);
+        out.extend_from_slice(self.data);
+    }
+
+    /// Bytes before the codes: the fixed header, the scales and `data_len`.
+    fn head_len(&self) -> usize {
+        self.encoded_len() - self.data.len()
+    }
+
+    /// Writes the bytes before the codes into `out[..self.head_len()]`.
+    fn write_head(&self, out: &mut [u8]) {
         out[0..4].copy_from_slice(&MAGIC.to_le_bytes());
         out[4] = match self.format {
             ScaleFormat::F16 => VERSION_F16_SCALES,
@@ -371,14 +392,6 @@ impl SegmentParts<'_> {
             }
         }
         out[at..at + 4].copy_from_slice(&(self.data.len() as u32).to_le_bytes());
-        out[at + 4..].copy_from_slice(self.data);
-    }
-
-    /// Appends the segment to `out`.
-    pub fn append_to(&self, out: &mut Vec<u8>) {
-        let start = out.len();
-        out.resize(start + self.encoded_len(), 0);
-        self.write(&mut out[start..]);
     }
 }
 

@@ -202,8 +202,8 @@ fn check_groups_against_scalar(kernels: Kernels, bits: u32) {
             let groups = len.div_ceil(group_len);
             for seed in 0..4u64 {
                 let mut values = ordinary_values(len, seed * 77 + len as u64, 2.0);
-                // Scales: calibrated with headroom, except a few shrunk (clamping), grown
-                // (vanishing), and tie-making ones.
+                // Scales: calibrated with headroom, except a few shrunk (clamping, some by far),
+                // grown (vanishing), and tie-making ones.
                 let mut scales = vec![0f32; groups];
                 crate::quantizer::group_max_abs(&values, group_len, &mut scales);
                 crate::quantizer::scales_from_max_abs(&mut scales, bits, 1.1);
@@ -215,6 +215,8 @@ fn check_groups_against_scalar(kernels: Kernels, bits: u32) {
                         1 if seed == 1 => *s *= 0.5,
                         2 => *s *= 1e30,
                         3 => *s = 0.5,
+                        // Far beyond the range (|x| > 2³¹ steps: integer conversion overflows).
+                        4 if seed == 2 => *s *= 1e-20,
                         _ => {}
                     }
                 }
@@ -267,6 +269,9 @@ fn check_groups_against_scalar(kernels: Kernels, bits: u32) {
                         "{what}: unpack_dequantize_groups"
                     );
                 }
+                if let Some(bounded) = kernels.quantize_pack_groups_bounded {
+                    check_bounded(bounded, &values, group_len, &scales, bits, &what);
+                }
                 // Statistics fold into what is already there.
                 let mut pa = vec![0u8; used];
                 let mut pb = vec![0u8; used];
@@ -299,5 +304,79 @@ fn check_groups_against_scalar(kernels: Kernels, bits: u32) {
                 }
             }
         }
+    }
+}
+
+/// A set's `quantize_pack_groups_bounded` against the scalar one (codes, statistics, what it
+/// leaves in place, non-finite input), and the scalar one against the measuring kernel: the same
+/// codes and statistics but for `max_err`, which is at most the measured one.
+fn check_bounded(
+    bounded: super::QuantizePackGroupsFn,
+    values: &[f32],
+    group_len: usize,
+    scales: &[f32],
+    bits: u32,
+    what: &str,
+) {
+    let qmax = crate::quantizer::qmax(bits) as f32;
+    let used = values.len() / 8 * bits as usize;
+    let start = FrameStats {
+        max_abs: 0.75,
+        max_err: 0.001,
+        clamped: false,
+        finite: true,
+    };
+    for (slack, from) in [
+        (0usize, FrameStats::default()),
+        (40, FrameStats::default()),
+        (3, start),
+    ] {
+        let (mut pa, mut pb) = (vec![0u8; used + slack], vec![0u8; used + slack]);
+        let (mut sa, mut sb) = (from, from);
+        scalar::quantize_pack_groups_bounded(
+            values, group_len, scales, qmax, bits, &mut pa, &mut sa,
+        );
+        bounded(values, group_len, scales, qmax, bits, &mut pb, &mut sb);
+        same_frame_stats(&sa, &sb, what);
+        assert_eq!(
+            pa[..used],
+            pb[..used],
+            "{what}: quantize_pack_groups_bounded"
+        );
+        assert!(
+            pb[used..].iter().all(|&x| x == 0),
+            "{what}: bounded, past the end"
+        );
+        let mut pm = vec![0u8; used + slack];
+        let mut measured = from;
+        scalar::quantize_pack_groups(
+            values,
+            group_len,
+            scales,
+            qmax,
+            bits,
+            &mut pm,
+            &mut measured,
+        );
+        assert_eq!(pa, pm, "{what}: bounded codes");
+        assert_eq!(sa.finite, measured.finite, "{what}: bounded finite");
+        if sa.finite {
+            assert_eq!(sa.clamped, measured.clamped, "{what}: bounded clamped");
+            assert_eq!(
+                sa.max_abs.to_bits(),
+                measured.max_abs.to_bits(),
+                "{what}: bounded max"
+            );
+            assert!(sa.max_err <= measured.max_err, "{what}: bounded max_err");
+        }
+    }
+    for bad in [f32::NAN, f32::NEG_INFINITY, f32::INFINITY] {
+        let mut values = values.to_vec();
+        let at = values.len() / 3;
+        values[at] = bad;
+        let mut pb = vec![0u8; used];
+        let mut sb = FrameStats::default();
+        bounded(&values, group_len, scales, qmax, bits, &mut pb, &mut sb);
+        assert!(!sb.finite, "{what}: bounded {bad}");
     }
 }

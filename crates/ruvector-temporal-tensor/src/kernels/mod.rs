@@ -7,6 +7,7 @@
 //! | pack codes | ✓ (shift/or) | AVX2 multiplies + shuffles | `pext` | scalar | scalar |
 //! | unpack codes | ✓ (shift/mask) | AVX2 shuffles + multiplies | AVX2 (+ `pdep` for lone groups of 8) | scalar | scalar |
 //! | fused quantize+pack (one group, or a whole frame) | ✓ | AVX2, packing in vector registers | AVX2, packing with `pext` | NEON + scalar packing | simd128, packing in vector registers (dot products + swizzle) |
+//! | fused quantize+pack of a frame without the error (bounded by half a step instead) | — (uses the measuring kernel) | AVX2 | AVX2 + `pext` | — | — |
 //! | fused unpack+dequantize (one group, or a whole frame) | ✓ | AVX2 | AVX2 | NEON + scalar unpacking | simd128, unpacking in vector registers (swizzle + multiply) |
 //! | group maxima (calibration) | ✓ (vectorized by the compiler) | same body, AVX2 | same body, AVX2 | same body | same body |
 //! | coded quantize / reconstruct ([`coded`]) | ✓ | AVX2 (compiler-vectorized) | same | NEON (auto) | simd128 (auto) |
@@ -49,6 +50,7 @@ macro_rules! fused_via_scalar_packing {
             quantize_pack,
             unpack_dequantize,
             quantize_pack_groups,
+            quantize_pack_groups_bounded: None,
             unpack_dequantize_groups,
             group_max_abs,
             coded: $coded,
@@ -261,6 +263,9 @@ pub struct Kernels {
     pub unpack_dequantize: fn(&[u8], u32, f32, i32, &mut [f32]),
     /// See [`scalar::quantize_pack_groups`].
     pub quantize_pack_groups: QuantizePackGroupsFn,
+    /// [`scalar::quantize_pack_groups_bounded`] when the set has a kernel for it that is faster
+    /// than its `quantize_pack_groups` (`None`: callers use `quantize_pack_groups`).
+    pub quantize_pack_groups_bounded: Option<QuantizePackGroupsFn>,
     /// See [`scalar::unpack_dequantize_groups`].
     pub unpack_dequantize_groups: UnpackDequantizeGroupsFn,
     /// See [`scalar::group_max_abs`].
@@ -280,6 +285,8 @@ pub const SCALAR: Kernels = Kernels {
     quantize_pack: scalar::quantize_pack,
     unpack_dequantize: scalar::unpack_dequantize,
     quantize_pack_groups: scalar::quantize_pack_groups,
+    // Measuring the error costs the scalar loop little: no separate kernel.
+    quantize_pack_groups_bounded: None,
     unpack_dequantize_groups: scalar::unpack_dequantize_groups,
     group_max_abs: scalar_group_max_abs,
     coded: coded::PORTABLE,
@@ -340,6 +347,34 @@ pub(crate) fn quantize_pack_groups_with(
     out: &mut [u8],
     stats: &mut FrameStats,
 ) {
+    quantize_pack_groups_folding(
+        quantize_pack,
+        values,
+        group_len,
+        scales,
+        qmax,
+        bits,
+        out,
+        stats,
+        true,
+    );
+}
+
+/// [`quantize_pack_groups_with`], folding each group's rounding error into `stats.max_err` when
+/// `measured`, else leaving it out (see [`scalar::quantize_pack_groups_bounded`]).
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+pub(crate) fn quantize_pack_groups_folding(
+    quantize_pack: fn(&[f32], f32, f32, u32, &mut [u8], &mut GroupStats),
+    values: &[f32],
+    group_len: usize,
+    scales: &[f32],
+    qmax: f32,
+    bits: u32,
+    out: &mut [u8],
+    stats: &mut FrameStats,
+    measured: bool,
+) {
     let per_group = group_len / 8 * bits as usize;
     for (g, (chunk, &scale)) in values.chunks(group_len).zip(scales).enumerate() {
         let mut group = GroupStats::default();
@@ -351,6 +386,9 @@ pub(crate) fn quantize_pack_groups_with(
             &mut out[g * per_group..],
             &mut group,
         );
+        if !measured {
+            group.max_e = 0.0;
+        }
         stats.fold_group(&group, scale, qmax);
         if group.max_x < f32::MIN_POSITIVE {
             stats.fold_vanished(chunk);

@@ -158,6 +158,33 @@ pub fn quantize_pack_groups(
     );
 }
 
+/// [`quantize_pack_groups`] without measuring the rounding error: the same codes, and the same
+/// `stats` except that `max_err` takes only the vanishing groups' `max |v|`, not
+/// `max |x − q| · scale`. A caller that needs the error bounds it instead: in a group that does
+/// not clamp, `|x − q| ≤ ½` exactly, so its error is at most `½ · scale` (see
+/// `quantizer::quantize_frame`). Sets with a faster kernel for this skip the error arithmetic.
+pub fn quantize_pack_groups_bounded(
+    values: &[f32],
+    group_len: usize,
+    scales: &[f32],
+    qmax: f32,
+    bits: u32,
+    out: &mut [u8],
+    stats: &mut super::FrameStats,
+) {
+    super::quantize_pack_groups_folding(
+        quantize_pack,
+        values,
+        group_len,
+        scales,
+        qmax,
+        bits,
+        out,
+        stats,
+        false,
+    );
+}
+
 /// [`unpack_dequantize`] of every group of a frame (`out.len()` and `group_len` multiples of 8):
 /// group `g` of `out` decoded with `scales[g]` from `out.len() / 8 · bits` bytes at the start of
 /// `data` (which may be longer).

@@ -25,6 +25,7 @@ pub const KERNELS: Kernels = Kernels {
     quantize_pack,
     unpack_dequantize,
     quantize_pack_groups,
+    quantize_pack_groups_bounded: None,
     unpack_dequantize_groups,
     group_max_abs,
     coded: super::coded::simd128::KERNELS,

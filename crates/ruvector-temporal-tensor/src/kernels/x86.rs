@@ -27,6 +27,7 @@ pub(super) const AVX2: Kernels = Kernels {
     quantize_pack: swar::quantize_pack,
     unpack_dequantize: swar::unpack_dequantize,
     quantize_pack_groups: swar::quantize_pack_groups,
+    quantize_pack_groups_bounded: Some(swar::quantize_pack_groups_bounded),
     unpack_dequantize_groups: swar::unpack_dequantize_groups,
     group_max_abs,
     coded: super::coded::avx2::KERNELS,
@@ -42,6 +43,7 @@ pub(super) const AVX2_BMI2: Kernels = Kernels {
     quantize_pack: bmi2::quantize_pack,
     unpack_dequantize: bmi2::unpack_dequantize,
     quantize_pack_groups: bmi2::quantize_pack_groups,
+    quantize_pack_groups_bounded: Some(bmi2::quantize_pack_groups_bounded),
     unpack_dequantize_groups: bmi2::unpack_dequantize_groups,
     group_max_abs,
     coded: super::coded::avx2::KERNELS,
@@ -58,7 +60,9 @@ struct Quant {
     q: __m256,
     neg_q: __m256,
     q_bytes: __m256i,
+    neg_q_bytes: __m256i,
     q_dwords: __m256i,
+    neg_q_dwords: __m256i,
     max_x: __m256i,
     max_e: __m256,
 }
@@ -73,7 +77,9 @@ impl Quant {
             q: _mm256_set1_ps(qmax),
             neg_q: _mm256_set1_ps(-qmax),
             q_bytes: _mm256_set1_epi8(qmax as i8),
+            neg_q_bytes: _mm256_set1_epi8(-(qmax as i8)),
             q_dwords: _mm256_set1_epi32(qmax as i32),
+            neg_q_dwords: _mm256_set1_epi32(-(qmax as i32)),
             max_x: _mm256_setzero_si256(),
             max_e: _mm256_setzero_ps(),
         }
@@ -145,6 +151,46 @@ impl Quant {
         let bytes = _mm256_packs_epi16(ab, cd);
         let bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
         _mm256_add_epi8(bytes, self.q_bytes)
+    }
+
+    /// Quantizes 8 values without measuring the error, folding `max |x|` only: returns
+    /// `round(min(x, qmax))` as 32-bit integers (ties to even: `vcvtps2dq` in the default
+    /// rounding mode), which the caller still clamps at `−qmax` (below it, and for `x ≤ −2³¹`,
+    /// where the conversion gives `i32::MIN`, clamping gives `−qmax`, as rounding the clamped
+    /// value does; NaN gives `qmax`, a valid code discarded with the frame).
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn rounded8(&mut self, v: __m256) -> __m256i {
+        let x = _mm256_mul_ps(v, self.inv);
+        let ax = _mm256_and_ps(x, self.abs);
+        self.max_x = _mm256_max_epu32(self.max_x, _mm256_castps_si256(ax));
+        _mm256_cvtps_epi32(_mm256_min_ps(x, self.q))
+    }
+
+    /// [`step8`](Self::step8) without measuring the error ([`rounded8`](Self::rounded8)).
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn step8_bounded(&mut self, v: __m256) -> __m256i {
+        let signed = _mm256_max_epi32(self.rounded8(v), self.neg_q_dwords);
+        _mm256_add_epi32(signed, self.q_dwords)
+    }
+
+    /// [`step32`](Self::step32) without measuring the error ([`rounded8`](Self::rounded8)):
+    /// the saturating packs keep the order of the integers, so clamping the bytes at `−qmax`
+    /// clamps them as the scalar kernel does.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn step32_bounded(&mut self, p: &[f32]) -> __m256i {
+        assert!(p.len() >= 32);
+        let ia = self.rounded8(load8(&p[..8]));
+        let ib = self.rounded8(load8(&p[8..16]));
+        let ab = _mm256_packs_epi32(ia, ib);
+        let ic = self.rounded8(load8(&p[16..24]));
+        let id = self.rounded8(load8(&p[24..32]));
+        let cd = _mm256_packs_epi32(ic, id);
+        let bytes = _mm256_packs_epi16(ab, cd);
+        let bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_add_epi8(_mm256_max_epi8(bytes, self.neg_q_bytes), self.q_bytes)
     }
 
     /// Folds the lane statistics into `stats`.
@@ -619,12 +665,25 @@ impl Unpacker {
 /// `$p` (an `Option<Packer>`, `None` for 8 bits), advancing `$at`; `$pack8` packs a lone group
 /// of 8 codes. (A macro so it is inlined into each kernel.)
 macro_rules! quantize_pack_run {
-    ($q:ident, $p:ident, $values:expr, $out:ident, $at:ident, $put32:ident, $pack8:ident) => {{
+    ($q:ident, $p:ident, $values:expr, $out:ident, $at:ident, $put32:ident, $pack8:ident) => {
+        quantize_pack_run!($q, $p, $values, $out, $at, $put32, $pack8, step32, step8)
+    };
+    (
+        $q:ident,
+        $p:ident,
+        $values:expr,
+        $out:ident,
+        $at:ident,
+        $put32:ident,
+        $pack8:ident,
+        $step32:ident,
+        $step8:ident
+    ) => {{
         let mut chunks = $values.chunks_exact(32);
         match &$p {
             None => {
                 for chunk in &mut chunks {
-                    let bytes = $q.step32(chunk);
+                    let bytes = $q.$step32(chunk);
                     let dst = &mut $out[$at..$at + 32];
                     // SAFETY: `dst` holds 32 bytes.
                     unsafe { _mm256_storeu_si256(dst.as_mut_ptr().cast(), bytes) };
@@ -633,14 +692,14 @@ macro_rules! quantize_pack_run {
             }
             Some(p) => {
                 for chunk in &mut chunks {
-                    p.$put32($q.step32(chunk), $out, $at);
+                    p.$put32($q.$step32(chunk), $out, $at);
                     $at += 4 * p.bits;
                 }
             }
         }
         for chunk in chunks.remainder().chunks_exact(8) {
             // SAFETY: `chunk` holds 8 floats.
-            let word = narrow8($q.step8(unsafe { _mm256_loadu_ps(chunk.as_ptr()) }));
+            let word = narrow8($q.$step8(unsafe { _mm256_loadu_ps(chunk.as_ptr()) }));
             match &$p {
                 None => {
                     $out[$at..$at + 8].copy_from_slice(&word.to_le_bytes());
@@ -820,6 +879,72 @@ macro_rules! packing_kernels {
             let max_err = hmax_ps(max_err);
             if max_err > stats.max_err {
                 stats.max_err = max_err;
+            }
+        }
+
+        pub(super) fn quantize_pack_groups_bounded(
+            values: &[f32],
+            group_len: usize,
+            scales: &[f32],
+            qmax: f32,
+            bits: u32,
+            out: &mut [u8],
+            stats: &mut FrameStats,
+        ) {
+            // SAFETY: as for `pack`.
+            unsafe {
+                quantize_pack_groups_bounded_impl(values, group_len, scales, qmax, bits, out, stats)
+            }
+        }
+
+        /// `quantize_pack_groups_impl` without the error: per value a multiply, a clamp, a
+        /// conversion and the `max |x|` fold (see `scalar::quantize_pack_groups_bounded`).
+        #[target_feature(enable = $features)]
+        fn quantize_pack_groups_bounded_impl(
+            values: &[f32],
+            group_len: usize,
+            scales: &[f32],
+            qmax: f32,
+            bits: u32,
+            out: &mut [u8],
+            stats: &mut FrameStats,
+        ) {
+            let mut q = Quant::new(1.0, qmax);
+            let p = (bits < 8).then(|| Packer::new(bits));
+            let min_positive = _mm256_set1_ps(f32::MIN_POSITIVE);
+            let mut all_x = _mm256_setzero_si256();
+            let mut max_abs = _mm256_setzero_ps();
+            let mut at = 0;
+            for (chunk, &scale) in values.chunks(group_len).zip(scales) {
+                q.start(1.0 / scale);
+                quantize_pack_run!(
+                    q,
+                    p,
+                    chunk,
+                    out,
+                    at,
+                    $put32,
+                    $pack8,
+                    step32_bounded,
+                    step8_bounded
+                );
+                all_x = _mm256_max_epu32(all_x, q.max_x);
+                let mx = _mm256_castsi256_ps(q.max_x);
+                max_abs = _mm256_max_ps(_mm256_mul_ps(mx, _mm256_set1_ps(scale)), max_abs);
+                if _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_LT_OQ>(mx, min_positive)) == 0xff {
+                    stats.fold_vanished(chunk);
+                }
+            }
+            let max_x = f32::from_bits(hmax_u32(all_x));
+            stats.finite &= max_x <= f32::MAX;
+            let within = max_x.partial_cmp(&(qmax + 0.5));
+            stats.clamped |= !matches!(
+                within,
+                Some(core::cmp::Ordering::Less | core::cmp::Ordering::Equal)
+            );
+            let max_abs = hmax_ps(max_abs);
+            if max_abs > stats.max_abs {
+                stats.max_abs = max_abs;
             }
         }
 
