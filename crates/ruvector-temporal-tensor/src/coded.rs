@@ -982,6 +982,11 @@ impl CodedWriter {
                     }
                 }
                 if within && largest <= MAX_RESIDUAL {
+                    if !first_of_block
+                        && self.keep_previous_mode(frame, predictor, d, cost, step, inv, limit)
+                    {
+                        return;
+                    }
                     (kernels.residuals)(&self.codes, difference, &mut self.frame_symbols);
                     // zigzag(−r) = 2r − 1 and zigzag(r) = 2r.
                     self.max_symbol = self.max_symbol.max(2 * largest as u16);
@@ -1107,6 +1112,78 @@ impl CodedWriter {
             self.smoothing_recent = self.keyframe_interval;
         }
         best
+    }
+
+    /// At low rates (the chosen prediction's residuals sum below one step per value), codes
+    /// the frame with the previous frame's predictor and difference instead when that is within
+    /// bound and its residuals sum to no more steps: most residuals are then 0 whichever
+    /// prediction is used, and the mode change would cost bits for nothing. (The distances that
+    /// chose the predictor cannot see that: below a step, closer predictions quantize to the
+    /// same symbols.) Returns whether it did (the frame is then accepted). Not for a block's
+    /// first frame.
+    #[allow(clippy::too_many_arguments)]
+    fn keep_previous_mode(
+        &mut self,
+        frame: &[f32],
+        chosen: Predictor,
+        chosen_difference: usize,
+        chosen_cost: u64,
+        step: f32,
+        inv: f32,
+        limit: f64,
+    ) -> bool {
+        if chosen_cost >= self.tensor_len as u64 {
+            return false;
+        }
+        let Some((previous, dp)) = self.previous_mode() else {
+            return false;
+        };
+        let dp = dp as usize;
+        if previous == chosen && dp == chosen_difference {
+            return false;
+        }
+        let kernels = crate::kernels::active().coded;
+        let position = self.records.len() as u32 % self.keyframe_interval;
+        let (source, weight) = match previous {
+            Predictor::Weighted(w) => (&self.prev, w),
+            // The smoothing buffers may hold the chosen prediction: only redone when it is not
+            // a smoothed one (between smoothed ones, `choose_predictor` already stays).
+            Predictor::Smoothed(m) => {
+                if matches!(chosen, Predictor::Smoothed(_)) {
+                    return false;
+                }
+                self.smooth_passes(m);
+                (&self.smoothed[(m as usize - 1) % 2], MAX_WEIGHT)
+            }
+            Predictor::Mean(w) => {
+                if position < 2 {
+                    return false;
+                }
+                block_mean(&self.sum, position, &mut self.mean);
+                (&self.mean, w)
+            }
+        };
+        let [max_err, _] = (kernels.quantize)(
+            frame,
+            source,
+            weight,
+            step,
+            inv,
+            &mut self.chain_codes,
+            &mut self.chain_recon,
+        );
+        let costs = (kernels.residual_costs)(&self.chain_codes);
+        let within = (max_err as f64) * (1.0 + f32::EPSILON as f64) < limit;
+        if !(within && costs[3 + dp] <= MAX_RESIDUAL && costs[dp] <= chosen_cost) {
+            return false;
+        }
+        core::mem::swap(&mut self.codes, &mut self.chain_codes);
+        core::mem::swap(&mut self.recon, &mut self.chain_recon);
+        let difference = Difference::ALL[dp];
+        (kernels.residuals)(&self.codes, difference, &mut self.frame_symbols);
+        self.max_symbol = self.max_symbol.max(2 * costs[3 + dp] as u16);
+        self.accept(mode_of(previous, difference), step);
+        true
     }
 
     /// Smooths the previous decoded frame `n` times, leaving the result in

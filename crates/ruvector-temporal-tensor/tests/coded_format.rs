@@ -782,3 +782,43 @@ fn a_compressor_equals_its_clone_after_rejected_attempts() {
         assert_eq!(c, c.clone());
     }
 }
+
+/// At a low rate, a frame that the previous frame's mode codes with no more residual steps
+/// keeps that mode, even when another prediction is closer: a fading frame (each 5 % below
+/// the last) is best fitted by a smaller weight every time, but at the cold tier's step the
+/// full-weight prediction quantizes to the same all-zero residuals, so a change would cost
+/// record bits for nothing.
+#[test]
+fn low_rate_frames_keep_the_previous_mode_when_it_codes_no_worse() {
+    let n = 64;
+    let first: Vec<f32> = (0..n).map(|j| 10.0 + (j as f32 * 0.3).sin()).collect();
+    let mut frames = vec![first.clone(), first];
+    for _ in 0..4 {
+        let next: Vec<f32> = frames.last().unwrap().iter().map(|v| v * 0.95).collect();
+        frames.push(next);
+    }
+    let mut c = compressor_in(Format::Coded, 3, n as u32, 64);
+    let seg = compress(&mut c, &frames);
+    let modes: Vec<u8> = coded::frame_records(&seg)
+        .unwrap()
+        .iter()
+        .map(|r| r.0)
+        .collect();
+    assert!(modes[1..].iter().all(|&m| m == modes[1]), "modes {modes:?}");
+    let (_, decoded) = decode_all(&seg);
+    for (t, f) in frames.iter().enumerate() {
+        assert!(
+            relative_error(f, &decoded[t * n..(t + 1) * n]) < 0.3,
+            "frame {t}"
+        );
+    }
+    // At the hot tier the residuals are large, and the closer weights win.
+    let mut c = compressor_in(Format::Coded, 8, n as u32, 64);
+    let seg = compress(&mut c, &frames);
+    let hot: Vec<u8> = coded::frame_records(&seg)
+        .unwrap()
+        .iter()
+        .map(|r| r.0)
+        .collect();
+    assert!(hot[2..].iter().any(|&m| m != hot[1]), "hot modes {hot:?}");
+}
