@@ -63,7 +63,7 @@ typedef struct TtcCompressorInfo {
  */
 typedef struct TtcSegmentInfo {
   /*
-   Format version (1 or 2: packed; 3: coded).
+   Format version (1 or 2: packed; 3 or 4: coded).
    */
   uint32_t version;
   /*

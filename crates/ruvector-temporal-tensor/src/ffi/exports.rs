@@ -11,7 +11,7 @@ use crate::tier_policy::TierPolicy;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct TtcSegmentInfo {
-    /// Format version (1 or 2: packed; 3: coded).
+    /// Format version (1 or 2: packed; 3 or 4: coded).
     pub version: u32,
     /// Bits per code.
     pub bits: u32,
