@@ -904,10 +904,10 @@ impl CodedWriter {
         }
         let limit = self.bound as f64 * max_abs as f64 * ACCEPT_FRACTION;
         let allowed = (2.0 * self.bound as f64 * max_abs as f64 * STEP_FRACTION) as f32;
-        // Rounded down to a 16-bit code; the block's previous step is kept (flag E: no step
-        // stored) when it is at most `step_reuse_tolerance` finer.
+        // Rounded down to a 16-bit code; the previous frame's step is kept (no step stored)
+        // when it is at most `step_reuse_tolerance` finer.
         let mut step = step_of(step_code(allowed));
-        if let Some(prev) = self.previous_step_in_block() {
+        if let Some(prev) = self.previous_step() {
             let tolerance = step_reuse_tolerance(self.tensor_len);
             if prev <= allowed && prev as f64 >= allowed as f64 * (1.0 - tolerance) {
                 step = prev;
@@ -1222,13 +1222,12 @@ impl CodedWriter {
         Some((predictor, difference))
     }
 
-    /// The step of the block's latest coded frame (the next frame's block), if any.
-    fn previous_step_in_block(&self) -> Option<f32> {
-        let block_start = self.records.len() - self.records.len() % self.keyframe_interval as usize;
-        self.records[block_start..]
-            .iter()
-            .rev()
-            .find(|r| r.mode != MODE_RAW)
+    /// The previous frame's step, unless it is raw or there is none. (Version 4's records carry
+    /// the step over blocks, so a block's first frame may keep it too.)
+    fn previous_step(&self) -> Option<f32> {
+        self.records
+            .last()
+            .filter(|r| r.mode != MODE_RAW)
             .map(|r| r.step)
     }
 
