@@ -492,9 +492,34 @@ fn decode_range(bytes: &[u8], header: &SegmentHeader, first_frame: u64, out: &mu
     let n = header.tensor_len as usize;
     let bits = header.bits as u32;
     let table = ScaleTable::new(bytes, header);
-    let scales: Vec<f32> = (0..header.scale_count as usize)
-        .map(|g| table.get(g))
-        .collect();
+    // The scales as f32, on the stack when there are few (no allocation per segment).
+    let count = header.scale_count as usize;
+    let mut few = [0f32; 64];
+    let mut many = Vec::new();
+    let scales: &mut [f32] = if count <= few.len() {
+        &mut few[..count]
+    } else {
+        many.resize(count, 0.0);
+        &mut many
+    };
+    for (g, slot) in scales.iter_mut().enumerate() {
+        *slot = table.get(g);
+    }
+    let scales = &*scales;
+    let group_len = header.group_len as usize;
+    if n % 8 == 0 && group_len % 8 == 0 {
+        // The usual shape: every frame starts on a byte boundary (in both layouts, which then
+        // coincide), `n / 8 · bits` bytes after the previous one, and the whole-frame kernel
+        // decodes it in one call.
+        let kernels = crate::kernels::active();
+        let q = crate::quantizer::qmax(bits) as i32;
+        let stride = n / 8 * bits as usize;
+        let first = first_frame as usize * stride;
+        for (frame, bytes) in out.chunks_mut(n).zip(data[first..].chunks(stride)) {
+            (kernels.unpack_dequantize_groups)(bytes, bits, group_len, scales, q, frame);
+        }
+        return;
+    }
     if header.frame_padded {
         // Every frame starts on a byte boundary, `stride` bytes after the previous one.
         let stride = (n as u64 * bits as u64).div_ceil(8);
@@ -502,14 +527,14 @@ fn decode_range(bytes: &[u8], header: &SegmentHeader, first_frame: u64, out: &mu
             let start = (first_frame + k as u64) * stride;
             let frame_bytes = &data[start as usize..(start + stride) as usize];
             let mut reader = BitReader::new(frame_bytes, 0, bits);
-            dequantize_frame(&mut reader, bits, header.group_len as usize, &scales, frame);
+            dequantize_frame(&mut reader, bits, group_len, scales, frame);
         }
         return;
     }
     let bit_offset = first_frame * n as u64 * bits as u64;
     let mut reader = BitReader::new(data, bit_offset, bits);
     for frame in out.chunks_mut(n) {
-        dequantize_frame(&mut reader, bits, header.group_len as usize, &scales, frame);
+        dequantize_frame(&mut reader, bits, group_len, scales, frame);
     }
 }
 

@@ -77,7 +77,16 @@ pub fn check_against_scalar(kernels: Kernels) {
         for len in [
             0usize, 1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 257, 512,
         ] {
-            for (seed, scale) in [(1u64, 0.02f32), (2, 1.0), (3, 3.0), (4, 1e-20), (5, 1e20)] {
+            // Tiny scales too: below `2⁷ · f32::MIN_POSITIVE` and subnormal.
+            for (seed, scale) in [
+                (1u64, 0.02f32),
+                (2, 1.0),
+                (3, 3.0),
+                (4, 1e-20),
+                (5, 1e20),
+                (6, 3e-37),
+                (7, 1e-39),
+            ] {
                 let what = alloc::format!("{} bits={bits} len={len} scale={scale}", kernels.name);
                 let values = tricky_values(len, seed * 1000 + len as u64);
                 let inv = 1.0 / scale;

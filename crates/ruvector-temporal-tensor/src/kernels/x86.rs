@@ -431,6 +431,9 @@ const LIFT16: [[u16; 16]; 8] = {
     t
 };
 
+/// `2²³` as f32 bits: `0x4B00_0000 | c` is the float `2²³ + c` for `c < 2²³`.
+const MAGIC_BITS: i32 = 0x4B00_0000;
+
 /// Loads 32 bytes of a table.
 #[target_feature(enable = "avx2")]
 #[inline]
@@ -584,6 +587,11 @@ struct Unpacker {
     lift16: __m256i,
     /// `16 − bits`, the shift that brings lifted codes back down.
     drop16: __m128i,
+    /// Per 32-bit lane `k` of a step: the code's bits in place (`(2^bits − 1) << k·bits mod 8`),
+    /// `2^(k·bits mod 8)` and its inverse, as floats.
+    code_mask: __m256i,
+    lift: __m256,
+    unlift: __m256,
     /// The low `bits` bits of every byte (`pdep` mask).
     lane_mask: u64,
 }
@@ -602,6 +610,12 @@ impl Unpacker {
             spread16: table(&SPREAD16[b]),
             lift16: table(&LIFT16[b]),
             drop16: _mm_cvtsi32_si128(16 - b as i32),
+            code_mask: _mm256_sllv_epi32(_mm256_set1_epi32((1 << b) - 1), table(&SHIFTS[b])),
+            lift: _mm256_cvtepi32_ps(_mm256_sllv_epi32(_mm256_set1_epi32(1), table(&SHIFTS[b]))),
+            unlift: _mm256_castsi256_ps(_mm256_sub_epi32(
+                _mm256_set1_epi32(1.0f32.to_bits() as i32),
+                _mm256_slli_epi32::<23>(table(&SHIFTS[b])),
+            )),
             lane_mask: lane_mask(bits),
         }
     }
@@ -615,12 +629,15 @@ impl Unpacker {
         _mm256_and_si256(_mm256_srlv_epi32(spread, self.shifts), self.mask)
     }
 
-    /// [`codes8`](Self::codes8) without the mask: code `k` in the low bits of lane `k`, later
-    /// codes above it.
+    /// Codes `8·half..8·half + 8` (of packed bytes broadcast to both 128-bit lanes) as the
+    /// floats `2²³ + code·2^(k·bits mod 8)`: each code masked where it lies, under the
+    /// exponent of 2²³.
     #[target_feature(enable = "avx2")]
     #[inline]
-    fn shifted8(&self, bytes: __m256i, half: usize) -> __m256i {
-        _mm256_srlv_epi32(_mm256_shuffle_epi8(bytes, self.spread[half]), self.shifts)
+    fn lifted8(&self, bytes: __m256i, half: usize) -> __m256 {
+        let spread = _mm256_shuffle_epi8(bytes, self.spread[half]);
+        let bits = _mm256_and_si256(spread, self.code_mask);
+        _mm256_castsi256_ps(_mm256_or_si256(bits, _mm256_set1_epi32(MAGIC_BITS)))
     }
 
     /// The 8 codes packed in the low `8·bits` bits of `word`, in 32-bit lanes.
@@ -1014,29 +1031,26 @@ macro_rules! packing_kernels {
                 ));
                 for (group, &scale) in out[..n].chunks_mut(group_len).zip(scales) {
                     let table = _mm256_mul_ps(steps, _mm256_set1_ps(scale));
-                    let mut pairs = group.chunks_exact_mut(16);
-                    for dst in &mut pairs {
-                        let (lo, hi) = if at + 16 <= data.len() {
-                            // SAFETY: 16 bytes at `at` (checked just above).
-                            let bytes = _mm256_broadcastsi128_si256(unsafe {
-                                _mm_loadu_si128(data.as_ptr().add(at).cast())
-                            });
-                            (u.shifted8(bytes, 0), u.shifted8(bytes, 1))
-                        } else {
-                            (
-                                u.codes8_swar(word_at(data, at, b)),
-                                u.codes8_swar(word_at(data, at + b, b)),
-                            )
-                        };
-                        // SAFETY: `dst` holds 16 floats.
+                    let (fast, rest) = group.split_at_mut(16 * windows(data.len(), at, b, group));
+                    for dst in fast.chunks_exact_mut(16) {
+                        // SAFETY: the 16 bytes at `at` are inside `data` (`windows`); `dst`
+                        // holds 16 floats.
                         unsafe {
+                            let bytes = _mm256_broadcastsi128_si256(_mm_loadu_si128(
+                                data.as_ptr().add(at).cast(),
+                            ));
                             let p = dst.as_mut_ptr();
-                            _mm256_storeu_ps(p, _mm256_permutevar8x32_ps(table, lo));
-                            _mm256_storeu_ps(p.add(8), _mm256_permutevar8x32_ps(table, hi));
+                            for half in 0..2 {
+                                // Code `k` in the low bits of lane `k`, later codes above it.
+                                let spread = _mm256_shuffle_epi8(bytes, u.spread[half]);
+                                let codes = _mm256_srlv_epi32(spread, u.shifts);
+                                let v = _mm256_permutevar8x32_ps(table, codes);
+                                _mm256_storeu_ps(p.add(8 * half), v);
+                            }
                         }
                         at += 2 * b;
                     }
-                    for dst in pairs.into_remainder().chunks_exact_mut(8) {
+                    for dst in rest.chunks_exact_mut(8) {
                         let codes = u.codes8_swar(word_at(data, at, b));
                         let v = _mm256_permutevar8x32_ps(table, codes);
                         // SAFETY: `dst` holds 8 floats.
@@ -1046,36 +1060,59 @@ macro_rules! packing_kernels {
                 }
                 return;
             }
+            // Code `k` of a step sits at bit `sh = k·bits mod 8` of 32-bit lane `k` after the
+            // byte shuffle: masked in place and given the exponent of 2²³, lane `k` is the
+            // float `2²³ + c·2^sh`; minus `2²³ + qmax·2^sh` it is `(c − qmax)·2^sh`, exactly.
+            // Times `scale·2^−sh` (exact when that is normal or zero) the real product is
+            // `(c − qmax)·scale`, rounded once: the scalar kernel's result. Per 8 codes one
+            // shuffle, an and, an or, a subtraction and a multiply (shuffle ports are the
+            // bottleneck of the shift-and-convert forms).
+            let offset = _mm256_add_ps(
+                _mm256_set1_ps(8_388_608.0),
+                _mm256_mul_ps(_mm256_set1_ps(qmax as f32), u.lift),
+            );
             for (group, &scale) in out[..n].chunks_mut(group_len).zip(scales) {
                 let s = _mm256_set1_ps(scale);
-                let mut pairs = group.chunks_exact_mut(16);
-                // 16 codes per step from one 16-byte load (2·bits ≤ 14 bytes used), while the
-                // load stays inside `data`.
-                for dst in &mut pairs {
-                    if at + 16 > data.len() {
-                        let (lo, hi) = dst.split_at_mut(8);
-                        for (k, dst) in [lo, hi].into_iter().enumerate() {
-                            let codes = u.codes8_swar(word_at(data, at + k * b, b));
-                            // SAFETY: `dst` holds 8 floats.
-                            unsafe {
-                                _mm256_storeu_ps(dst.as_mut_ptr(), dequantize8(codes, bias, s))
-                            };
-                        }
-                    } else {
-                        // SAFETY: 16 bytes at `at` (checked just above); `dst` holds 16 floats.
+                // `scale·2^−sh` for every lane, exact unless it would leave the normal range.
+                let exact = scale == 0.0 || scale >= f32::MIN_POSITIVE * 128.0;
+                let lane_scale = _mm256_mul_ps(s, u.unlift);
+                let (fast, rest) = group.split_at_mut(16 * windows(data.len(), at, b, group));
+                if exact {
+                    for dst in fast.chunks_exact_mut(16) {
+                        // SAFETY: the 16 bytes at `at` are inside `data` (`windows`); `dst`
+                        // holds 16 floats.
                         unsafe {
                             let bytes = _mm256_broadcastsi128_si256(_mm_loadu_si128(
                                 data.as_ptr().add(at).cast(),
                             ));
-                            let lo = dequantize8(u.codes8(bytes, 0), bias, s);
-                            let hi = dequantize8(u.codes8(bytes, 1), bias, s);
-                            _mm256_storeu_ps(dst.as_mut_ptr(), lo);
-                            _mm256_storeu_ps(dst.as_mut_ptr().add(8), hi);
+                            let lo = _mm256_sub_ps(u.lifted8(bytes, 0), offset);
+                            let hi = _mm256_sub_ps(u.lifted8(bytes, 1), offset);
+                            _mm256_storeu_ps(dst.as_mut_ptr(), _mm256_mul_ps(lo, lane_scale));
+                            _mm256_storeu_ps(
+                                dst.as_mut_ptr().add(8),
+                                _mm256_mul_ps(hi, lane_scale),
+                            );
                         }
+                        at += 2 * b;
                     }
-                    at += 2 * b;
+                } else {
+                    for dst in fast.chunks_exact_mut(16) {
+                        // SAFETY: as above.
+                        unsafe {
+                            let bytes = _mm256_broadcastsi128_si256(_mm_loadu_si128(
+                                data.as_ptr().add(at).cast(),
+                            ));
+                            for half in 0..2 {
+                                // `(c − qmax)·2^sh · 2^−sh` is exact: then times the scale.
+                                let d = _mm256_sub_ps(u.lifted8(bytes, half), offset);
+                                let v = _mm256_mul_ps(_mm256_mul_ps(d, u.unlift), s);
+                                _mm256_storeu_ps(dst.as_mut_ptr().add(8 * half), v);
+                            }
+                        }
+                        at += 2 * b;
+                    }
                 }
-                for dst in pairs.into_remainder().chunks_exact_mut(8) {
+                for dst in rest.chunks_exact_mut(8) {
                     let codes = u.codes8_swar(word_at(data, at, b));
                     // SAFETY: `dst` holds 8 floats.
                     unsafe { _mm256_storeu_ps(dst.as_mut_ptr(), dequantize8(codes, bias, s)) };
@@ -1084,6 +1121,19 @@ macro_rules! packing_kernels {
             }
         }
     };
+}
+
+/// How many steps of 16 codes of `bits` (< 8) bits, the first at byte `at`, can each load 16
+/// bytes inside data of `len` bytes, at most the number of whole steps in `group`.
+#[inline(always)]
+fn windows(len: usize, at: usize, bits: usize, group: &[f32]) -> usize {
+    let steps = group.len() / 16;
+    let fits = |k: usize| at + k * 2 * bits + 16 <= len;
+    if steps == 0 || fits(steps - 1) {
+        // Every step (the usual case: only the last group of the data is near its end).
+        return steps;
+    }
+    (0..steps).take_while(|&k| fits(k)).count()
 }
 
 /// Packing by multiplies, shifts and shuffles (no BMI2).
