@@ -44,6 +44,10 @@ pub struct TemporalTensorCompressor {
     bound_override: Option<f32>,
 }
 
+/// Bytes kept past a frame's end while it is quantized (the kernels' last vector stores spill
+/// zeros there, instead of going through a temporary buffer); dropped afterwards.
+const WRITE_SLACK: usize = 32;
+
 /// The segment being filled.
 #[derive(Clone, Debug, PartialEq)]
 struct ActiveSegment {
@@ -113,7 +117,8 @@ impl ActiveSegment {
         let old_len = self.data.len();
         // Cannot overflow: frames * n * bits stays within the u32 data_len (see frame_cap).
         let new_len = packed_len(self.frames as u64 * n + n, bits).unwrap_or(0) as usize;
-        self.data.resize(new_len, 0);
+        // Room after the frame: the kernels store whole vectors up to its last byte.
+        self.data.resize(new_len + WRITE_SLACK, 0);
         let mut writer = BitWriter::new(&mut self.data, start_bit, bits);
         // Most frames of a stream are proven within bounds by the half-step bound on the
         // rounding error, so it is measured only when that bound is not enough.
@@ -138,7 +143,7 @@ impl ActiveSegment {
                 };
                 bound.within(target) || {
                     self.roll_back(old_len, start_bit);
-                    self.data.resize(new_len, 0);
+                    self.data.resize(new_len + WRITE_SLACK, 0);
                     let mut writer = BitWriter::new(&mut self.data, start_bit, bits);
                     let measured = quantize_frame(
                         frame,
@@ -153,6 +158,7 @@ impl ActiveSegment {
                 }
             };
         if fits {
+            self.data.truncate(new_len);
             self.frames += 1;
             return Append::Done;
         }

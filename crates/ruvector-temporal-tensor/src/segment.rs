@@ -514,9 +514,13 @@ fn decode_range(bytes: &[u8], header: &SegmentHeader, first_frame: u64, out: &mu
         let kernels = crate::kernels::active();
         let q = crate::quantizer::qmax(bits) as i32;
         let stride = n / 8 * bits as usize;
-        let first = first_frame as usize * stride;
-        for (frame, bytes) in out.chunks_mut(n).zip(data[first..].chunks(stride)) {
-            (kernels.unpack_dequantize_groups)(bytes, bits, group_len, scales, q, frame);
+        let mut at = data_start + first_frame as usize * stride;
+        for frame in out.chunks_mut(n) {
+            // From the frame's first byte to the end of `bytes`: the kernel reads the frame's
+            // `stride` bytes, and may load (and ignore) bytes after them, which lets it use
+            // whole-vector loads up to the frame's last code.
+            (kernels.unpack_dequantize_groups)(&bytes[at..], bits, group_len, scales, q, frame);
+            at += stride;
         }
         return;
     }
