@@ -940,18 +940,17 @@ impl CodedWriter {
                     Predictor::Smoothed(n) => (&self.smoothed[(n as usize - 1) % 2], MAX_WEIGHT),
                     Predictor::Mean(w) => (&self.mean, w),
                 };
-                let [max_err, _] = (kernels.quantize)(
+                let (within, costs) = quantize_and_cost(
+                    Quantized {
+                        codes: &mut self.codes,
+                        recon: &mut self.recon,
+                    },
                     frame,
                     source,
                     weight,
                     step,
-                    inv,
-                    &mut self.codes,
-                    &mut self.recon,
+                    limit,
                 );
-                let costs = (kernels.residual_costs)(&self.codes);
-                // The f32 error may be rounded down by half an ulp; allow for it.
-                let within = (max_err as f64) * (1.0 + f32::EPSILON as f64) < limit;
                 // Of the differences whose residuals fit, the one with the smallest Σ|residual|
                 // (the first on a tie: none, full, half); none when none fits.
                 let mut d = (0..3)
@@ -983,7 +982,7 @@ impl CodedWriter {
                 }
                 if within && largest <= MAX_RESIDUAL {
                     if !first_of_block
-                        && self.keep_previous_mode(frame, predictor, d, cost, step, inv, limit)
+                        && self.keep_previous_mode(frame, predictor, d, cost, step, limit)
                     {
                         return;
                     }
@@ -1121,7 +1120,6 @@ impl CodedWriter {
     /// chose the predictor cannot see that: below a step, closer predictions quantize to the
     /// same symbols.) Returns whether it did (the frame is then accepted). Not for a block's
     /// first frame.
-    #[allow(clippy::too_many_arguments)]
     fn keep_previous_mode(
         &mut self,
         frame: &[f32],
@@ -1129,7 +1127,6 @@ impl CodedWriter {
         chosen_difference: usize,
         chosen_cost: u64,
         step: f32,
-        inv: f32,
         limit: f64,
     ) -> bool {
         if chosen_cost >= self.tensor_len as u64 {
@@ -1163,17 +1160,17 @@ impl CodedWriter {
                 (&self.mean, w)
             }
         };
-        let [max_err, _] = (kernels.quantize)(
+        let (within, costs) = quantize_and_cost(
+            Quantized {
+                codes: &mut self.chain_codes,
+                recon: &mut self.chain_recon,
+            },
             frame,
             source,
             weight,
             step,
-            inv,
-            &mut self.chain_codes,
-            &mut self.chain_recon,
+            limit,
         );
-        let costs = (kernels.residual_costs)(&self.chain_codes);
-        let within = (max_err as f64) * (1.0 + f32::EPSILON as f64) < limit;
         if !(within && costs[3 + dp] <= MAX_RESIDUAL && costs[dp] <= chosen_cost) {
             return false;
         }
@@ -1484,6 +1481,38 @@ impl CodedWriter {
         out.extend_from_slice(&crc.to_le_bytes());
         byte_len
     }
+}
+
+/// Where [`quantize_and_cost`] writes a frame's step counts and reconstruction.
+struct Quantized<'a> {
+    codes: &'a mut [i32],
+    recon: &'a mut [f32],
+}
+
+/// Quantizes `frame` against `(weight/16)·source` with `step` (its reciprocal must be normal)
+/// into `out`, and returns whether every value is within `limit` of its reconstruction, with
+/// the residual costs of [`residual_costs`](crate::kernels::coded::residual_costs).
+fn quantize_and_cost(
+    out: Quantized<'_>,
+    frame: &[f32],
+    source: &[f32],
+    weight: u8,
+    step: f32,
+    limit: f64,
+) -> (bool, [u64; 6]) {
+    let kernels = crate::kernels::active().coded;
+    let [max_err, _] = (kernels.quantize)(
+        frame,
+        source,
+        weight,
+        step,
+        1.0 / step,
+        out.codes,
+        out.recon,
+    );
+    // The f32 error may be rounded down by half an ulp; allow for it.
+    let within = (max_err as f64) * (1.0 + f32::EPSILON as f64) < limit;
+    (within, (kernels.residual_costs)(out.codes))
 }
 
 /// How much finer than its own step a frame's step may be when it reuses the block's previous
