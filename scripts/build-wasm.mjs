@@ -35,7 +35,8 @@ export function buildWasm({ enforceBudget = false } = {}) {
     const built = join(targetDir, 'wasm32-unknown-unknown', 'wasm', 'ruvector_temporal_tensor_wasm.wasm')
     const out = join(root, 'wasm', v.file)
     run('wasm-opt', [
-      '-Oz', ...v.opt, '--enable-bulk-memory', '--enable-sign-ext', '--enable-nontrapping-float-to-int',
+      // --converge: repeat the passes while they still shrink the module (≈ 0.1 KB, 3 s).
+      '-Oz', '--converge', ...v.opt, '--enable-bulk-memory', '--enable-sign-ext', '--enable-nontrapping-float-to-int',
       '--enable-mutable-globals', '--strip-debug', built, '-o', out,
     ])
     const size = statSync(out).size

@@ -7,7 +7,7 @@
 //! | pack codes | ✓ (shift/or) | AVX2 multiplies + shuffles | `pext` | scalar | scalar |
 //! | unpack codes | ✓ (shift/mask) | AVX2 shuffles + multiplies | AVX2 (+ `pdep` for lone groups of 8) | scalar | scalar |
 //! | fused quantize+pack (one group, or a whole frame) | ✓ | AVX2, packing in vector registers | AVX2, packing with `pext` | NEON + scalar packing | simd128, packing in vector registers (dot products + swizzle) |
-//! | fused quantize+pack of a frame without the error (bounded by half a step instead) | — (uses the measuring kernel) | AVX2 | AVX2 + `pext` | — | — |
+//! | fused quantize+pack of a frame without the error (bounded by half a step instead) | — (uses the measuring kernel) | AVX2 | AVX2 + `pext` | — | simd128 |
 //! | fused unpack+dequantize (one group, or a whole frame) | ✓ | AVX2 | AVX2 | NEON + scalar unpacking | simd128, unpacking in vector registers (swizzle + multiply) |
 //! | group maxima (calibration) | ✓ (vectorized by the compiler) | same body, AVX2 | same body, AVX2 | same body | same body |
 //! | coded quantize / reconstruct ([`coded`]) | ✓ | AVX2 (compiler-vectorized) | same | NEON (auto) | simd128 (auto) |

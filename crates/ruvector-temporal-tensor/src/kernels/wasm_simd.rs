@@ -25,7 +25,7 @@ pub const KERNELS: Kernels = Kernels {
     quantize_pack,
     unpack_dequantize,
     quantize_pack_groups,
-    quantize_pack_groups_bounded: None,
+    quantize_pack_groups_bounded: Some(quantize_pack_groups_bounded),
     unpack_dequantize_groups,
     group_max_abs,
     coded: super::coded::simd128::KERNELS,
@@ -75,24 +75,27 @@ impl Quant {
         self.max_e = u32x4_splat(0);
     }
 
-    /// Quantizes 4 values; returns their codes (`0..=2·qmax`) in i32 lanes.
+    /// Quantizes 4 values; returns their codes (`0..=2·qmax`) in i32 lanes. With `measure`
+    /// false, `max |x − q|` is left as it was (the rounding error is not computed).
     #[inline(always)]
-    fn step4(&mut self, v: v128) -> v128 {
+    fn step4(&mut self, v: v128, measure: bool) -> v128 {
         let x = f32x4_mul(v, self.inv);
         self.max_x = u32x4_max(self.max_x, i32x4_shl(x, 1));
         // pmax(−q, NaN) is −q: a NaN gets some valid code (and is reported by max_x).
         let c = f32x4_pmin(self.q, f32x4_pmax(self.neg_q, x));
         let t = f32x4_add(c, self.magic);
-        let r = f32x4_sub(t, self.magic);
-        self.max_e = u32x4_max(self.max_e, i32x4_shl(f32x4_sub(x, r), 1));
+        if measure {
+            let r = f32x4_sub(t, self.magic);
+            self.max_e = u32x4_max(self.max_e, i32x4_shl(f32x4_sub(x, r), 1));
+        }
         i32x4_add(t, self.bias)
     }
 
     /// Quantizes the 8 floats at `p` (`p.len() >= 8`); their codes in the 8 u16 lanes.
     #[inline(always)]
-    fn step8(&mut self, p: &[f32]) -> v128 {
-        let a = self.step4(load_f32(&p[..4]));
-        let b = self.step4(load_f32(&p[4..8]));
+    fn step8(&mut self, p: &[f32], measure: bool) -> v128 {
+        let a = self.step4(load_f32(&p[..4]), measure);
+        let b = self.step4(load_f32(&p[4..8]), measure);
         // Codes ≤ 254: the saturating narrow keeps them.
         u16x8_narrow_i32x4(a, b)
     }
@@ -157,33 +160,47 @@ fn group_max_abs(frame: &[f32], group_len: usize, out: &mut [f32]) {
 
 // ---- dequantizing ----
 
-/// What [`dequantize8`] needs: `2²³ + qmax` and the scale, per f32 lane.
+/// What [`dequantize8`] needs, per lane: the high half that makes a float of a code, the float
+/// made of code `qmax`, and the scale.
 #[derive(Clone, Copy)]
 struct Dequant {
+    high: v128,
     bias: v128,
     scale: v128,
 }
 
 impl Dequant {
+    /// For codes in the low 8 bits of their u16 lanes: high half `0x4B00`, each code `c`
+    /// becomes `2²³ + c`.
     #[inline(always)]
     fn new(qmax: i32, scale: f32) -> Self {
         Dequant {
+            high: u16x8_splat(0x4b00),
             bias: f32x4_splat(8_388_608.0 + qmax as f32),
+            scale: f32x4_splat(scale),
+        }
+    }
+
+    /// For codes in bits 8..15 of their u16 lanes (the low byte zero): high half `0x4700`, each
+    /// code `c` becomes `2¹⁵ + c` (the exponent absorbs the shift).
+    #[inline(always)]
+    fn shifted(qmax: i32, scale: f32) -> Self {
+        Dequant {
+            high: u16x8_splat(0x4700),
+            bias: f32x4_splat(32_768.0 + qmax as f32),
             scale: f32x4_splat(scale),
         }
     }
 }
 
-/// `(codes − qmax) · scale` for 8 codes in u16 lanes, stored at `out[..8]`. Each code becomes
-/// the float `2²³ + code` by pairing it with the high half `0x4B00` (one unpack), so
-/// subtracting `2²³ + qmax` gives `code − qmax` exactly, as the scalar integer subtraction and
-/// conversion do.
+/// `(codes − qmax) · scale` for 8 codes in u16 lanes, stored at `out[..8]`. Each code becomes a
+/// float `2^k + code` by pairing it with `d.high` (one unpack), so subtracting `2^k + qmax`
+/// gives `code − qmax` exactly, as the scalar integer subtraction and conversion do.
 #[inline(always)]
 fn dequantize8(codes: v128, d: Dequant, out: &mut [f32]) {
     assert!(out.len() >= 8);
-    let high = u16x8_splat(0x4b00);
-    let lo = i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(codes, high);
-    let hi = i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(codes, high);
+    let lo = i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(codes, d.high);
+    let hi = i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(codes, d.high);
     // SAFETY: `out` holds 8 floats; wasm stores need no alignment.
     unsafe {
         v128_store(
@@ -246,15 +263,15 @@ const SPREAD: [[[u8; 16]; 2]; 8] = {
     t
 };
 
-/// Per width, the multiplier `2^(16 − bits − k·bits mod 8)` that lifts code `k` of its 16-bit
-/// lane to the top.
+/// Per width, the multiplier `2^(8 − k·bits mod 8)` that moves code `k` of its 16-bit lane to
+/// bit 8 (the bits below it leave the lane's high byte; those above are masked off).
 const LIFT: [[u16; 8]; 8] = {
     let mut t = [[0; 8]; 8];
     let mut b = 1;
     while b < 8 {
         let mut k = 0;
         while k < 8 {
-            t[b][k] = (1u32 << (16 - b - k * b % 8)) as u16;
+            t[b][k] = (1u32 << (8 - k * b % 8)) as u16;
             k += 1;
         }
         b += 1;
@@ -331,11 +348,12 @@ impl Packer {
 /// Constants that unpack 16 codes of `bits` (1..=7) bits into u16 lanes.
 #[derive(Clone, Copy)]
 struct Unpacker {
-    bits: usize,
     /// [`SPREAD`] for this width.
     spread: [v128; 2],
     /// [`LIFT`] for this width.
     lift: v128,
+    /// `(2^bits − 1) · 2⁸` per u16 lane.
+    mask: v128,
 }
 
 impl Unpacker {
@@ -344,31 +362,39 @@ impl Unpacker {
         let b = bits as usize;
         debug_assert!((1..8).contains(&b));
         Unpacker {
-            bits: b,
             spread: [table(&SPREAD[b][0]), table(&SPREAD[b][1])],
             lift: table(&LIFT[b]),
+            mask: u16x8_splat(((1 << b) - 1) << 8),
         }
     }
 
-    /// Codes `8·half..8·half + 8` of the packed bytes `bytes`, in u16 lanes.
+    /// Codes `8·half..8·half + 8` of the packed bytes `bytes`, in bits 8..15 of u16 lanes (for
+    /// [`Dequant::shifted`]: no shift back down).
     #[inline(always)]
     fn codes8(&self, bytes: v128, half: usize) -> v128 {
         let spread = i8x16_swizzle(bytes, self.spread[half]);
-        u16x8_shr(i16x8_mul(spread, self.lift), 16 - self.bits as u32)
+        v128_and(i16x8_mul(spread, self.lift), self.mask)
     }
 }
 
-/// 16 bytes from `data[at..]`: one load when they are there, else the bytes that are, then zeros.
+/// 16 bytes from `data[at..]` (`at ≤ data.len()`, `data.len() ≥ 16`): one load when they are
+/// there, else the last 16 bytes of `data` moved down to `at` (zeros after its end). No call
+/// (a copy would be one), so the loops around it keep their constants in registers.
 #[inline(always)]
 fn load16(data: &[u8], at: usize) -> v128 {
-    if at + 16 <= data.len() {
+    let end = data.len() - 16;
+    if at <= end {
         // SAFETY: 16 bytes at `at` (checked just above).
         unsafe { v128_load(data.as_ptr().add(at).cast()) }
     } else {
-        let mut tmp = [0u8; 16];
-        let rest = &data[at..];
-        tmp[..rest.len()].copy_from_slice(rest);
-        table(&tmp)
+        // SAFETY: 16 bytes at `end` (`data.len() ≥ 16`).
+        let last = unsafe { v128_load(data.as_ptr().add(end).cast()) };
+        // Lane i takes byte i + (at − end) < 32; indices past 15 give zero.
+        let from = i8x16_add(
+            i8x16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+            u8x16_splat((at - end) as u8),
+        );
+        i8x16_swizzle(last, from)
     }
 }
 
@@ -391,8 +417,8 @@ fn store16(out: &mut [u8], at: usize, v: v128, len: usize) {
 
 /// Quantizes `values` (a multiple of 8) with `q` and packs their codes at `out[at..]` with `p`
 /// (`None` for 8 bits); returns where the next code goes. Bytes after the codes may be zeroed.
-/// Called once per group, not inlined: one copy of the loop serves both fused kernels (the
-/// module stays small).
+/// `measure`: whether to take `max |x − q|` (see [`Quant::step4`]). Called once per group, not
+/// inlined: one copy of the loop serves every fused kernel (the module stays small).
 #[inline(never)]
 fn quantize_pack_run(
     q: &mut Quant,
@@ -400,11 +426,12 @@ fn quantize_pack_run(
     values: &[f32],
     out: &mut [u8],
     mut at: usize,
+    measure: bool,
 ) -> usize {
     let mut chunks = values.chunks_exact(16);
     for chunk in &mut chunks {
-        let lo = q.step8(&chunk[..8]);
-        let hi = q.step8(&chunk[8..]);
+        let lo = q.step8(&chunk[..8], measure);
+        let hi = q.step8(&chunk[8..], measure);
         // One loop for every width (a branch the CPU predicts): half the code of two loops.
         let (bytes, len) = match p {
             None => (u8x16_narrow_i16x8(lo, hi), 16),
@@ -414,7 +441,7 @@ fn quantize_pack_run(
         at += len;
     }
     if let Some(chunk) = chunks.remainder().get(..8) {
-        let codes = q.step8(chunk);
+        let codes = q.step8(chunk, measure);
         let (word, len) = match p {
             None => (u64x2_extract_lane::<0>(u8x16_narrow_i16x8(codes, codes)), 8),
             Some(p) => (p.pack8(codes), p.bits),
@@ -435,7 +462,14 @@ fn quantize_pack(
 ) {
     let mut q = Quant::new(inv, qmax);
     let p = (bits < 8).then(|| Packer::new(bits));
-    quantize_pack_run(&mut q, p.as_ref(), &values[..values.len() / 8 * 8], out, 0);
+    quantize_pack_run(
+        &mut q,
+        p.as_ref(),
+        &values[..values.len() / 8 * 8],
+        out,
+        0,
+        true,
+    );
     q.finish(stats);
 }
 
@@ -447,6 +481,37 @@ fn quantize_pack_groups(
     bits: u32,
     out: &mut [u8],
     stats: &mut FrameStats,
+) {
+    quantize_pack_groups_measuring(values, group_len, scales, qmax, bits, out, stats, true);
+}
+
+/// [`quantize_pack_groups`] without the rounding error (see
+/// [`scalar::quantize_pack_groups_bounded`]): three fewer operations per 4 values.
+fn quantize_pack_groups_bounded(
+    values: &[f32],
+    group_len: usize,
+    scales: &[f32],
+    qmax: f32,
+    bits: u32,
+    out: &mut [u8],
+    stats: &mut FrameStats,
+) {
+    quantize_pack_groups_measuring(values, group_len, scales, qmax, bits, out, stats, false);
+}
+
+/// The whole-frame kernels: `max_err` from each group's `max |x − q|` when `measure`, else only
+/// from the vanishing groups.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn quantize_pack_groups_measuring(
+    values: &[f32],
+    group_len: usize,
+    scales: &[f32],
+    qmax: f32,
+    bits: u32,
+    out: &mut [u8],
+    stats: &mut FrameStats,
+    measure: bool,
 ) {
     let mut q = Quant::new(1.0, qmax);
     let p = (bits < 8).then(|| Packer::new(bits));
@@ -460,7 +525,7 @@ fn quantize_pack_groups(
     let mut at = 0;
     for (chunk, &scale) in values.chunks(group_len).zip(scales) {
         q.start(1.0 / scale);
-        at = quantize_pack_run(&mut q, p.as_ref(), chunk, out, at);
+        at = quantize_pack_run(&mut q, p.as_ref(), chunk, out, at, measure);
         let s = f32x4_splat(scale);
         let (mx, me) = q.maxima();
         all_x = u32x4_max(all_x, mx);
@@ -516,9 +581,17 @@ fn unpack_dequantize_groups(
         }
         return;
     }
+    // `load16` needs 16 bytes: shorter data (a frame of a few values) is padded once.
+    let mut padded = [0u8; 16];
+    let data = if data.len() < 16 {
+        padded[..data.len()].copy_from_slice(data);
+        &padded[..]
+    } else {
+        data
+    };
     let u = Unpacker::new(bits);
     for (group, &scale) in out[..n].chunks_mut(group_len).zip(scales) {
-        let s = Dequant::new(qmax, scale);
+        let s = Dequant::shifted(qmax, scale);
         let mut pairs = group.chunks_exact_mut(16);
         for dst in &mut pairs {
             // 16 codes from one 16-byte window (2·bits ≤ 14 bytes used).
