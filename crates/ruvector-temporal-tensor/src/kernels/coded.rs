@@ -490,33 +490,43 @@ pub fn fit_sums2(frame: &[f32], prev: &[f32], other: &[f32]) -> [f32; 5] {
     [dot, pp, ff, dot_o, oo].map(sum_lanes)
 }
 
-/// `Σ |v[j] − (weight/16) · p[j]|` (just `Σ |v[j]|` for weight 0), summed in 8 fixed lanes in a
-/// fixed order so every build gives the same `f32`. The encoder's estimate of how well a
-/// prediction fits, before quantizing. Slices of equal length (the shorter one bounds the sum).
+/// `Σ |v[j] − (weight/16) · p[j]|` (just `Σ |v[j]|` for weight 0), summed in 16 fixed lanes
+/// (value `j` in lane `j mod 16`, the values past the last whole 16 in lane 0, in order), lane
+/// `l` then added to lane `l + 8` and the eight totals by [`sum_lanes`], so every build gives the
+/// same `f32`. (Sixteen lanes: two independent sums per 8 values, half the wait on each
+/// addition.) The encoder's estimate of how well a prediction fits, before quantizing. Slices of
+/// equal length (the shorter one bounds the sum).
 #[inline(always)]
 pub fn prediction_distance(v: &[f32], p: &[f32], weight: u8) -> f32 {
     let w = weight as f32 / 16.0;
-    let mut lanes = [0.0f32; 8];
-    let mut vc = v.chunks_exact(8);
-    let mut pc = p.chunks_exact(8);
-    if weight == 0 {
-        for c in &mut vc {
-            for l in 0..8 {
-                lanes[l] += c[l].abs();
-            }
-        }
-        for &x in vc.remainder() {
-            lanes[0] += x.abs();
-        }
+    let n = if weight == 0 {
+        v.len()
     } else {
-        for (a, b) in (&mut vc).zip(&mut pc) {
-            for l in 0..8 {
-                lanes[l] += (a[l] - w * b[l]).abs();
-            }
+        v.len().min(p.len())
+    };
+    let whole = n - n % 16;
+    let (mut lo, mut hi) = ([0.0f32; 8], [0.0f32; 8]);
+    let term = |j: usize| {
+        if weight == 0 {
+            v[j].abs()
+        } else {
+            (v[j] - w * p[j]).abs()
         }
-        for (&a, &b) in vc.remainder().iter().zip(pc.remainder()) {
-            lanes[0] += (a - w * b).abs();
+    };
+    let mut j = 0;
+    while j < whole {
+        for l in 0..8 {
+            lo[l] += term(j + l);
+            hi[l] += term(j + 8 + l);
         }
+        j += 16;
+    }
+    for j in whole..n {
+        lo[0] += term(j);
+    }
+    let mut lanes = [0.0f32; 8];
+    for l in 0..8 {
+        lanes[l] = lo[l] + hi[l];
     }
     sum_lanes(lanes)
 }
@@ -797,32 +807,37 @@ pub mod avx2 {
         }
     }
 
-    /// [`super::prediction_distance`] with its 8 lanes in one register: the same operations
-    /// lane by lane (`|v − w·p|`, a product then a difference), the tail into lane 0, the lanes
-    /// added by [`super::sum_lanes`], so the same `f32`.
+    /// [`super::prediction_distance`] with its 16 lanes in two registers: the same operations
+    /// lane by lane (`|v − w·p|`, a product then a difference), the tail into lane 0, the
+    /// registers added and their lanes summed by [`super::sum_lanes`], so the same `f32`.
     #[target_feature(enable = "avx2")]
     unsafe fn distance_avx2<const PREDICT: bool>(v: &[f32], p: &[f32], w: f32) -> f32 {
         use core::arch::x86_64::*;
         let n = v.len();
-        let whole = n - n % 8;
+        let whole = n - n % 16;
         let abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFF_FFFF));
         let vw = _mm256_set1_ps(w);
-        let mut acc = _mm256_setzero_ps();
-        let mut j = 0;
-        while j < whole {
-            // SAFETY: j + 8 ≤ whole ≤ n, the length of `v` (and of `p` when PREDICT).
+        let term = |j: usize| {
+            // SAFETY: the callers' j + 8 ≤ whole ≤ n, the length of `v` (and of `p` when
+            // PREDICT).
             let mut d = unsafe { _mm256_loadu_ps(v.as_ptr().add(j)) };
             if PREDICT {
                 // SAFETY: as above.
                 let pv = unsafe { _mm256_loadu_ps(p.as_ptr().add(j)) };
                 d = _mm256_sub_ps(d, _mm256_mul_ps(vw, pv));
             }
-            acc = _mm256_add_ps(acc, _mm256_and_ps(d, abs_mask));
-            j += 8;
+            _mm256_and_ps(d, abs_mask)
+        };
+        let (mut lo, mut hi) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+        let mut j = 0;
+        while j < whole {
+            lo = _mm256_add_ps(lo, term(j));
+            hi = _mm256_add_ps(hi, term(j + 8));
+            j += 16;
         }
         let mut lanes = [0.0f32; 8];
         // SAFETY: the lane array holds 8 values.
-        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
+        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), lo) };
         for j in whole..n {
             lanes[0] += if PREDICT {
                 (v[j] - w * p[j]).abs()
@@ -830,8 +845,15 @@ pub mod avx2 {
                 v[j].abs()
             };
         }
+        let mut high = [0.0f32; 8];
+        // SAFETY: as above.
+        unsafe { _mm256_storeu_ps(high.as_mut_ptr(), hi) };
+        for (l, h) in lanes.iter_mut().zip(high) {
+            *l += h;
+        }
         super::sum_lanes(lanes)
     }
+
     avx2_wrapper!(smooth, smooth_avx2, smooth, (x: &[f32], out: &mut [f32]));
 
     fn fit_sums(frame: &[f32], prev: &[f32]) -> [f32; 3] {
