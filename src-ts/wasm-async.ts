@@ -81,6 +81,26 @@ export interface JournalPiece {
   lastAccessTs: number
 }
 
+/**
+ * A journal piece whose frames are values `[at, at + length)` of the kept region of the
+ * compressor at home on this thread (`GlueCompressor.pushManyKept`): frames pushed
+ * synchronously stay where they were copied for the push instead of being copied again.
+ * Copied out (into a `JournalPiece`) before that compressor goes.
+ */
+interface KeptPiece {
+  at: number
+  length: number
+  nowTs: number
+  accessCount: number
+  lastAccessTs: number
+}
+
+/** A piece of a `MovableCompressor`'s journal. */
+type LocalPiece = JournalPiece | KeptPiece
+
+/** Values a journal piece holds. */
+const pieceValues = (p: LocalPiece): number => ('frames' in p ? p.frames.length : p.length)
+
 /** How the worker (or this thread) rebuilds a compressor: its options and its journal. */
 export interface RebuildSpec {
   tensorLen: number
@@ -343,8 +363,10 @@ export class MovableCompressor implements BackendCompressor {
   #workerGeneration = -1
   /** The worker's last report, when its home is the worker. */
   #workerState: CompressorState | null = null
-  #journal: JournalPiece[] = []
+  #journal: LocalPiece[] = []
   #journalFrames = 0
+  /** Values of the local compressor's kept region that journal pieces may refer to. */
+  #keptUsed = 0
   /**
    * Where the journal's copies of pushed frames live: pieces are views of it, appended one after
    * another (`#storeUsed` values so far) and rewritten from the start when the journal restarts,
@@ -373,7 +395,8 @@ export class MovableCompressor implements BackendCompressor {
   /** The compressor on this thread, rebuilt from the journal when its home is elsewhere. */
   #here(): GlueCompressor {
     if (this.#local !== null) return this.#local
-    const local = rebuild(this.#make, { ...this.#options, journal: this.#journal }, this.#access)
+    // Without a local compressor every piece is a copy (see `#materialize`).
+    const local = rebuild(this.#make, { ...this.#options, journal: this.#journal as JournalPiece[] }, this.#access)
     if (this.#atWorker()) this.#pool.free(this.#key, this.#workerGeneration)
     this.#local = local
     this.#workerGeneration = -1
@@ -395,8 +418,9 @@ export class MovableCompressor implements BackendCompressor {
       lastAccessTs: this.#access[1],
     })
     if (activeFrames <= n) {
-      // The journal restarts: nothing views the store any more.
+      // The journal restarts: nothing views the store or the kept region any more.
       this.#storeUsed = 0
+      this.#keptUsed = 0
       const tail = frames.subarray((n - activeFrames) * len)
       this.#journal = activeFrames === 0 ? [] : [piece(copy ? this.#keep(tail) : tail)]
     } else {
@@ -404,6 +428,43 @@ export class MovableCompressor implements BackendCompressor {
       this.#journal.push(piece(copy ? this.#keep(frames) : frames))
     }
     this.#journalFrames = activeFrames
+  }
+
+  /**
+   * As `#record`, for frames that `pushManyKept` left at value `at` of the local compressor's
+   * kept region (`values` of them): the journal refers to them there.
+   */
+  #recordKept(local: GlueCompressor, at: number, values: number, nowTs: number, activeFrames: number): void {
+    const len = this.#options.tensorLen
+    const n = values / len
+    const piece = (from: number, length: number): KeptPiece => ({
+      at: from,
+      length,
+      nowTs,
+      accessCount: this.#access[0],
+      lastAccessTs: this.#access[1],
+    })
+    if (activeFrames <= n) {
+      this.#storeUsed = 0
+      const tail = activeFrames * len
+      if (tail > 0 && at + values - tail !== 0) local.keptMove(at + values - tail, tail)
+      this.#keptUsed = tail
+      this.#journal = tail === 0 ? [] : [piece(0, tail)]
+    } else {
+      this.#keepLast(activeFrames - n)
+      this.#journal.push(piece(at, values))
+      this.#keptUsed = at + values
+    }
+    this.#journalFrames = activeFrames
+  }
+
+  /** The journal with every piece a copy of its own (`frames` sliced, kept pieces copied out). */
+  #materialize(): JournalPiece[] {
+    return this.#journal.map((p) => {
+      if ('frames' in p) return { ...p, frames: p.frames.slice() }
+      const { at, length, ...rest } = p
+      return { ...rest, frames: this.#local!.kept(at, length) }
+    })
   }
 
   /** A copy of `values` in the store (grown as needed), after what the journal holds there. */
@@ -425,12 +486,15 @@ export class MovableCompressor implements BackendCompressor {
     let drop = this.#journalFrames - frames
     while (drop > 0 && this.#journal.length > 0) {
       const first = this.#journal[0]
-      const count = first.frames.length / len
+      const count = pieceValues(first) / len
       if (count <= drop) {
         this.#journal.shift()
         drop -= count
       } else {
-        this.#journal[0] = { ...first, frames: first.frames.subarray(drop * len) }
+        this.#journal[0] =
+          'frames' in first
+            ? { ...first, frames: first.frames.subarray(drop * len) }
+            : { ...first, at: first.at + drop * len, length: first.length - drop * len }
         drop = 0
       }
     }
@@ -445,9 +509,15 @@ export class MovableCompressor implements BackendCompressor {
 
   pushMany(frames: Float32Array, nowTs: number): Uint8Array[] {
     const c = this.#here()
-    const out = c.pushMany(frames, nowTs)
-    const open = out.length === 0 ? this.#journalFrames + frames.length / this.#options.tensorLen : c.state().activeFrames
-    this.#record(frames, nowTs, open, true)
+    const { tensorLen, policy } = this.#options
+    // Frames go to the compressor's kept region, where the journal refers to them, unless the
+    // batch is longer than a segment (the region would stay that large).
+    const kept = frames.length <= tensorLen * policy.maxSegmentFrames
+    const at = this.#keptUsed
+    const out = kept ? c.pushManyKept(frames, nowTs, at) : c.pushMany(frames, nowTs)
+    const open = out.length === 0 ? this.#journalFrames + frames.length / tensorLen : c.state().activeFrames
+    if (kept) this.#recordKept(c, at, frames.length, nowTs, open)
+    else this.#record(frames, nowTs, open, true)
     return out
   }
 
@@ -456,6 +526,7 @@ export class MovableCompressor implements BackendCompressor {
     this.#journal = []
     this.#journalFrames = 0
     this.#storeUsed = 0
+    this.#keptUsed = 0
     return out
   }
 
@@ -492,13 +563,8 @@ export class MovableCompressor implements BackendCompressor {
     this.#journal = []
     this.#journalFrames = 0
     this.#storeUsed = 0
+    this.#keptUsed = 0
     this.#store = new Float32Array(0)
-  }
-
-  /** The journal with each piece's frames in an array of its own (a view of the store would be
-   * posted to the worker with the whole store). */
-  #journalCopy(): JournalPiece[] {
-    return this.#journal.map((p) => ({ ...p, frames: p.frames.slice() }))
   }
 
   /**
@@ -511,7 +577,9 @@ export class MovableCompressor implements BackendCompressor {
       op,
       id: 0,
       key: this.#key,
-      rebuild: this.#atWorker() ? null : { ...this.#options, journal: this.#journalCopy() },
+      // Each piece in an array of its own (a view of the store would be posted to the worker
+      // with the whole store).
+      rebuild: this.#atWorker() ? null : { ...this.#options, journal: this.#materialize() },
       access: [this.#access[0], this.#access[1]],
       parts,
       nowTs,
@@ -525,7 +593,12 @@ export class MovableCompressor implements BackendCompressor {
       reply = await this.#pool.run(request, parts.map((p) => p.buffer as ArrayBuffer), undefined)
     }
     if (reply.state !== undefined) {
-      this.#local?.free()
+      if (this.#local !== null) {
+        // The kept region goes with the local compressor: the journal keeps copies.
+        this.#journal = this.#materialize()
+        this.#keptUsed = 0
+        this.#local.free()
+      }
       this.#local = null
       this.#workerGeneration = this.#pool.generation
       this.#workerState = reply.state

@@ -112,10 +112,26 @@ const limitError = (what: string, requested: number, max: number): TemporalTenso
     `${what} (${requested}) exceeds the WebAssembly backend's maximum (${max}); see WASM_LIMITS`,
   )
 
-/** A compressor made by `Glue`: the backend contract plus `pushManyParts`. Internal. */
+/** A compressor made by `Glue`: the backend contract plus `pushManyParts` and its kept region. Internal. */
 export interface GlueCompressor extends BackendCompressor {
   /** `pushMany` on frames given in pieces (each a whole number of frames), copied in turn. */
   pushManyParts(parts: readonly Float32Array[], nowTs: number): Uint8Array[]
+  /**
+   * `pushMany` of `frames` copied to value `at` of this compressor's own region of module
+   * memory (grown as needed, keeping values `[0, at)`), where they stay until a later call
+   * writes over them: a journal can refer to them there instead of copying them again.
+   */
+  pushManyKept(frames: Float32Array, nowTs: number, at: number): Uint8Array[]
+  /** A copy of values `[at, at + length)` of the region (in bounds: what `pushManyKept` wrote). */
+  kept(at: number, length: number): Float32Array
+  /** Moves values `[from, from + length)` of the region to its start. */
+  keptMove(from: number, length: number): void
+}
+
+/** What a compressor holds in the module: its handle and its kept region. */
+interface Held {
+  handle: number
+  kept: Region
 }
 
 /** One instance of the module and the glue's state in it (the worker makes its own). Internal. */
@@ -128,7 +144,7 @@ export class Glue {
   readonly #msg: Region = { ptr: 0, cap: 0 }
   readonly #input: Region = { ptr: 0, cap: 0 }
   readonly #output: Region = { ptr: 0, cap: 0 }
-  readonly #handles: FinalizationRegistry<number>
+  readonly #handles: FinalizationRegistry<Held>
   readonly kernels: string
 
   constructor(instance: WasmInstance) {
@@ -140,10 +156,11 @@ export class Glue {
     const scratch = ex.ttc_scratch_ptr() >>> 0
     this.#out = scratch // a u32/usize out-parameter
     this.#info = scratch + 16 // an info struct (up to 9 words)
-    this.#handles = new FinalizationRegistry<number>((handle) => {
+    this.#handles = new FinalizationRegistry<Held>((held) => {
       if (this.broken === null) {
         try {
-          this.ex.ttc_free(handle)
+          this.ex.ttc_free(held.handle)
+          this.#release(held.kept)
         } catch (e) {
           this.#trapped(e)
         }
@@ -180,8 +197,13 @@ export class Glue {
     }
   }
 
+  /** A view of the module's memory, made again only when the memory has grown. */
+  #dataView: DataView | null = null
+
   #u32(ptr: number): number {
-    return new DataView(this.ex.memory.buffer).getUint32(ptr, true)
+    const buffer = this.ex.memory.buffer
+    if (this.#dataView?.buffer !== buffer) this.#dataView = new DataView(buffer)
+    return this.#dataView.getUint32(ptr, true)
   }
 
   #bytesAt(ptr: number, len: number): Uint8Array {
@@ -215,6 +237,25 @@ export class Glue {
     this.#check(this.ex.ttc_alloc(cap, this.#out))
     region.ptr = this.#u32(this.#out)
     region.cap = cap
+    return region
+  }
+
+  /** Frees `region` (if allocated) and leaves it empty. */
+  #release(region: Region): void {
+    if (region.cap > 0) this.#check(this.ex.ttc_dealloc(region.ptr, region.cap))
+    region.ptr = 0
+    region.cap = 0
+  }
+
+  /** `region` with room for `size` bytes, its first `keep` bytes kept when it moves. */
+  #grow(region: Region, size: number, keep: number): Region {
+    if (region.cap >= size) return region
+    const old = { ...region }
+    region.ptr = 0
+    region.cap = 0
+    this.#ensure(region, Math.max(size, Math.min(2 * old.cap, WASM_LIMITS.maxBufferBytes)))
+    if (keep > 0) new Uint8Array(this.ex.memory.buffer).copyWithin(region.ptr, old.ptr, old.ptr + keep)
+    this.#release(old)
     return region
   }
 
@@ -288,6 +329,7 @@ export class Glue {
       return this.#u32(this.#out)
     })
     const token = {}
+    const held: Held = { handle, kept: { ptr: 0, cap: 0 } }
     const framesLimit = (bytes: number) => {
       if (bytes > WASM_LIMITS.maxBufferBytes) {
         throw limitError('frames in one call, in bytes,', bytes, WASM_LIMITS.maxBufferBytes)
@@ -312,6 +354,21 @@ export class Glue {
         }),
       pushMany: (frames, ts) => pushParts([frames], ts),
       pushManyParts: pushParts,
+      pushManyKept: (frames, ts, at) =>
+        this.run(() => {
+          framesLimit((at + frames.length) * 4)
+          this.#grow(held.kept, (at + frames.length) * 4, at * 4)
+          const inPtr = held.kept.ptr + at * 4
+          new Float32Array(ex.memory.buffer, inPtr, frames.length).set(frames)
+          const n = this.#withOutput(1, (ptr, cap) => ex.ttc_push_frames(handle, ts, inPtr, frames.length, ptr, cap, this.#out))
+          return this.#splitSegments(this.#output.ptr, n)
+        }),
+      // Reads only: usable on a broken instance too (its memory is still there).
+      kept: (at, length) => new Float32Array(ex.memory.buffer, held.kept.ptr + at * 4, length).slice(),
+      keptMove: (from, length) => {
+        const base = held.kept.ptr
+        new Float32Array(ex.memory.buffer).copyWithin(base / 4, base / 4 + from, base / 4 + from + length)
+      },
       flush: () =>
         this.run(() => {
           const n = this.#withOutput(1, (ptr, cap) => ex.ttc_flush(handle, ptr, cap, this.#out))
@@ -359,10 +416,15 @@ export class Glue {
       free: () => {
         this.#handles.unregister(token)
         // On a broken instance there is nothing to free (and nothing may be called).
-        if (this.broken === null) this.run(() => this.#check(ex.ttc_free(handle)))
+        if (this.broken === null) {
+          this.run(() => {
+            this.#check(ex.ttc_free(handle))
+            this.#release(held.kept)
+          })
+        }
       },
     }
-    this.#handles.register(compressor, handle, token)
+    this.#handles.register(compressor, held, token)
     return compressor
   }
 
@@ -385,14 +447,24 @@ export class Glue {
 
   decodeSegmentInto(segment: Uint8Array, out: Float32Array): number {
     return this.run(() => {
+      const ex = this.ex
       const segPtr = this.#putBytes(segment)
-      const values = this.#valueCount(segPtr, segment)
-      if (values > out.length) {
-        throw new TemporalTensorError('BUFFER_TOO_SMALL', `output holds ${out.length} values, the segment ${values}`)
+      // One call when the output region is large enough (the usual case): the core checks the
+      // header, and reports a segment larger than `out` or the region, with the values it holds.
+      const cap = Math.min(out.length, Math.floor(this.#output.cap / 4))
+      let status = ex.ttc_decode_segment(segPtr, segment.byteLength, this.#output.ptr, cap, this.#out)
+      if (status === TOO_SMALL) {
+        const values = this.#u32(this.#out)
+        if (values > out.length) {
+          throw new TemporalTensorError('BUFFER_TOO_SMALL', `output holds ${out.length} values, the segment ${values}`)
+        }
+        if (values <= cap) throw new TemporalTensorError('INTERNAL', `the core asked for ${values} values of output with ${cap} available`)
+        this.#ensure(this.#output, values * 4)
+        status = ex.ttc_decode_segment(segPtr, segment.byteLength, this.#output.ptr, values, this.#out)
       }
-      this.#ensure(this.#output, values * 4)
-      const n = this.#withOutput(4, (ptr, cap) => this.ex.ttc_decode_segment(segPtr, segment.byteLength, ptr, cap, this.#out))
-      out.set(new Float32Array(this.ex.memory.buffer, this.#output.ptr, n))
+      this.#check(status)
+      const n = this.#u32(this.#out)
+      out.set(new Float32Array(ex.memory.buffer, this.#output.ptr, n))
       return n
     })
   }

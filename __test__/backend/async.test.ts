@@ -172,6 +172,41 @@ describe(`async calls on the ${backend} backend (${kernels})`, () => {
     for (const x of [sync, c, d]) x.free()
   })
 
+  // On WebAssembly synchronous batches stay in the compressor's region of module memory, where
+  // its journal refers to them (growing the region keeps them, a segment moves the open tail to
+  // its start); an async call copies them out for the worker. Arrays reused by the caller, many
+  // batches open at once, and segments closing inside a batch must all replay to the same bytes.
+  for (const format of ['coded', 'packed'] as const) {
+    it(`synchronous batches in reused arrays, then an async call and back: the bytes of sync calls alone (${format})`, async () => {
+      const data = stream(N, 200, 5)
+      const reference = make(format)
+      const c = make(format)
+      const batch = new Float32Array(7 * N)
+      let at = 0
+      const next = (k: number) => {
+        const frames = batch.subarray(0, k * N)
+        frames.set(data.subarray(at * N, (at + k) * N))
+        at += k
+        return frames
+      }
+      for (const k of [1, 2, 3, 7, 5, 6, 1, 7, 4]) {
+        const frames = next(k)
+        const expected = reference.pushMany(frames, at)
+        expect(c.pushMany(frames, at), `batch ${k} at ${at}`).toEqual(expected)
+        batch.fill(Number.NaN) // the caller reuses its array: the journal must not see it
+        if (k === 7) {
+          const more = next(3)
+          const expectedMore = reference.pushMany(more, at)
+          expect(await c.pushManyAsync(more, at), `async at ${at}`).toEqual(expectedMore)
+        }
+      }
+      expect(c.peek()).toEqual(reference.peek())
+      expect(c.flush()).toEqual(reference.flush())
+      c.free()
+      reference.free()
+    })
+  }
+
   it('failures: the synchronous call\'s codes, nothing changed, and the compressor usable after', async () => {
     const c = make()
     await c.pushManyAsync(stream(N, 3, 2), 1)
