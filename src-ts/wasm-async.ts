@@ -12,7 +12,9 @@
  * this thread sends the journal along and the worker rebuilds it; a synchronous call on one at
  * home in the worker rebuilds it here (at most one open segment of frames). Back-to-back async
  * calls never rebuild anything. The journal costs a copy of the open segment's frames (at most
- * `maxSegmentFrames × tensorLen` values).
+ * `maxSegmentFrames × tensorLen` values); synchronous batches no longer than a segment are not
+ * copied for it: they stay in the compressor's region of module memory, where they were copied
+ * for the push (up to twice that many values), until an async call copies them out.
  *
  * If the worker cannot be started (no `Worker`, a content security policy refusing it) the
  * async calls run on this thread one event-loop turn later, as before. If it dies or traps, the

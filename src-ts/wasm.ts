@@ -253,7 +253,8 @@ export class Glue {
     const old = { ...region }
     region.ptr = 0
     region.cap = 0
-    this.#ensure(region, Math.max(size, Math.min(2 * old.cap, WASM_LIMITS.maxBufferBytes)))
+    // Exactly `size` (a compressor's region never needs more than twice its segment).
+    this.#ensure(region, size)
     if (keep > 0) new Uint8Array(this.ex.memory.buffer).copyWithin(region.ptr, old.ptr, old.ptr + keep)
     this.#release(old)
     return region
