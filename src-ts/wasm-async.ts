@@ -367,8 +367,6 @@ export class MovableCompressor implements BackendCompressor {
   #workerState: CompressorState | null = null
   #journal: LocalPiece[] = []
   #journalFrames = 0
-  /** Values of the local compressor's kept region that journal pieces may refer to. */
-  #keptUsed = 0
   /**
    * Where the journal's copies of pushed frames live: pieces are views of it, appended one after
    * another (`#storeUsed` values so far) and rewritten from the start when the journal restarts,
@@ -422,7 +420,6 @@ export class MovableCompressor implements BackendCompressor {
     if (activeFrames <= n) {
       // The journal restarts: nothing views the store or the kept region any more.
       this.#storeUsed = 0
-      this.#keptUsed = 0
       const tail = frames.subarray((n - activeFrames) * len)
       this.#journal = activeFrames === 0 ? [] : [piece(copy ? this.#keep(tail) : tail)]
     } else {
@@ -436,7 +433,7 @@ export class MovableCompressor implements BackendCompressor {
    * As `#record`, for frames that `pushManyKept` left at value `at` of the local compressor's
    * kept region (`values` of them): the journal refers to them there.
    */
-  #recordKept(local: GlueCompressor, at: number, values: number, nowTs: number, activeFrames: number): void {
+  #recordKept(at: number, values: number, nowTs: number, activeFrames: number): void {
     const len = this.#options.tensorLen
     const n = values / len
     const piece = (from: number, length: number): KeptPiece => ({
@@ -447,17 +444,39 @@ export class MovableCompressor implements BackendCompressor {
       lastAccessTs: this.#access[1],
     })
     if (activeFrames <= n) {
+      // The open tail stays where it is (the next batch goes around it: see `#keptPlace`).
       this.#storeUsed = 0
       const tail = activeFrames * len
-      if (tail > 0 && at + values - tail !== 0) local.keptMove(at + values - tail, tail)
-      this.#keptUsed = tail
-      this.#journal = tail === 0 ? [] : [piece(0, tail)]
+      this.#journal = tail === 0 ? [] : [piece(at + values - tail, tail)]
     } else {
       this.#keepLast(activeFrames - n)
       this.#journal.push(piece(at, values))
-      this.#keptUsed = at + values
     }
     this.#journalFrames = activeFrames
+  }
+
+  /**
+   * Where in `local`'s kept region the next `values` go, clear of the pieces the journal refers
+   * to: after the last one, else at the start, when that fits in the region as it is; else the
+   * pieces are moved together to its start and the values go after them (the region grows only
+   * then, so it never holds more than the journal plus one batch).
+   */
+  #keptPlace(local: GlueCompressor, values: number): number {
+    const kept = this.#journal.filter((p): p is KeptPiece => !('frames' in p))
+    if (kept.length === 0) return 0
+    const cap = local.keptCapacity()
+    const clear = (at: number) => at + values <= cap && kept.every((p) => at + values <= p.at || p.at + p.length <= at)
+    const last = kept[kept.length - 1]
+    if (clear(last.at + last.length)) return last.at + last.length
+    if (clear(0)) return 0
+    // In order of place, each moves down to the end of the ones before it: nothing is overwritten.
+    let end = 0
+    for (const p of [...kept].sort((a, b) => a.at - b.at)) {
+      if (p.at !== end) local.keptMove(p.at, p.length, end)
+      p.at = end
+      end += p.length
+    }
+    return end
   }
 
   /** The journal with every piece a copy of its own (`frames` sliced, kept pieces copied out). */
@@ -515,10 +534,10 @@ export class MovableCompressor implements BackendCompressor {
     // Frames go to the compressor's kept region, where the journal refers to them, unless the
     // batch is longer than a segment (the region would stay that large).
     const kept = frames.length <= tensorLen * policy.maxSegmentFrames
-    const at = this.#keptUsed
+    const at = kept ? this.#keptPlace(c, frames.length) : 0
     const out = kept ? c.pushManyKept(frames, nowTs, at) : c.pushMany(frames, nowTs)
     const open = out.length === 0 ? this.#journalFrames + frames.length / tensorLen : c.state().activeFrames
-    if (kept) this.#recordKept(c, at, frames.length, nowTs, open)
+    if (kept) this.#recordKept(at, frames.length, nowTs, open)
     else this.#record(frames, nowTs, open, true)
     return out
   }
@@ -528,7 +547,6 @@ export class MovableCompressor implements BackendCompressor {
     this.#journal = []
     this.#journalFrames = 0
     this.#storeUsed = 0
-    this.#keptUsed = 0
     return out
   }
 
@@ -565,7 +583,6 @@ export class MovableCompressor implements BackendCompressor {
     this.#journal = []
     this.#journalFrames = 0
     this.#storeUsed = 0
-    this.#keptUsed = 0
     this.#store = new Float32Array(0)
   }
 
@@ -598,8 +615,7 @@ export class MovableCompressor implements BackendCompressor {
       if (this.#local !== null) {
         // The kept region goes with the local compressor: the journal keeps copies.
         this.#journal = this.#materialize()
-        this.#keptUsed = 0
-        this.#local.free()
+            this.#local.free()
       }
       this.#local = null
       this.#workerGeneration = this.#pool.generation

@@ -124,8 +124,10 @@ export interface GlueCompressor extends BackendCompressor {
   pushManyKept(frames: Float32Array, nowTs: number, at: number): Uint8Array[]
   /** A copy of values `[at, at + length)` of the region (in bounds: what `pushManyKept` wrote). */
   kept(at: number, length: number): Float32Array
-  /** Moves values `[from, from + length)` of the region to its start. */
-  keptMove(from: number, length: number): void
+  /** Moves values `[from, from + length)` of the region to value `to` (overlap allowed). */
+  keptMove(from: number, length: number, to: number): void
+  /** Values the region holds now (`pushManyKept` grows it). */
+  keptCapacity(): number
 }
 
 /** What a compressor holds in the module: its handle and its kept region. */
@@ -366,10 +368,11 @@ export class Glue {
         }),
       // Reads only: usable on a broken instance too (its memory is still there).
       kept: (at, length) => new Float32Array(ex.memory.buffer, held.kept.ptr + at * 4, length).slice(),
-      keptMove: (from, length) => {
-        const base = held.kept.ptr
-        new Float32Array(ex.memory.buffer).copyWithin(base / 4, base / 4 + from, base / 4 + from + length)
+      keptMove: (from, length, to) => {
+        const base = held.kept.ptr / 4
+        new Float32Array(ex.memory.buffer).copyWithin(base + to, base + from, base + from + length)
       },
+      keptCapacity: () => held.kept.cap / 4,
       flush: () =>
         this.run(() => {
           const n = this.#withOutput(1, (ptr, cap) => ex.ttc_flush(handle, ptr, cap, this.#out))
