@@ -30,7 +30,8 @@ export function buildWasm({ enforceBudget = false } = {}) {
   for (const v of VARIANTS) {
     step(`Building the WebAssembly module ${v.file}`)
     const targetDir = join(root, 'target', v.dir)
-    const { cmd, args, env } = wasmBuild({ targetDir, rustflags: v.rustflags })
+    // Panics trap without a message (the shipped modules have nowhere to print one).
+    const { cmd, args, env } = wasmBuild({ targetDir, rustflags: v.rustflags, immediateAbort: true })
     run(cmd, args, { env })
     const built = join(targetDir, 'wasm32-unknown-unknown', 'wasm', 'ruvector_temporal_tensor_wasm.wasm')
     const out = join(root, 'wasm', v.file)

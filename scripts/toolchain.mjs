@@ -66,8 +66,10 @@ export function wasmPackages() {
  * `features` of the crate, e.g. `['kernel-check']`): returns `{ cmd, args, env }` for lib.mjs's
  * run(). rustup's toolchain when it has the wasm32 std, else rustc-web with `-Zbuild-std` linked
  * by rustup's rust-lld (separate target dirs keep the two compilers' artifacts apart).
+ * `immediateAbort` (rustc-web only, where std is built anyway): the `immediate-abort` panic
+ * strategy, a trap without formatting a message (the host sees the same trap; ≈ 8 KB smaller).
  */
-export function wasmBuild({ targetDir, rustflags = '', features = [] }) {
+export function wasmBuild({ targetDir, rustflags = '', features = [], immediateAbort = false }) {
   const args = ['build', '--profile', 'wasm', '--target', WASM_TARGET, '-p', 'ruvector-temporal-tensor-wasm', '--target-dir', targetDir]
   if (features.length > 0) args.push('--features', features.join(','))
   if (rustupHasTarget(WASM_TARGET)) {
@@ -77,7 +79,9 @@ export function wasmBuild({ targetDir, rustflags = '', features = [] }) {
   return {
     cmd: NIGHTLY_CARGO,
     args: [...args, buildStd('std', 'panic_abort')],
-    env: nightlyEnv({ RUSTFLAGS: `-C linker=${lld} ${rustflags}`.trim() }),
+    env: nightlyEnv({
+      RUSTFLAGS: `-C linker=${lld} ${rustflags}${immediateAbort ? ' -Zunstable-options -Cpanic=immediate-abort' : ''}`.trim(),
+    }),
   }
 }
 
