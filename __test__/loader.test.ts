@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
-import { DEFAULT_KEYFRAME_INTERVAL, DEFAULT_POLICY, ERROR_CODES } from '../dist/index.mjs'
+import { DEFAULT_KEYFRAME_INTERVAL, DEFAULT_POLICY, ERROR_CODES, MAX_DECODE_VALUES } from '../dist/index.mjs'
+import { isCodedVersion } from '../src-ts/limits.js'
 import { vectorsDir } from './helpers.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -122,5 +123,12 @@ describe('one set of defaults', () => {
     const rust = JSON.parse(readFileSync(new URL('defaults.json', vectorsDir), 'utf8'))
     expect({ ...DEFAULT_POLICY }).toEqual(rust.policy)
     expect(DEFAULT_KEYFRAME_INTERVAL).toBe(rust.keyframeInterval)
+  })
+
+  it("the facade's decode limit and coded versions are the Rust core's", () => {
+    const rust = JSON.parse(readFileSync(new URL('defaults.json', vectorsDir), 'utf8'))
+    expect(MAX_DECODE_VALUES).toBe(rust.maxDecodeValues)
+    const coded = Array.from({ length: 256 }, (_, v) => v).filter((v) => isCodedVersion(v))
+    expect(coded).toEqual(rust.codedVersions)
   })
 })

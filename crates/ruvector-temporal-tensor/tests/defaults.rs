@@ -1,9 +1,11 @@
-//! The core's defaults that the bindings must repeat as constants (the TypeScript facade's
-//! `DEFAULT_POLICY` and `DEFAULT_KEYFRAME_INTERVAL`), pinned as `tests/vectors/defaults.json`
-//! so the bindings' tests compare against the core instead of a second hand-written copy.
+//! The core's defaults and constants that the bindings must repeat (the TypeScript facade's
+//! `DEFAULT_POLICY`, `DEFAULT_KEYFRAME_INTERVAL`, `MAX_DECODE_VALUES` and the coded versions its
+//! stream reader and `segmentInfo` recognise), pinned as `tests/vectors/defaults.json` so the
+//! bindings' tests compare against the core instead of a second hand-written copy.
 //! `TTC_BLESS=1` rewrites the file.
 
-use ruvector_temporal_tensor::coded::DEFAULT_KEYFRAME_INTERVAL;
+use ruvector_temporal_tensor::coded::{is_coded_version, DEFAULT_KEYFRAME_INTERVAL};
+use ruvector_temporal_tensor::limits::MAX_DECODE_VALUES;
 use ruvector_temporal_tensor::TierPolicy;
 use std::fs;
 use std::path::PathBuf;
@@ -14,7 +16,8 @@ fn defaults_file_matches_the_core() {
     let expected = format!(
         "{{\n  \"policy\": {{\n    \"hotMinScore\": {},\n    \"warmMinScore\": {},\n    \
          \"warmBits\": {},\n    \"driftPctQ8\": {},\n    \"groupLen\": {},\n    \
-         \"maxSegmentFrames\": {},\n    \"fixedBits\": {}\n  }},\n  \"keyframeInterval\": {}\n}}\n",
+         \"maxSegmentFrames\": {},\n    \"fixedBits\": {}\n  }},\n  \"keyframeInterval\": {},\n  \
+         \"maxDecodeValues\": {},\n  \"codedVersions\": [{}]\n}}\n",
         p.hot_min_score,
         p.warm_min_score,
         p.warm_bits,
@@ -23,6 +26,12 @@ fn defaults_file_matches_the_core() {
         p.max_segment_frames,
         p.fixed_bits,
         DEFAULT_KEYFRAME_INTERVAL,
+        MAX_DECODE_VALUES,
+        (0..=u8::MAX)
+            .filter(|&v| is_coded_version(v))
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
     );
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/defaults.json");
     if std::env::var_os("TTC_BLESS").is_some() {
