@@ -197,15 +197,20 @@ impl Default for FrameStats {
 impl FrameStats {
     /// Adds a group measured in code steps (`x = v / scale`) by a kernel.
     pub(crate) fn fold_group(&mut self, group: &GroupStats, scale: f32, qmax: f32) {
-        self.finite &= group.finite();
+        self.fold_maxima(group.max_x, qmax, group.max_x * scale, group.max_e * scale);
+    }
+
+    /// Adds maxima measured by a kernel: `max_x` the largest `|x|` in code steps (NaN, or above
+    /// `f32::MAX`, when a value was not finite or overflowed once scaled), `max_abs` and
+    /// `max_err` the largest `|v|` and rounding error in value units (0 when not measured).
+    pub(crate) fn fold_maxima(&mut self, max_x: f32, qmax: f32, max_abs: f32, max_err: f32) {
+        self.finite &= max_x <= f32::MAX;
         // Beyond qmax + ½ steps, or NaN (non-finite input): clamped.
-        let within = group.max_x.partial_cmp(&(qmax + 0.5));
+        let within = max_x.partial_cmp(&(qmax + 0.5));
         self.clamped |= !matches!(within, Some(FloatOrdering::Less | FloatOrdering::Equal));
-        let max_abs = group.max_x * scale;
         if max_abs > self.max_abs {
             self.max_abs = max_abs;
         }
-        let max_err = group.max_e * scale;
         if max_err > self.max_err {
             self.max_err = max_err;
         }

@@ -537,20 +537,7 @@ fn quantize_pack_groups_measuring(
         }
     }
     let max_x = f32::from_bits(hmax_u32(all_x));
-    stats.finite &= max_x <= f32::MAX;
-    let within = max_x.partial_cmp(&(qmax + 0.5));
-    stats.clamped |= !matches!(
-        within,
-        Some(core::cmp::Ordering::Less | core::cmp::Ordering::Equal)
-    );
-    let max_abs = hmax_f32(max_abs);
-    if max_abs > stats.max_abs {
-        stats.max_abs = max_abs;
-    }
-    let max_err = hmax_f32(max_err);
-    if max_err > stats.max_err {
-        stats.max_err = max_err;
-    }
+    stats.fold_maxima(max_x, qmax, hmax_f32(max_abs), hmax_f32(max_err));
 }
 
 fn unpack_dequantize(data: &[u8], bits: u32, scale: f32, qmax: i32, out: &mut [f32]) {

@@ -883,20 +883,7 @@ macro_rules! packing_kernels {
                 }
             }
             let max_x = f32::from_bits(hmax_u32(all_x));
-            stats.finite &= max_x <= f32::MAX;
-            let within = max_x.partial_cmp(&(qmax + 0.5));
-            stats.clamped |= !matches!(
-                within,
-                Some(core::cmp::Ordering::Less | core::cmp::Ordering::Equal)
-            );
-            let max_abs = hmax_ps(max_abs);
-            if max_abs > stats.max_abs {
-                stats.max_abs = max_abs;
-            }
-            let max_err = hmax_ps(max_err);
-            if max_err > stats.max_err {
-                stats.max_err = max_err;
-            }
+            stats.fold_maxima(max_x, qmax, hmax_ps(max_abs), hmax_ps(max_err));
         }
 
         pub(super) fn quantize_pack_groups_bounded(
@@ -953,16 +940,7 @@ macro_rules! packing_kernels {
                 }
             }
             let max_x = f32::from_bits(hmax_u32(all_x));
-            stats.finite &= max_x <= f32::MAX;
-            let within = max_x.partial_cmp(&(qmax + 0.5));
-            stats.clamped |= !matches!(
-                within,
-                Some(core::cmp::Ordering::Less | core::cmp::Ordering::Equal)
-            );
-            let max_abs = hmax_ps(max_abs);
-            if max_abs > stats.max_abs {
-                stats.max_abs = max_abs;
-            }
+            stats.fold_maxima(max_x, qmax, hmax_ps(max_abs), 0.0);
         }
 
         pub(super) fn unpack_dequantize(
