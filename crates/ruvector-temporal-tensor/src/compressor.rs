@@ -117,20 +117,9 @@ impl ActiveSegment {
         let old_len = self.data.len();
         // Cannot overflow: frames * n * bits stays within the u32 data_len (see frame_cap).
         let new_len = packed_len(self.frames as u64 * n + n, bits).unwrap_or(0) as usize;
-        // Room after the frame: the kernels store whole vectors up to its last byte.
-        self.data.resize(new_len + WRITE_SLACK, 0);
-        let mut writer = BitWriter::new(&mut self.data, start_bit, bits);
         // Most frames of a stream are proven within bounds by the half-step bound on the
         // rounding error, so it is measured only when that bound is not enough.
-        let (stats, bounded) = quantize_frame_bounded(
-            frame,
-            &self.scales,
-            &self.divisors,
-            group_len,
-            bits,
-            &mut writer,
-        );
-        writer.finish();
+        let (stats, bounded) = self.quantize_at(frame, group_len, start_bit, new_len, true);
         let target = error_target(bits);
         let fits = stats.finite
             && !stats.clamped
@@ -143,17 +132,8 @@ impl ActiveSegment {
                 };
                 bound.within(target) || {
                     self.roll_back(old_len, start_bit);
-                    self.data.resize(new_len + WRITE_SLACK, 0);
-                    let mut writer = BitWriter::new(&mut self.data, start_bit, bits);
-                    let measured = quantize_frame(
-                        frame,
-                        &self.scales,
-                        &self.divisors,
-                        group_len,
-                        bits,
-                        &mut writer,
-                    );
-                    writer.finish();
+                    let (measured, _) =
+                        self.quantize_at(frame, group_len, start_bit, new_len, false);
                     measured.within(target)
                 }
             };
@@ -169,6 +149,34 @@ impl ActiveSegment {
         } else {
             Append::NonFinite
         }
+    }
+
+    /// Quantizes `frame` into the segment's bits from `start_bit` on, the data grown to
+    /// `new_len` bytes plus room after them (the kernels store whole vectors up to the frame's
+    /// last byte). With `bounded`, as [`quantize_frame_bounded`] (the returned flag says whether
+    /// the rounding error was left out); otherwise measured, as [`quantize_frame`].
+    fn quantize_at(
+        &mut self,
+        frame: &[f32],
+        group_len: usize,
+        start_bit: u64,
+        new_len: usize,
+        bounded: bool,
+    ) -> (FrameStats, bool) {
+        self.data.resize(new_len + WRITE_SLACK, 0);
+        let bits = self.bits as u32;
+        let mut writer = BitWriter::new(&mut self.data, start_bit, bits);
+        let (scales, divisors) = (&self.scales, &self.divisors);
+        let result = if bounded {
+            quantize_frame_bounded(frame, scales, divisors, group_len, bits, &mut writer)
+        } else {
+            (
+                quantize_frame(frame, scales, divisors, group_len, bits, &mut writer),
+                false,
+            )
+        };
+        writer.finish();
+        result
     }
 
     /// Drops the bytes after `old_len` and clears the bits from `start_bit` on in the shared
