@@ -916,10 +916,12 @@ impl CodedWriter {
         let inv = 1.0 / step;
         let kernels = crate::kernels::active().coded;
         if step.is_normal() && inv.is_normal() {
+            // The previous frame's predictor and difference (none for a block's first frame).
+            let previous = self.previous_mode();
             let predictor = if first_of_block {
                 Predictor::Weighted(0)
             } else {
-                self.choose_predictor(frame)
+                self.choose_predictor(frame, previous.map(|(p, _)| p))
             };
             // A block's first frame may also be quantized along a chain, when that is cheaper.
             let chain = first_of_block.then(|| {
@@ -959,7 +961,7 @@ impl CodedWriter {
                     .unwrap_or(0);
                 // The previous frame's difference, unless another saves more than a mode
                 // change costs.
-                if let Some((_, dp)) = self.previous_mode() {
+                if let Some((_, dp)) = previous {
                     let dp = dp as usize;
                     if dp != d
                         && costs[3 + dp] <= MAX_RESIDUAL
@@ -981,9 +983,9 @@ impl CodedWriter {
                     }
                 }
                 if within && largest <= MAX_RESIDUAL {
-                    if !first_of_block
-                        && self.keep_previous_mode(frame, predictor, d, cost, step, limit)
-                    {
+                    if previous.is_some_and(|kept| {
+                        self.keep_previous_mode(frame, kept, (predictor, d), cost, step, limit)
+                    }) {
                         return;
                     }
                     (kernels.residuals)(&self.codes, difference, &mut self.frame_symbols);
@@ -1011,7 +1013,8 @@ impl CodedWriter {
     /// [`MAX_SMOOTHING_PASSES`] times, whichever is closest to `frame` by
     /// [`prediction_distance`](crate::kernels::coded::prediction_distance). Passes stop when one
     /// more does not get closer, so the chosen smoothed frame is still in `smoothed[(n − 1) % 2]`.
-    fn choose_predictor(&mut self, frame: &[f32]) -> Predictor {
+    /// `previous` is the previous frame's predictor, if it has one in this block.
+    fn choose_predictor(&mut self, frame: &[f32], previous: Option<Predictor>) -> Predictor {
         let kernels = crate::kernels::active().coded;
         let (prediction_distance, smooth) = (kernels.distance, kernels.smooth);
         let position = self.records.len() as u32 % self.keyframe_interval;
@@ -1029,7 +1032,6 @@ impl CodedWriter {
             let [dot, pp, ff] = (kernels.fit_sums)(frame, &self.prev);
             (Fit::new(dot, pp, ff), None)
         };
-        let previous = self.previous_mode().map(|(p, _)| p);
         // The previous frame's weight, unless the best one saves more than a mode change costs
         // (by the squared errors: `n/2 · log2` of their ratio bits).
         let sticky_sq = 2.0 * self.sticky - 1.0;
@@ -1118,13 +1120,14 @@ impl CodedWriter {
     /// bound and its residuals sum to no more steps: most residuals are then 0 whichever
     /// prediction is used, and the mode change would cost bits for nothing. (The distances that
     /// chose the predictor cannot see that: below a step, closer predictions quantize to the
-    /// same symbols.) Returns whether it did (the frame is then accepted). Not for a block's
+    /// same symbols.) `previous` is the previous frame's predictor and difference, `chosen`
+    /// this frame's. Returns whether it did (the frame is then accepted). Not for a block's
     /// first frame.
     fn keep_previous_mode(
         &mut self,
         frame: &[f32],
-        chosen: Predictor,
-        chosen_difference: usize,
+        (previous, dp): (Predictor, u8),
+        (chosen, chosen_difference): (Predictor, usize),
         chosen_cost: u64,
         step: f32,
         limit: f64,
@@ -1132,9 +1135,6 @@ impl CodedWriter {
         if chosen_cost >= self.tensor_len as u64 {
             return false;
         }
-        let Some((previous, dp)) = self.previous_mode() else {
-            return false;
-        };
         let dp = dp as usize;
         if previous == chosen && dp == chosen_difference {
             return false;
