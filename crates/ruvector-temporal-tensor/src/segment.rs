@@ -171,14 +171,7 @@ impl SegmentHeader {
             keyframe_interval: 1,
             frame_padded,
         };
-        let scales = ScaleTable::new(bytes, &header);
-        // The top code 2^bits − 1 decodes to (qmax + 1) · scale, one step beyond qmax.
-        let q = max_code_magnitude(bits as u32);
-        if (0..scale_count as usize).any(|g| {
-            let s = scales.get(g);
-            // Also rejects scales whose extreme code would decode to ±Inf.
-            !(s.is_sign_positive() && (s * q).is_finite() && s.is_finite())
-        }) {
+        if !ScaleTable::new(bytes, &header).all_valid(bits) {
             return corrupt(SegmentField::Scale);
         }
         Ok(header)
@@ -273,20 +266,34 @@ impl<'a> ScaleTable<'a> {
         }
     }
 
-    #[inline]
-    fn get(&self, g: usize) -> f32 {
+    /// Every scale is non-negative (not `-0`), finite, and small enough that the top code
+    /// `2^bits − 1`, which decodes to `(qmax + 1) · scale`, decodes to a finite value.
+    fn all_valid(&self, bits: u8) -> bool {
         if self.f16 {
-            f16_bits_to_f32(u16::from_le_bytes([
-                self.bytes[2 * g],
-                self.bytes[2 * g + 1],
-            ]))
+            // Every finite binary16 times `qmax + 1 <= 128` is finite in f32: the sign and the
+            // exponent field (31 is Inf or NaN) say it all.
+            self.bytes
+                .chunks_exact(2)
+                .all(|h| h[1] & 0x80 == 0 && h[1] & 0x7c != 0x7c)
         } else {
-            f32::from_le_bytes([
-                self.bytes[4 * g],
-                self.bytes[4 * g + 1],
-                self.bytes[4 * g + 2],
-                self.bytes[4 * g + 3],
-            ])
+            let q = max_code_magnitude(bits as u32);
+            self.bytes.chunks_exact(4).all(|b| {
+                let s = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                s.is_sign_positive() && (s * q).is_finite() && s.is_finite()
+            })
+        }
+    }
+
+    /// Every scale as `f32`, into `out` (one slot per scale).
+    fn read_into(&self, out: &mut [f32]) {
+        if self.f16 {
+            for (slot, h) in out.iter_mut().zip(self.bytes.chunks_exact(2)) {
+                *slot = f16_bits_to_f32(u16::from_le_bytes([h[0], h[1]]));
+            }
+        } else {
+            for (slot, b) in out.iter_mut().zip(self.bytes.chunks_exact(4)) {
+                *slot = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            }
         }
     }
 }
@@ -502,9 +509,7 @@ fn decode_range(bytes: &[u8], header: &SegmentHeader, first_frame: u64, out: &mu
         many.resize(count, 0.0);
         &mut many
     };
-    for (g, slot) in scales.iter_mut().enumerate() {
-        *slot = table.get(g);
-    }
+    table.read_into(scales);
     let scales = &*scales;
     let group_len = header.group_len as usize;
     if n % 8 == 0 && group_len % 8 == 0 {
@@ -575,6 +580,33 @@ impl<'a> Iterator for SegmentIter<'a> {
             Err(e) => {
                 self.failed = true;
                 Some(Err(e))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn f16_scale_check_is_the_float_rule() {
+        // Every binary16 pattern, at every width: the bit test on stored f16 scales accepts
+        // exactly the scales the f32 rule (non-negative, finite, top code finite) accepts.
+        for bits in 1..=8u8 {
+            let q = max_code_magnitude(bits as u32);
+            for half in 0..=u16::MAX {
+                let s = f16_bits_to_f32(half);
+                let rule = s.is_sign_positive() && (s * q).is_finite() && s.is_finite();
+                let bytes = half.to_le_bytes();
+                let table = ScaleTable {
+                    bytes: &bytes,
+                    f16: true,
+                };
+                assert_eq!(table.all_valid(bits), rule, "{half:#06x} bits={bits}");
+                let mut read = [0f32];
+                table.read_into(&mut read);
+                assert_eq!(read[0].to_bits(), s.to_bits());
             }
         }
     }

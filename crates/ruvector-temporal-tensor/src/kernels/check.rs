@@ -256,8 +256,10 @@ fn check_groups_against_scalar(kernels: Kernels, bits: u32) {
                     assert!(pb[used..].iter().all(|&x| x == 0), "{what}: past the end");
                     let mut da = vec![0f32; len];
                     let mut db = vec![1f32; len];
+                    // The data alone, and with bytes after it (the kernels may then use
+                    // whole-vector loads up to the last code).
                     scalar::unpack_dequantize_groups(
-                        &pa[..used],
+                        &pa,
                         bits,
                         group_len,
                         &scales,
@@ -265,7 +267,7 @@ fn check_groups_against_scalar(kernels: Kernels, bits: u32) {
                         &mut da,
                     );
                     (kernels.unpack_dequantize_groups)(
-                        &pa[..used],
+                        &pa,
                         bits,
                         group_len,
                         &scales,

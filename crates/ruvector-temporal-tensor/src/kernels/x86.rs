@@ -999,6 +999,10 @@ macro_rules! packing_kernels {
                 return;
             }
             let u = Unpacker::new(bits);
+            // Whole groups of 16-code steps whose every 16-byte window lies inside `data` go
+            // through loops without a check per step (`whole_groups`); the rest, if any (the
+            // frame's last groups near the end of the data, a group length that is not a
+            // multiple of 16, a scale too small for the exact form), through the checked loops.
             if b == 3 {
                 // Each group's 8 possible values (c − qmax)·scale in one register: `vpermps`
                 // picks them by the low 3 bits of each lane, so the codes need no mask and no
@@ -1007,25 +1011,50 @@ macro_rules! packing_kernels {
                     _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
                     bias,
                 ));
-                for (group, &scale) in out[..n].chunks_mut(group_len).zip(scales) {
+                // `SHIFTS[3]` as a constant: the compiler then knows every shift is below 32
+                // (with the shifts in a register it adds a blend for larger ones).
+                let shifts = _mm256_setr_epi32(0, 3, 6, 1, 4, 7, 2, 5);
+                debug_assert_eq!(SHIFTS[3], [0, 3, 6, 1, 4, 7, 2, 5]);
+                let step16 = |src: *const u8, dst: *mut f32, table: __m256| {
+                    // SAFETY: the callers pass 16 readable bytes at `src` and 16 writable
+                    // floats at `dst`.
+                    unsafe {
+                        let bytes = _mm256_broadcastsi128_si256(_mm_loadu_si128(src.cast()));
+                        for half in 0..2 {
+                            // Code `k` in the low bits of lane `k`, later codes above it.
+                            let spread = _mm256_shuffle_epi8(bytes, u.spread[half]);
+                            let codes = _mm256_srlv_epi32(spread, shifts);
+                            let v = _mm256_permutevar8x32_ps(table, codes);
+                            _mm256_storeu_ps(dst.add(8 * half), v);
+                        }
+                    }
+                };
+                let (mut o, mut g) = (0, 0);
+                while let Some(steps16) =
+                    whole_groups(data.len(), at, b, group_len, o, n, g, scales)
+                {
+                    let table = _mm256_mul_ps(steps, _mm256_set1_ps(scales[g]));
+                    // SAFETY: `whole_groups` checked that the group's windows, the last one
+                    // at `at + group_len / 8 · bits − 2·bits`, end inside `data`, and that
+                    // `out[o..o + group_len]` is inside `out`.
+                    unsafe {
+                        let src = data.as_ptr().add(at);
+                        let dst = out.as_mut_ptr().add(o);
+                        for k in 0..steps16 {
+                            step16(src.add(2 * b * k), dst.add(16 * k), table);
+                        }
+                    }
+                    at += group_len / 8 * b;
+                    o += group_len;
+                    g += 1;
+                }
+                for (group, &scale) in out[o..n].chunks_mut(group_len).zip(&scales[g..]) {
                     let table = _mm256_mul_ps(steps, _mm256_set1_ps(scale));
                     let (fast, rest) = group.split_at_mut(16 * windows(data.len(), at, b, group));
                     for dst in fast.chunks_exact_mut(16) {
-                        // SAFETY: the 16 bytes at `at` are inside `data` (`windows`); `dst`
-                        // holds 16 floats.
-                        unsafe {
-                            let bytes = _mm256_broadcastsi128_si256(_mm_loadu_si128(
-                                data.as_ptr().add(at).cast(),
-                            ));
-                            let p = dst.as_mut_ptr();
-                            for half in 0..2 {
-                                // Code `k` in the low bits of lane `k`, later codes above it.
-                                let spread = _mm256_shuffle_epi8(bytes, u.spread[half]);
-                                let codes = _mm256_srlv_epi32(spread, u.shifts);
-                                let v = _mm256_permutevar8x32_ps(table, codes);
-                                _mm256_storeu_ps(p.add(8 * half), v);
-                            }
-                        }
+                        // The 16 bytes at `at` are inside `data` (`windows`); `dst` holds 16
+                        // floats.
+                        step16(data[at..at + 16].as_ptr(), dst.as_mut_ptr(), table);
                         at += 2 * b;
                     }
                     for dst in rest.chunks_exact_mut(8) {
@@ -1049,28 +1078,45 @@ macro_rules! packing_kernels {
                 _mm256_set1_ps(8_388_608.0),
                 _mm256_mul_ps(_mm256_set1_ps(qmax as f32), u.lift),
             );
-            for (group, &scale) in out[..n].chunks_mut(group_len).zip(scales) {
+            // `scale·2^−sh` for every lane is exact unless it would leave the normal range.
+            let exact = |scale: f32| scale == 0.0 || scale >= f32::MIN_POSITIVE * 128.0;
+            let step16 = |src: *const u8, dst: *mut f32, lane_scale: __m256| {
+                // SAFETY: the callers pass 16 readable bytes at `src` and 16 writable floats
+                // at `dst`.
+                unsafe {
+                    let bytes = _mm256_broadcastsi128_si256(_mm_loadu_si128(src.cast()));
+                    let lo = _mm256_sub_ps(u.lifted8(bytes, 0), offset);
+                    let hi = _mm256_sub_ps(u.lifted8(bytes, 1), offset);
+                    _mm256_storeu_ps(dst, _mm256_mul_ps(lo, lane_scale));
+                    _mm256_storeu_ps(dst.add(8), _mm256_mul_ps(hi, lane_scale));
+                }
+            };
+            let (mut o, mut g) = (0, 0);
+            while let Some(steps16) = whole_groups(data.len(), at, b, group_len, o, n, g, scales)
+                .filter(|_| exact(scales[g]))
+            {
+                let lane_scale = _mm256_mul_ps(_mm256_set1_ps(scales[g]), u.unlift);
+                // SAFETY: as for 3 bits.
+                unsafe {
+                    let src = data.as_ptr().add(at);
+                    let dst = out.as_mut_ptr().add(o);
+                    for k in 0..steps16 {
+                        step16(src.add(2 * b * k), dst.add(16 * k), lane_scale);
+                    }
+                }
+                at += group_len / 8 * b;
+                o += group_len;
+                g += 1;
+            }
+            for (group, &scale) in out[o..n].chunks_mut(group_len).zip(&scales[g..]) {
                 let s = _mm256_set1_ps(scale);
-                // `scale·2^−sh` for every lane, exact unless it would leave the normal range.
-                let exact = scale == 0.0 || scale >= f32::MIN_POSITIVE * 128.0;
                 let lane_scale = _mm256_mul_ps(s, u.unlift);
                 let (fast, rest) = group.split_at_mut(16 * windows(data.len(), at, b, group));
-                if exact {
+                if exact(scale) {
                     for dst in fast.chunks_exact_mut(16) {
-                        // SAFETY: the 16 bytes at `at` are inside `data` (`windows`); `dst`
-                        // holds 16 floats.
-                        unsafe {
-                            let bytes = _mm256_broadcastsi128_si256(_mm_loadu_si128(
-                                data.as_ptr().add(at).cast(),
-                            ));
-                            let lo = _mm256_sub_ps(u.lifted8(bytes, 0), offset);
-                            let hi = _mm256_sub_ps(u.lifted8(bytes, 1), offset);
-                            _mm256_storeu_ps(dst.as_mut_ptr(), _mm256_mul_ps(lo, lane_scale));
-                            _mm256_storeu_ps(
-                                dst.as_mut_ptr().add(8),
-                                _mm256_mul_ps(hi, lane_scale),
-                            );
-                        }
+                        // The 16 bytes at `at` are inside `data` (`windows`); `dst` holds 16
+                        // floats.
+                        step16(data[at..at + 16].as_ptr(), dst.as_mut_ptr(), lane_scale);
                         at += 2 * b;
                     }
                 } else {
@@ -1099,6 +1145,31 @@ macro_rules! packing_kernels {
             }
         }
     };
+}
+
+/// Whether group `g` (its codes at byte `at` of data of `len` bytes, its values at
+/// `out[o..o + group_len]` of a frame's `n` whole values) can be decoded with no check per step:
+/// `Some(group_len / 16)` steps of 16 codes of `bits` (< 8) bits when `group_len` is a multiple
+/// of 16, `g` has a scale, the group ends at or before `n`, and every step's 16-byte window
+/// (the last at `at + group_len / 8 · bits − 2·bits`) ends inside the data.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn whole_groups(
+    len: usize,
+    at: usize,
+    bits: usize,
+    group_len: usize,
+    o: usize,
+    n: usize,
+    g: usize,
+    scales: &[f32],
+) -> Option<usize> {
+    let fits = group_len % 16 == 0
+        && group_len > 0
+        && g < scales.len()
+        && o + group_len <= n
+        && at + group_len / 8 * bits + 16 - 2 * bits <= len;
+    fits.then_some(group_len / 16)
 }
 
 /// How many steps of 16 codes of `bits` (< 8) bits, the first at byte `at`, can each load 16
