@@ -431,8 +431,118 @@ const LIFT16: [[u16; 16]; 8] = {
     t
 };
 
-/// `2²³` as f32 bits: `0x4B00_0000 | c` is the float `2²³ + c` for `c < 2²³`.
-const MAGIC_BITS: i32 = 0x4B00_0000;
+/// Code `k` of a 16-code step in the 16-bit lane order that `vpunpcklwd`/`vpunpckhwd` turn into
+/// codes 0..8 and 8..16 in order: lanes 0..4 and 4..8 of the low 128 bits hold codes 0..4 and
+/// 8..12, those of the high 128 bits codes 4..8 and 12..16.
+const fn word_code(lane: usize) -> usize {
+    let (half, j) = (lane / 8, lane % 8);
+    half * 4 + if j < 4 { j } else { j + 4 }
+}
+
+/// Per width (1..=7), the `vpshufb` control putting in 16-bit lane `l` bytes `⌊k·bits/8⌋` and
+/// the next of packed data broadcast to both 128-bit lanes, with `k = word_code(l)`.
+const WORDS: [[i8; 32]; 8] = {
+    let mut t = [[-1i8; 32]; 8];
+    let mut b = 1;
+    while b < 8 {
+        let mut l = 0;
+        while l < 16 {
+            let first = word_code(l) * b / 8;
+            let at = l / 8 * 16 + l % 8 * 2;
+            t[b][at] = first as i8;
+            t[b][at + 1] = (first + 1) as i8;
+            l += 1;
+        }
+        b += 1;
+    }
+    t
+};
+
+/// Per width (1..=7), for 16-bit lane `l`: `2^(16 − bits − k·bits mod 8)`, `k = word_code(l)`,
+/// the multiplier that lifts the lane's code to its top bits.
+const WORD_LIFT: [[u16; 16]; 8] = {
+    let mut t = [[0u16; 16]; 8];
+    let mut b = 1;
+    while b < 8 {
+        let mut l = 0;
+        while l < 16 {
+            t[b][l] = (1u32 << (16 - b - word_code(l) * b % 8)) as u16;
+            l += 1;
+        }
+        b += 1;
+    }
+    t
+};
+
+/// `v`, hidden from the optimizer: with the constant in view, it rewrites the two unpacks of
+/// [`Widen16`] into unpacks plus byte shuffles (three more operations per 16 codes).
+#[target_feature(enable = "avx2")]
+#[inline]
+fn opaque(mut v: __m256i) -> __m256i {
+    // SAFETY: an empty instruction sequence that reads and writes one register.
+    unsafe { core::arch::asm!("/* {0} */", inout(ymm_reg) v, options(pure, nomem, nostack)) };
+    v
+}
+
+/// Dequantizes 16 codes of `bits` (1..=7) bits at a time: a byte shuffle gathers each code's
+/// two bytes into a 16-bit lane, a multiply by a power of two and a shift isolate the code, two
+/// unpacks against `0x4B00` make the lanes the floats `2²³ + c` in order, and per 8 codes a
+/// subtraction of `2²³ + qmax` (exact) and a multiply by the scale (rounded once, as the scalar
+/// `(c − qmax) as f32 · scale`): 9 vector operations per 16 codes, where masking each code in
+/// a 32-bit lane took 11.
+#[derive(Clone, Copy)]
+struct Widen16 {
+    /// [`WORDS`] for this width.
+    order: __m256i,
+    /// [`WORD_LIFT`] for this width.
+    lift: __m256i,
+    /// `16 − bits`.
+    drop: __m128i,
+    /// `0x4B00` in every 16-bit lane: the high half of `2²³`'s bits.
+    magic: __m256i,
+    /// `2²³ + qmax` in every lane.
+    offset: __m256,
+}
+
+impl Widen16 {
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn new(bits: u32, qmax: i32) -> Self {
+        let b = bits as usize;
+        debug_assert!((1..8).contains(&b));
+        Widen16 {
+            order: table(&WORDS[b]),
+            lift: table(&WORD_LIFT[b]),
+            drop: _mm_cvtsi32_si128(16 - b as i32),
+            magic: opaque(_mm256_set1_epi16(0x4B00)),
+            offset: _mm256_set1_ps(8_388_608.0 + qmax as f32),
+        }
+    }
+
+    /// Dequantizes the 16 codes in the first `2·bits` of 16 bytes at `src` into 16 floats at
+    /// `dst`, `scale` in every lane.
+    ///
+    /// # Safety
+    /// 16 bytes at `src` must be readable and 16 floats at `dst` writable.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn step16(&self, src: *const u8, dst: *mut f32, scale: __m256) {
+        // SAFETY: the caller's guarantee.
+        let bytes = unsafe { _mm256_broadcastsi128_si256(_mm_loadu_si128(src.cast())) };
+        let words = _mm256_shuffle_epi8(bytes, self.order);
+        // Each code to the top of its lane (dropping the codes above it), then down.
+        let words = _mm256_srl_epi16(_mm256_mullo_epi16(words, self.lift), self.drop);
+        let lo = _mm256_castsi256_ps(_mm256_unpacklo_epi16(words, self.magic));
+        let hi = _mm256_castsi256_ps(_mm256_unpackhi_epi16(words, self.magic));
+        let lo = _mm256_mul_ps(_mm256_sub_ps(lo, self.offset), scale);
+        let hi = _mm256_mul_ps(_mm256_sub_ps(hi, self.offset), scale);
+        // SAFETY: the caller's guarantee.
+        unsafe {
+            _mm256_storeu_ps(dst, lo);
+            _mm256_storeu_ps(dst.add(8), hi);
+        }
+    }
+}
 
 /// Loads 32 bytes of a table.
 #[target_feature(enable = "avx2")]
@@ -587,11 +697,6 @@ struct Unpacker {
     lift16: __m256i,
     /// `16 − bits`, the shift that brings lifted codes back down.
     drop16: __m128i,
-    /// Per 32-bit lane `k` of a step: the code's bits in place (`(2^bits − 1) << k·bits mod 8`),
-    /// `2^(k·bits mod 8)` and its inverse, as floats.
-    code_mask: __m256i,
-    lift: __m256,
-    unlift: __m256,
     /// The low `bits` bits of every byte (`pdep` mask).
     lane_mask: u64,
 }
@@ -610,12 +715,6 @@ impl Unpacker {
             spread16: table(&SPREAD16[b]),
             lift16: table(&LIFT16[b]),
             drop16: _mm_cvtsi32_si128(16 - b as i32),
-            code_mask: _mm256_sllv_epi32(_mm256_set1_epi32((1 << b) - 1), table(&SHIFTS[b])),
-            lift: _mm256_cvtepi32_ps(_mm256_sllv_epi32(_mm256_set1_epi32(1), table(&SHIFTS[b]))),
-            unlift: _mm256_castsi256_ps(_mm256_sub_epi32(
-                _mm256_set1_epi32(1.0f32.to_bits() as i32),
-                _mm256_slli_epi32::<23>(table(&SHIFTS[b])),
-            )),
             lane_mask: lane_mask(bits),
         }
     }
@@ -627,17 +726,6 @@ impl Unpacker {
     fn codes8(&self, bytes: __m256i, half: usize) -> __m256i {
         let spread = _mm256_shuffle_epi8(bytes, self.spread[half]);
         _mm256_and_si256(_mm256_srlv_epi32(spread, self.shifts), self.mask)
-    }
-
-    /// Codes `8·half..8·half + 8` (of packed bytes broadcast to both 128-bit lanes) as the
-    /// floats `2²³ + code·2^(k·bits mod 8)`: each code masked where it lies, under the
-    /// exponent of 2²³.
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    fn lifted8(&self, bytes: __m256i, half: usize) -> __m256 {
-        let spread = _mm256_shuffle_epi8(bytes, self.spread[half]);
-        let bits = _mm256_and_si256(spread, self.code_mask);
-        _mm256_castsi256_ps(_mm256_or_si256(bits, _mm256_set1_epi32(MAGIC_BITS)))
     }
 
     /// The 8 codes packed in the low `8·bits` bits of `word`, in 32-bit lanes.
@@ -983,8 +1071,34 @@ macro_rules! packing_kernels {
             assert!(data.len() >= n / 8 * b);
             let bias = _mm256_set1_epi32(qmax);
             let mut at = 0;
+            // Whole groups of 16-code steps whose every 16-byte window lies inside `data` go
+            // through loops without a check per step (`whole_groups`); the rest, if any (the
+            // frame's last groups near the end of the data, a group length that is not a
+            // multiple of 16), through the checked loops: with `Widen16` (3 bits: below).
+            let (mut o, mut g) = (0, 0);
+            if b != 3 && b != 8 {
+                let w = Widen16::new(bits, qmax);
+                while let Some(steps16) =
+                    whole_groups(data.len(), at, b, group_len, o, n, g, scales)
+                {
+                    let s = _mm256_set1_ps(scales[g]);
+                    // SAFETY: `whole_groups` checked that the group's windows, the last one at
+                    // `at + group_len / 8 · bits − 2·bits`, end inside `data`, and that
+                    // `out[o..o + group_len]` is inside `out`.
+                    unsafe {
+                        let src = data.as_ptr().add(at);
+                        let dst = out.as_mut_ptr().add(o);
+                        for k in 0..steps16 {
+                            w.step16(src.add(2 * b * k), dst.add(16 * k), s);
+                        }
+                    }
+                    at += group_len / 8 * b;
+                    o += group_len;
+                    g += 1;
+                }
+            }
             if b == 8 {
-                for (group, &scale) in out[..n].chunks_mut(group_len).zip(scales) {
+                for (group, &scale) in out[o..n].chunks_mut(group_len).zip(&scales[g..]) {
                     let s = _mm256_set1_ps(scale);
                     for dst in group.chunks_exact_mut(8) {
                         // SAFETY: 8 bytes at `at < n` (asserted above); `dst` holds 8 floats.
@@ -999,10 +1113,6 @@ macro_rules! packing_kernels {
                 return;
             }
             let u = Unpacker::new(bits);
-            // Whole groups of 16-code steps whose every 16-byte window lies inside `data` go
-            // through loops without a check per step (`whole_groups`); the rest, if any (the
-            // frame's last groups near the end of the data, a group length that is not a
-            // multiple of 16, a scale too small for the exact form), through the checked loops.
             if b == 3 {
                 // Each group's 8 possible values (c − qmax)·scale in one register: `vpermps`
                 // picks them by the low 3 bits of each lane, so the codes need no mask and no
@@ -1029,7 +1139,7 @@ macro_rules! packing_kernels {
                         }
                     }
                 };
-                let (mut o, mut g) = (0, 0);
+                // (`o`, `g` and `at` are still 0 here: the loop above is for other widths.)
                 while let Some(steps16) =
                     whole_groups(data.len(), at, b, group_len, o, n, g, scales)
                 {
@@ -1067,74 +1177,15 @@ macro_rules! packing_kernels {
                 }
                 return;
             }
-            // Code `k` of a step sits at bit `sh = k·bits mod 8` of 32-bit lane `k` after the
-            // byte shuffle: masked in place and given the exponent of 2²³, lane `k` is the
-            // float `2²³ + c·2^sh`; minus `2²³ + qmax·2^sh` it is `(c − qmax)·2^sh`, exactly.
-            // Times `scale·2^−sh` (exact when that is normal or zero) the real product is
-            // `(c − qmax)·scale`, rounded once: the scalar kernel's result. Per 8 codes one
-            // shuffle, an and, an or, a subtraction and a multiply (shuffle ports are the
-            // bottleneck of the shift-and-convert forms).
-            let offset = _mm256_add_ps(
-                _mm256_set1_ps(8_388_608.0),
-                _mm256_mul_ps(_mm256_set1_ps(qmax as f32), u.lift),
-            );
-            // `scale·2^−sh` for every lane is exact unless it would leave the normal range.
-            let exact = |scale: f32| scale == 0.0 || scale >= f32::MIN_POSITIVE * 128.0;
-            let step16 = |src: *const u8, dst: *mut f32, lane_scale: __m256| {
-                // SAFETY: the callers pass 16 readable bytes at `src` and 16 writable floats
-                // at `dst`.
-                unsafe {
-                    let bytes = _mm256_broadcastsi128_si256(_mm_loadu_si128(src.cast()));
-                    let lo = _mm256_sub_ps(u.lifted8(bytes, 0), offset);
-                    let hi = _mm256_sub_ps(u.lifted8(bytes, 1), offset);
-                    _mm256_storeu_ps(dst, _mm256_mul_ps(lo, lane_scale));
-                    _mm256_storeu_ps(dst.add(8), _mm256_mul_ps(hi, lane_scale));
-                }
-            };
-            let (mut o, mut g) = (0, 0);
-            while let Some(steps16) = whole_groups(data.len(), at, b, group_len, o, n, g, scales)
-                .filter(|_| exact(scales[g]))
-            {
-                let lane_scale = _mm256_mul_ps(_mm256_set1_ps(scales[g]), u.unlift);
-                // SAFETY: as for 3 bits.
-                unsafe {
-                    let src = data.as_ptr().add(at);
-                    let dst = out.as_mut_ptr().add(o);
-                    for k in 0..steps16 {
-                        step16(src.add(2 * b * k), dst.add(16 * k), lane_scale);
-                    }
-                }
-                at += group_len / 8 * b;
-                o += group_len;
-                g += 1;
-            }
+            let w = Widen16::new(bits, qmax);
             for (group, &scale) in out[o..n].chunks_mut(group_len).zip(&scales[g..]) {
                 let s = _mm256_set1_ps(scale);
-                let lane_scale = _mm256_mul_ps(s, u.unlift);
                 let (fast, rest) = group.split_at_mut(16 * windows(data.len(), at, b, group));
-                if exact(scale) {
-                    for dst in fast.chunks_exact_mut(16) {
-                        // The 16 bytes at `at` are inside `data` (`windows`); `dst` holds 16
-                        // floats.
-                        step16(data[at..at + 16].as_ptr(), dst.as_mut_ptr(), lane_scale);
-                        at += 2 * b;
-                    }
-                } else {
-                    for dst in fast.chunks_exact_mut(16) {
-                        // SAFETY: as above.
-                        unsafe {
-                            let bytes = _mm256_broadcastsi128_si256(_mm_loadu_si128(
-                                data.as_ptr().add(at).cast(),
-                            ));
-                            for half in 0..2 {
-                                // `(c − qmax)·2^sh · 2^−sh` is exact: then times the scale.
-                                let d = _mm256_sub_ps(u.lifted8(bytes, half), offset);
-                                let v = _mm256_mul_ps(_mm256_mul_ps(d, u.unlift), s);
-                                _mm256_storeu_ps(dst.as_mut_ptr().add(8 * half), v);
-                            }
-                        }
-                        at += 2 * b;
-                    }
+                for dst in fast.chunks_exact_mut(16) {
+                    // SAFETY: the 16 bytes at `at` are inside `data` (`windows`); `dst` holds
+                    // 16 floats.
+                    unsafe { w.step16(data[at..at + 16].as_ptr(), dst.as_mut_ptr(), s) };
+                    at += 2 * b;
                 }
                 for dst in rest.chunks_exact_mut(8) {
                     let codes = u.codes8_swar(word_at(data, at, b));
