@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
-import { DEFAULT_KEYFRAME_INTERVAL, DEFAULT_POLICY, ERROR_CODES, MAX_DECODE_VALUES } from '../dist/index.mjs'
+import { DEFAULT_KEYFRAME_INTERVAL, DEFAULT_POLICY, ERROR_CODES, MAX_DECODE_VALUES, defaultMaxSegmentFrames } from '../dist/index.mjs'
 import { isCodedVersion } from '../src-ts/limits.js'
 import { vectorsDir } from './helpers.js'
 
@@ -123,6 +123,14 @@ describe('one set of defaults', () => {
     const rust = JSON.parse(readFileSync(new URL('defaults.json', vectorsDir), 'utf8'))
     expect({ ...DEFAULT_POLICY }).toEqual(rust.policy)
     expect(DEFAULT_KEYFRAME_INTERVAL).toBe(rust.keyframeInterval)
+  })
+
+  it("the facade's coded segment lengths are the Rust core's", () => {
+    const rust = JSON.parse(readFileSync(new URL('defaults.json', vectorsDir), 'utf8'))
+    const lengths = Object.keys(rust.codedSegmentFrames)
+    expect(lengths.length).toBeGreaterThan(5)
+    for (const n of lengths) expect([n, defaultMaxSegmentFrames('coded', Number(n))]).toEqual([n, rust.codedSegmentFrames[n]])
+    expect(defaultMaxSegmentFrames('packed', 64)).toBe(rust.policy.maxSegmentFrames)
   })
 
   it("the facade's decode limit and coded versions are the Rust core's", () => {

@@ -44,7 +44,7 @@ describe.each(BACKENDS.flatMap((b) => FORMATS.map((f) => [b, f] as const)))('sto
     return store
   }
   it('reads frames back with their exact timestamps, within bound, finished and open alike', async () => {
-    const store = await newStore({ retier: false, format })
+    const store = await newStore({ retier: false, format, policy: { maxSegmentFrames: 128 } })
     const next = embeddingStream(DIM, 7)
     const originals: Float32Array[] = []
     for (let k = 0; k < 300; k++) {

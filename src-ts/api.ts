@@ -42,7 +42,10 @@ export interface TierPolicyOptions {
   driftPctQ8?: number
   /** Values per quantization group, ≥ 1. Default 64. */
   groupLen?: number
-  /** A segment holds at most this many frames, 1..=65536. Default 128. */
+  /**
+   * A segment holds at most this many frames, 1..=65536. Default: 128 for `'packed'`; for
+   * `'coded'`, `defaultMaxSegmentFrames('coded', tensorLen)` (about 2^17 values per segment).
+   */
   maxSegmentFrames?: number
   /** Store every frame at this width and its bound (8, 7, 5 or 3) whatever the access
    * statistics say; 0 (default) lets the tiers decide. */
@@ -83,6 +86,25 @@ export const DEFAULT_FORMAT: SegmentFormat = 'coded'
 /** Frames per keyframe block of coded segments unless told otherwise. */
 export const DEFAULT_KEYFRAME_INTERVAL = 32
 
+/** Values (frames × tensorLen) a coded segment holds unless `maxSegmentFrames` is given. */
+const CODED_SEGMENT_VALUES = 2 ** 17
+/** Most frames a coded segment holds unless `maxSegmentFrames` is given. */
+const CODED_SEGMENT_MAX_DEFAULT_FRAMES = 2 ** 14
+
+/**
+ * The `maxSegmentFrames` a compressor of `format` with `tensorLen` values per frame uses when
+ * the policy does not give one: 128 for `'packed'` (ADR-017's segment length); for `'coded'`,
+ * ⌈2^17 / tensorLen⌉ kept within 128..=16384, because a coded segment's fixed bytes (header,
+ * tables, checksum, one keyframe per block) weigh on short frames at low rates. 64-value frames
+ * get 2048, 384-value frames 342, frames of 1024 values or more 128.
+ */
+export function defaultMaxSegmentFrames(format: SegmentFormat, tensorLen: number): number {
+  const packed = DEFAULT_POLICY.maxSegmentFrames
+  if (format === 'packed') return packed
+  const frames = Math.ceil(CODED_SEGMENT_VALUES / Math.max(1, tensorLen))
+  return Math.min(Math.max(frames, packed), CODED_SEGMENT_MAX_DEFAULT_FRAMES)
+}
+
 /** Options of the async calls (`pushManyAsync`, `flushAsync`, `decodeSegmentAsync`). */
 export interface AsyncOptions {
   /**
@@ -116,7 +138,7 @@ function linkSignal(options: AsyncOptions | undefined): { signal: AbortSignalLik
   return { signal: inner.signal, unlink: () => events.removeEventListener?.('abort', follow) }
 }
 
-/** The defaults of ADR-017 §3.4 (plus the frame cap). */
+/** The defaults of ADR-017 §3.4, plus packed segments' frame cap (coded ones: `defaultMaxSegmentFrames`). */
 export const DEFAULT_POLICY: Readonly<Required<TierPolicyOptions>> = Object.freeze({
   hotMinScore: 512,
   warmMinScore: 64,
@@ -162,8 +184,11 @@ function resolveCoding(options: CompressorOptions): ResolvedCoding {
   return { format, keyframeInterval, bound }
 }
 
-/** Checks policy options (own properties only) and fills in the defaults. Internal. */
-export function resolvePolicy(options: TierPolicyOptions | undefined): ResolvedPolicy {
+/**
+ * Checks policy options (own properties only) and fills in the defaults, `maxSegmentFrames` by
+ * `defaultMaxSegmentFrames(format, tensorLen)`. Internal.
+ */
+export function resolvePolicy(options: TierPolicyOptions | undefined, format: SegmentFormat, tensorLen: number): ResolvedPolicy {
   if (options !== undefined && (typeof options !== 'object' || options === null)) {
     throw new TemporalTensorError('INVALID_ARGUMENT', 'policy must be an object')
   }
@@ -172,9 +197,9 @@ export function resolvePolicy(options: TierPolicyOptions | undefined): ResolvedP
       throw new TemporalTensorError('INVALID_ARGUMENT', `unknown policy option "${key}"`)
     }
   }
-  const merged = { ...DEFAULT_POLICY, ...options }
+  const merged = { ...DEFAULT_POLICY, maxSegmentFrames: defaultMaxSegmentFrames(format, tensorLen), ...options }
   for (const key of Object.keys(DEFAULT_POLICY) as (keyof TierPolicyOptions)[]) {
-    if (merged[key] === undefined) merged[key] = DEFAULT_POLICY[key] as never
+    if (merged[key] === undefined) merged[key] = (key === 'maxSegmentFrames' ? defaultMaxSegmentFrames(format, tensorLen) : DEFAULT_POLICY[key]) as never
     checkU32(merged[key], `policy.${key}`)
   }
   return merged as ResolvedPolicy
@@ -210,7 +235,7 @@ export class TemporalTensorCompressor implements Disposable {
     this.#tensorLen = checkU32(options.tensorLen, 'tensorLen')
     const nowTs = checkU32(options.nowTs ?? 0, 'nowTs')
     this.#format = resolveCoding(options)
-    this.#impl = currentBackend().createCompressor(this.#tensorLen, nowTs, resolvePolicy(options.policy), this.#format)
+    this.#impl = currentBackend().createCompressor(this.#tensorLen, nowTs, resolvePolicy(options.policy, this.#format.format, this.#tensorLen), this.#format)
   }
 
   #live(): BackendCompressor {

@@ -10,6 +10,7 @@ export {
   decodeSegment,
   decodeSegmentAsync,
   decodeSegmentInto,
+  defaultMaxSegmentFrames,
   errorBound,
   segmentInfo,
   splitSegments,

@@ -119,10 +119,12 @@ function checkStoreOptions(options: StoreOptions): StoreOptions {
     if (path !== undefined) throw new TemporalTensorError('INVALID_ARGUMENT', 'give either path or persistence, not both')
   }
   const policy = own('policy')
-  const resolved = resolvePolicy(policy) // INVALID_ARGUMENT for unknown keys and non-integers
+  resolvePolicy(policy, 'packed', 1) // INVALID_ARGUMENT for unknown keys and non-integers
   return {
     ...Object.fromEntries(Object.keys(options).map((k) => [k, options[k as keyof StoreOptions]])),
-    ...(policy !== undefined ? { policy: { ...resolved } as TierPolicyOptions } : {}),
+    // The options given (checked), copied: compressors fill in the defaults for their format and
+    // tensor length.
+    ...(policy !== undefined ? { policy: { ...policy } as TierPolicyOptions } : {}),
     ...(retier !== undefined && retier !== false ? { retier: { ...retier } } : {}),
   }
 }

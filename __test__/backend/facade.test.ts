@@ -10,6 +10,7 @@ import {
   decodeFrame,
   decodeSegment,
   decodeSegmentInto,
+  defaultMaxSegmentFrames,
   segmentInfo,
   splitSegments,
 } from '../../dist/index.mjs'
@@ -141,6 +142,19 @@ describe(`facade on the ${process.env.TEMPORAL_TENSOR_BACKEND} backend (${kernel
       })
       for (let i = 0; i < 12; i++) {
         expect(decodeFrame(seg, i)).toEqual(decodeSegment(seg).subarray(i * N, (i + 1) * N))
+      }
+    })
+
+    it('by default a coded segment holds about 2^17 values, a packed one 128 frames', () => {
+      for (const [format, tensorLen, frames] of [['coded', 64, 2048], ['coded', 1000, 132], ['packed', 64, 128]] as const) {
+        expect(defaultMaxSegmentFrames(format, tensorLen)).toBe(frames)
+        const c = new TemporalTensorCompressor({ tensorLen, format, policy: { fixedBits: 3 } })
+        const one = stream(tensorLen, 1, 3)
+        const same = new Float32Array((frames + 1) * tensorLen).map((_, i) => one[i % tensorLen]) // no drift
+        const segs = c.pushMany(same, 0)
+        expect(segs.map((s) => segmentInfo(s).frameCount)).toEqual([frames])
+        expect(segmentInfo(c.flush()!).frameCount).toBe(1)
+        c.free()
       }
     })
 

@@ -12,7 +12,9 @@ import { TensorStreamStore } from '@ruvector/temporal-tensor'
  * @param {{ start?: number, seconds?: number, dim?: number }} [options]
  */
 export async function rangeExample({ start = Date.now(), seconds = 60, dim = 64 } = {}) {
-  const store = new TensorStreamStore()
+  // A segment every 10 s of frames. By default a coded segment holds about 2^17 values (2,048
+  // frames of 64), which suits long streams; reads see finished and open segments alike.
+  const store = new TensorStreamStore({ policy: { maxSegmentFrames: 100 } })
   try {
     const frame = new Float32Array(dim)
     for (let k = 0; k < seconds * 10; k++) {

@@ -8,6 +8,7 @@
 use crate::error::Error;
 use crate::limits;
 use crate::quantizer::max_headroom;
+use crate::segment::Format;
 
 /// The three tiers, hottest first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -36,7 +37,37 @@ pub const HOT_BITS: u8 = 8;
 /// Bits per code for the cold tier.
 pub const COLD_BITS: u8 = 3;
 
-/// Thresholds and segment options for one compressor. `Default` gives ADR-017 §3.4's values.
+/// Frames a packed segment holds by default (ADR-017's segment length), and the fewest a coded one
+/// holds by default.
+pub const DEFAULT_SEGMENT_FRAMES: u32 = 128;
+
+/// Values (frames × `tensor_len`) a coded segment holds by default: 2^17, 512 KiB of `f32`.
+///
+/// A coded segment pays a fixed 40–100 bytes (header, frequency tables, checksum) and one frame
+/// coded without a previous frame per keyframe interval; on short frames at low rates 128 frames
+/// compress to a few hundred bytes, so that fixed part was over a tenth of the output.
+pub const CODED_SEGMENT_VALUES: u32 = 1 << 17;
+
+/// Most frames a coded segment holds by default (2^14), so that decoding one frame, which reads
+/// the records of the frames before it, stays short for any `tensor_len`.
+pub const CODED_SEGMENT_MAX_DEFAULT_FRAMES: u32 = 1 << 14;
+
+/// The default `max_segment_frames` of a compressor of `format` with `tensor_len` values per
+/// frame: [`DEFAULT_SEGMENT_FRAMES`] for packed; for coded, `⌈CODED_SEGMENT_VALUES / tensor_len⌉`
+/// kept within `DEFAULT_SEGMENT_FRAMES..=CODED_SEGMENT_MAX_DEFAULT_FRAMES` (so frames of 1,024
+/// values or more get 128, and 64-value frames 2,048). `tensor_len` 0 counts as 1.
+pub fn default_max_segment_frames(format: Format, tensor_len: u32) -> u32 {
+    match format {
+        Format::Packed => DEFAULT_SEGMENT_FRAMES,
+        Format::Coded => CODED_SEGMENT_VALUES
+            .div_ceil(tensor_len.max(1))
+            .clamp(DEFAULT_SEGMENT_FRAMES, CODED_SEGMENT_MAX_DEFAULT_FRAMES),
+    }
+}
+
+/// Thresholds and segment options for one compressor. `Default` gives ADR-017 §3.4's values
+/// (and packed segments' length); [`TierPolicy::default_for`] the defaults for a format and
+/// frame length.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TierPolicy {
     /// Minimum score for the hot tier (default 512).
@@ -52,8 +83,8 @@ pub struct TierPolicy {
     pub drift_pct_q8: u32,
     /// Values per quantization group (default 64), `1..=limits::MAX_GROUP_LEN`.
     pub group_len: u32,
-    /// A segment is finished once it holds this many frames (default 128),
-    /// `1..=limits::MAX_SEGMENT_FRAMES`.
+    /// A segment is finished once it holds this many frames (default 128; see
+    /// [`default_max_segment_frames`] for coded segments), `1..=limits::MAX_SEGMENT_FRAMES`.
     pub max_segment_frames: u32,
     /// When non-zero (8, 7, 5 or 3), every frame is stored at this width (and its bound) whatever
     /// the access statistics say; 0 (default) lets the tiers decide.
@@ -68,13 +99,22 @@ impl Default for TierPolicy {
             warm_bits: 7,
             drift_pct_q8: 26,
             group_len: 64,
-            max_segment_frames: 128,
+            max_segment_frames: DEFAULT_SEGMENT_FRAMES,
             fixed_bits: 0,
         }
     }
 }
 
 impl TierPolicy {
+    /// The default policy for a compressor of `format` with `tensor_len` values per frame: the
+    /// [`Default`] thresholds with [`default_max_segment_frames`].
+    pub fn default_for(format: Format, tensor_len: u32) -> Self {
+        TierPolicy {
+            max_segment_frames: default_max_segment_frames(format, tensor_len),
+            ..TierPolicy::default()
+        }
+    }
+
     /// The default policy pinned to one width (8, 7, 5 or 3; see [`TierPolicy::fixed_bits`]).
     pub fn fixed(bits: u8) -> Self {
         TierPolicy {
@@ -188,6 +228,31 @@ impl TierPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn coded_segments_hold_a_fixed_number_of_values_by_default() {
+        let frames = |n| default_max_segment_frames(Format::Coded, n);
+        assert_eq!(frames(384), 342);
+        assert_eq!(frames(64), 2048);
+        assert_eq!(frames(1024), DEFAULT_SEGMENT_FRAMES);
+        assert_eq!(frames(1 << 24), DEFAULT_SEGMENT_FRAMES);
+        assert_eq!(frames(1), CODED_SEGMENT_MAX_DEFAULT_FRAMES);
+        assert_eq!(frames(0), CODED_SEGMENT_MAX_DEFAULT_FRAMES);
+        assert_eq!(default_max_segment_frames(Format::Packed, 64), 128);
+        for n in [1, 7, 64, 384, 4096, 1 << 24] {
+            for format in [Format::Packed, Format::Coded] {
+                let p = TierPolicy::default_for(format, n);
+                assert!(p.validate().is_ok());
+                assert_eq!(
+                    p,
+                    TierPolicy {
+                        max_segment_frames: p.max_segment_frames,
+                        ..TierPolicy::default()
+                    }
+                );
+            }
+        }
+    }
 
     #[test]
     fn appendix_b_table() {

@@ -6,6 +6,8 @@
 
 use ruvector_temporal_tensor::coded::{is_coded_version, DEFAULT_KEYFRAME_INTERVAL};
 use ruvector_temporal_tensor::limits::MAX_DECODE_VALUES;
+use ruvector_temporal_tensor::segment::Format;
+use ruvector_temporal_tensor::tier_policy::default_max_segment_frames;
 use ruvector_temporal_tensor::TierPolicy;
 use std::fs;
 use std::path::PathBuf;
@@ -17,7 +19,7 @@ fn defaults_file_matches_the_core() {
         "{{\n  \"policy\": {{\n    \"hotMinScore\": {},\n    \"warmMinScore\": {},\n    \
          \"warmBits\": {},\n    \"driftPctQ8\": {},\n    \"groupLen\": {},\n    \
          \"maxSegmentFrames\": {},\n    \"fixedBits\": {}\n  }},\n  \"keyframeInterval\": {},\n  \
-         \"maxDecodeValues\": {},\n  \"codedVersions\": [{}]\n}}\n",
+         \"maxDecodeValues\": {},\n  \"codedVersions\": [{}],\n  \"codedSegmentFrames\": {{{}}}\n}}\n",
         p.hot_min_score,
         p.warm_min_score,
         p.warm_bits,
@@ -31,6 +33,10 @@ fn defaults_file_matches_the_core() {
             .filter(|&v| is_coded_version(v))
             .map(|v| v.to_string())
             .collect::<Vec<_>>()
+            .join(", "),
+        // The coded default segment length at lengths around each rule's edges.
+        [1u32, 8, 63, 64, 100, 384, 512, 1000, 1024, 1025, 4096, 1 << 24]
+            .map(|n| format!("\"{n}\": {}", default_max_segment_frames(Format::Coded, n)))
             .join(", "),
     );
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/defaults.json");
