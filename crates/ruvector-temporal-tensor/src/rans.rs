@@ -229,30 +229,21 @@ pub fn max_encoded_len(symbols: usize) -> usize {
     STATE_BYTES + 2 * ((symbols * SCALE_BITS as usize).div_ceil(16) + 2 * LANES)
 }
 
-/// What the encoder needs per symbol: the renormalisation limit, a reciprocal for the division
-/// by the frequency, and the constants of the state update.
-#[derive(Clone, Copy, Default)]
+/// What the encoder needs per symbol, in 16 bytes: the renormalisation limit, a reciprocal for
+/// the division by the frequency, and the constants of the state update.
+#[derive(Clone, Copy)]
 struct EncodeSymbol {
-    /// `freq << (32 − SCALE_BITS)`: a state at or above it must shed 16 bits first.
-    limit: u64,
-    /// The reciprocal: `ceil(2^44 / freq)` on 64-bit targets; elsewhere `(m − 2^32) | ℓ << 32`
-    /// with `ℓ = ceil(log2 freq)` and `m = ceil(2^(32+ℓ) / freq)` (see [`quotient`](Self::quotient)).
-    magic: u64,
-    start: u32,
-    /// `SCALE − freq`.
-    complement: u32,
-}
-
-/// `ceil(2^44 / freq)`: `(x · m) >> 44 == x / freq` for every `x < 2^32`, because the
-/// reciprocal's error, below `2^32 / 2^44`, is smaller than `1 / freq` for every `freq ≤ 4096`.
-fn wide_magic(freq: u32) -> u64 {
-    (1u64 << 44).div_ceil(freq as u64)
-}
-
-/// `x / freq` from [`wide_magic`] (a 128-bit product).
-#[inline(always)]
-fn wide_quotient(x: u32, magic: u64) -> u32 {
-    ((x as u128 * magic as u128) >> 44) as u32
+    /// `freq << (32 − SCALE_BITS)` minus one: a state above it must shed 16 bits first (0 for
+    /// a symbol the table lacks).
+    limit: u32,
+    /// The low 32 bits of the reciprocal `m = ceil(2^(32+ℓ) / freq)` (see
+    /// [`narrow_quotient`]).
+    magic: u32,
+    /// `start | (SCALE − freq) << 16`: the symbol's cumulative start and the frequency's
+    /// complement (`SCALE << 16` for a symbol the table lacks).
+    start_complement: u32,
+    /// `ℓ = ceil(log2 freq)`.
+    shift: u32,
 }
 
 /// `ℓ = ceil(log2 freq)` and the low 32 bits of `m = ceil(2^(32+ℓ) / freq)`, packed as
@@ -266,62 +257,77 @@ fn narrow_magic(freq: u32) -> u64 {
 /// `x / freq` from [`narrow_magic`] in 64-bit arithmetic only: `floor(x · m / 2^(32+ℓ))` is
 /// `x / freq` for every `x < 2^32` (Granlund and Montgomery's round-up method: `m · freq −
 /// 2^(32+ℓ) < freq ≤ 2^ℓ`), and with `m = 2^32 + low`, `floor(x · m / 2^32) = x + floor(x · low
-/// / 2^32)`, which fits in 64 bits.
+/// / 2^32)`, which fits in 64 bits. One 64-bit multiply, an add and a shift: cheaper on every
+/// target than a 128-bit product or a division, and the same quotient everywhere.
 #[inline(always)]
-fn narrow_quotient(x: u32, magic: u64) -> u32 {
-    let high = (x as u64 * (magic & 0xFFFF_FFFF)) >> 32;
-    ((x as u64 + high) >> (magic >> 32)) as u32
+fn narrow_quotient(x: u32, low: u32, shift: u32) -> u32 {
+    let high = (x as u64 * low as u64) >> 32;
+    ((x as u64 + high) >> shift) as u32
 }
 
 impl EncodeSymbol {
     fn new(freq: u32, start: u32) -> EncodeSymbol {
         if freq == 0 {
-            return EncodeSymbol::default();
+            return EncodeSymbol {
+                limit: 0,
+                magic: 0,
+                start_complement: SCALE << 16,
+                shift: 0,
+            };
         }
+        let magic = narrow_magic(freq);
         EncodeSymbol {
-            limit: (freq as u64) << (32 - SCALE_BITS),
-            magic: if cfg!(target_pointer_width = "64") {
-                wide_magic(freq)
-            } else {
-                narrow_magic(freq)
-            },
-            start,
-            complement: SCALE - freq,
+            limit: ((freq as u64) << (32 - SCALE_BITS)).wrapping_sub(1) as u32,
+            magic: magic as u32,
+            start_complement: start | (SCALE - freq) << 16,
+            shift: (magic >> 32) as u32,
         }
     }
 
-    /// `x / freq` without a division. On 64-bit targets with a 128-bit product
-    /// ([`wide_quotient`]); elsewhere (wasm32, where a 128-bit product is a library call and a
-    /// division is slow) with 64-bit ones ([`narrow_quotient`]). Both are exact (tested for every
-    /// frequency), so every target writes the same bytes.
+    /// Whether the table has this symbol (a non-zero frequency).
+    fn is_present(&self) -> bool {
+        self.start_complement >> 16 != SCALE
+    }
+
+    /// `x / freq` without a division ([`narrow_quotient`]; exact, tested for every frequency).
     #[inline(always)]
     fn quotient(&self, x: u32) -> u32 {
-        if cfg!(target_pointer_width = "64") {
-            wide_quotient(x, self.magic)
-        } else {
-            narrow_quotient(x, self.magic)
-        }
+        narrow_quotient(x, self.magic, self.shift)
+    }
+
+    /// The state after coding this symbol into `x`, once `x` is below the limit.
+    #[inline(always)]
+    fn update(&self, x: u32) -> u32 {
+        let q = self.quotient(x);
+        // (q << SCALE_BITS) + (x − q·freq) + start, which stays below 2^32.
+        x + (self.start_complement & 0xFFFF) + q * (self.start_complement >> 16)
     }
 
     /// Codes one symbol into state `x`, pushing a word to `words[..*at]` from the back when
-    /// the state must shrink first. `BRANCHLESS`: the low half of `x` is always written to the
-    /// free slot `words[*at − 1]` (`*at ≥ 1`: the caller keeps one spare slot) and kept only
-    /// when the state shrinks; else a branch decides.
+    /// the state must shrink first.
     #[inline(always)]
-    fn put<const BRANCHLESS: bool>(&self, x: &mut u32, words: &mut [u16], at: &mut usize) {
-        if BRANCHLESS {
-            let shrink = (*x as u64 >= self.limit) as u32;
-            words[*at - 1] = *x as u16;
-            *at -= shrink as usize;
-            *x >>= 16 * shrink;
-        } else if *x as u64 >= self.limit {
+    fn put(&self, x: &mut u32, words: &mut [u16], at: &mut usize) {
+        if *x > self.limit {
             *at -= 1;
             words[*at] = *x as u16;
             *x >>= 16;
         }
-        let q = self.quotient(*x);
-        // (q << SCALE_BITS) + (x − q·freq) + start, which stays below 2^32.
-        *x = *x + self.start + q * self.complement;
+        *x = self.update(*x);
+    }
+
+    /// [`put`](Self::put) without a branch, for symbols that shrink the state often: the low
+    /// half of `x` is always written to the slot `*at − 1` of `words` and kept only when the
+    /// state shrinks.
+    ///
+    /// # Safety
+    /// `words` points to at least `*at` writable `u16`s and `*at ≥ 1`.
+    #[inline(always)]
+    unsafe fn put_branchless(&self, x: &mut u32, words: *mut u16, at: &mut usize) {
+        let shrink = *x > self.limit;
+        // SAFETY: `*at − 1` is below the caller's guarantee.
+        unsafe { words.add(*at - 1).write(*x as u16) };
+        *at -= shrink as usize;
+        *x = self.update(if shrink { *x >> 16 } else { *x });
     }
 }
 
@@ -387,7 +393,7 @@ fn encode_one_lane(symbols: &[u16], table: &EncodeTable, words: &mut Vec<u16>, o
     let mut at = capacity;
     let mut x = LOW;
     for &s in symbols.iter().rev() {
-        coder[s as usize].put::<false>(&mut x, words, &mut at);
+        coder[s as usize].put(&mut x, words, &mut at);
     }
     out.extend_from_slice(&x.to_le_bytes());
     write_words(&words[at..capacity], out);
@@ -410,7 +416,7 @@ fn encode_with<const BRANCHLESS: bool>(
     let coder = &table.coder[..];
     debug_assert!(symbols
         .iter()
-        .all(|&s| coder.get(s as usize).is_some_and(|c| c.limit != 0)));
+        .all(|&s| coder.get(s as usize).is_some_and(|c| c.is_present())));
     // On the branch-free path (symbols of a few bits each, where the loop is bound by its
     // instruction count), the symbols are checked against the table once here rather than one
     // by one in the loop.
@@ -421,18 +427,10 @@ fn encode_with<const BRANCHLESS: bool>(
             "symbol outside the table"
         );
     }
-    let entry = |s: u16| -> &EncodeSymbol {
-        if BRANCHLESS {
-            // SAFETY: every symbol is at most `largest`, checked above to be below
-            // `coder.len()`.
-            unsafe { coder.get_unchecked(s as usize) }
-        } else {
-            &coder[s as usize]
-        }
-    };
-    // Room for every word the lanes can push, plus one spare slot in front for `put`. Slots are
-    // written before they are read, so the scratch is grown but never cleared.
-    let capacity = (symbols.len() * SCALE_BITS as usize).div_ceil(16) + LANES + 1;
+    // A put pushes at most one word, so one slot per symbol plus one spare slot in front for a
+    // branch-free put is always room enough. Slots are written before they are read, so the
+    // scratch is grown but never cleared.
+    let capacity = symbols.len() + 1;
     if words.len() < capacity {
         words.resize(capacity, 0);
     }
@@ -440,17 +438,41 @@ fn encode_with<const BRANCHLESS: bool>(
     let mut state = [LOW; LANES];
     // Symbols are coded last to first; symbol i belongs to lane i % LANES.
     let whole = symbols.len() - symbols.len() % LANES;
-    for i in (whole..symbols.len()).rev() {
-        entry(symbols[i]).put::<BRANCHLESS>(&mut state[i % LANES], words, &mut at);
+    let tail = &symbols[whole..];
+    let quads = symbols[..whole].chunks_exact(LANES).rev();
+    if BRANCHLESS {
+        let base = words.as_mut_ptr();
+        // SAFETY: every symbol is at most `largest`, checked above to be below `coder.len()`;
+        // each of the `symbols.len()` puts moves `at` down by at most one from `capacity =
+        // symbols.len() + 1 ≤ words.len()`, so `at ≥ 1` before every put.
+        unsafe {
+            let entry = |s: u16| coder.get_unchecked(s as usize);
+            for (i, &s) in tail.iter().enumerate().rev() {
+                entry(s).put_branchless(&mut state[i], base, &mut at);
+            }
+            let [mut x0, mut x1, mut x2, mut x3] = state;
+            for quad in quads {
+                entry(quad[3]).put_branchless(&mut x3, base, &mut at);
+                entry(quad[2]).put_branchless(&mut x2, base, &mut at);
+                entry(quad[1]).put_branchless(&mut x1, base, &mut at);
+                entry(quad[0]).put_branchless(&mut x0, base, &mut at);
+            }
+            state = [x0, x1, x2, x3];
+        }
+    } else {
+        for (i, &s) in tail.iter().enumerate().rev() {
+            coder[s as usize].put(&mut state[i], words, &mut at);
+        }
+        let [mut x0, mut x1, mut x2, mut x3] = state;
+        for quad in quads {
+            coder[quad[3] as usize].put(&mut x3, words, &mut at);
+            coder[quad[2] as usize].put(&mut x2, words, &mut at);
+            coder[quad[1] as usize].put(&mut x1, words, &mut at);
+            coder[quad[0] as usize].put(&mut x0, words, &mut at);
+        }
+        state = [x0, x1, x2, x3];
     }
-    let [mut x0, mut x1, mut x2, mut x3] = state;
-    for quad in symbols[..whole].chunks_exact(LANES).rev() {
-        entry(quad[3]).put::<BRANCHLESS>(&mut x3, words, &mut at);
-        entry(quad[2]).put::<BRANCHLESS>(&mut x2, words, &mut at);
-        entry(quad[1]).put::<BRANCHLESS>(&mut x1, words, &mut at);
-        entry(quad[0]).put::<BRANCHLESS>(&mut x0, words, &mut at);
-    }
-    for x in [x0, x1, x2, x3] {
+    for x in state {
         out.extend_from_slice(&x.to_le_bytes());
     }
     write_words(&words[at..capacity], out);
@@ -814,12 +836,8 @@ mod tests {
             .chain((0..256u32).map(|k| k.wrapping_mul(0x9E37_79B9).rotate_left(k % 32)))
             {
                 assert_eq!(e.quotient(x), x / freq, "x {x} freq {freq}");
-                assert_eq!(
-                    wide_quotient(x, wide_magic(freq)),
-                    x / freq,
-                    "x {x} freq {freq}"
-                );
-                let narrow = narrow_quotient(x, narrow_magic(freq));
+                let m = narrow_magic(freq);
+                let narrow = narrow_quotient(x, m as u32, (m >> 32) as u32);
                 assert_eq!(narrow, x / freq, "narrow: x {x} freq {freq}");
             }
         }
