@@ -5,9 +5,29 @@
 //! `ttc_alloc`, pass pointers and lengths, read results back from memory, and free with
 //! `ttc_dealloc`. Every function returns a status (0, or a negative code from
 //! `ruvector_temporal_tensor::Error::CODES`).
+//!
+//! The shipped modules are `no_std` on wasm32: a panic traps at once (no message is formatted:
+//! the host has nowhere to print one, and a trap is what it sees either way) and memory comes
+//! from `dlmalloc`, the allocator std itself uses on wasm32. Leaving std's panic machinery out
+//! keeps the modules inside ADR-017 §8.3's size budget whichever toolchain builds them. The
+//! test-only `kernel-check` build keeps std (it reports panic messages).
 #![deny(missing_docs)]
+#![cfg_attr(all(target_arch = "wasm32", not(feature = "kernel-check")), no_std)]
 
 pub use ruvector_temporal_tensor::ffi::*;
+
+/// The heap of the `no_std` module: dlmalloc over `memory.grow`.
+#[cfg(all(target_arch = "wasm32", not(feature = "kernel-check")))]
+#[global_allocator]
+static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
+/// A panic (a bug; bad input gets a coded error instead) traps; the host's glue then marks the
+/// instance broken.
+#[cfg(all(target_arch = "wasm32", not(feature = "kernel-check")))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    core::arch::wasm32::unreachable()
+}
 
 /// Version of this build's ABI: bumped whenever a `ttc_*` signature changes.
 pub const ABI_VERSION: u32 = 3;

@@ -508,9 +508,31 @@ fn lookup(state: u8) -> Kernels {
         Some(KernelSet::Neon) => neon::KERNELS,
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
         Some(KernelSet::Simd128) => wasm_simd::KERNELS,
+        // The simd128 module runs its own set only (see `SIMD128_ONLY`).
+        #[cfg(all(
+            target_arch = "wasm32",
+            target_feature = "simd128",
+            not(feature = "kernel-check")
+        ))]
+        _ => wasm_simd::KERNELS,
+        #[cfg(not(all(
+            target_arch = "wasm32",
+            target_feature = "simd128",
+            not(feature = "kernel-check")
+        )))]
         _ => SCALAR,
     }
 }
+
+/// True in the shipped simd128 WebAssembly module: it runs simd128 only ([`force`] refuses the
+/// scalar set there, which nothing in the module asks for: it has no environment, and the C
+/// ABI cannot force a set), so the scalar set's table and the kernels only it reaches stay out
+/// of the module (3.4 KB of ADR-017 §8.3's 100 KB budget). The kernel-check test build keeps it.
+const SIMD128_ONLY: bool = cfg!(all(
+    target_arch = "wasm32",
+    target_feature = "simd128",
+    not(feature = "kernel-check")
+));
 
 /// Makes the start-up choice the active one, unless a `force` got there first.
 #[cold]
@@ -632,10 +654,11 @@ fn decide_start(
     }
 }
 
-/// Makes `set` the active set. Returns `false` (and changes nothing) if this CPU cannot run it.
+/// Makes `set` the active set. Returns `false` (and changes nothing) if this CPU cannot run it,
+/// or, in the simd128 WebAssembly module, if it is not simd128 (that module holds no other set).
 /// Results are identical whichever set runs; only speed differs.
 pub fn force(set: KernelSet) -> bool {
-    if !features().supports(set) {
+    if !features().supports(set) || (SIMD128_ONLY && set != KernelSet::Simd128) {
         return false;
     }
     STATE.store(FROM_FORCE | set.id(), Ordering::Relaxed);
@@ -644,10 +667,11 @@ pub fn force(set: KernelSet) -> bool {
 
 /// Forces the scalar reference kernels (`true`) or returns to the automatic choice, [`best`]
 /// (`false`). Results are identical either way; only speed differs. For tests and benchmarks;
-/// [`force`] is the general form.
+/// [`force`] is the general form (in the simd128 WebAssembly module, which holds no scalar set,
+/// both leave simd128 in use).
 #[doc(hidden)]
 pub fn force_scalar(on: bool) {
-    let state = if on {
+    let state = if on && !SIMD128_ONLY {
         FROM_FORCE_SCALAR | KernelSet::Scalar.id()
     } else {
         FROM_BEST | auto_choice().0.id()
