@@ -440,21 +440,20 @@ fn store16(out: &mut [u8], at: usize, v: v128, len: usize) {
 
 /// Quantizes `values` (a multiple of 8) with `q` and packs their codes at `out[at..]` with `p`
 /// (`None` for 8 bits); returns where the next code goes. Bytes after the codes may be zeroed.
-/// `measure`: whether to take `max |x − q|` (see [`Quant::step4`]). Called once per group, not
-/// inlined: one copy of the loop serves every fused kernel (the module stays small).
-#[inline(never)]
-fn quantize_pack_run(
+/// `MEASURE`: whether to take `max |x − q|` (see [`Quant::step4`]). Inlined into each fused
+/// kernel (one copy measuring, one not: the bounded one has no test in its loop for it).
+#[inline(always)]
+fn quantize_pack_run<const MEASURE: bool>(
     q: &mut Quant,
     p: Option<&Packer>,
     values: &[f32],
     out: &mut [u8],
     mut at: usize,
-    measure: bool,
 ) -> usize {
     let mut chunks = values.chunks_exact(16);
     for chunk in &mut chunks {
-        let lo = q.step8(&chunk[..8], measure);
-        let hi = q.step8(&chunk[8..], measure);
+        let lo = q.step8(&chunk[..8], MEASURE);
+        let hi = q.step8(&chunk[8..], MEASURE);
         // One loop for every width (a branch the CPU predicts): half the code of two loops.
         let (bytes, len) = match p {
             None => (u8x16_narrow_i16x8(lo, hi), 16),
@@ -464,7 +463,7 @@ fn quantize_pack_run(
         at += len;
     }
     if let Some(chunk) = chunks.remainder().get(..8) {
-        let codes = q.step8(chunk, measure);
+        let codes = q.step8(chunk, MEASURE);
         let (word, len) = match p {
             None => (u64x2_extract_lane::<0>(u8x16_narrow_i16x8(codes, codes)), 8),
             Some(p) => (p.pack8(codes), p.bits),
@@ -485,14 +484,7 @@ fn quantize_pack(
 ) {
     let mut q = Quant::new(inv, qmax);
     let p = (bits < 8).then(|| Packer::new(bits));
-    quantize_pack_run(
-        &mut q,
-        p.as_ref(),
-        &values[..values.len() / 8 * 8],
-        out,
-        0,
-        true,
-    );
+    quantize_pack_run::<true>(&mut q, p.as_ref(), &values[..values.len() / 8 * 8], out, 0);
     q.finish(stats);
 }
 
@@ -505,7 +497,7 @@ fn quantize_pack_groups(
     out: &mut [u8],
     stats: &mut FrameStats,
 ) {
-    quantize_pack_groups_measuring(values, group_len, scales, qmax, bits, out, stats, true);
+    quantize_pack_groups_measuring::<true>(values, group_len, scales, qmax, bits, out, stats);
 }
 
 /// [`quantize_pack_groups`] without the rounding error (see
@@ -519,14 +511,13 @@ fn quantize_pack_groups_bounded(
     out: &mut [u8],
     stats: &mut FrameStats,
 ) {
-    quantize_pack_groups_measuring(values, group_len, scales, qmax, bits, out, stats, false);
+    quantize_pack_groups_measuring::<false>(values, group_len, scales, qmax, bits, out, stats);
 }
 
-/// The whole-frame kernels: `max_err` from each group's `max |x − q|` when `measure`, else only
+/// The whole-frame kernels: `max_err` from each group's `max |x − q|` when `MEASURE`, else only
 /// from the vanishing groups.
-#[allow(clippy::too_many_arguments)]
 #[inline(never)]
-fn quantize_pack_groups_measuring(
+fn quantize_pack_groups_measuring<const MEASURE: bool>(
     values: &[f32],
     group_len: usize,
     scales: &[f32],
@@ -534,7 +525,6 @@ fn quantize_pack_groups_measuring(
     bits: u32,
     out: &mut [u8],
     stats: &mut FrameStats,
-    measure: bool,
 ) {
     let mut q = Quant::new(1.0, qmax);
     let p = (bits < 8).then(|| Packer::new(bits));
@@ -548,7 +538,7 @@ fn quantize_pack_groups_measuring(
     let mut at = 0;
     for (chunk, &scale) in values.chunks(group_len).zip(scales) {
         q.start(1.0 / scale);
-        at = quantize_pack_run(&mut q, p.as_ref(), chunk, out, at, measure);
+        at = quantize_pack_run::<MEASURE>(&mut q, p.as_ref(), chunk, out, at);
         let s = f32x4_splat(scale);
         let (mx, me) = q.maxima();
         all_x = u32x4_max(all_x, mx);
