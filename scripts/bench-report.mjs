@@ -42,6 +42,9 @@ function mdTable(head, body, right = new Set()) {
 }
 const RIGHT = new Set([0, 2, 4, 5, 6, 7, 8])
 
+/** Whether a row is of the coded format (`coded`: the default kernel set; `coded/<set>`: another). */
+const isCoded = (r) => r.kernels === 'coded' || r.kernels.startsWith('coded/')
+
 /** A readable name per backend/kernels. */
 function series(r) {
   if (r.backend === 'rust') return r.kernels === 'memcpy' ? 'Rust memcpy (copy_from_slice)' : `Rust ${r.kernels}${r.stream === 'drifting' ? ' (drifting stream)' : ''}`
@@ -62,8 +65,8 @@ const opName = (r) =>
 function derive(rows, machine) {
   // The set the library picks on this CPU (the bench marks its rows), else the first SIMD one.
   const rustBest =
-    rows.find((r) => r.backend === 'rust' && r.isDefault && r.kernels !== 'memcpy' && r.kernels !== 'coded')?.kernels ??
-    rows.find((r) => r.backend === 'rust' && !['scalar', 'memcpy', 'coded'].includes(r.kernels))?.kernels ??
+    rows.find((r) => r.backend === 'rust' && r.isDefault && r.kernels !== 'memcpy' && !isCoded(r))?.kernels ??
+    rows.find((r) => r.backend === 'rust' && !['scalar', 'memcpy'].includes(r.kernels) && !isCoded(r))?.kernels ??
     'scalar'
   const nativeBest = rows.find((r) => r.backend === 'native' && r.kernels !== 'scalar' && !r.forced)?.kernels
   const pythonKernels = rows.find((r) => r.backend === 'python')?.kernels
@@ -90,10 +93,11 @@ function derive(rows, machine) {
     r.cpuModel ??= machine.cpuModelNumber
     r.cpuModelName ??= machine.cpu
   }
-  // Any set slower than scalar for the same backend, op, width, dim and stream.
+  // Any set slower than scalar for the same backend, format, op, width, dim and stream.
   const slowerThanScalar = rows.filter((r) => {
-    if (['scalar', 'memcpy', 'coded', 'js', 'slice()', 'TypedArray.set'].includes(r.kernels) || r.op === 'copy') return false
-    const s = rows.find((x) => x.backend === r.backend && x.kernels === 'scalar' && x.op === r.op && x.bits === r.bits && x.dim === r.dim && (x.stream ?? 'stable') === (r.stream ?? 'stable') && x.api === r.api)
+    if (['scalar', 'coded/scalar', 'memcpy', 'js', 'slice()', 'TypedArray.set'].includes(r.kernels) || r.op === 'copy') return false
+    const scalar = isCoded(r) ? 'coded/scalar' : 'scalar' // the coded rows' own reference
+    const s = rows.find((x) => x.backend === r.backend && x.kernels === scalar && x.op === r.op && x.bits === r.bits && x.dim === r.dim && (x.stream ?? 'stable') === (r.stream ?? 'stable') && x.api === r.api)
     if (s) r.vsScalar = +(r.nsPerFrame / s.nsPerFrame).toFixed(3)
     // Slower in the median and, where both have one, in the best round or call (not just noise).
     const best = r.nsPerFrameBest != null && s?.nsPerFrameBest != null ? r.nsPerFrameBest > s.nsPerFrameBest : true
@@ -169,7 +173,7 @@ function goalsOf({ find, rustBest, nativeBest, pythonKernels, slowerThanScalar, 
   goals.push({ goal: `Rust ${rustBest} decode ≤ 60 ns per 512-value frame`, result: show(rustDec), verdict: verdict(rustDec.map((r) => r.nsPerFrame), 60) })
   // Issue 10: every set at least 2× scalar; 512-value encode ≤ 4× and decode ≤ 1.5× a memcpy of
   // the frame's bytes, with the default set and with avx2 (no BMI2).
-  const rustSets = [...new Set(rows.filter((r) => r.backend === 'rust' && !['scalar', 'memcpy', 'coded'].includes(r.kernels)).map((r) => r.kernels))]
+  const rustSets = [...new Set(rows.filter((r) => r.backend === 'rust' && !['scalar', 'memcpy'].includes(r.kernels) && !isCoded(r)).map((r) => r.kernels))]
   for (const kernels of rustSets) {
     const ratios = rows
       .filter((r) => r.backend === 'rust' && r.kernels === kernels && r.vsScalar != null && (r.op === 'encode' || r.op === 'decode') && r.dim <= 4096)

@@ -1,7 +1,7 @@
 //! Rust benchmarks of the core: push (encode) and decode per width, tensor length and stream, with
 //! every kernel set this CPU supports side by side in one run (the scalar reference, `avx2`
 //! without BMI2, `avx2+bmi2`, …), interleaved so that each comparison is made minutes apart at
-//! most; then the coded format.
+//! most; then the coded format, again with every set side by side.
 //!
 //! `cargo bench -p ruvector-temporal-tensor --bench core` prints the CPU (vendor, family, model,
 //! name), the kernel set the library would pick and why, and a table: ns per frame, GB/s of f32
@@ -285,52 +285,70 @@ fn main() {
             }
         }
     }
-    kernels::force(default_set);
-    // Coded segments (format v3): one 128-frame segment per round, pushed and flushed; its
-    // kernels are portable code the compiler vectorizes (AVX2 on x86-64), the same in every
-    // x86-64 set, so they run with the default set only.
+    // Coded segments (format v4): one 128-frame segment per round, pushed and flushed, with every
+    // kernel set side by side like the packed rows. Rows of the default set are labelled
+    // `coded`, the others `coded/<set>` (`coded/scalar`: the portable kernels).
     for &dim in dims
         .iter()
         .filter(|&&d| d <= 4096 && formats.contains("coded"))
     {
         let stream = walk(dim, 128);
         for &bits in &WIDTHS {
-            let mut c = pinned_in(Format::Coded, bits, dim);
-            let mut out = Vec::with_capacity(1 << 22);
-            let encode = time_per_iter(budget, || {
-                out.clear();
-                for f in &stream {
-                    c.push_frame(black_box(f), 0, &mut out).unwrap();
-                }
-                c.flush(&mut out);
-                stream.len()
-            });
-            let mut decoded = vec![0f32; dim * stream.len()];
-            let decode = time_per_iter(budget, || {
-                segment::decode_into(black_box(&out), &mut decoded).unwrap();
-                stream.len()
-            });
-            let ratio = (dim * 4 * stream.len()) as f64 / out.len() as f64;
-            for (op, t) in [("encode", encode), ("decode", decode)] {
-                rows.push(Row {
-                    kernels: "coded",
-                    op,
-                    stream: "drifting",
-                    bits,
-                    dim,
-                    ns_per_frame: t.median,
-                    best_ns_per_frame: t.best,
-                    segments: None,
+            for &set in &sets {
+                assert!(kernels::force(set));
+                let label: &'static str = if set == default_set {
+                    "coded"
+                } else {
+                    Box::leak(format!("coded/{}", set.name()).into_boxed_str())
+                };
+                let mut c = pinned_in(Format::Coded, bits, dim);
+                let mut out = Vec::with_capacity(1 << 22);
+                let encode = time_per_iter(budget, || {
+                    out.clear();
+                    for f in &stream {
+                        c.push_frame(black_box(f), 0, &mut out).unwrap();
+                    }
+                    c.flush(&mut out);
+                    stream.len()
                 });
+                let mut decoded = vec![0f32; dim * stream.len()];
+                let decode = time_per_iter(budget, || {
+                    segment::decode_into(black_box(&out), &mut decoded).unwrap();
+                    stream.len()
+                });
+                for (op, t) in [("encode", encode), ("decode", decode)] {
+                    rows.push(Row {
+                        kernels: label,
+                        op,
+                        stream: "drifting",
+                        bits,
+                        dim,
+                        ns_per_frame: t.median,
+                        best_ns_per_frame: t.best,
+                        segments: None,
+                    });
+                }
+                if set == default_set {
+                    let ratio = (dim * 4 * stream.len()) as f64 / out.len() as f64;
+                    eprintln!(
+                        "coded {bits}-bit dim {dim}: ratio {ratio:.2}x on the drifting stream"
+                    );
+                }
             }
-            eprintln!("coded {bits}-bit dim {dim}: ratio {ratio:.2}x on the drifting stream");
         }
     }
+    kernels::force(default_set);
 
     // Derived columns: ratio to memcpy of the same bytes, speed-up over scalar, slower-than-scalar.
+    let is_coded = |k: &str| k == "coded" || k.starts_with("coded/");
     let scalar_row = |r: &Row| {
+        let scalar = if is_coded(r.kernels) {
+            "coded/scalar"
+        } else {
+            "scalar"
+        };
         rows.iter().find(|s| {
-            s.kernels == "scalar"
+            s.kernels == scalar
                 && s.op == r.op
                 && s.stream == r.stream
                 && s.bits == r.bits
@@ -342,7 +360,7 @@ fn main() {
         .map(|r| {
             let vs_memcpy = memcpy_ns.get(&r.dim).map(|m| r.ns_per_frame / m);
             let scalar = match r.kernels {
-                "memcpy" | "coded" | "scalar" => None,
+                "memcpy" | "scalar" | "coded/scalar" => None,
                 _ => scalar_row(r),
             };
             let speedup = scalar.map(|s| s.ns_per_frame / r.ns_per_frame);
@@ -355,7 +373,7 @@ fn main() {
         .collect();
 
     println!(
-        "{:<10} {:<7} {:<9} {:>4} {:>6} {:>12} {:>10} {:>9} {:>9} {:>9}  note",
+        "{:<12} {:<7} {:<9} {:>4} {:>6} {:>12} {:>10} {:>9} {:>9} {:>9}  note",
         "kernels",
         "op",
         "stream",
@@ -385,7 +403,7 @@ fn main() {
             ));
         }
         println!(
-            "{:<10} {:<7} {:<9} {:>4} {:>6} {:>12.1} {:>10.1} {:>9.2} {:>9} {:>9}  {}",
+            "{:<12} {:<7} {:<9} {:>4} {:>6} {:>12.1} {:>10.1} {:>9.2} {:>9} {:>9}  {}",
             r.kernels,
             r.op,
             r.stream,
