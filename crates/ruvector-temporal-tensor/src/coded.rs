@@ -971,8 +971,9 @@ impl CodedWriter {
                     }
                 }
                 let difference = Difference::ALL[d];
-                let largest = costs[3 + d];
-                let cost = costs[d];
+                let mut largest = costs[3 + d];
+                let mut cost = costs[d];
+                let mut step = step;
                 if let Some(Some(c)) = chain {
                     if c[0] < cost || !(within && largest <= MAX_RESIDUAL) {
                         core::mem::swap(&mut self.codes, &mut self.chain_codes);
@@ -983,6 +984,31 @@ impl CodedWriter {
                     }
                 }
                 if within && largest <= MAX_RESIDUAL {
+                    // At low rates (less than a step per value) the previous frame's step, when
+                    // finer, is kept if it codes the frame with no more residual steps: most
+                    // values round to the same counts, and a new step costs a record change.
+                    if let Some(finer) = self.previous_step().filter(|&p| {
+                        cost < self.tensor_len as u64
+                            && p < step
+                            && p as f64 >= allowed as f64 * (1.0 - MAX_STEP_REUSE)
+                    }) {
+                        let (ok, kept) = quantize_and_cost(
+                            Quantized {
+                                codes: &mut self.chain_codes,
+                                recon: &mut self.chain_recon,
+                            },
+                            frame,
+                            source,
+                            weight,
+                            finer,
+                            limit,
+                        );
+                        if ok && kept[3 + d] <= MAX_RESIDUAL && kept[d] <= cost {
+                            core::mem::swap(&mut self.codes, &mut self.chain_codes);
+                            core::mem::swap(&mut self.recon, &mut self.chain_recon);
+                            (step, cost, largest) = (finer, kept[d], kept[3 + d]);
+                        }
+                    }
                     if previous.is_some_and(|kept| {
                         self.keep_previous_mode(frame, kept, (predictor, d), cost, step, limit)
                     }) {
@@ -1521,8 +1547,11 @@ fn quantize_and_cost(
 /// `1 − 5.5/n`. At least 1/64 (at low rates, where most steps are far from the values, a finer
 /// step costs less than that estimate), at most one half.
 fn step_reuse_tolerance(tensor_len: usize) -> f64 {
-    (8.0 * core::f64::consts::LN_2 / tensor_len as f64).clamp(1.0 / 64.0, 0.5)
+    (8.0 * core::f64::consts::LN_2 / tensor_len as f64).clamp(1.0 / 64.0, MAX_STEP_REUSE)
 }
+
+/// The most a reused step may be finer than a frame's own, as a fraction of it: one half.
+const MAX_STEP_REUSE: f64 = 0.5;
 
 /// Approximate cost of changing a frame's mode in a version-4 record, in bits: a different
 /// predictor or difference must save more than this over the previous frame's.

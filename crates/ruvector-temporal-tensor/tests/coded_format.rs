@@ -789,6 +789,41 @@ fn a_compressor_equals_its_clone_after_rejected_attempts() {
 /// full-weight prediction quantizes to the same all-zero residuals, so a change would cost
 /// record bits for nothing.
 #[test]
+fn low_rate_frames_keep_a_finer_previous_step_when_it_codes_no_worse() {
+    // Each frame is the previous one 10 % larger, so its own step is 10 % coarser: far beyond
+    // what steps are reused for at 512 values (1/64). At the cold bound the growth stays below
+    // a step, every residual rounds to 0 with either step, and the first frame's step is kept.
+    let n = 512;
+    let first: Vec<f32> = (0..n).map(|j| 10.0 + (j as f32 * 0.05).sin()).collect();
+    let frames: Vec<Vec<f32>> = (0..4)
+        .map(|t| first.iter().map(|v| v * 1.1f32.powi(t)).collect())
+        .collect();
+    let steps = |bits| {
+        let mut c = compressor_in(Format::Coded, bits, n as u32, 64);
+        let seg = compress(&mut c, &frames);
+        let (_, decoded) = decode_all(&seg);
+        for (t, f) in frames.iter().enumerate() {
+            let bound = ruvector_temporal_tensor::quantizer::error_bound(bits as u32).unwrap();
+            let err = relative_error(f, &decoded[t * n..(t + 1) * n]);
+            assert!(err < bound as f64, "{bits}-bit frame {t}: {err}");
+        }
+        coded::frame_records(&seg)
+            .unwrap()
+            .iter()
+            .map(|r| r.1)
+            .collect::<Vec<f32>>()
+    };
+    let cold = steps(3);
+    assert!(cold.iter().all(|&s| s == cold[0]), "cold steps {cold:?}");
+    // At the hot tier the residuals are many steps, and each frame takes its own step.
+    let hot = steps(8);
+    assert!(
+        hot.windows(2).filter(|w| w[1] > w[0]).count() >= 2,
+        "hot steps {hot:?}"
+    );
+}
+
+#[test]
 fn low_rate_frames_keep_the_previous_mode_when_it_codes_no_worse() {
     let n = 64;
     let first: Vec<f32> = (0..n).map(|j| 10.0 + (j as f32 * 0.3).sin()).collect();
