@@ -572,7 +572,16 @@ fn unpack_dequantize_groups(
     if b == 8 {
         for (group, &scale) in out[..n].chunks_mut(group_len).zip(scales) {
             let s = Dequant::new(qmax, scale);
-            for dst in group.chunks_exact_mut(8) {
+            let mut pairs = group.chunks_exact_mut(16);
+            for dst in &mut pairs {
+                // SAFETY: 16 bytes at `at`, as `at + 16 <= n <= data.len()` (asserted above).
+                let bytes = unsafe { v128_load(data.as_ptr().add(at).cast()) };
+                let (lo, hi) = dst.split_at_mut(8);
+                dequantize8(u16x8_extend_low_u8x16(bytes), s, lo);
+                dequantize8(u16x8_extend_high_u8x16(bytes), s, hi);
+                at += 16;
+            }
+            if let Some(dst) = pairs.into_remainder().get_mut(..8) {
                 // SAFETY: 8 bytes at `at`, as `at + 8 <= n <= data.len()` (asserted above).
                 let codes = unsafe { u16x8_load_extend_u8x8(data.as_ptr().add(at)) };
                 dequantize8(codes, s, dst);
