@@ -317,6 +317,59 @@ export class TemporalTensorCompressor implements Disposable {
     return impl.pushMany(toFloat32(frames, 'frames'), checkU32(nowTs, 'nowTs'))
   }
 
+  /**
+   * `pushMany` writing the segments into `out`, back to back from its start, instead of a new
+   * buffer each: returns views of `out` holding the bytes `pushMany` would return, valid until
+   * `out` is written again. Reusing one `out` from call to call, the native backend allocates
+   * nothing per segment and writes each segment once (on WebAssembly the segments are made as
+   * by `pushMany`, then copied in). `out` should hold `maxBatchOutputLength(frameCount)` bytes;
+   * when it is shorter, the segments come back in buffers of their own, as from `pushMany`
+   * (nothing is lost). Throws as `pushMany`, and `INVALID_ARGUMENT` when `out` is not a
+   * `Uint8Array` or overlaps the frames.
+   *
+   * ```ts
+   * const out = new Uint8Array(c.maxBatchOutputLength(64))
+   * for (const batch of batches) store(c.pushManyInto(batch, now, out))  // copy what you keep
+   * ```
+   */
+  pushManyInto(frames: FrameInput, nowTs: number, out: Uint8Array): Uint8Array[] {
+    const impl = this.#live()
+    const values = toFloat32(frames, 'frames')
+    const ts = checkU32(nowTs, 'nowTs')
+    const dst = checkBytes(out, 'out')
+    if (
+      values.buffer === dst.buffer &&
+      values.byteOffset < dst.byteOffset + dst.byteLength &&
+      dst.byteOffset < values.byteOffset + values.byteLength
+    ) {
+      throw new TemporalTensorError('INVALID_ARGUMENT', 'out must not overlap frames')
+    }
+    const ends = impl.pushManyInto?.(values, ts, dst)
+    if (ends) return ends.map((end, i) => dst.subarray(i === 0 ? 0 : ends[i - 1], end))
+    let at = 0
+    return impl.pushMany(values, ts).map((segment) => {
+      if (at + segment.length > dst.length) {
+        at = Infinity
+        return segment
+      }
+      dst.set(segment, at)
+      at += segment.length
+      return dst.subarray(at - segment.length, at)
+    })
+  }
+
+  /**
+   * Bytes of `out` that let `pushManyInto` write a batch of `frameCount` frames now: the open
+   * segment plus, per frame, its codes at 8 bits and a header (the core's bound on what a
+   * batch emits). On WebAssembly, a larger estimate (`8 · tensorLen + 2048` bytes per frame
+   * plus 4 KiB besides the open segment).
+   */
+  maxBatchOutputLength(frameCount: number): number {
+    const impl = this.#live()
+    const count = checkU32(frameCount, 'frameCount')
+    return impl.maxBatchOutputLength?.(count) ?? impl.state().pendingBytes + count * (8 * this.#tensorLen + 2048) + 4096
+  }
+
   /** Finishes the open segment and returns it (`null` when none is open). */
   flush(): Uint8Array | null {
     return this.#live().flush()

@@ -66,6 +66,13 @@ export interface SegmentInfo {
 export interface BackendCompressor {
   push(frame: Float32Array, nowTs: number): Uint8Array | null
   pushMany(frames: Float32Array, nowTs: number): Uint8Array[]
+  /** `pushMany` writing the segments into `out` back to back from its start: each one's end
+   * offset in `out`, or `null` (nothing consumed) when `out` is shorter than
+   * `maxBatchOutputLength` of the batch. Backends that cannot leave it out. */
+  pushManyInto?(frames: Float32Array, nowTs: number, out: Uint8Array): number[] | null
+  /** The core's bound on the bytes a batch of `frameCount` frames can emit now (with
+   * `pushManyInto`). */
+  maxBatchOutputLength?(frameCount: number): number
   flush(): Uint8Array | null
   peek(): Uint8Array | null
   touch(nowTs: number): void

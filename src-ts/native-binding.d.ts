@@ -20,6 +20,19 @@ export declare class NativeCompressor {
   /** Compresses frames stored back to back; returns the segments finished, in order. */
   pushMany(frames: Float32Array, nowTs: number): Array<Uint8Array>
   /**
+   * `pushMany` writing the segments it finishes into `out`, back to back from its start,
+   * instead of a new buffer each (a reused `out` allocates nothing per segment): returns the
+   * end offset of each segment in `out`, or `null` (nothing consumed) when `out` is shorter
+   * than `maxBatchOutputLength` of the batch. `frames` and `out` must not overlap
+   * (`INVALID_ARGUMENT`).
+   */
+  pushManyInto(frames: Float32Array, nowTs: number, out: Uint8Array): Array<number> | null
+  /**
+   * The bytes `pushManyInto` needs in `out` for `frameCount` frames now: the open segment
+   * plus, per frame, its codes at 8 bits and a header (an upper bound on what it writes).
+   */
+  maxBatchOutputLength(frameCount: number): number
+  /**
    * Copies `frames` to the end of the frames staged for the next `pushManyAsync`, reserving
    * room for `total` values on the first call (so a large input can be copied in slices, one
    * per event-loop turn, instead of blocking the loop for one large copy).

@@ -68,6 +68,8 @@ export function nativeBackend(binding: NativeBinding): Backend {
       return {
         push: (frame, ts) => call(() => inner.push(frame, ts)),
         pushMany: (frames, ts) => call(() => inner.pushMany(frames, ts)),
+        pushManyInto: (frames, ts, out) => call(() => inner.pushManyInto(frames, ts, out)),
+        maxBatchOutputLength: (count) => call(() => inner.maxBatchOutputLength(count)),
         flush: () => call(() => inner.flush()),
         peek: () => call(() => inner.peek()),
         touch: (ts) => call(() => inner.touch(ts)),

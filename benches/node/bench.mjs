@@ -110,7 +110,7 @@ let sink = 0
 const checks = []
 
 function add(row, frames, fn) {
-  const name = `${row.backend}/${row.kernels} ${row.op} ${row.bits}b ${row.dim}`
+  const name = `${row.backend}/${row.kernels} ${row.op} ${row.bits}b ${row.dim}${row.api === 'pushManyInto' ? ' into' : ''}`
   meta.set(name, { ...row, frames })
   bench.add(name, fn)
 }
@@ -132,6 +132,17 @@ for (const dim of DIMS) {
       if (seg && segmentInfo(seg).format !== 'packed') throw new Error(`encode ${bits}b ${dim}: not the packed format`)
       enc.free()
     })
+    // the same into one reused buffer (pushManyInto): no new buffer per segment. Sized for the
+    // largest open segment (128 frames) plus a batch, so it never falls back to new buffers.
+    const encInto = pinned(bits, dim)
+    const perFrame = dim + 4 * Math.ceil(dim / GROUP) + 27
+    const into = new Uint8Array((128 + batch) * perFrame)
+    add({ backend, kernels, op: 'encode', bits, dim, api: 'pushManyInto' }, batch, () => {
+      const segs = encInto.pushManyInto(frames, 0, into)
+      if (segs.length > 0 && segs[0].buffer !== into.buffer) throw new Error('pushManyInto fell back to new buffers')
+      sink += segs.length
+    })
+    checks.push(() => encInto.free())
 
     // single-frame push at 512: the per-call overhead of the binding
     if (dim === 512) {

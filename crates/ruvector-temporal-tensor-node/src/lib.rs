@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use napi::bindgen_prelude::{
     AbortSignal, AsyncTask, Either, Env, Float32Array, Float32ArraySlice, ObjectFinalize,
-    Uint8ArraySlice,
+    Uint8Array, Uint8ArraySlice,
 };
 use napi::ScopedTask;
 use napi_derive::napi;
@@ -354,6 +354,53 @@ impl NativeCompressor {
             out.extend(segment_or_null(env, &segment)?);
         }
         Ok(out)
+    }
+
+    /// `pushMany` writing the segments it finishes into `out`, back to back from its start,
+    /// instead of a new buffer each (a reused `out` allocates nothing per segment): returns the
+    /// end offset of each segment in `out`, or `null` (nothing consumed) when `out` is shorter
+    /// than `maxBatchOutputLength` of the batch. `frames` and `out` must not overlap
+    /// (`INVALID_ARGUMENT`).
+    #[napi]
+    pub fn push_many_into(
+        &mut self,
+        env: &Env,
+        frames: &[f32],
+        now_ts: u32,
+        mut out: Uint8Array,
+    ) -> Result<Option<Vec<f64>>> {
+        // SAFETY: `out` is the caller's Uint8Array, borrowed only for this synchronous call; JS
+        // code cannot run (and touch it) until it returns. It is used as `&mut` only after the
+        // check below that it does not overlap `frames`.
+        let out = unsafe { out.as_mut() };
+        let (f, o) = (frames.as_ptr_range(), out.as_ptr_range());
+        if (f.start as usize) < o.end as usize && (o.start as usize) < f.end as usize {
+            return Err(napi::Error::new(
+                Code("INVALID_ARGUMENT"),
+                "frames and out must not overlap".to_string(),
+            ));
+        }
+        let ends = self.with(|c| {
+            let count = frames.len() / c.tensor_len() as usize;
+            if out.len() < c.max_batch_output_len(count)
+                && frames.len().is_multiple_of(c.tensor_len() as usize)
+            {
+                return Ok(None);
+            }
+            let mut ends = Vec::new();
+            c.push_frames_into_split(frames, now_ts, out, &mut ends)
+                .map_err(js_error)?;
+            Ok(Some(ends.into_iter().map(|e| e as f64).collect()))
+        })?;
+        self.report(env);
+        Ok(ends)
+    }
+
+    /// The bytes `pushManyInto` needs in `out` for `frameCount` frames now: the open segment
+    /// plus, per frame, its codes at 8 bits and a header (an upper bound on what it writes).
+    #[napi]
+    pub fn max_batch_output_length(&self, frame_count: u32) -> Result<f64> {
+        self.with(|c| Ok(c.max_batch_output_len(frame_count as usize) as f64))
     }
 
     /// Copies `frames` to the end of the frames staged for the next `pushManyAsync`, reserving

@@ -567,6 +567,20 @@ impl TemporalTensorCompressor {
         now_ts: u32,
         out: &mut [u8],
     ) -> Result<usize, Error> {
+        self.push_frames_into_split(frames, now_ts, out, &mut Vec::new())
+    }
+
+    /// Like [`push_frames_into`](Self::push_frames_into), also appending to `ends` the end
+    /// offset in `out` of each segment it writes, in order (the first starts at 0; `ends` is left
+    /// as it was on error: errors come before anything is written). For bindings that hand the
+    /// segments out as views of one buffer.
+    pub fn push_frames_into_split(
+        &mut self,
+        frames: &[f32],
+        now_ts: u32,
+        out: &mut [u8],
+        ends: &mut Vec<usize>,
+    ) -> Result<usize, Error> {
         self.check_batch(frames)?;
         let count = frames.len() / self.tensor_len as usize;
         let needed = self.max_batch_output_len(count);
@@ -578,7 +592,11 @@ impl TemporalTensorCompressor {
         }
         let mut written = 0;
         for frame in frames.chunks_exact(self.tensor_len as usize) {
-            written += self.push(frame, now_ts, &mut Output::Fixed(&mut out[written..]))?;
+            let len = self.push(frame, now_ts, &mut Output::Fixed(&mut out[written..]))?;
+            if len > 0 {
+                written += len;
+                ends.push(written);
+            }
         }
         Ok(written)
     }

@@ -332,6 +332,22 @@ fn batches_match_single_pushes_and_are_all_or_nothing() {
         assert_eq!(fixed.active_frames(), 0, "nothing consumed");
         let n = fixed.push_frames_into(&frames, 0, &mut buf).unwrap();
         assert_eq!(&buf[..n], &expected[..]);
+
+        // The split form: each segment's end, the segments of push_frames_split.
+        let mut split = compressor(bits, 32, 8);
+        let mut ends = vec![7];
+        let mut buf = vec![0u8; bound];
+        let n = split
+            .push_frames_into_split(&frames, 0, &mut buf, &mut ends)
+            .unwrap();
+        assert_eq!(ends[0], 7, "appended to");
+        assert_eq!(ends.last(), Some(&n));
+        let parts = compressor(bits, 32, 8).push_frames_split(&frames, 0).unwrap();
+        assert!(parts.len() > 1);
+        let starts = core::iter::once(0).chain(ends[1..].iter().copied());
+        let got: Vec<&[u8]> = starts.zip(&ends[1..]).map(|(a, &b)| &buf[a..b]).collect();
+        assert_eq!(got, parts.iter().map(|p| &p[..]).collect::<Vec<_>>());
+        assert_eq!(split, single);
     }
     let mut c = compressor(8, 32, 8);
     c.push_frames(&frames[..64], 0, &mut Vec::new()).unwrap();
