@@ -342,7 +342,9 @@ fn batches_match_single_pushes_and_are_all_or_nothing() {
             .unwrap();
         assert_eq!(ends[0], 7, "appended to");
         assert_eq!(ends.last(), Some(&n));
-        let parts = compressor(bits, 32, 8).push_frames_split(&frames, 0).unwrap();
+        let parts = compressor(bits, 32, 8)
+            .push_frames_split(&frames, 0)
+            .unwrap();
         assert!(parts.len() > 1);
         let starts = core::iter::once(0).chain(ends[1..].iter().copied());
         let got: Vec<&[u8]> = starts.zip(&ends[1..]).map(|(a, &b)| &buf[a..b]).collect();
