@@ -475,6 +475,11 @@ pub fn auto_choice() -> (KernelSet, &'static str) {
 }
 
 fn auto_choice_now() -> (KernelSet, &'static str) {
+    // wasm32 has no CPUID: the build's features decide (and the module stays without the
+    // UTF-8 check that reading an empty vendor string would bring in).
+    if cfg!(target_arch = "wasm32") {
+        return choose("", 0, 0, features());
+    }
     let cpu = cpu();
     choose(cpu.vendor(), cpu.family, cpu.model, features())
 }

@@ -440,8 +440,8 @@ fn store16(out: &mut [u8], at: usize, v: v128, len: usize) {
 
 /// Quantizes `values` (a multiple of 8) with `q` and packs their codes at `out[at..]` with `p`
 /// (`None` for 8 bits); returns where the next code goes. Bytes after the codes may be zeroed.
-/// `MEASURE`: whether to take `max |x − q|` (see [`Quant::step4`]). Inlined into each fused
-/// kernel (one copy measuring, one not: the bounded one has no test in its loop for it).
+/// `MEASURE`: whether to take `max |x − q|` (see [`Quant::step4`]). Two copies: one measuring
+/// ([`quantize_pack_run_measuring`]), one inlined into the bounded kernel (no test in its loop).
 #[inline(always)]
 fn quantize_pack_run<const MEASURE: bool>(
     q: &mut Quant,
@@ -474,6 +474,19 @@ fn quantize_pack_run<const MEASURE: bool>(
     at
 }
 
+/// [`quantize_pack_run`] measuring the rounding error: one copy, called once per group by the
+/// measuring kernels (the bounded one, the hot path of steady streams, inlines its own loop).
+#[inline(never)]
+fn quantize_pack_run_measuring(
+    q: &mut Quant,
+    p: Option<&Packer>,
+    values: &[f32],
+    out: &mut [u8],
+    at: usize,
+) -> usize {
+    quantize_pack_run::<true>(q, p, values, out, at)
+}
+
 fn quantize_pack(
     values: &[f32],
     inv: f32,
@@ -484,7 +497,7 @@ fn quantize_pack(
 ) {
     let mut q = Quant::new(inv, qmax);
     let p = (bits < 8).then(|| Packer::new(bits));
-    quantize_pack_run::<true>(&mut q, p.as_ref(), &values[..values.len() / 8 * 8], out, 0);
+    quantize_pack_run_measuring(&mut q, p.as_ref(), &values[..values.len() / 8 * 8], out, 0);
     q.finish(stats);
 }
 
@@ -538,7 +551,11 @@ fn quantize_pack_groups_measuring<const MEASURE: bool>(
     let mut at = 0;
     for (chunk, &scale) in values.chunks(group_len).zip(scales) {
         q.start(1.0 / scale);
-        at = quantize_pack_run::<MEASURE>(&mut q, p.as_ref(), chunk, out, at);
+        at = if MEASURE {
+            quantize_pack_run_measuring(&mut q, p.as_ref(), chunk, out, at)
+        } else {
+            quantize_pack_run::<false>(&mut q, p.as_ref(), chunk, out, at)
+        };
         let s = f32x4_splat(scale);
         let (mx, me) = q.maxima();
         all_x = u32x4_max(all_x, mx);
