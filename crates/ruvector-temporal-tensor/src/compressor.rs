@@ -49,7 +49,7 @@ pub struct TemporalTensorCompressor {
 const WRITE_SLACK: usize = 32;
 
 /// The segment being filled.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 struct ActiveSegment {
     bits: u8,
     format: ScaleFormat,
@@ -58,7 +58,24 @@ struct ActiveSegment {
     /// `max ½ · scale` over the groups: the most a value that is not clamped can be off.
     half_step: f32,
     frames: u32,
+    /// The packed codes in `data[..used]`. The bytes after them are scratch the kernels write
+    /// (frames tried, whole-vector stores past a frame's end); they stay allocated and
+    /// initialized, so quantizing a frame does not zero-fill its bytes first.
     data: Vec<u8>,
+    used: usize,
+}
+
+impl PartialEq for ActiveSegment {
+    /// Equal segments: the scratch after the codes does not count.
+    fn eq(&self, other: &Self) -> bool {
+        self.bits == other.bits
+            && self.format == other.format
+            && self.scales == other.scales
+            && self.divisors == other.divisors
+            && self.half_step == other.half_step
+            && self.frames == other.frames
+            && self.codes() == other.codes()
+    }
 }
 
 /// Where a finished segment goes.
@@ -97,6 +114,18 @@ enum Append {
 }
 
 impl ActiveSegment {
+    /// The packed codes of the segment's frames.
+    fn codes(&self) -> &[u8] {
+        &self.data[..self.used]
+    }
+
+    /// Makes `data` at least `len` bytes long (new bytes zero; existing scratch kept).
+    fn reserve_data(&mut self, len: usize) {
+        if self.data.len() < len {
+            self.data.resize(len, 0);
+        }
+    }
+
     fn parts(&self, tensor_len: u32, group_len: u32) -> SegmentParts<'_> {
         SegmentParts {
             format: self.format,
@@ -105,7 +134,7 @@ impl ActiveSegment {
             tensor_len,
             frame_count: self.frames,
             scales: &self.scales,
-            data: &self.data,
+            data: self.codes(),
         }
     }
 
@@ -114,7 +143,7 @@ impl ActiveSegment {
         let bits = self.bits as u32;
         let n = frame.len() as u64;
         let start_bit = self.frames as u64 * n * bits as u64;
-        let old_len = self.data.len();
+        let old_len = self.used;
         // Cannot overflow: frames * n * bits stays within the u32 data_len (see frame_cap).
         let new_len = packed_len(self.frames as u64 * n + n, bits).unwrap_or(0) as usize;
         // Most frames of a stream are proven within bounds by the half-step bound on the
@@ -138,7 +167,7 @@ impl ActiveSegment {
                 }
             };
         if fits {
-            self.data.truncate(new_len);
+            self.used = new_len;
             self.frames += 1;
             return Append::Done;
         }
@@ -163,7 +192,7 @@ impl ActiveSegment {
         new_len: usize,
         bounded: bool,
     ) -> (FrameStats, bool) {
-        self.data.resize(new_len + WRITE_SLACK, 0);
+        self.reserve_data(new_len + WRITE_SLACK);
         let bits = self.bits as u32;
         let mut writer = BitWriter::new(&mut self.data, start_bit, bits);
         let (scales, divisors) = (&self.scales, &self.divisors);
@@ -179,12 +208,12 @@ impl ActiveSegment {
         result
     }
 
-    /// Drops the bytes after `old_len` and clears the bits from `start_bit` on in the shared
-    /// last byte.
+    /// Drops the codes after `old_len` bytes and clears the bits from `start_bit` on in the
+    /// shared last byte.
     fn roll_back(&mut self, old_len: usize, start_bit: u64) {
-        self.data.truncate(old_len);
+        self.used = old_len;
         let kept_bits = (start_bit % 8) as u32;
-        if let (true, Some(last)) = (kept_bits != 0, self.data.last_mut()) {
+        if let (true, Some(last)) = (kept_bits != 0, self.data[..old_len].last_mut()) {
             *last &= (1u8 << kept_bits) - 1;
         }
     }
@@ -205,9 +234,9 @@ impl ActiveSegment {
             self.divisors.clear();
             self.divisors
                 .extend(self.scales.iter().map(|&s| Divisor::for_scale(s)));
-            self.data.clear();
             let len = packed_len(frame.len() as u64, bits32).unwrap_or(0) as usize;
-            self.data.resize(len, 0);
+            self.reserve_data(len);
+            self.used = len;
             let mut writer = BitWriter::new(&mut self.data, 0, bits32);
             let stats = quantize_frame(
                 frame,
@@ -686,6 +715,7 @@ impl TemporalTensorCompressor {
             half_step: 0.0,
             frames: 0,
             data: Vec::new(),
+            used: 0,
         });
         segment.calibrate(frame, bits, group_len, headroom);
         self.active = Some(segment);
