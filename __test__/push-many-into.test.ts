@@ -3,6 +3,9 @@
 // own when it is not (nothing lost), and coded errors that change nothing. Each backend runs in
 // a child process with TEMPORAL_TENSOR_BACKEND forced.
 import { spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 
 const DIST = new URL('../dist/index.mjs', import.meta.url).href
@@ -32,11 +35,17 @@ function codeOf(f) {
 const result = await (async () => { ${body} })()
 process.stdout.write(JSON.stringify({ backend: m.backend, result }))
 `
-  const child = spawnSync(process.execPath, ['--input-type=module', '-e', code], {
+  // From a file: code given with -e gets no worker thread (the async calls would stay on the
+  // main thread, and the WebAssembly compressor would never move).
+  const dir = mkdtempSync(join(tmpdir(), 'tt-into-'))
+  const file = join(dir, 'child.mjs')
+  writeFileSync(file, code)
+  const child = spawnSync(process.execPath, [file], {
     env: { ...process.env, TEMPORAL_TENSOR_BACKEND: backend },
     encoding: 'utf8',
     timeout: 60_000,
   })
+  rmSync(dir, { recursive: true, force: true })
   if (child.status !== 0) throw new Error(`child (${backend}) exited with ${child.status ?? child.signal}:\n${child.stderr}`)
   return JSON.parse(child.stdout)
 }
@@ -109,6 +118,34 @@ describe.each(['native', 'wasm'] as const)('pushManyInto on the %s backend', (ba
     )
     expect(result.count).toBeGreaterThan(3)
     expect({ ...result, count: 0 }).toEqual({ same: true, count: 0, views: 0, untouched: true, state: true })
+  })
+
+  it('keeps the open segment across async calls (on WebAssembly the worker rebuilds it from what pushManyInto pushed)', () => {
+    const { result } = inChild(
+      backend,
+      `
+      const n = 96
+      const all = frames(n, 100, 11)
+      const options = { tensorLen: n, format: 'packed', policy: { maxSegmentFrames: 32 } }
+      const a = new m.TemporalTensorCompressor(options)
+      const b = new m.TemporalTensorCompressor(options)
+      const want = []
+      const got = []
+      const out = new Uint8Array(b.maxBatchOutputLength(20))
+      for (let at = 0; at < 80; at += 20) {
+        const batch = all.subarray(at * n, (at + 20) * n)
+        want.push(...a.pushMany(batch, at).map(hex))
+        got.push(...b.pushManyInto(batch, at, out).map(hex))
+      }
+      // Async calls after pushManyInto (run in the worker on WebAssembly), then sync ones again.
+      const rest = all.subarray(80 * n)
+      want.push(...a.pushMany(rest, 80).map(hex), hex(a.flush()))
+      got.push(...(await b.pushManyAsync(rest, 80)).map(hex), hex(await b.flushAsync()))
+      return { same: JSON.stringify(want) === JSON.stringify(got), segments: want.length }
+      `,
+    )
+    expect(result.segments).toBeGreaterThan(3)
+    expect(result.same).toBe(true)
   })
 
   it('refuses bad arguments with coded errors and changes nothing', () => {

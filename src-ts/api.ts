@@ -321,8 +321,8 @@ export class TemporalTensorCompressor implements Disposable {
    * `pushMany` writing the segments into `out`, back to back from its start, instead of a new
    * buffer each: returns views of `out` holding the bytes `pushMany` would return, valid until
    * `out` is written again. Reusing one `out` from call to call, the native backend allocates
-   * nothing per segment and writes each segment once (on WebAssembly the segments are made as
-   * by `pushMany`, then copied in). `out` should hold `maxBatchOutputLength(frameCount)` bytes;
+   * nothing per segment and writes each segment once (on WebAssembly each is copied once, from
+   * the module's memory into `out`, with no buffer of its own). `out` should hold `maxBatchOutputLength(frameCount)` bytes;
    * when it is shorter, the segments come back in buffers of their own, as from `pushMany`
    * (nothing is lost). Throws as `pushMany`, and `INVALID_ARGUMENT` when `out` is not a
    * `Uint8Array` or overlaps the frames.

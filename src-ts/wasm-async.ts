@@ -529,15 +529,45 @@ export class MovableCompressor implements BackendCompressor {
   }
 
   pushMany(frames: Float32Array, nowTs: number): Uint8Array[] {
+    // Never null: `pushMany` grows its output to whatever the batch needs.
+    return this.#pushBatch(
+      frames,
+      nowTs,
+      (c, at) => c.pushManyKept(frames, nowTs, at),
+      (c) => c.pushMany(frames, nowTs),
+    ) as Uint8Array[]
+  }
+
+  pushManyInto(frames: Float32Array, nowTs: number, out: Uint8Array): number[] | null {
+    return this.#pushBatch(
+      frames,
+      nowTs,
+      (c, at) => c.pushManyKeptInto(frames, nowTs, at, out),
+      (c) => c.pushManyInto(frames, nowTs, out),
+    )
+  }
+
+  /**
+   * A batch pushed on this thread with `kept` (frames placed at value `at` of the compressor's
+   * kept region) or `plain`, each returning its segments (or their ends), or `null` when
+   * nothing was pushed; the journal then records the frames the open segment holds.
+   */
+  #pushBatch<T extends unknown[]>(
+    frames: Float32Array,
+    nowTs: number,
+    kept: (c: GlueCompressor, at: number) => T | null,
+    plain: (c: GlueCompressor) => T | null,
+  ): T | null {
     const c = this.#here()
     const { tensorLen, policy } = this.#options
     // Frames go to the compressor's kept region, where the journal refers to them, unless the
     // batch is longer than a segment (the region would stay that large).
-    const kept = frames.length <= tensorLen * policy.maxSegmentFrames
-    const at = kept ? this.#keptPlace(c, frames.length) : 0
-    const out = kept ? c.pushManyKept(frames, nowTs, at) : c.pushMany(frames, nowTs)
+    const toKept = frames.length <= tensorLen * policy.maxSegmentFrames
+    const at = toKept ? this.#keptPlace(c, frames.length) : 0
+    const out = toKept ? kept(c, at) : plain(c)
+    if (out === null) return null
     const open = out.length === 0 ? this.#journalFrames + frames.length / tensorLen : c.state().activeFrames
-    if (kept) this.#recordKept(at, frames.length, nowTs, open)
+    if (toKept) this.#recordKept(at, frames.length, nowTs, open)
     else this.#record(frames, nowTs, open, true)
     return out
   }

@@ -122,6 +122,10 @@ export interface GlueCompressor extends BackendCompressor {
    * writes over them: a journal can refer to them there instead of copying them again.
    */
   pushManyKept(frames: Float32Array, nowTs: number, at: number): Uint8Array[]
+  /** `pushMany` writing the segments into `out` (see `BackendCompressor.pushManyInto`). */
+  pushManyInto(frames: Float32Array, nowTs: number, out: Uint8Array): number[] | null
+  /** `pushManyKept` writing the segments into `out` (see `BackendCompressor.pushManyInto`). */
+  pushManyKeptInto(frames: Float32Array, nowTs: number, at: number, out: Uint8Array): number[] | null
   /** A copy of values `[at, at + length)` of the region (in bounds: what `pushManyKept` wrote). */
   kept(at: number, length: number): Float32Array
   /** Moves values `[from, from + length)` of the region to value `to` (overlap allowed). */
@@ -290,14 +294,23 @@ export class Glue {
    * A report that does not grow the buffer is a bug, not a reason to loop.
    */
   #withOutput(unit: number, f: (ptr: number, cap: number) => number): number {
+    return this.#withOutputWithin(unit, Infinity, f) as number
+  }
+
+  /**
+   * `#withOutput`, offering `f` at most `limit` units: `null` when the core needs more than
+   * that (it checks before doing anything, so nothing changed).
+   */
+  #withOutputWithin(unit: number, limit: number, f: (ptr: number, cap: number) => number): number | null {
     for (let attempt = 0; ; attempt++) {
-      const cap = Math.floor(this.#output.cap / unit)
+      const cap = Math.min(Math.floor(this.#output.cap / unit), limit)
       const status = f(this.#output.ptr, cap)
       if (status !== TOO_SMALL) {
         this.#check(status)
         return this.#u32(this.#out)
       }
       const needed = this.#u32(this.#out)
+      if (needed > limit) return null
       if (needed <= cap || attempt > 2) {
         throw new TemporalTensorError('INTERNAL', `the core asked for ${needed} units of output with ${cap} available`)
       }
@@ -315,6 +328,21 @@ export class Glue {
       at += len
     }
     return out
+  }
+
+  /**
+   * Copies back-to-back segments written by the core (`total` bytes at `ptr`, `total` at most
+   * `out.length`) to the start of `out` in one copy; returns each one's end offset.
+   */
+  #segmentsInto(ptr: number, total: number, out: Uint8Array): number[] {
+    out.set(new Uint8Array(this.ex.memory.buffer, ptr, total))
+    const ends: number[] = []
+    for (let at = 0; at < total; ) {
+      this.#check(this.ex.ttc_segment_info(ptr + at, total - at, this.#info))
+      at += this.#u32(this.#info + 24)
+      ends.push(at)
+    }
+    return ends
   }
 
   createCompressor(tensorLen: number, nowTs: number, policy: ResolvedPolicy, coding: ResolvedCoding): GlueCompressor {
@@ -347,6 +375,19 @@ export class Glue {
         const n = this.#withOutput(1, (ptr, cap) => ex.ttc_push_frames(handle, ts, inPtr, values, ptr, cap, this.#out))
         return this.#splitSegments(this.#output.ptr, n)
       })
+    /** Copies `frames` to value `at` of the kept region (grown as needed); returns their address. */
+    const putKept = (frames: Float32Array, at: number): number => {
+      framesLimit((at + frames.length) * 4)
+      this.#grow(held.kept, (at + frames.length) * 4, at * 4)
+      const inPtr = held.kept.ptr + at * 4
+      new Float32Array(ex.memory.buffer, inPtr, frames.length).set(frames)
+      return inPtr
+    }
+    /** `ttc_push_frames` of `values` floats at `inPtr` with `out` as the limit (see `pushManyInto`). */
+    const pushInto = (inPtr: number, values: number, ts: number, out: Uint8Array): number[] | null => {
+      const n = this.#withOutputWithin(1, out.length, (ptr, cap) => ex.ttc_push_frames(handle, ts, inPtr, values, ptr, cap, this.#out))
+      return n === null ? null : this.#segmentsInto(this.#output.ptr, n, out)
+    }
     const compressor: GlueCompressor = {
       push: (frame, ts) =>
         this.run(() => {
@@ -356,16 +397,20 @@ export class Glue {
           return n > 0 ? this.#bytesAt(this.#output.ptr, n) : null
         }),
       pushMany: (frames, ts) => pushParts([frames], ts),
+      // The segments go from module memory straight into `out`: one copy, no buffer of their own.
+      pushManyInto: (frames, ts, out) =>
+        this.run(() => {
+          framesLimit(frames.byteLength)
+          return pushInto(this.#putFloats(frames), frames.length, ts, out)
+        }),
       pushManyParts: pushParts,
       pushManyKept: (frames, ts, at) =>
         this.run(() => {
-          framesLimit((at + frames.length) * 4)
-          this.#grow(held.kept, (at + frames.length) * 4, at * 4)
-          const inPtr = held.kept.ptr + at * 4
-          new Float32Array(ex.memory.buffer, inPtr, frames.length).set(frames)
+          const inPtr = putKept(frames, at)
           const n = this.#withOutput(1, (ptr, cap) => ex.ttc_push_frames(handle, ts, inPtr, frames.length, ptr, cap, this.#out))
           return this.#splitSegments(this.#output.ptr, n)
         }),
+      pushManyKeptInto: (frames, ts, at, out) => this.run(() => pushInto(putKept(frames, at), frames.length, ts, out)),
       // Reads only: usable on a broken instance too (its memory is still there).
       kept: (at, length) => new Float32Array(ex.memory.buffer, held.kept.ptr + at * 4, length).slice(),
       keptMove: (from, length, to) => {
