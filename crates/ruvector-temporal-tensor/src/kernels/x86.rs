@@ -1164,13 +1164,24 @@ macro_rules! packing_kernels {
                     unsafe {
                         let src = data.as_ptr().add(at);
                         let dst = out.as_mut_ptr().add(o);
-                        for k in 0..steps16 {
-                            w.step16_in_place(src.add(2 * b * k), dst.add(16 * k), s);
+                        if steps16 == 4 {
+                            // The default group length (64), unrolled.
+                            for k in 0..4 {
+                                w.step16_in_place(src.add(2 * b * k), dst.add(16 * k), s);
+                            }
+                        } else {
+                            for k in 0..steps16 {
+                                w.step16_in_place(src.add(2 * b * k), dst.add(16 * k), s);
+                            }
                         }
                     }
                     at += group_len / 8 * b;
                     o += group_len;
                     g += 1;
+                }
+                if o == n {
+                    // Every group done (the usual case): nothing else to set up.
+                    return;
                 }
             }
             if b == 8 {
