@@ -43,10 +43,10 @@ pub fn pack(codes: &[u8], bits: u32, out: &mut [u8]) {
         let x = u64::from_le_bytes([
             chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
         ]);
-        let mut v = 0u64;
-        for k in 0..8 {
-            v |= ((x >> (8 * k)) & 0xff) << (k * b);
-        }
+        // Written out (as opt-level 3 unrolls it): the size-optimized WebAssembly build would
+        // keep a loop.
+        let code = |k: usize| ((x >> (8 * k)) & 0xff) << (k * b);
+        let v = code(0) | code(1) | code(2) | code(3) | code(4) | code(5) | code(6) | code(7);
         store_low_bytes(out, at, v, b);
         at += b;
     }
@@ -59,11 +59,12 @@ pub fn unpack(data: &[u8], bits: u32, codes: &mut [u8]) {
     let mask = (1u64 << b) - 1;
     for (i, chunk) in codes.chunks_exact_mut(8).enumerate() {
         let v = load_bytes(data, i * b, b);
-        let mut x = 0u64;
-        for k in 0..8 {
-            x |= ((v >> (k * b)) & mask) << (8 * k);
+        // Written out, and one 8-byte store (see `pack`).
+        let code = |k: usize| ((v >> (k * b)) & mask) << (8 * k);
+        let x = code(0) | code(1) | code(2) | code(3) | code(4) | code(5) | code(6) | code(7);
+        if let Ok(chunk) = <&mut [u8; 8]>::try_from(chunk) {
+            *chunk = x.to_le_bytes();
         }
-        chunk.copy_from_slice(&x.to_le_bytes());
     }
 }
 
