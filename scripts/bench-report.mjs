@@ -137,6 +137,11 @@ function summary({ find, nativeBest, pythonKernels, summarySeries: SUMMARY_SERIE
     if (cells.every((c) => !c)) continue
     body.push([series(s), ...cells.map((c) => (c ? fmtNs(c.nsPerFrame) : '—'))])
   }
+  for (const backend of ['native', 'wasm']) {
+    const kernels = backend === 'native' ? nativeBest : 'simd128'
+    const into = WIDTHS.map((b) => find({ backend, kernels, op: 'encode', api: 'pushManyInto', bits: b, dim }))
+    if (into.some(Boolean)) body.push([`${series({ backend, kernels })}, pushManyInto (reused out)`, ...into.map((c) => (c ? fmtNs(c.nsPerFrame) : '—')), '', '', '', ''])
+  }
   const push = WIDTHS.map((b) => find({ backend: 'native', kernels: nativeBest, op: 'push', bits: b, dim }))
   if (push.some(Boolean)) body.push([`${series({ backend: 'native', kernels: nativeBest })}, push() ×1`, ...push.map((c) => (c ? fmtNs(c.nsPerFrame) : '—')), '', '', '', ''])
   const pushW = WIDTHS.map((b) => find({ backend: 'wasm', kernels: 'simd128', op: 'push', bits: b, dim }))
