@@ -97,7 +97,7 @@ describe('temporal-tensor CLI', () => {
         const rows = segmentRows(i.out)
         expect(rows.length).toBeGreaterThan(0)
         for (const r of rows) {
-          expect(r).toMatchObject({ format, version: format === 'coded' ? 'v4' : 'v1', bits: String(bits), bound: boundText(bits) })
+          expect(r).toMatchObject({ format, version: format === 'coded' ? 'v5' : 'v1', bits: String(bits), bound: boundText(bits) })
           expect(r.keyframes).toBe(format === 'coded' ? '32' : '1')
         }
         expect(i.out).toMatch(/frames over their bound: 0/)

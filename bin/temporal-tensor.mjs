@@ -24,7 +24,7 @@ Usage:
       file appears only when the whole input compressed. Default width: 8 bits (hot). Every frame decodes
       within its width's bound on max|v-v'|/max|v|: 0.8 % (8 bits), 1.6 % (7), 6.5 % (5),
       30 % (3).
-      --format coded   TQTC v4: steps sized to each frame's bound, prediction from the previous
+      --format coded   TQTC v5: steps sized to each frame's bound, prediction from the previous
                        frame, entropy coding; the smallest output
       --format packed  TQTC v1/v2: the ADR's fixed-width groups (--group-len values each)
       Default format: ${defaultFormat}.

@@ -64,7 +64,7 @@ export interface CompressorOptions {
   /** Tier policy overrides. */
   policy?: TierPolicyOptions
   /**
-   * Segment format. `'coded'` (TQTC v4): steps sized to each frame's bound, prediction from the
+   * Segment format. `'coded'` (TQTC v5): steps sized to each frame's bound, prediction from the
    * previous frame and entropy coding; the smallest output. `'packed'` (v1/v2): the ADR's
    * fixed-width layout that other TQTC implementations read. Default: `DEFAULT_FORMAT`.
    */

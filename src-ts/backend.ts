@@ -14,7 +14,7 @@ export interface ResolvedPolicy {
   fixedBits: number
 }
 
-/** Segment format: `'coded'` (TQTC v4; v3 read too) or `'packed'` (v1/v2, the ADR's fixed-width layout). */
+/** Segment format: `'coded'` (TQTC v5; v3 and v4 read too) or `'packed'` (v1/v2, the ADR's fixed-width layout). */
 export type SegmentFormat = 'coded' | 'packed'
 
 /** How a compressor writes segments, every field present. */

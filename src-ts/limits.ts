@@ -11,12 +11,12 @@ import { TemporalTensorError } from './errors.js'
 export const MAX_DECODE_VALUES = 2 ** 28
 
 /**
- * Whether a segment's version byte names the coded layout (3, or 4 since 0.2; `docs/format.md`);
- * versions 1 and 2 are packed. Both coded versions keep the segment's length at byte 24. The
+ * Whether a segment's version byte names the coded layout (3, 4 or 5; `docs/format.md`);
+ * versions 1 and 2 are packed. Every coded version keeps the segment's length at byte 24. The
  * core's list is pinned in `tests/vectors/defaults.json`, and a test checks this one against it.
  */
 export function isCodedVersion(version: number): boolean {
-  return version === 3 || version === 4
+  return version >= 3 && version <= 5
 }
 
 /** The `LIMIT_EXCEEDED` error of a segment that decodes to too many values. */

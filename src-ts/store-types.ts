@@ -40,7 +40,7 @@ export interface SegmentRecord {
   tier: TierName
   /** The width of the segment's tier (for coded segments, the width whose bound it keeps). */
   bits: number
-  /** `'packed'` (TQTC v1/v2) or `'coded'` (v3/v4), from the segment's header. */
+  /** `'packed'` (TQTC v1/v2) or `'coded'` (v3 to v5), from the segment's header. */
   format: SegmentFormat
   /**
    * The bound every frame keeps against the frames that were appended: max|v − v'| / max|v|

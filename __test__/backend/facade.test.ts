@@ -101,7 +101,7 @@ describe(`facade on the ${process.env.TEMPORAL_TENSOR_BACKEND} backend (${kernel
           const info = segmentInfo(seg)
           expect(info.bits).toBe(g.bits)
           expect(info.format).toBe(g.format)
-          expect(info.version === 4).toBe(g.format === 'coded')
+          expect(info.version === 5).toBe(g.format === 'coded')
           expect(info.byteLength).toBe(seg.byteLength)
           expect(info.tensorLen).toBe(g.tensorLen)
         }
@@ -109,13 +109,13 @@ describe(`facade on the ${process.env.TEMPORAL_TENSOR_BACKEND} backend (${kernel
     }
   })
 
-  describe('coded format (TQTC v4; v3 read)', () => {
-    for (const g of goldenCases('coded-v3/')) {
-      it(`${g.name}: a version-3 segment still decodes bit for bit, whole and frame by frame`, () => {
-        const seg = readBytes(`coded-v3/${g.tqtc}`)
-        const expected = readBytes(`coded-v3/${g.decoded}`)
+  describe('coded format (TQTC v5; v3 and v4 read)', () => {
+    for (const [version, g] of [3, 4].flatMap((v) => goldenCases(`coded-v${v}/`).map((g) => [v, g] as const))) {
+      it(`${g.name}: a version-${version} segment still decodes bit for bit, whole and frame by frame`, () => {
+        const seg = readBytes(`coded-v${version}/${g.tqtc}`)
+        const expected = readBytes(`coded-v${version}/${g.decoded}`)
         const info = segmentInfo(seg)
-        expect([info.format, info.version, info.frameCount]).toEqual(['coded', 3, g.frames])
+        expect([info.format, info.version, info.frameCount]).toEqual(['coded', version, g.frames])
         expect(hex(new Uint8Array(decodeSegment(seg).buffer))).toBe(hex(expected))
         for (let i = 0; i < g.frames; i++) {
           const one = new Uint8Array(decodeFrame(seg, i).buffer)
@@ -130,7 +130,7 @@ describe(`facade on the ${process.env.TEMPORAL_TENSOR_BACKEND} backend (${kernel
       const seg = c.pushMany(stream(N, 12), 0).concat(c.flush() ?? [])[0]
       expect(segmentInfo(seg)).toEqual({
         format: 'coded',
-        version: 4,
+        version: 5,
         bits: 7,
         bound: 0.016,
         groupLen: 0,

@@ -15,22 +15,23 @@
 //! frames; a block's first frame is never predicted, so any frame decodes after at most
 //! `keyframe_interval − 1` others. A CRC-32C covers the whole segment.
 //!
-//! Layout of version 4 (all integers little-endian):
+//! Layout of version 5 (all integers little-endian; version 4 is the same with at most two
+//! tables):
 //!
 //! | offset | size | field |
 //! | --- | --- | --- |
 //! | 0 | 4 | magic `0x43545154` (`"TQTC"`) |
-//! | 4 | 1 | version = 4 |
+//! | 4 | 1 | version = 5 |
 //! | 5 | 1 | bits: the packed width whose bound this segment keeps (1..=8; 8, 7, 5, 3 written) |
 //! | 6 | 2 | keyframe_interval `K` (≥ 1) |
 //! | 8 | 4 | tensor_len (1..=2²⁴) |
 //! | 12 | 4 | frame_count `F` (1..=2¹⁶) |
 //! | 16 | 4 | bound, f32, finite, in (0, 1) |
 //! | 20 | 2 | symbol_count `S` (≤ 4096) |
-//! | 22 | 1 | version 4: 1 when there are two frequency tables (symbol contexts), else 0 |
+//! | 22 | 1 | frequency tables − 1: 0, 1 (two symbol contexts) or 4 (five: [`activity_contexts`]) |
 //! | 23 | 1 | reserved, 0 |
 //! | 24 | 4 | byte_len: the whole segment, checksum included |
-//! | 28 | … | `S` frequencies (LEB128, 1–2 bytes each; sum 4096 unless `S = 0`), twice with two tables: a symbol whose value at its place in the block's previous coded frame was non-zero uses the second |
+//! | 28 | … | `S` frequencies (LEB128, 1–2 bytes each; sum 4096 unless `S = 0`), once per table: with two, a symbol whose value at its place in the block's previous coded frame was non-zero uses the second; with five, see [`activity_contexts`] |
 //! | … | … | byte length of the frame records (LEB128), then the records (`src/coded_records.rs`) |
 //! | … | … | per block (`B = ceil(F / K)`), LEB128: 2 × its byte length, + 1 for one rANS lane |
 //! | … | … | the blocks, back to back |
@@ -74,16 +75,53 @@ use crate::rans::{self, DecodeTable, Decoder, FreqTable, MAX_SYMBOLS};
 use alloc::vec;
 use alloc::vec::Vec;
 
-/// The version byte of the coded segments this library writes: 4 (frame records range coded
-/// per segment, variable-length block lengths, one rANS lane for short blocks).
-pub const VERSION_CODED: u8 = 4;
+/// The version byte of the coded segments this library writes: 5 (version 4 plus five symbol
+/// contexts from the previous frame's residual magnitudes, [`activity_contexts`]).
+pub const VERSION_CODED: u8 = 5;
+/// Version 4 (frame records range coded per segment, variable-length block lengths, one rANS
+/// lane for short blocks, up to two symbol contexts), still read.
+pub const VERSION_CODED_V4: u8 = 4;
 /// The first coded version (frame records as bytes in each block, four rANS lanes), still read.
 pub const VERSION_CODED_V3: u8 = 3;
 
-/// Whether `version` is a coded version this library reads (3 or 4).
+/// Whether `version` is a coded version this library reads (3, 4 or 5).
 pub fn is_coded_version(version: u8) -> bool {
-    version == VERSION_CODED_V3 || version == VERSION_CODED
+    (VERSION_CODED_V3..=VERSION_CODED).contains(&version)
 }
+
+/// Frequency tables of version 5's activity contexts ([`activity_contexts`]).
+pub const ACTIVITY_TABLES: usize = 5;
+
+/// Version 5's symbol contexts for the frame after one whose symbols are `previous` (zigzag
+/// values, `n ≥ 1` of them): with `m[i] = (previous[i] + 1) >> 1` (the residual's magnitude)
+/// and the ends repeated (`m[−1] = m[0]`, `m[n] = m[n − 1]`), the activity `a = m[j − 1] +
+/// 2·m[j] + m[j + 1]` gives context 1 when `a ≤ 1`, 2 when `a ≤ 4`, 3 when `a ≤ 10`, else 4.
+/// (Context 0 is every symbol of a block's first coded frame.) Residuals are larger where the
+/// previous frame's were, around the same place: this sorts them into tables of their own.
+pub fn activity_contexts(previous: &[u16], out: &mut [u8]) {
+    let n = previous.len();
+    debug_assert!(n >= 1 && out.len() == n);
+    let m = |i: usize| (previous[i] as u32 + 1) >> 1;
+    let context = |a: u32| 1 + (a >= 2) as u8 + (a >= 5) as u8 + (a >= 11) as u8;
+    if n == 1 {
+        out[0] = context(4 * m(0));
+        return;
+    }
+    out[0] = context(3 * m(0) + m(1));
+    // In 16-bit lanes (a ≤ 4 · 2048), so the compiler vectorizes it.
+    let half = |z: u16| (z + 1) >> 1;
+    for (((o, &l), &c), &r) in out[1..n - 1]
+        .iter_mut()
+        .zip(&previous[..n - 2])
+        .zip(&previous[1..n - 1])
+        .zip(&previous[2..])
+    {
+        let a = half(l) + 2 * half(c) + half(r);
+        *o = 1 + (a >= 2) as u8 + (a >= 5) as u8 + (a >= 11) as u8;
+    }
+    out[n - 1] = context(m(n - 2) + 3 * m(n - 1));
+}
+
 /// Bytes before the frequency table.
 pub const HEADER_LEN: usize = 28;
 /// Bytes of the trailing checksum.
@@ -171,7 +209,8 @@ pub struct CodedHeader {
     pub bound: f32,
     /// Symbols in the frequency table (in each, when there are two).
     pub symbol_count: u32,
-    /// Frequency tables: 1, or (version 4, byte 22 = 1) 2, one per symbol context.
+    /// Frequency tables, one per symbol context: 1; or 2 (versions 4 and 5, byte 22 = 1); or
+    /// [`ACTIVITY_TABLES`] (version 5, byte 22 = 4).
     pub tables: u8,
     /// Length of the whole segment in bytes.
     pub byte_len: usize,
@@ -216,7 +255,7 @@ impl CodedHeader {
             frame_count: read_u32(bytes, 12),
             bound: f32::from_le_bytes([bytes[16], bytes[17], bytes[18], bytes[19]]),
             symbol_count: read_u16(bytes, 20) as u32,
-            tables: 1 + (bytes[22] == 1) as u8,
+            tables: 1 + bytes[22],
             byte_len,
         };
         if !(1..=8).contains(&header.bits) {
@@ -237,13 +276,15 @@ impl CodedHeader {
         if header.symbol_count as usize > MAX_SYMBOLS {
             return Err(corrupt(SegmentField::FreqTable));
         }
-        // Byte 22: version 4's second table (0 or 1; never without symbols); byte 23: zero.
-        let second_table = match bytes[22] {
-            0 => false,
-            1 => header.version == VERSION_CODED && header.symbol_count > 0,
-            _ => true,
+        // Byte 22: tables − 1 (0; 1 from version 4; 4 in version 5; more than one table only
+        // with symbols); byte 23: zero.
+        let tables_ok = match header.tables as usize {
+            1 => true,
+            2 => header.version >= VERSION_CODED_V4 && header.symbol_count > 0,
+            ACTIVITY_TABLES => header.version >= VERSION_CODED && header.symbol_count > 0,
+            _ => false,
         };
-        if bytes[23] != 0 || (bytes[22] != 0 && !second_table) || bytes[22] > 1 {
+        if bytes[23] != 0 || !tables_ok {
             return Err(corrupt(SegmentField::Reserved));
         }
         Ok(header)
@@ -260,9 +301,8 @@ pub struct CodedSegment<'a> {
     /// The fixed fields.
     pub header: CodedHeader,
     bytes: &'a [u8],
-    table: FreqTable,
-    /// Version 4: the table of the second symbol context, when there is one.
-    table1: Option<FreqTable>,
+    /// The frequency tables, one per symbol context (`header.tables`).
+    tables: Vec<FreqTable>,
     /// Version 4: the range-coded frame records ([`crate::coded_records`]).
     records: &'a [u8],
     /// Offset of each block (and the end of the last one).
@@ -279,19 +319,19 @@ impl<'a> CodedSegment<'a> {
     pub fn parse(bytes: &'a [u8]) -> Result<CodedSegment<'a>, Error> {
         let header = CodedHeader::parse(bytes)?;
         let body = &bytes[..header.byte_len - CHECKSUM_LEN];
-        let (table, table_len) =
-            FreqTable::read(&body[HEADER_LEN..], header.symbol_count as usize)?;
-        let (table1, table_len) = if header.tables == 2 {
-            let at = HEADER_LEN + table_len;
-            let (t1, len) = FreqTable::read(&body[at..], header.symbol_count as usize)?;
-            (Some(t1), table_len + len)
-        } else {
-            (None, table_len)
-        };
+        let mut tables = Vec::with_capacity(header.tables as usize);
+        let mut table_len = 0;
+        for _ in 0..header.tables {
+            let (t, len) = FreqTable::read(
+                &body[HEADER_LEN + table_len..],
+                header.symbol_count as usize,
+            )?;
+            tables.push(t);
+            table_len += len;
+        }
         let blocks = header.block_count() as usize;
-        if header.version == VERSION_CODED {
-            let table1 = table1.unwrap_or_default();
-            return Self::parse_v4(header, body, [table, table1], HEADER_LEN + table_len);
+        if header.version >= VERSION_CODED_V4 {
+            return Self::parse_v4(header, body, tables, HEADER_LEN + table_len);
         }
         let lens_at = HEADER_LEN + table_len;
         let first_block = blocks
@@ -304,23 +344,21 @@ impl<'a> CodedSegment<'a> {
         Ok(CodedSegment {
             header,
             bytes: body,
-            table,
-            table1,
+            tables,
             records: &[],
             block_offsets,
             block_lanes: Vec::new(),
         })
     }
 
-    /// The rest of [`parse`](Self::parse) for version 4, from the record stream's length at
-    /// `at`: the records, then each block's length (LEB128), then the blocks.
+    /// The rest of [`parse`](Self::parse) for versions 4 and 5, from the record stream's length
+    /// at `at`: the records, then each block's length (LEB128), then the blocks.
     fn parse_v4(
         header: CodedHeader,
         body: &'a [u8],
-        [table, table1]: [FreqTable; 2],
+        tables: Vec<FreqTable>,
         mut at: usize,
     ) -> Result<CodedSegment<'a>, Error> {
-        let table1 = (header.tables == 2).then_some(table1);
         let length = |at: &mut usize, field| -> Result<usize, Error> {
             let (len, used) = read_leb128(&body[*at..], 5).ok_or(corrupt(field))?;
             *at += used;
@@ -345,8 +383,7 @@ impl<'a> CodedSegment<'a> {
         Ok(CodedSegment {
             header,
             bytes: body,
-            table,
-            table1,
+            tables,
             records,
             block_offsets,
             block_lanes,
@@ -363,20 +400,17 @@ impl<'a> CodedSegment<'a> {
     ) -> Result<(), Error> {
         let n = self.header.tensor_len as usize;
         let k = self.header.keyframe_interval;
-        let dtable = match &self.table1 {
-            Some(t1) => DecodeTable::with_contexts(&[&self.table, t1]),
-            None => DecodeTable::new(&self.table),
-        };
-        // Version 4's two tables: each symbol's context is whether the symbol at its place in
-        // the block's previous coded frame was non-zero.
-        let two_tables = self.table1.is_some();
-        let mut contexts = vec![0u8; if two_tables { n } else { 0 }];
+        let dtable = DecodeTable::with_contexts(&self.tables.iter().collect::<Vec<_>>());
+        // With two tables, each symbol's context is whether the symbol at its place in the
+        // block's previous coded frame was non-zero; with five, that frame's activity there.
+        let tables = self.tables.len();
+        let mut contexts = vec![0u8; if tables > 1 { n } else { 0 }];
         let kernels = crate::kernels::active().coded;
         let mut prev = vec![0.0f32; n];
         let mut cur = vec![0.0f32; n];
         let mut symbols = vec![0u16; n];
         // Version 4's mean prediction: the running sum of the block's decoded frames.
-        let v4 = self.header.version == VERSION_CODED;
+        let v4 = self.header.version >= VERSION_CODED_V4;
         let (mut sum, mut mean) = if v4 {
             (vec![0.0f32; n], vec![0.0f32; n])
         } else {
@@ -436,10 +470,14 @@ impl<'a> CodedSegment<'a> {
                         return Err(corrupt(SegmentField::Values));
                     }
                 } else {
-                    if two_tables {
+                    if tables > 1 {
                         decoder.decode_with_contexts(&mut symbols, &contexts)?;
-                        for (c, &s) in contexts.iter_mut().zip(&symbols) {
-                            *c = (s != 0) as u8;
+                        if tables == 2 {
+                            for (c, &s) in contexts.iter_mut().zip(&symbols) {
+                                *c = (s != 0) as u8;
+                            }
+                        } else {
+                            activity_contexts(&symbols, &mut contexts);
                         }
                     } else {
                         decoder.decode(&mut symbols)?;
@@ -492,7 +530,7 @@ pub fn frame_records(bytes: &[u8]) -> Result<Vec<(u8, f32)>, Error> {
     let seg = CodedSegment::parse(bytes)?;
     let k = seg.header.keyframe_interval as usize;
     let frames = seg.header.frame_count as usize;
-    if seg.header.version == VERSION_CODED {
+    if seg.header.version >= VERSION_CODED_V4 {
         let mut stream = RecordReader::new(seg.records);
         return (0..frames)
             .map(|f| next_record(&mut stream, f % k == 0))
@@ -1284,13 +1322,81 @@ impl CodedWriter {
             + CHECKSUM_LEN
     }
 
-    /// The segment's symbols with their contexts: symbol `s` becomes `s + A` (with `A =
-    /// max_symbol + 1`) when the symbol at the same place of the block's previous coded frame is
-    /// not 0 (context 1), and stays `s` otherwise (context 0, which every symbol of a block's
-    /// first coded frame has). Blocks are back to back, as in `symbols`.
-    fn context_symbols(&self) -> Vec<u16> {
+    /// Every symbol's context under five tables ([`activity_contexts`]; 0 in a block's first
+    /// coded frame), blocks back to back as in `symbols`.
+    fn activity_context_map(&self) -> Vec<u8> {
+        let n = self.tensor_len;
+        let mut out = alloc::vec![0u8; self.symbols.len()];
+        let mut at = 0;
+        for records in self.records.chunks(self.keyframe_interval as usize) {
+            let coded = records.iter().filter(|r| r.mode != MODE_RAW).count() * n;
+            let (block, dst) = (&self.symbols[at..at + coded], &mut out[at..at + coded]);
+            at += coded;
+            for (d, previous) in dst.chunks_exact_mut(n).skip(1).zip(block.chunks_exact(n)) {
+                activity_contexts(previous, d);
+            }
+        }
+        out
+    }
+
+    /// Symbol counts under two contexts (whether the symbol at the same place of the block's
+    /// previous coded frame is not 0) and under five (`activity`), each as `tables · A` counts
+    /// (`A = max_symbol + 1`; context 0's, then 1's, ...), from one count of each symbol under
+    /// both at once.
+    fn context_histograms(&self, activity: &[u8]) -> (Vec<u32>, Vec<u32>) {
+        let n = self.tensor_len;
+        let a = self.max_symbol as usize + 1;
+        // Key `s + A·(2·c5 + c2)` (below 10·A ≤ 40,960, so a u16), made in a pass the compiler
+        // vectorizes, then counted once.
+        let mut keys = alloc::vec![0u16; self.symbols.len()];
+        let mut at = 0;
+        for records in self.records.chunks(self.keyframe_interval as usize) {
+            let coded = records.iter().filter(|r| r.mode != MODE_RAW).count() * n;
+            let block = &self.symbols[at..at + coded];
+            let (contexts, dst) = (&activity[at..at + coded], &mut keys[at..at + coded]);
+            at += coded;
+            let first = coded.min(n);
+            dst[..first].copy_from_slice(&block[..first]);
+            for (((d, &s), &p), &c) in dst[first..]
+                .iter_mut()
+                .zip(&block[first..])
+                .zip(&block[..coded - first])
+                .zip(&contexts[first..])
+            {
+                *d = s + a as u16 * (2 * c as u16 + (p != 0) as u16);
+            }
+        }
+        let joint = histogram(&keys, 2 * ACTIVITY_TABLES * a);
+        let mut two = alloc::vec![0u32; 2 * a];
+        let mut five = alloc::vec![0u32; ACTIVITY_TABLES * a];
+        for (k, counts) in joint.chunks_exact(a).enumerate() {
+            let (c5, c2) = (k / 2, k % 2);
+            two[c2 * a..(c2 + 1) * a]
+                .iter_mut()
+                .zip(counts)
+                .for_each(|(x, &y)| *x += y);
+            five[c5 * a..(c5 + 1) * a]
+                .iter_mut()
+                .zip(counts)
+                .for_each(|(x, &y)| *x += y);
+        }
+        (two, five)
+    }
+
+    /// The segment's symbols as the coder indexes them with `tables` tables (2 or
+    /// [`ACTIVITY_TABLES`]): symbol `s` of context `c` becomes `s + c·A`, contexts as in
+    /// [`context_histograms`](Self::context_histograms).
+    fn context_symbols(&self, tables: usize, activity: &[u8]) -> Vec<u16> {
         let n = self.tensor_len;
         let offset = self.max_symbol + 1;
+        if tables == ACTIVITY_TABLES {
+            return self
+                .symbols
+                .iter()
+                .zip(activity)
+                .map(|(&s, &c)| s + c as u16 * offset)
+                .collect();
+        }
         let mut out = alloc::vec![0u16; self.symbols.len()];
         let mut at = 0;
         for records in self.records.chunks(self.keyframe_interval as usize) {
@@ -1310,64 +1416,39 @@ impl CodedWriter {
         out
     }
 
-    /// Counts of each value below `2·A` in [`context_symbols`](Self::context_symbols)' output
-    /// (context 0's counts, then context 1's). Four interleaved tables, so runs of one symbol do
-    /// not wait on their own previous increment.
-    fn context_histogram(&self, context_symbols: &[u16]) -> Vec<u32> {
-        let size = 2 * (self.max_symbol as usize + 1);
-        let mut tables = alloc::vec![0u32; 4 * size];
-        let (t0, rest) = tables.split_at_mut(size);
-        let (t1, rest) = rest.split_at_mut(size);
-        let (t2, t3) = rest.split_at_mut(size);
-        let mut quads = context_symbols.chunks_exact(4);
-        for c in &mut quads {
-            t0[c[0] as usize] += 1;
-            t1[c[1] as usize] += 1;
-            t2[c[2] as usize] += 1;
-            t3[c[3] as usize] += 1;
-        }
-        for &c in quads.remainder() {
-            t0[c as usize] += 1;
-        }
-        for i in 0..size {
-            t0[i] += t1[i] + t2[i] + t3[i];
-        }
-        tables.truncate(size);
-        tables
-    }
-
-    /// Two frequency tables of a common symbol count for the contexts of version 4 (a symbol
-    /// whose value at the same place of the block's previous coded frame was 0, and one whose
-    /// was not), when their estimated size (symbols and tables, from
-    /// [`rans::cost_q8`]) is below that of `single`, the table of all `counts`.
-    fn context_tables(&self, single: &FreqTable, split: &[u32]) -> Option<[FreqTable; 2]> {
-        let a = split.len() / 2;
-        if single.symbol_count() == 0 {
-            return None;
-        }
-        let (c0, c1) = split.split_at(a);
-        if c1.iter().all(|&c| c == 0) {
-            return None;
-        }
-        let (t0, t1) = (FreqTable::from_counts(c0), FreqTable::from_counts(c1));
-        let symbols = t0.symbol_count().max(t1.symbol_count());
-        let (t0, t1) = (t0.padded(symbols), t1.padded(symbols));
-        // Estimated bits (1/256) of the counted symbols with a table (0 where it lacks one).
-        let coded = |t: &FreqTable, c: &[u32]| -> Option<u64> {
-            c.iter()
-                .enumerate()
-                .filter(|&(_, &k)| k > 0)
-                .map(|(s, &k)| {
-                    let f = if s < t.symbol_count() { t.freq(s) } else { 0 };
-                    (f > 0).then(|| k as u64 * rans::cost_q8(f) as u64)
-                })
-                .sum()
-        };
-        let table_bits = |t: &FreqTable| 8 * 256 * t.written_len() as u64;
-        let two = coded(&t0, c0)? + coded(&t1, c1)? + table_bits(&t0) + table_bits(&t1);
-        let combined: Vec<u32> = c0.iter().zip(c1).map(|(x, y)| x + y).collect();
-        let one = coded(single, &combined)? + table_bits(single);
-        (two < one).then_some([t0, t1])
+    /// One frequency table per context from `split` (the counts of `tables` contexts, back to
+    /// back), padded to a common symbol count (a context without symbols gets a table of symbol
+    /// 0 alone), with their estimated size in 1/256 bits (symbols by [`rans::cost_q8`], and the
+    /// tables as written).
+    fn context_tables(split: &[u32], tables: usize) -> (Vec<FreqTable>, u64) {
+        let a = split.len() / tables;
+        let made: Vec<FreqTable> = split
+            .chunks_exact(a)
+            .map(|c| {
+                let t = FreqTable::from_counts(c);
+                if t.symbol_count() == 0 {
+                    FreqTable::from_counts(&[1])
+                } else {
+                    t
+                }
+            })
+            .collect();
+        let symbols = made.iter().map(FreqTable::symbol_count).max().unwrap_or(0);
+        let made: Vec<FreqTable> = made.iter().map(|t| t.padded(symbols)).collect();
+        let bits = made
+            .iter()
+            .zip(split.chunks_exact(a))
+            .map(|(t, c)| {
+                let coded: u64 = c
+                    .iter()
+                    .enumerate()
+                    .filter(|&(_, &k)| k > 0)
+                    .map(|(s, &k)| k as u64 * rans::cost_q8(t.freq(s).max(1)) as u64)
+                    .sum();
+                coded + 8 * 256 * t.written_len() as u64
+            })
+            .sum();
+        (made, bits)
     }
 
     /// Appends the finished segment to `out` (at least one frame must have been added) and
@@ -1376,28 +1457,40 @@ impl CodedWriter {
         let scratch = &mut Vec::new();
         let start = out.len();
         let n = self.tensor_len;
-        // Symbol counts by context (whether the value at the same place of the block's previous
-        // coded frame coded anything) and in all; two tables when that is estimated smaller.
-        let context_symbols = self.context_symbols();
-        let split = self.context_histogram(&context_symbols);
-        let a = split.len() / 2;
-        let counts: Vec<u32> = split[..a]
-            .iter()
-            .zip(&split[a..])
-            .map(|(x, y)| x + y)
-            .collect();
+        // The symbols' tables: one, or one per context (two: whether the value at the same place
+        // of the block's previous coded frame coded anything; five: that frame's activity
+        // there), whichever is estimated smallest, symbols and tables together.
+        let a = self.max_symbol as usize + 1;
+        let activity = self.activity_context_map();
+        let (two, five) = self.context_histograms(&activity);
+        let counts: Vec<u32> = two[..a].iter().zip(&two[a..]).map(|(x, y)| x + y).collect();
         let single = FreqTable::from_counts(&counts);
-        let tables = self.context_tables(&single, &split);
-        // The coder indexes symbols as they are coded: `self.symbols` with one table; with two,
-        // `context_symbols` (symbol `s` of context `c` is `c·A + s`), so its tables are padded
-        // to `A` symbols each.
-        let (table, coder, coded_symbols) = match &tables {
-            Some([t0, t1]) => (
-                t0,
-                rans::EncodeTable::with_contexts(&[&t0.padded(a), &t1.padded(a)]),
-                &context_symbols,
-            ),
-            None => (&single, rans::EncodeTable::new(&single), &self.symbols),
+        let (_, mut best_bits) = Self::context_tables(&counts, 1);
+        let mut best: Option<(usize, Vec<FreqTable>)> = None;
+        if single.symbol_count() > 0 {
+            for (contexts, split) in [(2, &two), (ACTIVITY_TABLES, &five)] {
+                let (tables, bits) = Self::context_tables(split, contexts);
+                if bits < best_bits {
+                    (best_bits, best) = (bits, Some((contexts, tables)));
+                }
+            }
+        }
+        let (tables, coded_symbols) = match best {
+            Some((contexts, tables)) => (tables, self.context_symbols(contexts, &activity)),
+            None => (alloc::vec![single], Vec::new()),
+        };
+        // The coder indexes symbols as they are coded: `self.symbols` with one table; with
+        // several, the context symbols (symbol `s` of context `c` is `c·A + s`), so its tables
+        // are padded to `A` symbols each.
+        let table = &tables[0];
+        let (coder, coded_symbols) = if tables.len() > 1 {
+            let padded: Vec<FreqTable> = tables.iter().map(|t| t.padded(a)).collect();
+            (
+                rans::EncodeTable::with_contexts(&padded.iter().collect::<Vec<_>>()),
+                &coded_symbols,
+            )
+        } else {
+            (rans::EncodeTable::new(table), &self.symbols)
         };
         let frames = self.records.len() as u32;
         let k = self.keyframe_interval;
@@ -1409,12 +1502,11 @@ impl CodedWriter {
         out.extend_from_slice(&frames.to_le_bytes());
         out.extend_from_slice(&self.bound.to_le_bytes());
         out.extend_from_slice(&(table.symbol_count() as u16).to_le_bytes());
-        out.push(tables.is_some() as u8);
+        out.push(tables.len() as u8 - 1);
         out.push(0);
         out.extend_from_slice(&0u32.to_le_bytes()); // byte_len, patched below
-        table.write(out);
-        if let Some([_, t1]) = &tables {
-            t1.write(out);
+        for t in &tables {
+            t.write(out);
         }
         let mut records = RecordWriter::new();
         for (i, r) in self.records.iter().enumerate() {
@@ -1435,11 +1527,8 @@ impl CodedWriter {
         // Symbol costs (1/256 bit, indexed as the coder's symbols) for picking each block's
         // lanes without coding it twice, made only when some block is short enough for one
         // lane; the tables' mean cost rules out the long streams at once.
-        let all_tables: Vec<&FreqTable> = match &tables {
-            Some([t0, t1]) => alloc::vec![t0, t1],
-            None => alloc::vec![table],
-        };
-        let stride = if tables.is_some() {
+        let all_tables: Vec<&FreqTable> = tables.iter().collect();
+        let stride = if tables.len() > 1 {
             a
         } else {
             table.symbol_count()
@@ -1507,6 +1596,30 @@ impl CodedWriter {
         out.extend_from_slice(&crc.to_le_bytes());
         byte_len
     }
+}
+
+/// Counts of each value below `size` in `keys`, into four interleaved copies so runs of one
+/// value do not wait on their own previous increment.
+fn histogram(keys: &[u16], size: usize) -> Vec<u32> {
+    let mut tables = alloc::vec![0u32; 4 * size];
+    let (t0, rest) = tables.split_at_mut(size);
+    let (t1, rest) = rest.split_at_mut(size);
+    let (t2, t3) = rest.split_at_mut(size);
+    let mut quads = keys.chunks_exact(4);
+    for c in &mut quads {
+        t0[c[0] as usize] += 1;
+        t1[c[1] as usize] += 1;
+        t2[c[2] as usize] += 1;
+        t3[c[3] as usize] += 1;
+    }
+    for &c in quads.remainder() {
+        t0[c as usize] += 1;
+    }
+    for i in 0..size {
+        t0[i] += t1[i] + t2[i] + t3[i];
+    }
+    tables.truncate(size);
+    tables
 }
 
 /// Where [`quantize_and_cost`] writes a frame's step counts and reconstruction.

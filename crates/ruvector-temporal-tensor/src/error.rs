@@ -25,7 +25,7 @@ pub enum SegmentField {
     DataLen,
     /// A scale is negative, NaN, infinite, or so large that a code would decode to infinity.
     Scale,
-    /// A coded (v3/v4) segment's CRC-32C does not match its bytes.
+    /// A coded (v3 to v5) segment's CRC-32C does not match its bytes.
     Checksum,
     /// A coded segment's `byte_len` is smaller than its fixed parts.
     ByteLen,

@@ -192,7 +192,10 @@ fn any_frame_decodes_alone_touching_at_most_one_block() {
     let (headers, all) = decode_all(&bytes);
     assert_eq!(headers.len(), 1);
     let h = headers[0];
-    assert_eq!((h.version, h.keyframe_interval, h.frame_count), (4, 7, 100));
+    assert_eq!(
+        (h.version, h.keyframe_interval, h.frame_count),
+        (coded::VERSION_CODED, 7, 100)
+    );
     assert_eq!(h.format(), Format::Coded);
     assert_eq!(h.bound, 0.008);
     for i in 0..100u64 {

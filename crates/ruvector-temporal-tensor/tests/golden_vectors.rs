@@ -100,8 +100,8 @@ fn cases() -> Vec<Case> {
             frames: spectra.clone(),
         });
     }
-    // Half the values noisy, half steady, in the same places every frame: the symbol contexts
-    // of version 4 (two frequency tables) pay.
+    // A third of the values noisy, the rest steady, in the same places every frame: two symbol
+    // contexts (two frequency tables) pay.
     let steady: Vec<f32> = (0..96).map(|j| 20.0 + (0.1 * j as f32).sin()).collect();
     let split: Vec<Vec<f32>> = (0..64)
         .map(|_| {
@@ -126,6 +126,27 @@ fn cases() -> Vec<Case> {
         tensor_len: 96,
         group_len: 64,
         frames: split,
+    });
+    // Noise whose size changes along the frame, in the same bands every frame: version 5's
+    // five activity contexts pay.
+    let bands: Vec<Vec<f32>> = (0..96)
+        .map(|_| {
+            (0..128)
+                .map(|j| {
+                    let noise = [0.0, 0.25, 1.0, 4.0][j / 32];
+                    10.0 + (0.05 * j as f32).sin() + noise * rng.normal()
+                })
+                .collect()
+        })
+        .collect();
+    cases.push(Case {
+        name: "coded-activity-8bit",
+        format: Format::Coded,
+        keyframe_interval: 16,
+        bits: 8,
+        tensor_len: 128,
+        group_len: 64,
+        frames: bands,
     });
     let mut odd = walk[..5].to_vec();
     odd[2] = odd[2].iter().map(|v| v * 1e-41).collect();
@@ -266,15 +287,18 @@ fn golden_vectors_encode_and_decode_byte_for_byte() {
                 assert_eq!(SegmentHeader::parse(seg).unwrap(), h);
             }
         }
-        if case.name == "coded-contexts-8bit" {
-            assert!(headers.iter().all(|h| h.version == 4));
-            assert_eq!(encoded[22], 1, "{}: two frequency tables", case.name);
+        // Byte 22 (tables − 1): the two contexts, and the five, each written where they pay.
+        for (name, tables_less_one) in [("coded-contexts-8bit", 1), ("coded-activity-8bit", 4)] {
+            if case.name == name {
+                assert!(headers.iter().all(|h| h.version == 5));
+                assert_eq!(encoded[22], tables_less_one, "{name}: tables");
+            }
         }
         entries.push(manifest_entry(&case, &policy, access, headers.len()));
     }
     assert_eq!(
         versions_seen.into_iter().collect::<Vec<_>>(),
-        vec![1, 2, 4],
+        vec![1, 2, 5],
         "every written version covered"
     );
     let manifest = format!("{{\n  \"cases\": [\n{}\n  ]\n}}\n", entries.join(",\n"));
@@ -290,24 +314,30 @@ fn golden_vectors_encode_and_decode_byte_for_byte() {
     }
 }
 
-/// Version-3 coded segments, written by earlier releases (`tests/vectors/coded-v3/`, read,
-/// never written now): every frame decodes bit for bit, whole and alone, and the records read
-/// as their byte layout says.
+/// Version-3 and version-4 coded segments, written by earlier releases
+/// (`tests/vectors/coded-v3/`, `coded-v4/`; read, never written now): every frame decodes bit
+/// for bit, whole and alone, and the records read as their layout says.
 #[test]
-fn coded_v3_vectors_still_decode() {
-    let folder = dir().join("coded-v3");
+fn older_coded_versions_still_decode() {
+    for (version, count) in [(3u8, 7), (4, 8)] {
+        older_coded_vectors_decode(version, count);
+    }
+}
+
+fn older_coded_vectors_decode(version: u8, count: usize) {
+    let folder = dir().join(format!("coded-v{version}"));
     let manifest = fs::read_to_string(folder.join("manifest.json")).unwrap();
     let names: Vec<&str> = manifest
         .split("\"name\": \"")
         .skip(1)
         .map(|rest| rest.split('"').next().unwrap())
         .collect();
-    assert_eq!(names.len(), 7);
+    assert_eq!(names.len(), count);
     for name in names {
         let bytes = fs::read(folder.join(format!("{name}.tqtc"))).unwrap();
         let expected = f32_from(&fs::read(folder.join(format!("{name}.decoded.f32"))).unwrap());
         let (headers, decoded) = decode_all(&bytes);
-        assert!(headers.iter().all(|h| h.version == 3), "{name}");
+        assert!(headers.iter().all(|h| h.version == version), "{name}");
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&decoded), bits(&expected), "{name}");
         let n = headers[0].tensor_len as usize;

@@ -85,8 +85,8 @@ fn each_bad_field_is_named() {
             Err(Error::UnsupportedVersion { version: 0 }),
         ),
         (
-            with(good.clone(), 4, &[5]),
-            Err(Error::UnsupportedVersion { version: 5 }),
+            with(good.clone(), 4, &[6]),
+            Err(Error::UnsupportedVersion { version: 6 }),
         ),
         (with(good.clone(), 5, &[0]), corrupt(SegmentField::Bits)),
         (with(good.clone(), 5, &[9]), corrupt(SegmentField::Bits)),
