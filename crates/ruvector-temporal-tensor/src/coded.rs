@@ -1422,32 +1422,26 @@ impl CodedWriter {
     /// tables as written).
     fn context_tables(split: &[u32], tables: usize) -> (Vec<FreqTable>, u64) {
         let a = split.len() / tables;
-        let made: Vec<FreqTable> = split
-            .chunks_exact(a)
-            .map(|c| {
-                let t = FreqTable::from_counts(c);
-                if t.symbol_count() == 0 {
-                    FreqTable::from_counts(&[1])
-                } else {
-                    t
+        let mut made = Vec::with_capacity(tables);
+        let mut symbols = 0;
+        for c in split.chunks_exact(a) {
+            let mut t = FreqTable::from_counts(c);
+            if t.symbol_count() == 0 {
+                t = FreqTable::from_counts(&[1]);
+            }
+            symbols = symbols.max(t.symbol_count());
+            made.push(t);
+        }
+        let mut bits = 0u64;
+        for (t, c) in made.iter_mut().zip(split.chunks_exact(a)) {
+            *t = t.padded(symbols);
+            for (s, &k) in c.iter().enumerate() {
+                if k > 0 {
+                    bits += k as u64 * rans::cost_q8(t.freq(s).max(1)) as u64;
                 }
-            })
-            .collect();
-        let symbols = made.iter().map(FreqTable::symbol_count).max().unwrap_or(0);
-        let made: Vec<FreqTable> = made.iter().map(|t| t.padded(symbols)).collect();
-        let bits = made
-            .iter()
-            .zip(split.chunks_exact(a))
-            .map(|(t, c)| {
-                let coded: u64 = c
-                    .iter()
-                    .enumerate()
-                    .filter(|&(_, &k)| k > 0)
-                    .map(|(s, &k)| k as u64 * rans::cost_q8(t.freq(s).max(1)) as u64)
-                    .sum();
-                coded + 8 * 256 * t.written_len() as u64
-            })
-            .sum();
+            }
+            bits += 8 * 256 * t.written_len() as u64;
+        }
         (made, bits)
     }
 

@@ -342,19 +342,15 @@ impl EncodeTable {
     /// Prepares tables of `S` symbols each for [`encode`] of symbols `c·S + s`: symbol `s`
     /// coded with `tables[c]` (the contexts of version-4 coded segments).
     pub fn with_contexts(tables: &[&FreqTable]) -> EncodeTable {
-        let coder = tables
-            .iter()
-            .flat_map(|t| {
-                t.freqs
-                    .iter()
-                    .zip(&t.starts)
-                    .map(|(&f, &s)| EncodeSymbol::new(f as u32, s as u32))
-            })
-            .collect();
-        EncodeTable {
-            coder,
-            branchless: tables.iter().any(|t| renormalises_often(&t.freqs)),
+        let mut coder = Vec::with_capacity(tables.iter().map(|t| t.freqs.len()).sum());
+        let mut branchless = false;
+        for t in tables {
+            for (&f, &s) in t.freqs.iter().zip(&t.starts) {
+                coder.push(EncodeSymbol::new(f as u32, s as u32));
+            }
+            branchless |= renormalises_often(&t.freqs);
         }
+        EncodeTable { coder, branchless }
     }
 
     /// Prepares `table` for [`encode`].
