@@ -255,7 +255,7 @@ impl CodedHeader {
             frame_count: read_u32(bytes, 12),
             bound: f32::from_le_bytes([bytes[16], bytes[17], bytes[18], bytes[19]]),
             symbol_count: read_u16(bytes, 20) as u32,
-            tables: 1 + bytes[22],
+            tables: bytes[22].saturating_add(1),
             byte_len,
         };
         if !(1..=8).contains(&header.bits) {
