@@ -96,8 +96,8 @@ function codedSeeds() {
  */
 export function seedCorpora(targets = TARGETS) {
   // The compressor's vectors, the frame-padded layout's (tests/vectors/padded/) and the
-  // version-3 coded segments (tests/vectors/coded-v3/).
-  const seeds = ['', 'padded', 'coded-v3'].flatMap((sub) =>
+  // version-3 and version-4 coded segments (tests/vectors/coded-v3/, coded-v4/).
+  const seeds = ['', 'padded', 'coded-v3', 'coded-v4'].flatMap((sub) =>
     readdirSync(join(vectorsDir, sub))
       .filter((f) => f.endsWith('.tqtc'))
       .map((f) => join(sub, f)),

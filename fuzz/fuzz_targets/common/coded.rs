@@ -123,14 +123,16 @@ fn is_header_field(field: SegmentField) -> bool {
 }
 
 /// Heap a decode may add besides its output: `prev`, `cur`, the block sum and mean (f32) and
-/// symbols (u16) and contexts (u8) per value of a frame, the slot tables and frequency tables
-/// (two of each at most), block lengths and offsets, per-block frame records and (version 4) the
-/// record decoder's models.
+/// symbols (u16) and contexts (u8) per value of a frame, the slot tables (6 bytes a slot) and
+/// frequency tables (4 bytes a symbol) of up to `ACTIVITY_TABLES` contexts (version 5), block
+/// lengths and offsets, per-block frame records and (versions 4 and 5) the record decoder's
+/// models.
 fn scratch_allowance(h: &SegmentHeader) -> usize {
     let n = h.tensor_len as usize;
     let blocks = h.frame_count.div_ceil(h.keyframe_interval) as usize;
     let records = h.keyframe_interval.min(h.frame_count) as usize;
-    19 * n + 16 * (blocks + 1) + 8 * records + 8 * 4096 + 12 * 4096 + 4096 + 2048
+    let tables = ruvector_temporal_tensor::coded::ACTIVITY_TABLES;
+    19 * n + 16 * (blocks + 1) + 8 * records + tables * (4 + 6) * 4096 + 4096 + 2048
 }
 
 /// The frames whose random access is checked, within [`FRAME_WORK`] symbol decodes (a frame at
