@@ -39,7 +39,7 @@ export interface CompressorState {
 
 /** Header fields of a segment. */
 export interface SegmentInfo {
-  /** `'packed'` (versions 1 and 2) or `'coded'` (versions 3 and 4). */
+  /** `'packed'` (versions 1 and 2) or `'coded'` (versions 3 to 5). */
   format: SegmentFormat
   /** Format version: 1 (packed, f16 scales), 2 (packed, f32 scales), 3 or 4 (coded; 4 is written). */
   version: number

@@ -1,5 +1,5 @@
-//! TQTC versions 3 and 4, "coded": error-bounded quantization, closed-loop prediction, rANS
-//! coding. Version 4 is written; version 3 is still read.
+//! TQTC versions 3 to 5, "coded": error-bounded quantization, closed-loop prediction, rANS
+//! coding. Version 5 is written; versions 3 and 4 are still read.
 //!
 //! Each frame gets its own quantization step from its tier's bound `b` and its own largest
 //! magnitude `M = max|v|`: `step = 2·b·M·(1 − 2⁻¹⁰)`. A frame is predicted from `w/16` of the

@@ -3,7 +3,7 @@
 //! Two formats share the magic and the version byte:
 //! - [`Format::Packed`], versions 1 and 2: ADR-017 §3.3's fixed-width layout (below), which other
 //!   TQTC implementations read and write. Codes have a fixed width, so any frame decodes alone.
-//! - [`Format::Coded`], versions 3 and 4 (4 written): error-bounded steps, prediction and
+//! - [`Format::Coded`], versions 3 to 5 (5 written): error-bounded steps, prediction and
 //!   entropy coding, described in [`crate::coded`].
 //!
 //! The functions here ([`SegmentHeader::parse`], [`decode`], [`decode_frame`], ...) accept every
