@@ -101,25 +101,23 @@ pub const ACTIVITY_TABLES: usize = 5;
 pub fn activity_contexts(previous: &[u16], out: &mut [u8]) {
     let n = previous.len();
     debug_assert!(n >= 1 && out.len() == n);
-    let m = |i: usize| (previous[i] as u32 + 1) >> 1;
-    let context = |a: u32| 1 + (a >= 2) as u8 + (a >= 5) as u8 + (a >= 11) as u8;
+    // In 16-bit lanes (symbols are below 4096, so `a ≤ 4 · 2048`): the compiler vectorizes it.
+    let m = |z: u16| (z + 1) >> 1;
+    let context = |a: u16| 1 + (a >= 2) as u8 + (a >= 5) as u8 + (a >= 11) as u8;
     if n == 1 {
-        out[0] = context(4 * m(0));
+        out[0] = context(4 * m(previous[0]));
         return;
     }
-    out[0] = context(3 * m(0) + m(1));
-    // In 16-bit lanes (a ≤ 4 · 2048), so the compiler vectorizes it.
-    let half = |z: u16| (z + 1) >> 1;
+    out[0] = context(3 * m(previous[0]) + m(previous[1]));
     for (((o, &l), &c), &r) in out[1..n - 1]
         .iter_mut()
         .zip(&previous[..n - 2])
         .zip(&previous[1..n - 1])
         .zip(&previous[2..])
     {
-        let a = half(l) + 2 * half(c) + half(r);
-        *o = 1 + (a >= 2) as u8 + (a >= 5) as u8 + (a >= 11) as u8;
+        *o = context(m(l) + 2 * m(c) + m(r));
     }
-    out[n - 1] = context(m(n - 2) + 3 * m(n - 1));
+    out[n - 1] = context(m(previous[n - 2]) + 3 * m(previous[n - 1]));
 }
 
 /// Bytes before the frequency table.
@@ -1322,9 +1320,11 @@ impl CodedWriter {
             + CHECKSUM_LEN
     }
 
-    /// Every symbol's context under five tables ([`activity_contexts`]; 0 in a block's first
-    /// coded frame), blocks back to back as in `symbols`.
-    fn activity_context_map(&self) -> Vec<u8> {
+    /// Every symbol's contexts under both context sets, as `2·c5 + c2` (0..10): `c2` whether the
+    /// symbol at the same place of the block's previous coded frame is not 0, `c5` that frame's
+    /// [`activity_contexts`] there; both 0 in a block's first coded frame. Blocks are back to
+    /// back, as in `symbols`.
+    fn context_map(&self) -> Vec<u8> {
         let n = self.tensor_len;
         let mut out = alloc::vec![0u8; self.symbols.len()];
         let mut at = 0;
@@ -1334,38 +1334,27 @@ impl CodedWriter {
             at += coded;
             for (d, previous) in dst.chunks_exact_mut(n).skip(1).zip(block.chunks_exact(n)) {
                 activity_contexts(previous, d);
+                for (c, &p) in d.iter_mut().zip(previous) {
+                    *c = 2 * *c + (p != 0) as u8;
+                }
             }
         }
         out
     }
 
-    /// Symbol counts under two contexts (whether the symbol at the same place of the block's
-    /// previous coded frame is not 0) and under five (`activity`), each as `tables · A` counts
-    /// (`A = max_symbol + 1`; context 0's, then 1's, ...), from one count of each symbol under
-    /// both at once.
-    fn context_histograms(&self, activity: &[u8]) -> (Vec<u32>, Vec<u32>) {
-        let n = self.tensor_len;
+    /// Symbol counts under two contexts and under five (see [`context_map`](Self::context_map),
+    /// whose output `contexts` is), each as `tables · A` counts (`A = max_symbol + 1`; context
+    /// 0's, then 1's, ...), from one count of each symbol under both at once.
+    fn context_histograms(&self, contexts: &[u8]) -> (Vec<u32>, Vec<u32>) {
         let a = self.max_symbol as usize + 1;
         // Key `s + A·(2·c5 + c2)` (below 10·A ≤ 40,960, so a u16), made in a pass the compiler
         // vectorizes, then counted once.
-        let mut keys = alloc::vec![0u16; self.symbols.len()];
-        let mut at = 0;
-        for records in self.records.chunks(self.keyframe_interval as usize) {
-            let coded = records.iter().filter(|r| r.mode != MODE_RAW).count() * n;
-            let block = &self.symbols[at..at + coded];
-            let (contexts, dst) = (&activity[at..at + coded], &mut keys[at..at + coded]);
-            at += coded;
-            let first = coded.min(n);
-            dst[..first].copy_from_slice(&block[..first]);
-            for (((d, &s), &p), &c) in dst[first..]
-                .iter_mut()
-                .zip(&block[first..])
-                .zip(&block[..coded - first])
-                .zip(&contexts[first..])
-            {
-                *d = s + a as u16 * (2 * c as u16 + (p != 0) as u16);
-            }
-        }
+        let keys: Vec<u16> = self
+            .symbols
+            .iter()
+            .zip(contexts)
+            .map(|(&s, &c)| s + a as u16 * c as u16)
+            .collect();
         let joint = histogram(&keys, 2 * ACTIVITY_TABLES * a);
         let mut two = alloc::vec![0u32; 2 * a];
         let mut five = alloc::vec![0u32; ACTIVITY_TABLES * a];
@@ -1384,36 +1373,22 @@ impl CodedWriter {
     }
 
     /// The segment's symbols as the coder indexes them with `tables` tables (2 or
-    /// [`ACTIVITY_TABLES`]): symbol `s` of context `c` becomes `s + c·A`, contexts as in
-    /// [`context_histograms`](Self::context_histograms).
-    fn context_symbols(&self, tables: usize, activity: &[u8]) -> Vec<u16> {
-        let n = self.tensor_len;
+    /// [`ACTIVITY_TABLES`]): symbol `s` of context `c` becomes `s + c·A`, contexts from
+    /// [`context_map`](Self::context_map)'s `contexts`.
+    fn context_symbols(&self, tables: usize, contexts: &[u8]) -> Vec<u16> {
         let offset = self.max_symbol + 1;
-        if tables == ACTIVITY_TABLES {
-            return self
-                .symbols
-                .iter()
-                .zip(activity)
-                .map(|(&s, &c)| s + c as u16 * offset)
-                .collect();
-        }
-        let mut out = alloc::vec![0u16; self.symbols.len()];
-        let mut at = 0;
-        for records in self.records.chunks(self.keyframe_interval as usize) {
-            let coded = records.iter().filter(|r| r.mode != MODE_RAW).count() * n;
-            let (block, dst) = (&self.symbols[at..at + coded], &mut out[at..at + coded]);
-            at += coded;
-            let first = coded.min(n);
-            dst[..first].copy_from_slice(&block[..first]);
-            for ((d, &s), &p) in dst[first..]
-                .iter_mut()
-                .zip(&block[first..])
-                .zip(&block[..coded - first])
-            {
-                *d = s + if p != 0 { offset } else { 0 };
+        let context = |c: u8| {
+            if tables == ACTIVITY_TABLES {
+                c >> 1
+            } else {
+                c & 1
             }
-        }
-        out
+        };
+        self.symbols
+            .iter()
+            .zip(contexts)
+            .map(|(&s, &c)| s + context(c) as u16 * offset)
+            .collect()
     }
 
     /// One frequency table per context from `split` (the counts of `tables` contexts, back to
@@ -1455,22 +1430,22 @@ impl CodedWriter {
         // of the block's previous coded frame coded anything; five: that frame's activity
         // there), whichever is estimated smallest, symbols and tables together.
         let a = self.max_symbol as usize + 1;
-        let activity = self.activity_context_map();
-        let (two, five) = self.context_histograms(&activity);
+        let contexts = self.context_map();
+        let (two, five) = self.context_histograms(&contexts);
         let counts: Vec<u32> = two[..a].iter().zip(&two[a..]).map(|(x, y)| x + y).collect();
         let single = FreqTable::from_counts(&counts);
         let (_, mut best_bits) = Self::context_tables(&counts, 1);
         let mut best: Option<(usize, Vec<FreqTable>)> = None;
         if single.symbol_count() > 0 {
-            for (contexts, split) in [(2, &two), (ACTIVITY_TABLES, &five)] {
-                let (tables, bits) = Self::context_tables(split, contexts);
+            for (count, split) in [(2, &two), (ACTIVITY_TABLES, &five)] {
+                let (tables, bits) = Self::context_tables(split, count);
                 if bits < best_bits {
-                    (best_bits, best) = (bits, Some((contexts, tables)));
+                    (best_bits, best) = (bits, Some((count, tables)));
                 }
             }
         }
         let (tables, coded_symbols) = match best {
-            Some((contexts, tables)) => (tables, self.context_symbols(contexts, &activity)),
+            Some((count, tables)) => (tables, self.context_symbols(count, &contexts)),
             None => (alloc::vec![single], Vec::new()),
         };
         // The coder indexes symbols as they are coded: `self.symbols` with one table; with
