@@ -246,12 +246,12 @@ struct EncodeSymbol {
     shift: u32,
 }
 
-/// `ℓ = ceil(log2 freq)` and the low 32 bits of `m = ceil(2^(32+ℓ) / freq)`, packed as
-/// `low | ℓ << 32` (`m` always has bit 32 set and no higher one).
-fn narrow_magic(freq: u32) -> u64 {
+/// The low 32 bits of `m = ceil(2^(32+ℓ) / freq)` and `ℓ = ceil(log2 freq)` (`m` always has
+/// bit 32 set and no higher one).
+fn narrow_magic(freq: u32) -> (u32, u32) {
     let shift = 32 - (freq - 1).leading_zeros();
     let m = (1u64 << (32 + shift)).div_ceil(freq as u64);
-    (m & 0xFFFF_FFFF) | (shift as u64) << 32
+    (m as u32, shift)
 }
 
 /// `x / freq` from [`narrow_magic`] in 64-bit arithmetic only: `floor(x · m / 2^(32+ℓ))` is
@@ -275,12 +275,12 @@ impl EncodeSymbol {
                 shift: 0,
             };
         }
-        let magic = narrow_magic(freq);
+        let (magic, shift) = narrow_magic(freq);
         EncodeSymbol {
             limit: ((freq as u64) << (32 - SCALE_BITS)).wrapping_sub(1) as u32,
-            magic: magic as u32,
+            magic,
             start_complement: start | (SCALE - freq) << 16,
-            shift: (magic >> 32) as u32,
+            shift,
         }
     }
 
@@ -431,47 +431,42 @@ fn encode_with<const BRANCHLESS: bool>(
         words.resize(capacity, 0);
     }
     let mut at = capacity;
-    let mut state = [LOW; LANES];
-    // Symbols are coded last to first; symbol i belongs to lane i % LANES.
-    let whole = symbols.len() - symbols.len() % LANES;
-    let tail = &symbols[whole..];
-    let quads = symbols[..whole].chunks_exact(LANES).rev();
-    if BRANCHLESS {
+    let state = if BRANCHLESS {
         let base = words.as_mut_ptr();
         // SAFETY: every symbol is at most `largest`, checked above to be below `coder.len()`;
         // each of the `symbols.len()` puts moves `at` down by at most one from `capacity =
         // symbols.len() + 1 ≤ words.len()`, so `at ≥ 1` before every put.
-        unsafe {
-            let entry = |s: u16| coder.get_unchecked(s as usize);
-            for (i, &s) in tail.iter().enumerate().rev() {
-                entry(s).put_branchless(&mut state[i], base, &mut at);
-            }
-            let [mut x0, mut x1, mut x2, mut x3] = state;
-            for quad in quads {
-                entry(quad[3]).put_branchless(&mut x3, base, &mut at);
-                entry(quad[2]).put_branchless(&mut x2, base, &mut at);
-                entry(quad[1]).put_branchless(&mut x1, base, &mut at);
-                entry(quad[0]).put_branchless(&mut x0, base, &mut at);
-            }
-            state = [x0, x1, x2, x3];
-        }
+        code_lanes(symbols, |s, x| unsafe {
+            coder
+                .get_unchecked(s as usize)
+                .put_branchless(x, base, &mut at)
+        })
     } else {
-        for (i, &s) in tail.iter().enumerate().rev() {
-            coder[s as usize].put(&mut state[i], words, &mut at);
-        }
-        let [mut x0, mut x1, mut x2, mut x3] = state;
-        for quad in quads {
-            coder[quad[3] as usize].put(&mut x3, words, &mut at);
-            coder[quad[2] as usize].put(&mut x2, words, &mut at);
-            coder[quad[1] as usize].put(&mut x1, words, &mut at);
-            coder[quad[0] as usize].put(&mut x0, words, &mut at);
-        }
-        state = [x0, x1, x2, x3];
-    }
+        code_lanes(symbols, |s, x| coder[s as usize].put(x, words, &mut at))
+    };
     for x in state {
         out.extend_from_slice(&x.to_le_bytes());
     }
     write_words(&words[at..capacity], out);
+}
+
+/// Runs `put(symbol, state)` over `symbols` last to first on [`LANES`] states starting at
+/// [`LOW`], symbol `i` on lane `i % LANES`, and returns the final states.
+#[inline(always)]
+fn code_lanes(symbols: &[u16], mut put: impl FnMut(u16, &mut u32)) -> [u32; LANES] {
+    let whole = symbols.len() - symbols.len() % LANES;
+    let mut state = [LOW; LANES];
+    for (i, &s) in symbols[whole..].iter().enumerate().rev() {
+        put(s, &mut state[i]);
+    }
+    let [mut x0, mut x1, mut x2, mut x3] = state;
+    for quad in symbols[..whole].chunks_exact(LANES).rev() {
+        put(quad[3], &mut x3);
+        put(quad[2], &mut x2);
+        put(quad[1], &mut x1);
+        put(quad[0], &mut x0);
+    }
+    [x0, x1, x2, x3]
 }
 
 /// A decoding table for one [`FreqTable`]: one entry per slot of the probability scale.
@@ -845,8 +840,8 @@ mod tests {
             .chain((0..256u32).map(|k| k.wrapping_mul(0x9E37_79B9).rotate_left(k % 32)))
             {
                 assert_eq!(e.quotient(x), x / freq, "x {x} freq {freq}");
-                let m = narrow_magic(freq);
-                let narrow = narrow_quotient(x, m as u32, (m >> 32) as u32);
+                let (low, shift) = narrow_magic(freq);
+                let narrow = narrow_quotient(x, low, shift);
                 assert_eq!(narrow, x / freq, "narrow: x {x} freq {freq}");
             }
         }
