@@ -650,14 +650,19 @@ fn hostile_version_4_layouts_are_rejected() {
     };
     let corrupt = |field| Err(Error::CorruptSegment { field });
     let decode = |b: &[u8]| segment::decode(b, &mut Vec::new()).map(|_| ());
-    // Byte 22 (a second frequency table) other than 0 or 1, and byte 23 not zero.
+    // Byte 22 (frequency tables − 1) other than 0, 1 or 4, and byte 23 not zero.
     let with = |at: usize, v: u8| {
         let mut b = good.clone();
         b[at] = v;
         reseal(b)
     };
     assert_eq!(decode(&with(22, 2)), corrupt(F::Reserved));
+    assert_eq!(decode(&with(22, 3)), corrupt(F::Reserved));
     assert_eq!(decode(&with(22, 255)), corrupt(F::Reserved));
+    // Five tables exist from version 5 on: a version-4 segment announcing them is corrupt.
+    let mut v4_five = good.clone();
+    (v4_five[4], v4_five[22]) = (4, 4);
+    assert_eq!(decode(&reseal(v4_five)), corrupt(F::Reserved));
     assert_eq!(decode(&with(23, 1)), corrupt(F::Reserved));
     // A second table announced but not there: the bytes after the first table are no table.
     assert!(matches!(
